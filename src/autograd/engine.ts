@@ -1,0 +1,352 @@
+import { GradientError, GraphError, ShapeError, ValueError } from "../errors.js";
+import { Tensor, gradNodeOf, type BackwardOptions, type NestedArray } from "../tensor/tensor.js";
+import { RowSparse } from "../tensor/sparse.js";
+import { shapeToString, shapesEqual } from "../tensor/shape.js";
+import type { TypedArray } from "../tensor/dtype.js";
+import type { Node } from "./node.js";
+import { autogradState } from "./mode.js";
+import { getOpTable } from "../ops/table.js";
+import type { InputGrad, OpName } from "../ops/types.js";
+import { checkFiniteGradient } from "./anomaly.js";
+import { add, astype, sumToShape } from "../ops/index.js";
+import { tensor } from "../tensor/creation.js";
+
+/** One backward step as the engine took it, reported to `onStep` (used by the backprop trace). */
+export interface BackwardStep {
+  node: Node;
+  /** ∂L/∂(this node's output), after hooks. */
+  upstream: Tensor;
+  /** ∂L/∂input for each input (null where none flows), already summed back to the input's shape. */
+  downstream: (Tensor | null)[];
+}
+
+export interface EngineOptions {
+  retainGraph: boolean;
+  createGraph: boolean;
+  /** Accumulate into the `.grad` of leaves (ordinary backward) or leave every `.grad` untouched. */
+  accumulate: boolean;
+  /** Nodes whose incoming gradient is wanted (functional transforms); their gradient is returned. */
+  capture?: readonly Node[];
+  onStep?: (step: BackwardStep) => void;
+  /** Called when a leaf receives a gradient contribution (with the contribution). */
+  onLeaf?: (node: Node, grad: Tensor) => void;
+}
+
+let epoch = 0;
+
+/**
+ * Nodes reachable from `roots`, children before parents (reverse it for backward). Iterative depth-first
+ * search with a visit mark on each node, so there is no recursion limit and no Set per call.
+ */
+export function topologicalSort(roots: readonly Node[]): Node[] {
+  const mark = ++epoch;
+  const order: Node[] = [];
+  const stack: Node[] = [];
+  const cursor: number[] = [];
+  for (const root of roots) {
+    if (root.mark === mark) continue;
+    root.mark = mark;
+    stack.push(root);
+    cursor.push(0);
+    while (stack.length > 0) {
+      const top = stack.length - 1;
+      const node = stack[top]!;
+      const i = cursor[top]!;
+      if (i < node.next.length) {
+        cursor[top] = i + 1;
+        const child = node.next[i];
+        if (child && child.mark !== mark) {
+          child.mark = mark;
+          stack.push(child);
+          cursor.push(0);
+        }
+      } else {
+        stack.pop();
+        cursor.pop();
+        order.push(node);
+      }
+    }
+  }
+  return order;
+}
+
+function toSeed(output: Tensor, seed: Tensor | NestedArray | TypedArray | undefined): Tensor {
+  if (seed === undefined) {
+    if (output.size !== 1) {
+      throw new GraphError(
+        `backward: the output has shape ${shapeToString(output.shape)}; only a one-element output can be ` +
+          `seeded implicitly with 1. Pass a seed of shape ${shapeToString(output.shape)} (the upstream gradient).`,
+      );
+    }
+    return tensor(1, { dtype: output.dtype, shape: output.shape as number[] });
+  }
+  let t = seed instanceof Tensor ? seed : tensor(seed as NestedArray, { dtype: output.dtype });
+  if (
+    !shapesEqual(t.shape, output.shape) &&
+    t.size === output.size &&
+    t.ndim <= 1 &&
+    !(seed instanceof Tensor)
+  ) {
+    t = tensor(t.data, { dtype: output.dtype, shape: output.shape as number[] });
+  }
+  if (!shapesEqual(t.shape, output.shape)) {
+    throw new ShapeError(
+      `backward: the seed has shape ${shapeToString(t.shape)} but the output has shape ${shapeToString(output.shape)}`,
+    );
+  }
+  if (t.dtype !== output.dtype) t = astype(t.detach(), output.dtype);
+  const data = t.data;
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!))
+      throw new ValueError(`backward: the seed holds a non-finite value (${data[i]}) at index ${i}`);
+  }
+  return t;
+}
+
+/** `tensor.backward(seed, options)`: accumulates ∂output/∂leaf into every leaf's `.grad`. */
+export function runBackward(
+  output: Tensor,
+  seed: Tensor | NestedArray | TypedArray | undefined,
+  options: BackwardOptions,
+): void {
+  const root = gradNodeOf(output);
+  if (root === null) {
+    throw new GraphError(
+      "backward: the tensor does not require grad; create its inputs with { requiresGrad: true } (and not inside noGrad)",
+    );
+  }
+  const seedTensor = toSeed(output, seed);
+  runEngine([root], [seedTensor], {
+    retainGraph: options.retainGraph ?? false,
+    createGraph: options.createGraph ?? false,
+    accumulate: true,
+  });
+}
+
+/**
+ * The backward pass over the graph behind `roots`, seeded with `seeds`. Returns the gradient that reached
+ * each node of `options.capture` (null where none did).
+ */
+export function runEngine(
+  roots: readonly Node[],
+  seeds: readonly Tensor[],
+  options: EngineOptions,
+): (Tensor | null)[] {
+  const order = topologicalSort(roots);
+  for (const node of order) {
+    if (node.freed) {
+      throw new GraphError(
+        `backward: the graph through ${node.op} has already been freed by an earlier backward; ` +
+          "pass { retainGraph: true } to the first backward to run backward through it again",
+      );
+    }
+  }
+  const capture = options.capture ?? [];
+  const captured: (Tensor | null)[] = capture.map(() => null);
+  const previousMode = autogradState.gradEnabled;
+  autogradState.gradEnabled = options.createGraph;
+  try {
+    for (let r = 0; r < roots.length; r++) accumulatePending(roots[r]!, seeds[r]!);
+    for (let o = order.length - 1; o >= 0; o--) {
+      const node = order[o]!;
+      const pending = node.pending;
+      node.pending = null;
+      if (pending === null) {
+        if (!options.retainGraph) free(node);
+        continue;
+      }
+      let upstream = pending instanceof RowSparse ? pending.toDense() : pending;
+      if (node.hooks !== null) upstream = runHooks(node, upstream);
+      const c = capture.indexOf(node);
+      if (c >= 0) captured[c] = upstream;
+      if (node.leaf !== null) {
+        options.onLeaf?.(node, upstream);
+        if (options.accumulate) {
+          accumulateLeaf(
+            node.leaf,
+            pending instanceof RowSparse && node.hooks === null ? pending : upstream,
+            options.createGraph,
+          );
+        }
+        continue;
+      }
+      const downstream = backwardStep(node, upstream, options.createGraph);
+      if (options.onStep) {
+        options.onStep({
+          node,
+          upstream,
+          downstream: downstream.map((g) => (g instanceof RowSparse ? g.toDense() : g)),
+        });
+      }
+      for (let i = 0; i < downstream.length; i++) {
+        const g = downstream[i];
+        const target = node.next[i];
+        if (g && target) accumulatePending(target, g);
+      }
+      if (!options.retainGraph) free(node);
+    }
+  } finally {
+    autogradState.gradEnabled = previousMode;
+  }
+  return captured;
+}
+
+function free(node: Node): void {
+  if (node.leaf === null) {
+    node.inputs = null;
+    node.output = null;
+  }
+}
+
+/** Runs one node's rule and brings every gradient back to its input's shape and dtype (checked). */
+function backwardStep(node: Node, upstream: Tensor, createGraph: boolean): InputGrad[] {
+  const op = node.op as OpName;
+  const inputs = node.inputs!;
+  const needsGrad = node.next.map((n) => n !== null);
+  const rule = getOpTable()[op];
+  const grads = (rule.backward as (g: Tensor, c: unknown) => InputGrad[])(upstream, {
+    inputs,
+    output: node.output!,
+    attrs: node.attrs,
+    needsGrad,
+    createGraph,
+  });
+  if (grads.length !== inputs.length) {
+    throw new GradientError(
+      `${op}: the backward rule returned ${grads.length} gradients for ${inputs.length} inputs`,
+    );
+  }
+  for (let i = 0; i < grads.length; i++) {
+    let g = grads[i]!;
+    if (g === null || !needsGrad[i]) {
+      grads[i] = null;
+      continue;
+    }
+    const input = inputs[i]!;
+    if (g instanceof RowSparse) {
+      if (!shapesEqual(g.shape, input.shape) || g.dtype !== input.dtype) {
+        throw new GradientError(
+          `${op}: row-sparse gradient of shape ${shapeToString(g.shape)} for input ${i} of shape ${shapeToString(input.shape)}`,
+        );
+      }
+      continue;
+    }
+    if (!shapesEqual(g.shape, input.shape)) {
+      // Broadcasting is undone here, in one place, for every op.
+      g = sumToShape(g, input.shape, op);
+    }
+    if (g.dtype !== input.dtype) {
+      throw new GradientError(
+        `${op}: the gradient for input ${i} has dtype ${g.dtype} but the input is ${input.dtype}`,
+      );
+    }
+    if (autogradState.anomaly) checkFiniteGradient(node, i, g);
+    grads[i] = g;
+  }
+  return grads;
+}
+
+function runHooks(node: Node, grad: Tensor): Tensor {
+  for (const hook of node.hooks!.slice()) {
+    const replaced = hook(grad);
+    if (replaced === undefined || replaced === null) continue;
+    if (!(replaced instanceof Tensor))
+      throw new GradientError("registerHook: a hook must return a Tensor or nothing");
+    if (!shapesEqual(replaced.shape, grad.shape) || replaced.dtype !== grad.dtype) {
+      throw new GradientError(
+        `registerHook: the hook returned a gradient of shape ${shapeToString(replaced.shape)} (${replaced.dtype}) ` +
+          `for a tensor of shape ${shapeToString(grad.shape)} (${grad.dtype})`,
+      );
+    }
+    grad = replaced;
+  }
+  return grad;
+}
+
+/** Fan-out: gradients arriving at a node from several consumers are summed. */
+function accumulatePending(node: Node, g: Tensor | RowSparse): void {
+  const current = node.pending;
+  if (current === null) {
+    node.pending = g;
+    return;
+  }
+  if (current instanceof RowSparse && g instanceof RowSparse) {
+    node.pending = current.concat(g);
+    return;
+  }
+  const a = current instanceof RowSparse ? current.toDense() : current;
+  const b = g instanceof RowSparse ? g.toDense() : g;
+  node.pending = add(a, b);
+}
+
+function accumulateLeaf(leaf: Tensor, g: Tensor | RowSparse, createGraph: boolean): void {
+  if (g instanceof RowSparse) {
+    if (leaf._grad !== null) {
+      leaf._grad = add(leaf._grad, g.toDense());
+    } else {
+      leaf._sparseGrad = leaf._sparseGrad === null ? g : leaf._sparseGrad.concat(g);
+    }
+    return;
+  }
+  if (leaf._sparseGrad !== null) {
+    // Mixed sparse and dense contributions: densify.
+    void leaf.grad;
+  }
+  if (leaf._grad === null) {
+    // The engine's gradient tensors may be shared (add hands the same tensor to both inputs), so a leaf
+    // gets its own copy unless the gradient is part of a recorded graph.
+    leaf._grad = createGraph ? g : new Tensor(g._data.slice(), g.shape, g.dtype);
+  } else {
+    leaf._grad = add(leaf._grad, g);
+  }
+}
+
+export interface GradientsOptions {
+  /** Upstream gradients for the outputs (default: 1 for each one-element output). */
+  seeds?: readonly (Tensor | undefined)[];
+  retainGraph?: boolean;
+  createGraph?: boolean;
+}
+
+/**
+ * ∂(outputs)/∂(inputs) contracted with the seeds, without touching any `.grad`: the functional core that
+ * `grad`, `vjp`, `jacobian` and `gradcheck` build on. An input the outputs do not depend on gets zeros.
+ */
+export function gradients(
+  outputs: readonly Tensor[],
+  inputs: readonly Tensor[],
+  options: GradientsOptions = {},
+): Tensor[] {
+  const roots: Node[] = [];
+  const seeds: Tensor[] = [];
+  outputs.forEach((output, i) => {
+    const node = gradNodeOf(output);
+    if (node === null) return; // a constant output contributes nothing
+    roots.push(node);
+    seeds.push(toSeed(output, options.seeds?.[i]));
+  });
+  const capture = inputs.map((input, i) => {
+    const node = gradNodeOf(input);
+    if (node === null) {
+      throw new GraphError(
+        `gradients: input ${i} (shape ${shapeToString(input.shape)}) does not require grad`,
+      );
+    }
+    return node;
+  });
+  const createGraph = options.createGraph ?? false;
+  const captured =
+    roots.length === 0
+      ? capture.map(() => null)
+      : runEngine(roots, seeds, {
+          retainGraph: options.retainGraph ?? createGraph,
+          createGraph,
+          accumulate: false,
+          capture,
+        });
+  return captured.map((g, i) => g ?? zerosOf(inputs[i]!));
+}
+
+function zerosOf(t: Tensor): Tensor {
+  return tensor(new Array<number>(t.size).fill(0), { dtype: t.dtype, shape: t.shape as number[] });
+}

@@ -1,0 +1,34 @@
+/** Global switches of the autograd engine: grad mode and anomaly mode. */
+
+export const autogradState = {
+  /** When false, ops record nothing (inside `noGrad`, and while backward runs without `createGraph`). */
+  gradEnabled: true,
+  /** When true, every op checks its outputs and every backward step its gradients for NaN and infinity. */
+  anomaly: false,
+};
+
+/** Runs `fn` with recording switched off and returns its result: tensors it creates have no graph. */
+export function noGrad<T>(fn: () => T): T {
+  const previous = autogradState.gradEnabled;
+  autogradState.gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    autogradState.gradEnabled = previous;
+  }
+}
+
+/** Runs `fn` with recording switched on (for use inside `noGrad`). */
+export function enableGrad<T>(fn: () => T): T {
+  const previous = autogradState.gradEnabled;
+  autogradState.gradEnabled = true;
+  try {
+    return fn();
+  } finally {
+    autogradState.gradEnabled = previous;
+  }
+}
+
+export function isGradEnabled(): boolean {
+  return autogradState.gradEnabled;
+}

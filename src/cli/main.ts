@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+import { realpathSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import { Command, CommanderError } from "commander";
+import { VERSION } from "../version.js";
+import { ChainruleError } from "../errors.js";
+import { commands } from "./commands/index.js";
+
+/** Builds the `chainrule` command with every subcommand registered. */
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("chainrule")
+    .description(
+      "Neural-network gradients by hand (symbolic matrix calculus) and by backpropagation, " +
+        "and the CS224n window-based named-entity classifier trained with them.",
+    )
+    .version(VERSION, "-V, --version", "print the version")
+    .helpOption("-h, --help", "show help")
+    .showHelpAfterError("(run with --help for usage)");
+  for (const register of commands) register(program);
+  return program;
+}
+
+/** Runs the CLI; errors from chainrule are printed as one clear line and exit with status 1 (2 for usage). */
+export async function main(argv: readonly string[] = process.argv): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv as string[]);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander has already printed help, the version or the usage error.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof ChainruleError) {
+      process.stderr.write(`chainrule: ${error.message}\n`);
+      return 1;
+    }
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    if (code === "ENOENT" || code === "EACCES" || code === "EISDIR") {
+      process.stderr.write(`chainrule: ${(error as Error).message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+/** True when this file is the process's entry point (also through npm's bin symlink). */
+function invokedDirectly(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(
+        `chainrule: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
+      process.exitCode = 70;
+    },
+  );
+}

@@ -1,0 +1,129 @@
+/**
+ * chainrule: neural-network gradients by hand and by backpropagation.
+ *
+ * Tensors with reverse-mode autograd, the op table, the gradient checker, and (re-exported below) every
+ * public function. See README.md for a tour.
+ */
+export {
+  Tensor,
+  type NestedArray,
+  type BackwardOptions,
+  type HookHandle,
+  type Axis,
+} from "./tensor/tensor.js";
+export type { DType, FloatDType, TypedArray } from "./tensor/dtype.js";
+export type { Shape } from "./tensor/shape.js";
+export {
+  tensor,
+  zeros,
+  ones,
+  full,
+  arange,
+  linspace,
+  eye,
+  rand,
+  randn,
+  zerosLike,
+  onesLike,
+  type TensorOptions,
+  type CreationOptions,
+} from "./tensor/creation.js";
+export { seed, Random, globalRandom } from "./tensor/random.js";
+export { RowSparse } from "./tensor/sparse.js";
+export {
+  ChainruleError,
+  ShapeError,
+  DTypeError,
+  ValueError,
+  GraphError,
+  GradientError,
+  AnomalyError,
+  ParseError,
+  FormatError,
+} from "./errors.js";
+
+export {
+  neg,
+  exp,
+  log,
+  sqrt,
+  abs,
+  sigmoid,
+  tanh,
+  relu,
+  sin,
+  cos,
+  square,
+  sign,
+  clamp,
+  hardtanh,
+  astype,
+  add,
+  sub,
+  mul,
+  div,
+  pow,
+  maximum,
+  minimum,
+  greater,
+  greaterEqual,
+  less,
+  lessEqual,
+  equal,
+  sum,
+  mean,
+  max,
+  min,
+  logSumExp,
+  argmax,
+  matmul,
+  inv,
+  det,
+  logdet,
+  transpose,
+  reshape,
+  squeeze,
+  unsqueeze,
+  broadcastTo,
+  sumToShape,
+  concat,
+  stack,
+  slice,
+  pad,
+  gather,
+  scatterAdd,
+  softmax,
+  logSoftmax,
+  crossEntropy,
+  binaryCrossEntropyWithLogits,
+  mseLoss,
+  type MatmulOptions,
+  type GatherOptions,
+  type CrossEntropyOptions,
+  type BinaryCrossEntropyOptions,
+  type Reduction,
+  type OpName,
+} from "./ops/index.js";
+export { getOpTable } from "./ops/table.js";
+
+export { noGrad, enableGrad, isGradEnabled } from "./autograd/mode.js";
+export { detectAnomaly } from "./autograd/anomaly.js";
+export { gradients, topologicalSort, type GradientsOptions, type BackwardStep } from "./autograd/engine.js";
+export { Node, type GradHook } from "./autograd/node.js";
+export {
+  gradcheck,
+  type GradcheckOptions,
+  type GradcheckReport,
+  type GradcheckInputReport,
+} from "./autograd/gradcheck.js";
+export { zeroGrad } from "./autograd/zero-grad.js";
+
+export {
+  getBackend,
+  setBackend,
+  registerBackend,
+  listBackends,
+  jsBackend,
+  type Backend,
+} from "./backend/index.js";
+export { VERSION } from "./version.js";

@@ -1,0 +1,177 @@
+import { ValueError } from "../errors.js";
+import { normalizeAxes, normalizeAxis, reducedShape } from "../tensor/shape.js";
+import type { Tensor } from "../tensor/tensor.js";
+import { apply } from "../autograd/record.js";
+import { backend, checkFloat, checkTensor, empty } from "./helpers.js";
+import type { OpAttrs, OpRule } from "./types.js";
+import { div, equal, exp, mul, sub } from "./elementwise.js";
+import { broadcastTo, reshape } from "./shape.js";
+
+type Axis = number | readonly number[] | null | undefined;
+type Rules<K extends keyof OpAttrs> = { [P in K]: OpRule<OpAttrs[P]> };
+
+function reduceForward(kind: "sum" | "max" | "min") {
+  return ([x]: readonly Tensor[], { axes, keepDims }: { axes: number[]; keepDims: boolean }): Tensor => {
+    const out = empty(reducedShape(x!.shape, axes, keepDims), x!.dtype);
+    backend().reduce(kind, x!._data, x!.shape, axes, out._data);
+    return out;
+  };
+}
+
+/** Reshapes a reduced gradient (or output) so that it broadcasts against the input: reduced axes become 1. */
+function keepDimsView(t: Tensor, inputShape: readonly number[], axes: readonly number[]): Tensor {
+  return reshape(t, reducedShape(inputShape, axes, true));
+}
+
+/** The permutation that moves `axes` to the end, keeping the other axes in order. */
+function axesLast(ndim: number, axes: readonly number[]): number[] {
+  const rest: number[] = [];
+  for (let d = 0; d < ndim; d++) if (!axes.includes(d)) rest.push(d);
+  return [...rest, ...axes];
+}
+
+function contiguous(axes: readonly number[]): boolean {
+  for (let i = 1; i < axes.length; i++) if (axes[i] !== axes[i - 1]! + 1) return false;
+  return true;
+}
+
+function extremumBackward(
+  g: Tensor,
+  context: { inputs: readonly Tensor[]; output: Tensor; attrs: { axes: number[] } },
+): Tensor[] {
+  // The gradient goes to the entries equal to the extremum, split evenly among ties.
+  const [x] = context.inputs;
+  const { axes } = context.attrs;
+  const mask = equal(x!, keepDimsView(context.output, x!.shape, axes));
+  const count = sum(mask, axes, true);
+  return [div(mul(keepDimsView(g, x!.shape, axes), mask), count)];
+}
+
+export const reduceRules: Rules<"sum" | "max" | "min" | "logSumExp"> = {
+  sum: {
+    forward: reduceForward("sum"),
+    // d Σx = Σ dx: every input entry receives the upstream gradient of its sum
+    backward: (g, { inputs: [x], attrs: { axes } }) => [
+      broadcastTo(keepDimsView(g, x!.shape, axes), x!.shape),
+    ],
+  },
+  max: {
+    forward: reduceForward("max"),
+    // d max(x) = dx_k for the maximal entry k (ties share the gradient evenly, like PyTorch's amax)
+    backward: (g, context) => extremumBackward(g, context),
+  },
+  min: {
+    forward: reduceForward("min"),
+    // d min(x) = dx_k for the minimal entry k (ties share the gradient evenly)
+    backward: (g, context) => extremumBackward(g, context),
+  },
+  logSumExp: {
+    forward: ([x], { axes, keepDims }) => {
+      const out = empty(reducedShape(x!.shape, axes, keepDims), x!.dtype);
+      let data = x!._data;
+      let shape = x!.shape;
+      let block = axes;
+      if (!contiguous(axes)) {
+        // Move the reduced axes to the end so the kernel sees them as one block.
+        const perm = axesLast(x!.ndim, axes);
+        data = empty(x!.shape, x!.dtype)._data;
+        backend().transpose(x!._data, x!.shape, perm, data);
+        shape = perm.map((p) => x!.shape[p]!);
+        block = axes.map((_, i) => x!.ndim - axes.length + i);
+      }
+      let outer = 1;
+      let axis = 1;
+      let inner = 1;
+      for (let d = 0; d < shape.length; d++) {
+        if (d < block[0]!) outer *= shape[d]!;
+        else if (d <= block[block.length - 1]!) axis *= shape[d]!;
+        else inner *= shape[d]!;
+      }
+      backend().logSumExp(data, { outer, axis, inner }, out._data);
+      return out;
+    },
+    // d log Σ exp(x) = softmax(x) · dx
+    backward: (g, { inputs: [x], output, attrs: { axes } }) => [
+      mul(keepDimsView(g, x!.shape, axes), exp(sub(x!, keepDimsView(output, x!.shape, axes)))),
+    ],
+  },
+};
+
+function resolveAxes(x: Tensor, axis: Axis, op: string): number[] {
+  return normalizeAxes(axis ?? undefined, x.ndim, op);
+}
+
+/** Sum over `axis` (all axes when omitted; a number, a negative number or a list). */
+export function sum(x: Tensor, axis?: Axis, keepDims = false): Tensor {
+  checkTensor(x, "sum");
+  return apply("sum", [x], { axes: resolveAxes(x, axis, "sum"), keepDims });
+}
+
+/** Mean over `axis` (all axes when omitted). */
+export function mean(x: Tensor, axis?: Axis, keepDims = false): Tensor {
+  checkTensor(x, "mean");
+  checkFloat(x, "mean");
+  const axes = resolveAxes(x, axis, "mean");
+  let count = 1;
+  for (const a of axes) count *= x.shape[a]!;
+  if (count === 0) throw new ValueError("mean: cannot take the mean of an empty tensor");
+  return div(sum(x, axes, keepDims), count);
+}
+
+/** Maximum over `axis` (all axes when omitted). The gradient is split evenly among tied maxima. */
+export function max(x: Tensor, axis?: Axis, keepDims = false): Tensor {
+  checkTensor(x, "max");
+  const axes = resolveAxes(x, axis, "max");
+  for (const a of axes) if (x.shape[a] === 0) throw new ValueError("max: cannot reduce an empty axis");
+  return apply("max", [x], { axes, keepDims });
+}
+
+/** Minimum over `axis` (all axes when omitted). The gradient is split evenly among tied minima. */
+export function min(x: Tensor, axis?: Axis, keepDims = false): Tensor {
+  checkTensor(x, "min");
+  const axes = resolveAxes(x, axis, "min");
+  for (const a of axes) if (x.shape[a] === 0) throw new ValueError("min: cannot reduce an empty axis");
+  return apply("min", [x], { axes, keepDims });
+}
+
+/** log Σ exp(x) over `axis`, computed stably (the maximum is subtracted first). */
+export function logSumExp(x: Tensor, axis?: Axis, keepDims = false): Tensor {
+  checkTensor(x, "logSumExp");
+  checkFloat(x, "logSumExp");
+  return apply("logSumExp", [x], { axes: resolveAxes(x, axis, "logSumExp"), keepDims });
+}
+
+/** Index of the maximum along `axis` (over the flattened tensor when omitted), as an int32 tensor. */
+export function argmax(x: Tensor, axis?: number, keepDims = false): Tensor {
+  checkTensor(x, "argmax");
+  const flat = axis === undefined;
+  const source = flat ? reshape(x, [-1]) : x;
+  const ax = flat ? 0 : normalizeAxis(axis, x.ndim, "argmax");
+  const shape = source.shape;
+  if (shape[ax] === 0) throw new ValueError("argmax: cannot take the argmax of an empty axis");
+  let outer = 1;
+  let inner = 1;
+  for (let d = 0; d < ax; d++) outer *= shape[d]!;
+  for (let d = ax + 1; d < shape.length; d++) inner *= shape[d]!;
+  const n = shape[ax]!;
+  const out = empty(
+    flat ? (keepDims ? x.shape.map(() => 1) : []) : reducedShape(shape, [ax], keepDims),
+    "int32",
+  );
+  const data = source._data;
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) {
+      let best = 0;
+      let bestValue = data[o * n * inner + i]!;
+      for (let j = 1; j < n; j++) {
+        const v = data[(o * n + j) * inner + i]!;
+        if (v > bestValue) {
+          bestValue = v;
+          best = j;
+        }
+      }
+      out._data[o * inner + i] = best;
+    }
+  }
+  return out;
+}
