@@ -117,6 +117,58 @@ export {
   type GradcheckInputReport,
 } from "./autograd/gradcheck.js";
 export { zeroGrad } from "./autograd/zero-grad.js";
+export {
+  grad,
+  valueAndGrad,
+  vjp,
+  jvp,
+  jacobian,
+  hessian,
+  type TensorLike,
+  type TensorFunction,
+  type ArgnumsOptions,
+  type JacobianOptions,
+} from "./autograd/transforms.js";
+export {
+  traceBackward,
+  describeGraph,
+  LOCAL_JACOBIAN_LIMIT,
+  type BackpropTrace,
+  type TraceNode,
+  type TraceStep,
+  type TraceFanOut,
+  type LocalGradient,
+} from "./autograd/trace.js";
+export { toDot, type DotOptions } from "./viz/dot.js";
+export {
+  derive,
+  checkDerivation,
+  parseExpression,
+  expressionVariables,
+  parseSymbolicShape,
+  expressionToText,
+  expressionToLatex,
+  EXPRESSION_FUNCTIONS,
+  type Derivation,
+  type DerivationData,
+  type DerivationStep,
+  type StepLine,
+  type DeriveOptions,
+  type DerivativeKind,
+  type DerivativeResult,
+  type Definition,
+  type ShapeDeclarationInput,
+  type ParsedExpression,
+  type SyntaxNode,
+  type SymbolicShape,
+  type ShapeSpec,
+  type Dim,
+  type CheckOptions,
+  type CheckReport,
+  type VariableValue,
+  type VariableValues,
+  type Expr,
+} from "./calculus/index.js";
 
 export {
   getBackend,
@@ -124,6 +176,12 @@ export {
   registerBackend,
   listBackends,
   jsBackend,
+  wasmBackend,
+  wasmThresholds,
+  initWasm,
   type Backend,
 } from "./backend/index.js";
 export { VERSION } from "./version.js";
+export * as nn from "./nn/index.js";
+export * as ner from "./ner/index.js";
+export { NerTagger } from "./ner/tagger.js";

@@ -15,11 +15,32 @@ function describeInputs(shapes: readonly (readonly number[])[]): string {
   return shapes.map(shapeToString).join(", ");
 }
 
+/** The node whose backward rule is running under anomaly mode (its ops' results are blamed on it). */
+let backwardNode: Node | null = null;
+
+/** Runs `fn`, the backward rule of `node`, so that a NaN or Inf computed inside it names `node`. */
+export function inBackwardOf<T>(node: Node, fn: () => T): T {
+  const previous = backwardNode;
+  backwardNode = node;
+  try {
+    return fn();
+  } finally {
+    backwardNode = previous;
+  }
+}
+
 /** Under anomaly mode: throws if an op's output holds NaN or ±Inf while its inputs were finite. */
 export function checkFiniteForward(op: string, inputs: readonly Tensor[], output: Tensor): void {
   const bad = firstNonFinite(output);
   if (bad < 0) return;
   for (const input of inputs) if (firstNonFinite(input) >= 0) return; // not this op's fault
+  if (backwardNode !== null) {
+    const node = backwardNode;
+    throw new AnomalyError(
+      `detectAnomaly: the backward of ${node.op} (inputs ${describeInputs(node.inputShapes)}) produced ` +
+        `${output._data[bad]} in a ${op} of its rule.\nThe ${node.op} was created at:\n${node.stack ?? "(unknown)"}`,
+    );
+  }
   const where = new Error().stack?.split("\n").slice(3).join("\n") ?? "";
   throw new AnomalyError(
     `detectAnomaly: ${op} produced ${output._data[bad]} at flat index ${bad} of its output ` +

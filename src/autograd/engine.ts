@@ -7,7 +7,7 @@ import type { Node } from "./node.js";
 import { autogradState } from "./mode.js";
 import { getOpTable } from "../ops/table.js";
 import type { InputGrad, OpName } from "../ops/types.js";
-import { checkFiniteGradient } from "./anomaly.js";
+import { checkFiniteGradient, inBackwardOf } from "./anomaly.js";
 import { add, astype, sumToShape } from "../ops/index.js";
 import { tensor } from "../tensor/creation.js";
 
@@ -70,7 +70,8 @@ export function topologicalSort(roots: readonly Node[]): Node[] {
   return order;
 }
 
-function toSeed(output: Tensor, seed: Tensor | NestedArray | TypedArray | undefined): Tensor {
+/** Checks a backward seed against `output` (1 when omitted for a one-element output) and converts it. */
+export function toSeed(output: Tensor, seed: Tensor | NestedArray | TypedArray | undefined): Tensor {
   if (seed === undefined) {
     if (output.size !== 1) {
       throw new GraphError(
@@ -116,9 +117,11 @@ export function runBackward(
     );
   }
   const seedTensor = toSeed(output, seed);
+  const createGraph = options.createGraph ?? false;
   runEngine([root], [seedTensor], {
-    retainGraph: options.retainGraph ?? false,
-    createGraph: options.createGraph ?? false,
+    // A recorded backward refers to the forward graph, so it is kept by default (as in PyTorch).
+    retainGraph: options.retainGraph ?? createGraph,
+    createGraph,
     accumulate: true,
   });
 }
@@ -132,9 +135,14 @@ export function runEngine(
   seeds: readonly Tensor[],
   options: EngineOptions,
 ): (Tensor | null)[] {
-  const order = topologicalSort(roots);
+  const all = topologicalSort(roots);
+  // With captured nodes (functional gradients), only the nodes on a path to one of them run: the graph
+  // beyond them (an enclosing computation's) is neither walked nor freed, and its hooks do not fire.
+  const needed =
+    options.capture !== undefined && options.capture.length > 0 ? pathsTo(all, options.capture) : null;
+  const order = needed === null ? all : all.filter((node) => needed.has(node));
   for (const node of order) {
-    if (node.freed) {
+    if (node.freed && !(needed !== null && options.capture!.includes(node) && !leadsFurther(node, needed))) {
       throw new GraphError(
         `backward: the graph through ${node.op} has already been freed by an earlier backward; ` +
           "pass { retainGraph: true } to the first backward to run backward through it again",
@@ -145,6 +153,7 @@ export function runEngine(
   const captured: (Tensor | null)[] = capture.map(() => null);
   const previousMode = autogradState.gradEnabled;
   autogradState.gradEnabled = options.createGraph;
+  let finished = false;
   try {
     for (let r = 0; r < roots.length; r++) accumulatePending(roots[r]!, seeds[r]!);
     for (let o = order.length - 1; o >= 0; o--) {
@@ -155,19 +164,28 @@ export function runEngine(
         if (!options.retainGraph) free(node);
         continue;
       }
+      const c = capture.length === 0 ? -1 : capture.indexOf(node);
+      if (
+        node.leaf !== null &&
+        pending instanceof RowSparse &&
+        node.hooks === null &&
+        c < 0 &&
+        !options.onLeaf
+      ) {
+        // A row-sparse gradient reaches its leaf (an embedding table) without ever being made dense.
+        if (options.accumulate) accumulateLeaf(node.leaf, pending, options.createGraph);
+        continue;
+      }
       let upstream = pending instanceof RowSparse ? pending.toDense() : pending;
       if (node.hooks !== null) upstream = runHooks(node, upstream);
-      const c = capture.indexOf(node);
-      if (c >= 0) captured[c] = upstream;
+      if (c >= 0) {
+        captured[c] = upstream;
+        // A captured tensor's own rule runs only if another captured tensor lies below it.
+        if (needed !== null && !leadsFurther(node, needed)) continue;
+      }
       if (node.leaf !== null) {
         options.onLeaf?.(node, upstream);
-        if (options.accumulate) {
-          accumulateLeaf(
-            node.leaf,
-            pending instanceof RowSparse && node.hooks === null ? pending : upstream,
-            options.createGraph,
-          );
-        }
+        if (options.accumulate) accumulateLeaf(node.leaf, upstream, options.createGraph);
         continue;
       }
       const downstream = backwardStep(node, upstream, options.createGraph);
@@ -185,10 +203,30 @@ export function runEngine(
       }
       if (!options.retainGraph) free(node);
     }
+    finished = true;
   } finally {
     autogradState.gradEnabled = previousMode;
+    // Gradients left waiting (after an error midway, or on nodes beyond the captured ones) must not leak
+    // into a later backward through the same nodes (leaves are shared by every backward).
+    if (!finished || order !== all) for (const node of all) node.pending = null;
   }
   return captured;
+}
+
+function leadsFurther(node: Node, needed: ReadonlySet<Node>): boolean {
+  return node.next.some((child) => child !== null && needed.has(child));
+}
+
+/** The nodes of `order` (children first) from which a node of `targets` can be reached (targets included). */
+function pathsTo(order: readonly Node[], targets: readonly Node[]): Set<Node> {
+  const reaches = new Set<Node>(targets);
+  for (const node of order) {
+    for (let i = 0; i < node.next.length && !reaches.has(node); i++) {
+      const child = node.next[i];
+      if (child && reaches.has(child)) reaches.add(node);
+    }
+  }
+  return reaches;
 }
 
 function free(node: Node): void {
@@ -202,15 +240,16 @@ function free(node: Node): void {
 function backwardStep(node: Node, upstream: Tensor, createGraph: boolean): InputGrad[] {
   const op = node.op as OpName;
   const inputs = node.inputs!;
-  const needsGrad = node.next.map((n) => n !== null);
+  const next = node.next;
+  const needsGrad = new Array<boolean>(next.length);
+  for (let i = 0; i < next.length; i++) needsGrad[i] = next[i] !== null;
   const rule = getOpTable()[op];
-  const grads = (rule.backward as (g: Tensor, c: unknown) => InputGrad[])(upstream, {
-    inputs,
-    output: node.output!,
-    attrs: node.attrs,
-    needsGrad,
-    createGraph,
-  });
+  const backward = rule.backward as (g: Tensor, c: unknown) => InputGrad[];
+  const context = { inputs, output: node.output!, attrs: node.attrs, needsGrad, createGraph };
+  // Under anomaly mode, a NaN or Inf made by the ops inside the rule is blamed on this node.
+  const grads = autogradState.anomaly
+    ? inBackwardOf(node, () => backward(upstream, context))
+    : backward(upstream, context);
   if (grads.length !== inputs.length) {
     throw new GradientError(
       `${op}: the backward rule returned ${grads.length} gradients for ${inputs.length} inputs`,

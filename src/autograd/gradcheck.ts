@@ -3,7 +3,6 @@ import { Tensor } from "../tensor/tensor.js";
 import { tensor } from "../tensor/creation.js";
 import { Random } from "../tensor/random.js";
 import { isFloatDType } from "../tensor/dtype.js";
-import { noGrad } from "./mode.js";
 import { gradients } from "./engine.js";
 import { mul, sum } from "../ops/index.js";
 
@@ -93,7 +92,9 @@ export function gradcheck(
     [scalar(first)],
     checked.map((i) => copies[i]!),
   );
-  const evaluate = (): number => noGrad(() => scalar(fn(...copies)).item());
+  // Evaluated in the caller's grad mode (not under noGrad), so that functions which compute gradients
+  // themselves, such as grad-of-grad checks, still work.
+  const evaluate = (): number => scalar(fn(...copies)).item();
 
   const reports: GradcheckInputReport[] = [];
   checked.forEach((inputIndex, k) => {

@@ -1,10 +1,12 @@
-/** Global switches of the autograd engine: grad mode and anomaly mode. */
+/** Global switches of the autograd engine: grad mode, anomaly mode and forward mode. */
 
 export const autogradState = {
   /** When false, ops record nothing (inside `noGrad`, and while backward runs without `createGraph`). */
   gradEnabled: true,
   /** When true, every op checks its outputs and every backward step its gradients for NaN and infinity. */
   anomaly: false,
+  /** Number of open forward-mode (jvp) levels whose tangents ops propagate; 0 outside `jvp`. */
+  forwardDepth: 0,
 };
 
 /** Runs `fn` with recording switched off and returns its result: tensors it creates have no graph. */

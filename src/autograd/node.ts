@@ -21,8 +21,6 @@ export class Node {
   inputs: Tensor[] | null;
   /** The op's output, which some rules read (exp, tanh, softmax, …); null once freed. */
   output: Tensor | null;
-  /** Shapes of the inputs, kept after freeing for messages and traces. */
-  readonly inputShapes: (readonly number[])[];
   /** For each input, the node its gradient flows to, or null if that input needs no gradient. */
   readonly next: (Node | null)[];
   /** The leaf tensor of a leaf node. */
@@ -47,9 +45,13 @@ export class Node {
     this.attrs = attrs;
     this.inputs = inputs;
     this.output = null;
-    this.inputShapes = inputs ? inputs.map((t) => t.shape) : [];
     this.next = next;
     this.leaf = leaf;
+  }
+
+  /** Shapes of the inputs, for messages (empty once the graph is freed). */
+  get inputShapes(): (readonly number[])[] {
+    return this.inputs ? this.inputs.map((t) => t.shape) : [];
   }
 
   get freed(): boolean {

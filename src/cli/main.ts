@@ -25,7 +25,12 @@ export function buildProgram(): Command {
 /** Runs the CLI; errors from chainrule are printed as one clear line and exit with status 1 (2 for usage). */
 export async function main(argv: readonly string[] = process.argv): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
+  // Subcommands do not inherit exitOverride once created; without it a usage error exits the process.
+  const overrideExit = (command: Command): void => {
+    command.exitOverride();
+    command.commands.forEach(overrideExit);
+  };
+  overrideExit(program);
   try {
     await program.parseAsync(argv as string[]);
     return 0;

@@ -29,8 +29,24 @@ function binaryForward(kernel: BinaryKernel) {
 
 const noGradient = (_g: Tensor, c: { inputs: readonly Tensor[] }): null[] => c.inputs.map(() => null);
 
+/** A piecewise-constant op has a zero tangent. */
+const noTangent = (): null => null;
+
+/** The sum of two tangent terms, where null stands for a zero term. */
+function addTangents(a: Tensor | null, b: Tensor | null): Tensor | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return add(a, b);
+}
+
+/** The tangent of max/min: each input's tangent weighted by its share `toA` / 1 − `toA` of the output. */
+function selectTangent(toA: Tensor, da: Tensor | null, db: Tensor | null): Tensor | null {
+  return addTangents(da && mul(da, toA), db && mul(db, sub(1, toA)));
+}
+
 // ---------------------------------------------------------------------------------------------------------
-// Rules: forward and backward side by side. `g` is the upstream gradient ∂L/∂out.
+// Rules: forward, backward and jvp side by side. `g` is the upstream gradient ∂L/∂out. The math comment of
+// each rule is its differential: `jvp` evaluates it with the input tangents as dx, `backward` transposes it.
 
 type Rules<K extends keyof OpAttrs> = { [P in K]: OpRule<OpAttrs[P]> };
 
@@ -66,61 +82,73 @@ export const elementwiseRules: Rules<
     forward: unaryForward("neg"),
     // d(−x) = −dx
     backward: (g) => [neg(g)],
+    jvp: ([dx]) => neg(dx!),
   },
   exp: {
     forward: unaryForward("exp"),
     // d exp(x) = exp(x) dx
     backward: (g, { output }) => [mul(g, output)],
+    jvp: ([dx], { output }) => mul(dx!, output),
   },
   log: {
     forward: unaryForward("log"),
     // d log(x) = dx / x
     backward: (g, { inputs: [x] }) => [div(g, x!)],
+    jvp: ([dx], { inputs: [x] }) => div(dx!, x!),
   },
   sqrt: {
     forward: unaryForward("sqrt"),
     // d √x = dx / (2√x)
     backward: (g, { output }) => [div(g, mul(output, 2))],
+    jvp: ([dx], { output }) => div(dx!, mul(output, 2)),
   },
   abs: {
     forward: unaryForward("abs"),
     // d |x| = sign(x) dx, with abs'(0) = 0
     backward: (g, { inputs: [x] }) => [mul(g, sign(x!))],
+    jvp: ([dx], { inputs: [x] }) => mul(dx!, sign(x!)),
   },
   sigmoid: {
     forward: unaryForward("sigmoid"),
     // d σ(x) = σ(x)(1 − σ(x)) dx
     backward: (g, { output }) => [mul(g, mul(output, sub(1, output)))],
+    jvp: ([dx], { output }) => mul(dx!, mul(output, sub(1, output))),
   },
   tanh: {
     forward: unaryForward("tanh"),
     // d tanh(x) = (1 − tanh²(x)) dx
     backward: (g, { output }) => [mul(g, sub(1, square(output)))],
+    jvp: ([dx], { output }) => mul(dx!, sub(1, square(output))),
   },
   relu: {
     forward: unaryForward("relu"),
     // d relu(x) = 1(x > 0) dx, with relu'(0) = 0
     backward: (g, { inputs: [x] }) => [mul(g, greater(x!, 0))],
+    jvp: ([dx], { inputs: [x] }) => mul(dx!, greater(x!, 0)),
   },
   sin: {
     forward: unaryForward("sin"),
     // d sin(x) = cos(x) dx
     backward: (g, { inputs: [x] }) => [mul(g, cos(x!))],
+    jvp: ([dx], { inputs: [x] }) => mul(dx!, cos(x!)),
   },
   cos: {
     forward: unaryForward("cos"),
     // d cos(x) = −sin(x) dx
     backward: (g, { inputs: [x] }) => [neg(mul(g, sin(x!)))],
+    jvp: ([dx], { inputs: [x] }) => neg(mul(dx!, sin(x!))),
   },
   square: {
     forward: unaryForward("square"),
     // d x² = 2x dx
     backward: (g, { inputs: [x] }) => [mul(g, mul(x!, 2))],
+    jvp: ([dx], { inputs: [x] }) => mul(dx!, mul(x!, 2)),
   },
   sign: {
     forward: unaryForward("sign"),
-    // sign is piecewise constant: gradient 0
+    // sign is piecewise constant: gradient 0, tangent 0
     backward: noGradient,
+    jvp: noTangent,
   },
   clamp: {
     forward: ([x], { min, max }) => {
@@ -137,6 +165,8 @@ export const elementwiseRules: Rules<
     backward: (g, { inputs: [x], attrs: { min, max } }) => [
       mul(g, mul(greaterEqual(x!, min), lessEqual(x!, max))),
     ],
+    jvp: ([dx], { inputs: [x], attrs: { min, max } }) =>
+      mul(dx!, mul(greaterEqual(x!, min), lessEqual(x!, max))),
   },
   astype: {
     forward: ([x], { dtype }) => {
@@ -146,16 +176,20 @@ export const elementwiseRules: Rules<
     },
     // d cast(x) = cast⁻¹(dx): the gradient goes back in the input's dtype
     backward: (g, { inputs: [x] }) => [astype(g, x!.dtype)],
+    // forward: the tangent is converted like the value
+    jvp: ([dx], { attrs: { dtype } }) => astype(dx!, dtype),
   },
   add: {
     forward: binaryForward("add"),
     // d(a + b) = da + db: the gradient is distributed unchanged to both inputs
     backward: (g) => [g, g],
+    jvp: ([da, db]) => addTangents(da, db),
   },
   sub: {
     forward: binaryForward("sub"),
     // d(a − b) = da − db
     backward: (g, { needsGrad }) => [g, needsGrad[1] ? neg(g) : null],
+    jvp: ([da, db]) => (db ? (da ? sub(da, db) : neg(db)) : da),
   },
   mul: {
     forward: binaryForward("mul"),
@@ -164,6 +198,7 @@ export const elementwiseRules: Rules<
       needsGrad[0] ? mul(g, b!) : null,
       needsGrad[1] ? mul(g, a!) : null,
     ],
+    jvp: ([da, db], { inputs: [a, b] }) => addTangents(da && mul(da, b!), db && mul(db, a!)),
   },
   div: {
     forward: binaryForward("div"),
@@ -172,6 +207,11 @@ export const elementwiseRules: Rules<
       needsGrad[0] ? div(g, b!) : null,
       needsGrad[1] ? neg(div(mul(g, output), b!)) : null,
     ],
+    jvp: ([da, db], { inputs: [, b], output }) => {
+      const fromA = da && div(da, b!);
+      const fromB = db && div(mul(db, output), b!);
+      return fromB ? (fromA ? sub(fromA, fromB) : neg(fromB)) : fromA;
+    },
   },
   pow: {
     forward: binaryForward("pow"),
@@ -180,6 +220,9 @@ export const elementwiseRules: Rules<
       needsGrad[0] ? mul(g, mul(b!, pow(a!, sub(b!, 1)))) : null,
       needsGrad[1] ? mul(g, mul(output, log(a!))) : null,
     ],
+    // (ln a is only evaluated when b has a tangent, so a constant exponent allows a negative base)
+    jvp: ([da, db], { inputs: [a, b], output }) =>
+      addTangents(da && mul(da, mul(b!, pow(a!, sub(b!, 1)))), db && mul(db, mul(output, log(a!)))),
   },
   maximum: {
     forward: binaryForward("maximum"),
@@ -188,6 +231,8 @@ export const elementwiseRules: Rules<
       const toA = add(greater(a!, b!), mul(equal(a!, b!), 0.5));
       return [mul(g, toA), mul(g, sub(1, toA))];
     },
+    jvp: ([da, db], { inputs: [a, b] }) =>
+      selectTangent(add(greater(a!, b!), mul(equal(a!, b!), 0.5)), da, db),
   },
   minimum: {
     forward: binaryForward("minimum"),
@@ -196,12 +241,14 @@ export const elementwiseRules: Rules<
       const toA = add(less(a!, b!), mul(equal(a!, b!), 0.5));
       return [mul(g, toA), mul(g, sub(1, toA))];
     },
+    jvp: ([da, db], { inputs: [a, b] }) => selectTangent(add(less(a!, b!), mul(equal(a!, b!), 0.5)), da, db),
   },
-  greater: { forward: binaryForward("greater"), backward: noGradient },
-  greaterEqual: { forward: binaryForward("greaterEqual"), backward: noGradient },
-  less: { forward: binaryForward("less"), backward: noGradient },
-  lessEqual: { forward: binaryForward("lessEqual"), backward: noGradient },
-  equal: { forward: binaryForward("equal"), backward: noGradient },
+  // comparisons are piecewise constant: gradient 0, tangent 0
+  greater: { forward: binaryForward("greater"), backward: noGradient, jvp: noTangent },
+  greaterEqual: { forward: binaryForward("greaterEqual"), backward: noGradient, jvp: noTangent },
+  less: { forward: binaryForward("less"), backward: noGradient, jvp: noTangent },
+  lessEqual: { forward: binaryForward("lessEqual"), backward: noGradient, jvp: noTangent },
+  equal: { forward: binaryForward("equal"), backward: noGradient, jvp: noTangent },
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -274,9 +321,9 @@ export function astype(x: Tensor, dtype: DType): Tensor {
 
 function binaryOp(op: "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum", floatOnly: boolean) {
   return (a: Tensor | number, b: Tensor | number): Tensor => {
-    const [x, y] = operands(a, b, op);
-    if (floatOnly) checkFloat(x, op);
-    return apply(op, [x, y], null);
+    const pair = operands(a, b, op);
+    if (floatOnly) checkFloat(pair[0], op);
+    return apply(op, pair, null);
   };
 }
 

@@ -4,7 +4,8 @@ import type { Tensor } from "../tensor/tensor.js";
 import { apply } from "../autograd/record.js";
 import { backend, checkFloat, checkTensor, empty, operands } from "./helpers.js";
 import type { OpAttrs, OpRule } from "./types.js";
-import { mul, neg } from "./elementwise.js";
+import { add, mul, neg } from "./elementwise.js";
+import { sum } from "./reduce.js";
 import { reshape, transpose } from "./shape.js";
 
 type Rules<K extends keyof OpAttrs> = { [P in K]: OpRule<OpAttrs[P]> };
@@ -82,6 +83,12 @@ export const linalgRules: Rules<"matmul" | "inv" | "det" | "logdet"> = {
       if (needsGrad[1]) db = transB ? matmulT(g, a!, true, transA) : matmulT(a!, g, !transA, false);
       return [da, db];
     },
+    // forward: d(A·B) = dA·B + A·dB
+    jvp: ([da, db], { inputs: [a, b], attrs: { transA, transB } }) => {
+      const fromA = da && matmulT(da, b!, transA, transB);
+      const fromB = db && matmulT(a!, db, transA, transB);
+      return fromA && fromB ? add(fromA, fromB) : (fromA ?? fromB);
+    },
   },
   inv: {
     forward: ([x]) => {
@@ -94,6 +101,7 @@ export const linalgRules: Rules<"matmul" | "inv" | "det" | "logdet"> = {
     },
     // d(X⁻¹) = −X⁻¹ dX X⁻¹, so ∂L/∂X = −X⁻ᵀ G X⁻ᵀ
     backward: (g, { output }) => [neg(matmulT(matmulT(output, g, true, false), output, false, true))],
+    jvp: ([dx], { output }) => neg(matmulT(matmulT(output, dx!, false, false), output, false, false)),
   },
   det: {
     forward: ([x]) => {
@@ -106,6 +114,8 @@ export const linalgRules: Rules<"matmul" | "inv" | "det" | "logdet"> = {
     backward: (g, { inputs: [x], output }) => [
       mul(reshape(mul(g, output), [...output.shape, 1, 1]), transposeLastTwo(inv(x!))),
     ],
+    // forward: tr(X⁻¹ dX) = Σᵢⱼ (X⁻ᵀ)ᵢⱼ dXᵢⱼ
+    jvp: ([dx], { inputs: [x], output }) => mul(output, sum(mul(transposeLastTwo(inv(x!)), dx!), [-2, -1])),
   },
   logdet: {
     forward: ([x]) => {
@@ -116,6 +126,8 @@ export const linalgRules: Rules<"matmul" | "inv" | "det" | "logdet"> = {
     },
     // d log|det X| = tr(X⁻¹ dX), so ∂L/∂X = g X⁻ᵀ
     backward: (g, { inputs: [x] }) => [mul(reshape(g, [...g.shape, 1, 1]), transposeLastTwo(inv(x!)))],
+    // forward: tr(X⁻¹ dX) = Σᵢⱼ (X⁻ᵀ)ᵢⱼ dXᵢⱼ
+    jvp: ([dx], { inputs: [x] }) => sum(mul(transposeLastTwo(inv(x!)), dx!), [-2, -1]),
   },
 };
 

@@ -61,6 +61,8 @@ export const nnRules: Rules<"softmax" | "logSoftmax" | "crossEntropy" | "binaryC
     },
     // y = softmax(x): dx = y ∘ (dy − Σ(dy ∘ y)), i.e. (diag(y) − yyᵀ) dy
     backward: (g, { output, attrs: { axis } }) => [mul(output, sub(g, sum(mul(g, output), axis, true)))],
+    // forward: dy = y ∘ (dx − Σ(y ∘ dx)) (the Jacobian diag(y) − yyᵀ is symmetric)
+    jvp: ([dx], { output, attrs: { axis } }) => mul(output, sub(dx!, sum(mul(dx!, output), axis, true))),
   },
   logSoftmax: {
     forward: ([x], { axis }) => {
@@ -70,6 +72,8 @@ export const nnRules: Rules<"softmax" | "logSoftmax" | "crossEntropy" | "binaryC
     },
     // y = log softmax(x): dx = dy − softmax(x) Σ dy
     backward: (g, { output, attrs: { axis } }) => [sub(g, mul(exp(output), sum(g, axis, true)))],
+    // forward: dy = dx − Σ(softmax(x) ∘ dx)
+    jvp: ([dx], { output, attrs: { axis } }) => sub(dx!, sum(mul(exp(output), dx!), axis, true)),
   },
   crossEntropy: {
     forward: ([logits], attrs) => {
@@ -100,6 +104,14 @@ export const nnRules: Rules<"softmax" | "logSoftmax" | "crossEntropy" | "binaryC
       const upstream = attrs.reduction === "none" ? reshape(g, [g.size, 1]) : g;
       return [mul(sub(softmaxOf(logits!), target), mul(upstream, coef))];
     },
+    // forward: dLᵢ = w_tᵢ Σⱼ (softmax(xᵢ) − onehot(tᵢ))ⱼ dxᵢⱼ (÷ Σw for the mean; summed unless "none")
+    jvp: ([dx], { inputs: [logits], attrs }) => {
+      const { coef } = crossEntropyCoefficients(attrs, logits!.dtype);
+      const [, c] = logits!.shape as [number, number];
+      const target = oneHot(attrs.targets, c, attrs.ignoreIndex, logits!.dtype);
+      const perRow = mul(sum(mul(sub(softmaxOf(logits!), target), dx!), 1, true), coef);
+      return attrs.reduction === "none" ? reshape(perRow, [perRow.size]) : sum(perRow);
+    },
   },
   binaryCrossEntropyWithLogits: {
     forward: ([x, t], { reduction, posWeight }) => {
@@ -128,6 +140,16 @@ export const nnRules: Rules<"softmax" | "logSoftmax" | "crossEntropy" | "binaryC
         : null;
       const dt = needsGrad[1] ? mul(scale, sub(mul(softplus(neg(x!)), posWeight), softplus(x!))) : null;
       return [dx, dt];
+    },
+    // forward: dLᵢ = ((1 − t)σ(x) − p·t·(1 − σ(x))) dx + (p·softplus(−x) − softplus(x)) dt, then reduced
+    jvp: ([dx, dt], { inputs: [x, t], attrs: { reduction, posWeight } }) => {
+      const s = sigmoid(x!);
+      const fromX = dx && mul(dx, sub(mul(sub(1, t!), s), mul(mul(t!, posWeight), sub(1, s))));
+      const fromT = dt && mul(dt, sub(mul(softplus(neg(x!)), posWeight), softplus(x!)));
+      const perElement = fromX && fromT ? add(fromX, fromT) : (fromX ?? fromT)!;
+      if (reduction === "none") return perElement;
+      const total = sum(perElement);
+      return reduction === "mean" ? mul(total, 1 / Math.max(1, x!.size)) : total;
     },
   },
 };

@@ -47,6 +47,17 @@ function extremumBackward(
   return [div(mul(keepDimsView(g, x!.shape, axes), mask), count)];
 }
 
+function extremumTangent(
+  dx: Tensor,
+  context: { inputs: readonly Tensor[]; output: Tensor; attrs: { axes: number[]; keepDims: boolean } },
+): Tensor {
+  // The tangent of the extremum is the mean of the tangents of the entries equal to it (ties share evenly).
+  const [x] = context.inputs;
+  const { axes, keepDims } = context.attrs;
+  const mask = equal(x!, keepDimsView(context.output, x!.shape, axes));
+  return sum(div(mul(dx, mask), sum(mask, axes, true)), axes, keepDims);
+}
+
 export const reduceRules: Rules<"sum" | "max" | "min" | "logSumExp"> = {
   sum: {
     forward: reduceForward("sum"),
@@ -54,16 +65,19 @@ export const reduceRules: Rules<"sum" | "max" | "min" | "logSumExp"> = {
     backward: (g, { inputs: [x], attrs: { axes } }) => [
       broadcastTo(keepDimsView(g, x!.shape, axes), x!.shape),
     ],
+    jvp: ([dx], { attrs: { axes, keepDims } }) => sum(dx!, axes, keepDims),
   },
   max: {
     forward: reduceForward("max"),
     // d max(x) = dx_k for the maximal entry k (ties share the gradient evenly, like PyTorch's amax)
     backward: (g, context) => extremumBackward(g, context),
+    jvp: ([dx], context) => extremumTangent(dx!, context),
   },
   min: {
     forward: reduceForward("min"),
     // d min(x) = dx_k for the minimal entry k (ties share the gradient evenly)
     backward: (g, context) => extremumBackward(g, context),
+    jvp: ([dx], context) => extremumTangent(dx!, context),
   },
   logSumExp: {
     forward: ([x], { axes, keepDims }) => {
@@ -94,6 +108,8 @@ export const reduceRules: Rules<"sum" | "max" | "min" | "logSumExp"> = {
     backward: (g, { inputs: [x], output, attrs: { axes } }) => [
       mul(keepDimsView(g, x!.shape, axes), exp(sub(x!, keepDimsView(output, x!.shape, axes)))),
     ],
+    jvp: ([dx], { inputs: [x], output, attrs: { axes, keepDims } }) =>
+      sum(mul(dx!, exp(sub(x!, keepDimsView(output, x!.shape, axes)))), axes, keepDims),
   },
 };
 

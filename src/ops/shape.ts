@@ -39,6 +39,8 @@ export const shapeRules: Rules<
     forward: ([x], { shape }) => new Tensor(x!._data, shape, x!.dtype),
     // d reshape(x) = reshape⁻¹(dx)
     backward: (g, { inputs: [x] }) => [reshape(g, x!.shape)],
+    // forward: d reshape(x) = reshape(dx)
+    jvp: ([dx], { attrs: { shape } }) => reshape(dx!, shape),
   },
   broadcastTo: {
     forward: ([x], { shape }) => {
@@ -48,6 +50,8 @@ export const shapeRules: Rules<
     },
     // Copies of an entry each pass their gradient back: the gradient is summed over the broadcast axes
     backward: (g, { inputs: [x] }) => [sumToShape(g, x!.shape, "broadcastTo")],
+    // forward: d broadcastTo(x) = broadcastTo(dx)
+    jvp: ([dx], { attrs: { shape } }) => broadcastTo(dx!, shape),
   },
   transpose: {
     forward: ([x], { perm }) => {
@@ -60,6 +64,8 @@ export const shapeRules: Rules<
     },
     // d transpose(x, perm) = transpose(dx, perm⁻¹)
     backward: (g, { attrs: { perm } }) => [transpose(g, inversePermutation(perm))],
+    // forward: d transpose(x, perm) = transpose(dx, perm)
+    jvp: ([dx], { attrs: { perm } }) => transpose(dx!, perm),
   },
   slice: {
     forward: ([x], { begin, size }) => {
@@ -69,6 +75,8 @@ export const shapeRules: Rules<
     },
     // The gradient of a slice is zero outside the slice
     backward: (g, { inputs: [x], attrs: { begin } }) => [pad(g, begin, x!.shape)],
+    // forward: d slice(x) = slice(dx)
+    jvp: ([dx], { attrs: { begin, size } }) => slice(dx!, begin, size),
   },
   pad: {
     forward: ([x], { begin, shape }) => {
@@ -78,6 +86,8 @@ export const shapeRules: Rules<
     },
     // pad is the adjoint of slice
     backward: (g, { inputs: [x], attrs: { begin } }) => [slice(g, begin, x!.shape)],
+    // forward: d pad(x) = pad(dx)
+    jvp: ([dx], { attrs: { begin, shape } }) => pad(dx!, begin, shape),
   },
   concat: {
     forward: (inputs, { axis }) => {
@@ -103,6 +113,13 @@ export const shapeRules: Rules<
         return needsGrad[i] ? slice(g, begin, t.shape) : null;
       });
     },
+    // forward: d concat(x₁, …, xₙ) = concat(dx₁, …, dxₙ), a missing tangent being a block of zeros
+    jvp: (tangents, { inputs, attrs: { axis } }) =>
+      apply(
+        "concat",
+        inputs.map((t, i) => tangents[i] ?? empty(t.shape, t.dtype)),
+        { axis },
+      ),
   },
   gather: {
     forward: ([x], { axis, indices }) => {
@@ -118,6 +135,8 @@ export const shapeRules: Rules<
       if (sparse && axis === 0 && !createGraph) return [new RowSparse(x!.shape, indices, g)];
       return [scatterAdd(g, indices, axis, x!.shape)];
     },
+    // forward: d gather(x) = gather(dx)
+    jvp: ([dx], { attrs: { axis, indices } }) => gatherRows(dx!, indices, axis, false),
   },
   scatterAdd: {
     forward: ([values], { axis, indices, shape }) => {
@@ -127,6 +146,8 @@ export const shapeRules: Rules<
     },
     // scatterAdd is the adjoint of gather
     backward: (g, { attrs: { axis, indices } }) => [gatherRows(g, indices, axis, false)],
+    // forward: d scatterAdd(v) = scatterAdd(dv)
+    jvp: ([dv], { attrs: { axis, indices, shape } }) => apply("scatterAdd", [dv!], { axis, indices, shape }),
   },
 };
 

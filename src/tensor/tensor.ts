@@ -6,6 +6,7 @@ import { shapeToString } from "./shape.js";
 import { formatValues } from "./format.js";
 import type { RowSparse } from "./sparse.js";
 import { Node, type GradHook } from "../autograd/node.js";
+import type { Tangent } from "../autograd/forward.js";
 import * as ops from "../ops/index.js";
 import { runBackward } from "../autograd/engine.js";
 
@@ -13,7 +14,7 @@ export type NestedArray = number | NestedArray[];
 export type Axis = number | readonly number[];
 
 export interface BackwardOptions {
-  /** Keep the graph's saved values, so that backward can run through it again. */
+  /** Keep the graph's saved values, so that backward can run through it again (default: `createGraph`). */
   retainGraph?: boolean;
   /** Record the backward pass itself, so that the gradients can be differentiated again. */
   createGraph?: boolean;
@@ -47,6 +48,8 @@ export class Tensor {
   _grad: Tensor | null = null;
   /** @internal A row-sparse gradient (from a sparse `gather`, e.g. an embedding lookup) not yet densified. */
   _sparseGrad: RowSparse | null = null;
+  /** @internal Forward-mode tangents, one per open `jvp` level (see autograd/forward.ts). */
+  _tangents: Tangent | null = null;
   /** A name shown in traces and graph pictures. */
   name: string | undefined = undefined;
 

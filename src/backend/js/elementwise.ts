@@ -1,6 +1,6 @@
 import type { TypedArray } from "../../tensor/dtype.js";
 import type { BinaryKernel, UnaryKernel } from "../backend.js";
-import { stridesOf } from "../../tensor/shape.js";
+import { collapseBroadcast } from "../broadcast.js";
 
 export function unary(op: UnaryKernel, x: TypedArray, out: TypedArray): void {
   const n = x.length;
@@ -148,43 +148,6 @@ function withScalar(op: BinaryKernel, a: TypedArray, s: number, out: TypedArray,
   }
 }
 
-/**
- * Collapses adjacent dimensions that are contiguous in both operands, so that a broadcast loop runs over as few
- * dimensions as possible (a bias add over [N, C] + [C] becomes two dimensions whatever the rank).
- */
-function collapse(
-  outShape: readonly number[],
-  aStrides: number[],
-  bStrides: number[],
-): { shape: number[]; as: number[]; bs: number[] } {
-  const shape: number[] = [];
-  const as: number[] = [];
-  const bs: number[] = [];
-  for (let d = 0; d < outShape.length; d++) {
-    const dim = outShape[d]!;
-    if (dim === 1) continue;
-    const last = shape.length - 1;
-    if (last >= 0 && as[last] === aStrides[d]! * dim && bs[last] === bStrides[d]! * dim) {
-      shape[last] = shape[last]! * dim;
-      as[last] = aStrides[d]!;
-      bs[last] = bStrides[d]!;
-    } else {
-      shape.push(dim);
-      as.push(aStrides[d]!);
-      bs.push(bStrides[d]!);
-    }
-  }
-  return { shape, as, bs };
-}
-
-function broadcastStridesFor(shape: readonly number[], outShape: readonly number[]): number[] {
-  const strides = stridesOf(shape);
-  const result = new Array<number>(outShape.length).fill(0);
-  const offset = outShape.length - shape.length;
-  for (let i = 0; i < shape.length; i++) result[i + offset] = shape[i] === 1 ? 0 : strides[i]!;
-  return result;
-}
-
 export function binary(
   op: BinaryKernel,
   a: TypedArray,
@@ -199,11 +162,7 @@ export function binary(
   if (a.length === n && b.length === n) return sameShape(op, a, b, out);
   if (b.length === 1 && a.length === n) return withScalar(op, a, b[0]!, out, false);
   if (a.length === 1 && b.length === n) return withScalar(op, b, a[0]!, out, true);
-  const { shape, as, bs } = collapse(
-    outShape,
-    broadcastStridesFor(aShape, outShape),
-    broadcastStridesFor(bShape, outShape),
-  );
+  const { shape, aStrides: as, bStrides: bs } = collapseBroadcast(aShape, bShape, outShape);
   const f = BINARY_FUNCTIONS[op];
   const ndim = shape.length;
   if (ndim === 0) {
@@ -251,8 +210,7 @@ export function broadcastTo(
     out.fill(x[0]!);
     return;
   }
-  const xs = broadcastStridesFor(shape, outShape);
-  const { shape: cshape, as } = collapse(outShape, xs, xs);
+  const { shape: cshape, aStrides: as } = collapseBroadcast(shape, shape, outShape);
   const ndim = cshape.length;
   const inner = cshape[ndim - 1]!;
   const si = as[ndim - 1]!;

@@ -1,0 +1,328 @@
+// Elementwise kernels with WebAssembly SIMD.
+//
+// Arithmetic (neg, abs, relu, square, sqrt, reciprocal, sign; add, sub, mul, div, maximum, minimum) runs in the
+// array's own precision and gives exactly the JavaScript kernels' results: a float32 operation rounded once is
+// what JavaScript gets by computing in float64 and rounding to float32. exp, tanh and sigmoid of float32 arrays
+// are computed in float64 lanes to about 1e-14 relative error and then rounded to float32, so they agree with
+// JavaScript's Math functions except, very rarely, in the last bit.
+
+// Unary operation codes (mirrored in src/backend/wasm/elementwise.ts).
+const NEG = 0;
+const ABS = 1;
+const RELU = 2;
+const SQUARE = 3;
+const SQRT = 4;
+const RECIPROCAL = 5;
+const SIGN = 6;
+const EXP = 7;
+const TANH = 8;
+const SIGMOID = 9;
+
+// Binary operation codes (mirrored in src/backend/wasm/elementwise.ts).
+const ADD = 0;
+const SUB = 1;
+const MUL = 2;
+const DIV = 3;
+const MAXIMUM = 4;
+const MINIMUM = 5;
+
+// float64 constants for exp: ln 2 split in a high part with trailing zero bits and a low correction.
+const LOG2E = 1.4426950408889634;
+const LN2_HI = 0.6931471803691238;
+const LN2_LO = 1.9082149292705877e-10;
+/** 1.5·2⁵²: adding it rounds a float64 of magnitude below 2⁵¹ to an integer held in the low mantissa bits. */
+const ROUNDING_SHIFT = 6755399441055744.0;
+
+class Lanes {
+  /** exp(y) in both float64 lanes; y is clamped to [−708, 709] (the caller rounds to float32 afterwards). */
+  @inline static exp(y: v128): v128 {
+    // pmin / pmax are single instructions and keep a NaN y (their comparison is false).
+    y = f64x2.pmax(f64x2.pmin(y, f64x2.splat(709)), f64x2.splat(-708));
+    // y = n ln 2 + r with |r| ≤ ln 2 / 2, so exp(y) = 2ⁿ exp(r). Adding 1.5·2⁵² rounds y·log₂e to the integer n
+    // (to nearest, ties to even) and leaves n in the low bits of `shifted`.
+    const shifted = f64x2.add(f64x2.mul(y, f64x2.splat(LOG2E)), f64x2.splat(ROUNDING_SHIFT));
+    const n = f64x2.sub(shifted, f64x2.splat(ROUNDING_SHIFT));
+    let r = f64x2.sub(y, f64x2.mul(n, f64x2.splat(LN2_HI)));
+    r = f64x2.sub(r, f64x2.mul(n, f64x2.splat(LN2_LO)));
+    // Taylor series of exp(r) to r¹¹ (remainder below 7e-15 for |r| ≤ 0.347), evaluated by Estrin's scheme:
+    // pairs c + c'r combined with r², r⁴, r⁸, a much shorter dependency chain than Horner's rule.
+    const r2 = f64x2.mul(r, r);
+    const r4 = f64x2.mul(r2, r2);
+    const r8 = f64x2.mul(r4, r4);
+    const p01 = f64x2.add(f64x2.splat(1), r);
+    const p23 = f64x2.add(f64x2.splat(1.0 / 2.0), f64x2.mul(r, f64x2.splat(1.0 / 6.0)));
+    const p45 = f64x2.add(f64x2.splat(1.0 / 24.0), f64x2.mul(r, f64x2.splat(1.0 / 120.0)));
+    const p67 = f64x2.add(f64x2.splat(1.0 / 720.0), f64x2.mul(r, f64x2.splat(1.0 / 5040.0)));
+    const p89 = f64x2.add(f64x2.splat(1.0 / 40320.0), f64x2.mul(r, f64x2.splat(1.0 / 362880.0)));
+    const p1011 = f64x2.add(f64x2.splat(1.0 / 3628800.0), f64x2.mul(r, f64x2.splat(1.0 / 39916800.0)));
+    const p03 = f64x2.add(p01, f64x2.mul(r2, p23));
+    const p47 = f64x2.add(p45, f64x2.mul(r2, p67));
+    const p811 = f64x2.add(p89, f64x2.mul(r2, p1011));
+    const p = f64x2.add(f64x2.add(p03, f64x2.mul(r4, p47)), f64x2.mul(r8, p811));
+    // 2ⁿ from its exponent bits: the low bits of `shifted` are 2⁵¹ + n, and shifting (2⁵¹ + n + 1023) left by 52
+    // keeps n + 1023 (n is in [−1022, 1023] after the clamp). A NaN lane stays NaN through p.
+    const scale = i64x2.shl(i64x2.add(shifted, i64x2.splat(1023)), 52);
+    return f64x2.mul(p, scale);
+  }
+
+  /** tanh(x) in both float64 lanes. */
+  @inline static tanh(x: v128): v128 {
+    const magnitude = f64x2.abs(x);
+    // tanh|x| = 1 − 2 / (exp(2|x|) + 1), with |x| capped at 20 where tanh is 1 in float64.
+    const capped = f64x2.pmin(magnitude, f64x2.splat(20));
+    const e = Lanes.exp(f64x2.add(capped, capped));
+    let result = f64x2.sub(f64x2.splat(1), f64x2.div(f64x2.splat(2), f64x2.add(e, f64x2.splat(1))));
+    const small = f64x2.lt(magnitude, f64x2.splat(0.05));
+    if (v128.any_true(small)) {
+      // Small |x| (where the subtraction above cancels): the odd Taylor series to x¹¹, remainder below 1e-18
+      // relative for |x| < 0.05.
+      const x2 = f64x2.mul(x, x);
+      let p = f64x2.splat(-1382.0 / 155925.0);
+      p = f64x2.add(f64x2.mul(p, x2), f64x2.splat(62.0 / 2835.0));
+      p = f64x2.add(f64x2.mul(p, x2), f64x2.splat(-17.0 / 315.0));
+      p = f64x2.add(f64x2.mul(p, x2), f64x2.splat(2.0 / 15.0));
+      p = f64x2.add(f64x2.mul(p, x2), f64x2.splat(-1.0 / 3.0));
+      result = v128.bitselect(f64x2.add(magnitude, f64x2.mul(f64x2.mul(p, x2), magnitude)), result, small);
+    }
+    // Give the result x's sign (so tanh(−0) = −0); NaN lanes keep x.
+    const signed = v128.or(result, v128.and(x, f64x2.splat(-0.0)));
+    return v128.bitselect(x, signed, f64x2.ne(x, x));
+  }
+
+  /** σ(x) = 1 / (1 + exp(−x)) in both float64 lanes, computed as e / (1 + e) with e = exp(x) for x < 0. */
+  @inline static sigmoid(x: v128): v128 {
+    const e = Lanes.exp(f64x2.neg(f64x2.abs(x)));
+    const positive = f64x2.div(f64x2.splat(1), f64x2.add(f64x2.splat(1), e));
+    const negative = f64x2.mul(e, positive);
+    return v128.bitselect(positive, negative, f64x2.ge(x, f64x2.splat(0)));
+  }
+
+  /** One float64-lane transcendental `op` applied to four float32 lanes. */
+  @inline static widened(op: i32, v: v128): v128 {
+    let low = f64x2.promote_low_f32x4(v);
+    let high = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+    if (op == EXP) {
+      low = Lanes.exp(low);
+      high = Lanes.exp(high);
+    } else if (op == TANH) {
+      low = Lanes.tanh(low);
+      high = Lanes.tanh(high);
+    } else {
+      low = Lanes.sigmoid(low);
+      high = Lanes.sigmoid(high);
+    }
+    return v128.shuffle<f32>(f32x4.demote_f64x2_zero(low), f32x4.demote_f64x2_zero(high), 0, 1, 4, 5);
+  }
+
+  /** Unary arithmetic `op` on a vector of T lanes (exact: one rounding, as JavaScript does). */
+  @inline static arithmetic<T>(op: i32, v: v128): v128 {
+    const zero = v128.splat<T>(<T>0);
+    if (op == NEG) return v128.neg<T>(v);
+    if (op == ABS) return v128.abs<T>(v);
+    // relu: v > 0 ? v : 0 (NaN gives 0, as in JavaScript)
+    if (op == RELU) return v128.and(v, v128.gt<T>(v, zero));
+    if (op == SQUARE) return v128.mul<T>(v, v);
+    if (op == SQRT) return v128.sqrt<T>(v);
+    if (op == RECIPROCAL) return v128.div<T>(v128.splat<T>(<T>1), v);
+    // sign: v > 0 ? 1 : v < 0 ? −1 : v (keeps ±0 and NaN)
+    const one = v128.splat<T>(<T>1);
+    return v128.bitselect(one, v128.bitselect(v128.neg<T>(one), v, v128.lt<T>(v, zero)), v128.gt<T>(v, zero));
+  }
+
+  /**
+   * The whole unary loop for one constant `op` (inlined per op, so the branches on `op` fold away). The last
+   * vector may reach past n: the host pads both regions to a multiple of 16 bytes.
+   */
+  @inline static unaryLoop<T>(op: i32, x: usize, out: usize, n: i32): void {
+    const size = <usize>sizeof<T>();
+    const lanes: i32 = 16 / <i32>sizeof<T>();
+    for (let i = 0; i < n; i += lanes) {
+      const at = <usize>i * size;
+      const v = v128.load(x + at);
+      v128.store(out + at, op >= EXP ? Lanes.widened(op, v) : Lanes.arithmetic<T>(op, v));
+    }
+  }
+
+  /** Binary `op` on vectors of T lanes; maximum and minimum follow JavaScript's a ≥ b || a is NaN ? a : b. */
+  @inline static binary<T>(op: i32, a: v128, b: v128): v128 {
+    if (op == ADD) return v128.add<T>(a, b);
+    if (op == SUB) return v128.sub<T>(a, b);
+    if (op == MUL) return v128.mul<T>(a, b);
+    if (op == DIV) return v128.div<T>(a, b);
+    const keepA = op == MAXIMUM ? v128.ge<T>(a, b) : v128.le<T>(a, b);
+    return v128.bitselect(a, b, v128.or(keepA, v128.ne<T>(a, a)));
+  }
+
+  /**
+   * One row of a broadcast binary op: out[i] = a[i·aStep] op b[i·bStep] for i < n, where each step is 0 (the
+   * operand's value repeats along the row) or 1. Inlined with constant steps, so each loop has no branches.
+   */
+  @inline static binaryRow<T>(op: i32, a: usize, aStep: i32, b: usize, bStep: i32, out: usize, n: i32): void {
+    const size = <usize>sizeof<T>();
+    const lanes: i32 = 16 / <i32>sizeof<T>();
+    const whole = n & ~(lanes - 1);
+    const aSplat = v128.splat<T>(load<T>(a));
+    const bSplat = v128.splat<T>(load<T>(b));
+    for (let i = 0; i < whole; i += lanes) {
+      const at = <usize>i * size;
+      const va = aStep ? v128.load(a + at) : aSplat;
+      const vb = bStep ? v128.load(b + at) : bSplat;
+      v128.store(out + at, Lanes.binary<T>(op, va, vb));
+    }
+    for (let i = whole; i < n; i++) {
+      const va = v128.splat<T>(load<T>(a + <usize>(i * aStep) * size));
+      const vb = v128.splat<T>(load<T>(b + <usize>(i * bStep) * size));
+      store<T>(out + <usize>i * size, v128.extract_lane<T>(Lanes.binary<T>(op, va, vb), 0));
+    }
+  }
+
+  /** A row of a broadcast binary op for one constant `op`, dispatched once on the operands' steps. */
+  @inline static binaryRowSteps<T>(
+    op: i32,
+    a: usize,
+    aStep: i32,
+    b: usize,
+    bStep: i32,
+    out: usize,
+    n: i32,
+  ): void {
+    if (aStep && bStep) Lanes.binaryRow<T>(op, a, 1, b, 1, out, n);
+    else if (aStep) Lanes.binaryRow<T>(op, a, 1, b, 0, out, n);
+    else if (bStep) Lanes.binaryRow<T>(op, a, 0, b, 1, out, n);
+    else Lanes.binaryRow<T>(op, a, 0, b, 0, out, n);
+  }
+
+  @inline static binaryLoop<T>(
+    op: i32,
+    a: usize,
+    aRowStride: i32,
+    aStep: i32,
+    b: usize,
+    bRowStride: i32,
+    bStep: i32,
+    out: usize,
+    rows: i32,
+    columns: i32,
+  ): void {
+    const size = <usize>sizeof<T>();
+    for (let r = 0; r < rows; r++) {
+      Lanes.binaryRowSteps<T>(
+        op,
+        a + <usize>(r * aRowStride) * size,
+        aStep,
+        b + <usize>(r * bRowStride) * size,
+        bStep,
+        out + <usize>(r * columns) * size,
+        columns,
+      );
+    }
+  }
+}
+
+function unary<T>(op: i32, x: usize, out: usize, n: i32): void {
+  switch (op) {
+    case NEG:
+      Lanes.unaryLoop<T>(NEG, x, out, n);
+      break;
+    case ABS:
+      Lanes.unaryLoop<T>(ABS, x, out, n);
+      break;
+    case RELU:
+      Lanes.unaryLoop<T>(RELU, x, out, n);
+      break;
+    case SQUARE:
+      Lanes.unaryLoop<T>(SQUARE, x, out, n);
+      break;
+    case SQRT:
+      Lanes.unaryLoop<T>(SQRT, x, out, n);
+      break;
+    case RECIPROCAL:
+      Lanes.unaryLoop<T>(RECIPROCAL, x, out, n);
+      break;
+    case SIGN:
+      Lanes.unaryLoop<T>(SIGN, x, out, n);
+      break;
+  }
+}
+
+/** out[i] = op(x[i]) for float32 arrays of n values (every unary code), regions padded to 16 bytes. */
+export function unaryF32(op: i32, x: usize, out: usize, n: i32): void {
+  if (op == EXP) Lanes.unaryLoop<f32>(EXP, x, out, n);
+  else if (op == TANH) Lanes.unaryLoop<f32>(TANH, x, out, n);
+  else if (op == SIGMOID) Lanes.unaryLoop<f32>(SIGMOID, x, out, n);
+  else unary<f32>(op, x, out, n);
+}
+
+/** out[i] = op(x[i]) for float64 arrays of n values (arithmetic codes only: NEG … SIGN), regions padded to 16 bytes. */
+export function unaryF64(op: i32, x: usize, out: usize, n: i32): void {
+  unary<f64>(op, x, out, n);
+}
+
+function binary<T>(
+  op: i32,
+  a: usize,
+  aRowStride: i32,
+  aStep: i32,
+  b: usize,
+  bRowStride: i32,
+  bStep: i32,
+  out: usize,
+  rows: i32,
+  columns: i32,
+): void {
+  switch (op) {
+    case ADD:
+      Lanes.binaryLoop<T>(ADD, a, aRowStride, aStep, b, bRowStride, bStep, out, rows, columns);
+      break;
+    case SUB:
+      Lanes.binaryLoop<T>(SUB, a, aRowStride, aStep, b, bRowStride, bStep, out, rows, columns);
+      break;
+    case MUL:
+      Lanes.binaryLoop<T>(MUL, a, aRowStride, aStep, b, bRowStride, bStep, out, rows, columns);
+      break;
+    case DIV:
+      Lanes.binaryLoop<T>(DIV, a, aRowStride, aStep, b, bRowStride, bStep, out, rows, columns);
+      break;
+    case MAXIMUM:
+      Lanes.binaryLoop<T>(MAXIMUM, a, aRowStride, aStep, b, bRowStride, bStep, out, rows, columns);
+      break;
+    case MINIMUM:
+      Lanes.binaryLoop<T>(MINIMUM, a, aRowStride, aStep, b, bRowStride, bStep, out, rows, columns);
+      break;
+  }
+}
+
+/**
+ * out[r, c] = a[r·aRowStride + c·aStep] op b[r·bRowStride + c·bStep] over a rows × columns output, in float32.
+ * Strides are in elements; a step of 0 repeats the operand's value along a row (a column vector or a scalar).
+ */
+export function binaryF32(
+  op: i32,
+  a: usize,
+  aRowStride: i32,
+  aStep: i32,
+  b: usize,
+  bRowStride: i32,
+  bStep: i32,
+  out: usize,
+  rows: i32,
+  columns: i32,
+): void {
+  binary<f32>(op, a, aRowStride, aStep, b, bRowStride, bStep, out, rows, columns);
+}
+
+/** The float64 version of `binaryF32`. */
+export function binaryF64(
+  op: i32,
+  a: usize,
+  aRowStride: i32,
+  aStep: i32,
+  b: usize,
+  bRowStride: i32,
+  bStep: i32,
+  out: usize,
+  rows: i32,
+  columns: i32,
+): void {
+  binary<f64>(op, a, aRowStride, aStep, b, bRowStride, bStep, out, rows, columns);
+}

@@ -1,0 +1,18 @@
+// chainrule's WebAssembly kernels. The host (src/backend/wasm/) owns the memory layout: it copies inputs to
+// addresses at or above `heapBase()`, grows memory as needed and passes byte addresses to these functions.
+
+export {
+  matmulPackedBytes,
+  matmulPackF32,
+  matmulPackF64,
+  matmulRowsF32,
+  matmulRowsF64,
+  matmulScratchBytes,
+} from "./matmul";
+export { unaryF32, unaryF64, binaryF32, binaryF64 } from "./elementwise";
+export { sumAxisF32, sumAxisF64 } from "./reduce";
+
+/** The first address the host may use. */
+export function heapBase(): usize {
+  return __heap_base;
+}

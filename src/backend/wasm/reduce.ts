@@ -1,0 +1,52 @@
+import type { TypedArray } from "../../tensor/dtype.js";
+import type { ReduceKernel } from "../backend.js";
+import { reduce as jsReduce } from "../js/reduce.js";
+import { align16, requireKernels } from "./runtime.js";
+import { wasmThresholds } from "./thresholds.js";
+
+/**
+ * Sums over one contiguous block of axes run in WebAssembly; max, min, scattered axes, int32 and small arrays
+ * run the JavaScript kernel.
+ */
+export function reduce(
+  op: ReduceKernel,
+  x: TypedArray,
+  shape: readonly number[],
+  axes: readonly number[],
+  out: TypedArray,
+): void {
+  const size = x instanceof Float32Array ? 4 : x instanceof Float64Array ? 8 : 0;
+  let contiguous = axes.length > 0;
+  for (let i = 1; i < axes.length; i++) if (axes[i] !== axes[i - 1]! + 1) contiguous = false;
+  const sameType = size === 4 ? out instanceof Float32Array : out instanceof Float64Array;
+  if (op !== "sum" || !contiguous || size === 0 || !sameType || x.length < wasmThresholds.elementwise) {
+    jsReduce(op, x, shape, axes, out);
+    return;
+  }
+  let outer = 1;
+  let axis = 1;
+  let inner = 1;
+  for (let d = 0; d < shape.length; d++) {
+    if (d < axes[0]!) outer *= shape[d]!;
+    else if (d <= axes[axes.length - 1]!) axis *= shape[d]!;
+    else inner *= shape[d]!;
+  }
+  // A sum along contiguous rows runs four rows per vector; with fewer rows WebAssembly has no advantage.
+  if (inner === 1 && outer < 4) {
+    jsReduce(op, x, shape, axes, out);
+    return;
+  }
+  const kernels = requireKernels();
+  const xAt = kernels.base;
+  const outAt = xAt + align16(x.length * size);
+  const scratchAt = outAt + align16(outer * inner * size);
+  if (!kernels.reserve(scratchAt + align16(inner * 8))) {
+    jsReduce(op, x, shape, axes, out);
+    return;
+  }
+  const view = size === 4 ? kernels.f32 : kernels.f64;
+  view.set(x, xAt / size);
+  if (size === 4) kernels.exports.sumAxisF32(xAt, outAt, outer, axis, inner, scratchAt);
+  else kernels.exports.sumAxisF64(xAt, outAt, outer, axis, inner);
+  out.set(view.subarray(outAt / size, outAt / size + outer * inner));
+}

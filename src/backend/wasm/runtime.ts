@@ -1,0 +1,193 @@
+import { ValueError } from "../../errors.js";
+import { KERNELS_WASM_BASE64 } from "./kernels.generated.js";
+import { wasmThresholds } from "./thresholds.js";
+
+/**
+ * Loading the WebAssembly kernels and managing their memory. Every kernel call copies its inputs in at addresses
+ * from `base` up, runs, and copies its result out, so nothing outside src/backend/wasm/ ever sees linear memory.
+ * The layout is recomputed from the bottom at each call (calls never overlap: JavaScript is single-threaded), so
+ * memory only grows to the largest call's need and nothing can leak.
+ */
+
+/** The functions assembly/index.ts exports (addresses and sizes in bytes; booleans as 0 / 1). */
+export interface KernelExports {
+  heapBase(): number;
+  matmulScratchBytes(elementBytes: number): number;
+  matmulPackedBytes(n: number, k: number, elementBytes: number): number;
+  matmulPackF32(b: number, n: number, k: number, transB: number, packedB: number): void;
+  matmulPackF64(b: number, n: number, k: number, transB: number, packedB: number): void;
+  matmulRowsF32(
+    a: number,
+    packedB: number,
+    out: number,
+    m: number,
+    n: number,
+    k: number,
+    transA: number,
+    rowStart: number,
+    rowCount: number,
+    scratch: number,
+  ): void;
+  matmulRowsF64(
+    a: number,
+    packedB: number,
+    out: number,
+    m: number,
+    n: number,
+    k: number,
+    transA: number,
+    rowStart: number,
+    rowCount: number,
+    scratch: number,
+  ): void;
+  sumAxisF32(x: number, out: number, outer: number, axis: number, inner: number, scratch: number): void;
+  sumAxisF64(x: number, out: number, outer: number, axis: number, inner: number): void;
+  unaryF32(op: number, x: number, out: number, n: number): void;
+  unaryF64(op: number, x: number, out: number, n: number): void;
+  binaryF32(
+    op: number,
+    a: number,
+    aRowStride: number,
+    aStep: number,
+    b: number,
+    bRowStride: number,
+    bStep: number,
+    out: number,
+    rows: number,
+    columns: number,
+  ): void;
+  binaryF64(
+    op: number,
+    a: number,
+    aRowStride: number,
+    aStep: number,
+    b: number,
+    bRowStride: number,
+    bStep: number,
+    out: number,
+    rows: number,
+    columns: number,
+  ): void;
+}
+
+const PAGE = 65536;
+
+export function align16(bytes: number): number {
+  return (bytes + 15) & ~15;
+}
+
+/** The instantiated module, its memory, and typed views of that memory (renewed when memory grows). */
+export class Kernels {
+  readonly exports: KernelExports;
+  readonly memory: WebAssembly.Memory;
+  /** First address a call may lay its arrays out from, 16-byte aligned. */
+  readonly base: number;
+  private buffer: ArrayBuffer;
+  f32: Float32Array;
+  f64: Float64Array;
+
+  constructor(instance: WebAssembly.Instance) {
+    this.exports = instance.exports as unknown as KernelExports;
+    this.memory = instance.exports.memory as WebAssembly.Memory;
+    this.base = align16(this.exports.heapBase());
+    this.buffer = this.memory.buffer;
+    this.f32 = new Float32Array(this.buffer);
+    this.f64 = new Float64Array(this.buffer);
+  }
+
+  /**
+   * Makes sure addresses below `end` exist, growing memory if needed. Returns false (and leaves memory as it is)
+   * when `end` is beyond `wasmThresholds.maxBytes` or the engine refuses to grow; the caller then runs the JS
+   * kernel.
+   */
+  reserve(end: number): boolean {
+    const memory = this.memory;
+    if (end > wasmThresholds.maxBytes) return false;
+    if (end > memory.buffer.byteLength) {
+      try {
+        memory.grow(Math.ceil((end - memory.buffer.byteLength) / PAGE));
+      } catch {
+        return false;
+      }
+    }
+    if (memory.buffer !== this.buffer) {
+      this.buffer = memory.buffer;
+      this.f32 = new Float32Array(this.buffer);
+      this.f64 = new Float64Array(this.buffer);
+    }
+    return true;
+  }
+
+  /** Bytes of linear memory in use (its high-water mark). */
+  get memoryBytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+}
+
+/** Decodes base64 without Node's Buffer (runs in browsers too). */
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+let bytes: Uint8Array<ArrayBuffer> | null = null;
+let kernels: Kernels | null = null;
+let pending: Promise<Kernels> | null = null;
+
+function moduleBytes(): Uint8Array<ArrayBuffer> {
+  bytes ??= decodeBase64(KERNELS_WASM_BASE64);
+  return bytes;
+}
+
+/** Whether this engine has WebAssembly with SIMD (validates the kernels' module without compiling it). */
+export function wasmSupported(): boolean {
+  try {
+    return typeof WebAssembly === "object" && WebAssembly.validate(moduleBytes());
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Instantiates the kernels synchronously (allowed in Node and in web workers; a browser's main thread may refuse
+ * to compile synchronously). Returns null if that is not possible here.
+ */
+export function loadKernelsSync(): Kernels | null {
+  if (kernels) return kernels;
+  if (!wasmSupported()) return null;
+  try {
+    kernels = new Kernels(new WebAssembly.Instance(new WebAssembly.Module(moduleBytes()), {}));
+  } catch {
+    return null;
+  }
+  return kernels;
+}
+
+/** Compiles and instantiates the kernels asynchronously (the way browsers require on their main thread). */
+export function loadKernels(): Promise<Kernels> {
+  if (kernels) return Promise.resolve(kernels);
+  pending ??= (async () => {
+    if (!wasmSupported())
+      throw new ValueError("initWasm: this JavaScript engine has no WebAssembly with SIMD support");
+    const module = await WebAssembly.compile(moduleBytes());
+    const instance = await WebAssembly.instantiate(module, {});
+    kernels ??= new Kernels(instance);
+    return kernels;
+  })();
+  pending.catch(() => {
+    pending = null;
+  });
+  return pending;
+}
+
+/** The loaded kernels, instantiating them synchronously on first use; throws if that is not possible. */
+export function requireKernels(): Kernels {
+  const loaded = kernels ?? loadKernelsSync();
+  if (!loaded)
+    throw new ValueError(
+      'wasm backend: the WebAssembly kernels are not loaded and cannot be compiled synchronously here; call `await initWasm()` first, or setBackend("js")',
+    );
+  return loaded;
+}

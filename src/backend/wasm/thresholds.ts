@@ -1,0 +1,13 @@
+/**
+ * Sizes below which the wasm backend hands a call to the JavaScript kernels: under them, copying into WebAssembly
+ * memory and back costs more than the faster loop saves (measured with bench/kernels.ts; see docs/backends.md).
+ * Mutable so that tests can set them to 0 and run every size through the WebAssembly kernels.
+ */
+export const wasmThresholds = {
+  /** Multiply-adds per matrix (m·n·k) for matmul. */
+  matmulFlops: 512,
+  /** Values in the output of an elementwise op or in the input of a sum. */
+  elementwise: 256,
+  /** Bytes of WebAssembly memory one call may use; larger calls run in JavaScript (memory never shrinks). */
+  maxBytes: 1 << 30,
+};

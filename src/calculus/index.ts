@@ -1,0 +1,32 @@
+/**
+ * Symbolic matrix calculus: the lecture's "gradients by hand", as software. See docs/calculus.md.
+ */
+export {
+  derive,
+  type Derivation,
+  type DerivationData,
+  type DeriveOptions,
+  type DerivativeKind,
+  type DerivativeResult,
+  type Definition,
+  type ShapeDeclarationInput,
+} from "./derive.js";
+export type { DerivationStep, StepLine } from "./steps.js";
+export {
+  parseExpression,
+  expressionVariables,
+  FUNCTIONS as EXPRESSION_FUNCTIONS,
+  type ParsedExpression,
+  type SyntaxNode,
+} from "./parser.js";
+export {
+  parseShape as parseSymbolicShape,
+  type Shape as SymbolicShape,
+  type ShapeSpec,
+  type Dim,
+} from "./shape.js";
+export { checkDerivation, type CheckOptions, type CheckReport } from "./check.js";
+export type { VariableValue, VariableValues } from "./evaluate.js";
+export type { Expr } from "./expr.js";
+export { toText as expressionToText, toLatex as expressionToLatex } from "./print.js";
+export { trace, diagMatrix, diagonal, outer, norm2, indicatorGreater } from "./tensor-ops.js";

@@ -1,0 +1,201 @@
+/**
+ * Reverse-mode symbolic differentiation: the lecture's backpropagation, done on expressions instead of
+ * numbers. Each node receives the gradient of the output with respect to itself (its adjoint, of the node's
+ * shape: the gradient convention), multiplies it by its local derivative and passes the result to its inputs;
+ * an input used several times sums what it receives (fan-out). Identical sub-expressions are one node, so a
+ * shared piece gets one adjoint (the lecture's "re-using computation").
+ */
+import {
+  ONE,
+  call,
+  children,
+  isElementwiseFunction,
+  hadamard,
+  identity,
+  indicator,
+  matmul,
+  negate,
+  ones,
+  product,
+  subtract,
+  sum,
+  transpose,
+  type CallExpr,
+  type Expr,
+} from "./expr.js";
+import { isScalar, rowsOf } from "./shape.js";
+import { elementwiseDerivative } from "./differential.js";
+import { simplify } from "./simplify.js";
+
+export interface ReverseResult {
+  /** The adjoint ∂f/∂node of every node reached, by key, simplified. */
+  adjoints: Map<string, Expr>;
+  /** Every node of the expression, inputs before the nodes that use them. */
+  order: Expr[];
+  /** The distinct nodes by key. */
+  nodes: Map<string, Expr>;
+}
+
+/** Sums a scalar input's gradient over the entries it was broadcast to. */
+function unbroadcast(input: Expr, node: Expr, gradient: Expr): Expr {
+  return isScalar(input.shape) && !isScalar(node.shape) ? call("sum", [gradient]) : gradient;
+}
+
+/**
+ * The gradient flowing into input `slot` of `node` given the node's adjoint `g` (the vector–Jacobian
+ * product), or null when none flows (indicator, sign).
+ */
+export function localAdjoint(node: Expr, slot: number, g: Expr): Expr | null {
+  switch (node.kind) {
+    case "sum":
+      // d(a + b) = da + db: the gradient is distributed unchanged
+      return unbroadcast(node.terms[slot]!, node, g);
+    case "product": {
+      // d(c · Π bᵢ^pᵢ) = Σᵢ c pᵢ bᵢ^(pᵢ−1) Π_{j≠i} bⱼ^pⱼ ∘ dbᵢ: each factor gets the others ("switching")
+      const factor = node.factors[slot]!;
+      const rest = node.factors.map((f, i) => (i === slot ? { base: f.base, power: f.power - 1 } : f));
+      const local = product([{ base: g, power: 1 }, ...rest], node.coefficient * factor.power);
+      return unbroadcast(factor.base, node, local);
+    }
+    case "matmul": {
+      // d(F₁⋯Fₖ) = Σᵢ F₁⋯dFᵢ⋯Fₖ, so ∂f/∂Fᵢ = (F₁⋯Fᵢ₋₁)ᵀ G (Fᵢ₊₁⋯Fₖ)ᵀ
+      const left = node.factors.slice(0, slot);
+      const right = node.factors.slice(slot + 1);
+      const items: Expr[] = [];
+      if (left.length > 0) items.push(transpose(matmul(left)));
+      items.push(g);
+      if (right.length > 0) items.push(transpose(matmul(right)));
+      return matmul(items);
+    }
+    case "transpose":
+      // d(Aᵀ) = (dA)ᵀ
+      return transpose(g);
+    case "call":
+      return callAdjoint(node, slot, g);
+    default:
+      return null;
+  }
+}
+
+function callAdjoint(node: CallExpr, slot: number, g: Expr): Expr | null {
+  const a = node.args[0]!;
+  if (isElementwiseFunction(node.fn)) {
+    // d f(a) = f'(a) ∘ da for an elementwise f (f' is written out: 1 − tanh²(a), σ(a) ∘ (1 − σ(a)), …)
+    const derivative = elementwiseDerivative(node.fn, a, node);
+    return derivative === null ? null : hadamard(g, derivative);
+  }
+  switch (node.fn) {
+    case "sum":
+      // d sum(A) = sum(dA): every entry gets the gradient
+      return hadamard(g, ones(a.shape));
+    case "tr":
+      // d tr(A) = tr(dA) = ⟨I, dA⟩
+      return isScalar(a.shape) ? g : hadamard(g, identity(rowsOf(a.shape)));
+    case "diag":
+      // diag is linear and its adjoint is diag (vector ↔ diagonal matrix)
+      return call("diag", [g]);
+    case "norm2":
+      // d ‖A‖ = ⟨A, dA⟩ / ‖A‖
+      return product(
+        [
+          { base: g, power: 1 },
+          { base: a, power: 1 },
+          { base: node, power: -1 },
+        ],
+        1,
+      );
+    case "lse":
+      // d lse(a) = ⟨softmax(a), da⟩
+      if (isScalar(a.shape)) return g;
+      if (a.shape.kind === "vector") return hadamard(g, call("softmax", [a]));
+      return hadamard(g, call("exp", [subtract(a, node)]));
+    case "softmax":
+      // d p = p ∘ da − p pᵀda with p = softmax(a), so ∂f/∂a = p ∘ (G − pᵀG)
+      return hadamard(node, subtract(g, matmul([transpose(node), g])));
+    case "max": {
+      // d max(a, b) = 1(a > b) ∘ da + 1(b > a) ∘ db: the gradient is routed to the larger input
+      const [x, y] = slot === 0 ? [a, node.args[1]!] : [node.args[1]!, a];
+      return unbroadcast(x, node, hadamard(g, indicator(x, y)));
+    }
+    case "inv":
+      // d(X⁻¹) = −X⁻¹ dX X⁻¹, so ∂f/∂X = −X⁻ᵀ G X⁻ᵀ
+      return negate(matmul([transpose(node), g, transpose(node)]));
+    case "det":
+      // d det(X) = det(X) tr(X⁻¹ dX), so ∂f/∂X = G det(X) X⁻ᵀ
+      return hadamard(g, node, transpose(call("inv", [a])));
+    case "logdet":
+      // d log|det X| = tr(X⁻¹ dX), so ∂f/∂X = G X⁻ᵀ
+      return hadamard(g, transpose(call("inv", [a])));
+    case "pow": {
+      const b = node.args[1]!;
+      if (slot === 0) {
+        // d(a^b) = b a^(b−1) ∘ da + a^b log(a) ∘ db
+        return unbroadcast(a, node, hadamard(g, b, call("pow", [a, subtract(b, ONE)])));
+      }
+      return unbroadcast(b, node, hadamard(g, node, call("log", [a])));
+    }
+    default:
+      return null;
+  }
+}
+
+/**
+ * Runs the backward sweep from `root`, seeded with `seed` (1 for a scalar output). Contributions to a node
+ * are summed in the order in which their uses appear in the expression, read left to right.
+ */
+export function reverseMode(root: Expr, seed: Expr = ONE): ReverseResult {
+  const nodes = new Map<string, Expr>();
+  const edgeOrder = new Map<string, number>();
+  let counter = 0;
+  // Preorder walk of the tree (a repeated sub-tree is walked at each use): each use of a node is numbered in
+  // the order it is read, left to right.
+  const stack: { node: Expr; edge: string | null }[] = [{ node: root, edge: null }];
+  while (stack.length > 0) {
+    const { node, edge } = stack.pop()!;
+    if (edge !== null && !edgeOrder.has(edge)) edgeOrder.set(edge, counter);
+    counter++;
+    if (!nodes.has(node.key)) nodes.set(node.key, node);
+    const kids = children(node);
+    for (let i = kids.length - 1; i >= 0; i--) stack.push({ node: kids[i]!, edge: `${node.key}#${i}` });
+  }
+  // Topological order over distinct nodes (iterative post-order).
+  const order: Expr[] = [];
+  const visited = new Set<string>();
+  const work: { node: Expr; next: number }[] = [{ node: root, next: 0 }];
+  visited.add(root.key);
+  while (work.length > 0) {
+    const top = work[work.length - 1]!;
+    const kids = children(top.node);
+    if (top.next < kids.length) {
+      const child = kids[top.next++]!;
+      if (!visited.has(child.key)) {
+        visited.add(child.key);
+        work.push({ node: child, next: 0 });
+      }
+    } else {
+      work.pop();
+      order.push(top.node);
+    }
+  }
+  const pending = new Map<string, { order: number; gradient: Expr }[]>();
+  pending.set(root.key, [{ order: -1, gradient: seed }]);
+  const adjoints = new Map<string, Expr>();
+  for (let i = order.length - 1; i >= 0; i--) {
+    const node = order[i]!;
+    const contributions = pending.get(node.key);
+    if (!contributions) continue;
+    contributions.sort((p, q) => p.order - q.order);
+    const g = simplify(sum(contributions.map((c) => c.gradient)));
+    adjoints.set(node.key, g);
+    const kids = children(node);
+    for (let slot = 0; slot < kids.length; slot++) {
+      const local = localAdjoint(node, slot, g);
+      if (local === null) continue;
+      const child = kids[slot]!;
+      const list = pending.get(child.key) ?? [];
+      list.push({ order: edgeOrder.get(`${node.key}#${slot}`)!, gradient: local });
+      pending.set(child.key, list);
+    }
+  }
+  return { adjoints, order, nodes };
+}

@@ -1,0 +1,247 @@
+/**
+ * `chainrule grad EXPR --at x=1,y=2,z=0 [--dot] [--json]`: backpropagation by the algorithm, node by node:
+ * the forward value of every node, then for each node the upstream gradient, the local gradient and the
+ * downstream gradient sent to each input, and the sums where gradients fan in. On the lecture's example:
+ *
+ *     chainrule grad "(x + y) * max(y, z)" --at x=1,y=2,z=0
+ *     …
+ *     f = 6
+ *     ∂f/∂x = 2, ∂f/∂y = 5, ∂f/∂z = 0
+ */
+import type { Command } from "commander";
+import { ValueError } from "../../errors.js";
+import { tensor } from "../../tensor/creation.js";
+import type { Tensor, NestedArray } from "../../tensor/tensor.js";
+import { traceBackward, type BackpropTrace, type TraceNode } from "../../autograd/trace.js";
+import { toDot } from "../../viz/dot.js";
+import { buildExpression } from "../../calculus/build.js";
+import { evaluateExpr } from "../../calculus/evaluate.js";
+import { variablesOf } from "../../calculus/expr.js";
+import { expressionVariables, parseExpression } from "../../calculus/parser.js";
+import { SCALAR, matrixShape, shapeToText, vectorShape, type Shape } from "../../calculus/shape.js";
+import { splitTopLevel } from "./derive.js";
+
+/** Reads `--at x=1,y=2,v=[1,2],A=[[1,0],[0,1]]`. */
+export function parseValues(text: string): Map<string, NestedArray> {
+  const values = new Map<string, NestedArray>();
+  for (const entry of splitTopLevel(text, ",;")) {
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+)$/.exec(entry);
+    if (!match) throw new ValueError(`--at: expected name=value (e.g. x=1 or v=[1,2]), got '${entry}'`);
+    let value: unknown;
+    try {
+      value = JSON.parse(match[2]!.trim());
+    } catch {
+      throw new ValueError(`--at: the value of ${match[1]} is not a number or an array: '${match[2]}'`);
+    }
+    const valid = (v: unknown, depth: number): boolean =>
+      (typeof v === "number" && Number.isFinite(v)) ||
+      (Array.isArray(v) && depth < 2 && v.length > 0 && v.every((item) => valid(item, depth + 1)));
+    if (!valid(value, 0)) {
+      throw new ValueError(
+        `--at: the value of ${match[1]} must be a number, a vector [..] or a matrix [[..], ..]`,
+      );
+    }
+    if (values.has(match[1]!)) throw new ValueError(`--at: ${match[1]} is given twice`);
+    values.set(match[1]!, value as NestedArray);
+  }
+  return values;
+}
+
+function shapeOfValue(value: NestedArray, name: string): Shape {
+  if (typeof value === "number") return SCALAR;
+  const first = value[0]!;
+  if (typeof first === "number") return vectorShape(value.length);
+  const cols = (first as NestedArray[]).length;
+  if (
+    !value.every(
+      (row) => Array.isArray(row) && row.length === cols && row.every((v) => typeof v === "number"),
+    )
+  ) {
+    throw new ValueError(`--at: the rows of ${name} must all have ${cols} numbers`);
+  }
+  return matrixShape(value.length, cols);
+}
+
+function formatNumber(v: number): string {
+  if (Number.isInteger(v)) return String(v);
+  return String(Number(v.toPrecision(6)));
+}
+
+function formatValue(value: NestedArray | null): string {
+  if (value === null) return "—";
+  if (typeof value === "number") return formatNumber(value);
+  return `[${value.map((v) => formatValue(v)).join(", ")}]`;
+}
+
+const INFIX: Record<string, string> = { add: "+", sub: "−", mul: "·", div: "/", matmul: "@" };
+
+function describe(node: TraceNode, names: readonly string[]): string {
+  const args = node.inputs.map((i) => names[i]!);
+  const symbol = INFIX[node.op];
+  if (symbol !== undefined && args.length === 2) return `${args[0]} ${symbol} ${args[1]}`;
+  switch (node.op) {
+    case "neg":
+      return `−${args[0]}`;
+    case "square":
+      return `${args[0]}²`;
+    case "pow":
+      return `${args[0]}^${args[1]}`;
+    case "transpose":
+      return `${args[0]}ᵀ`;
+    case "maximum":
+      return `max(${args.join(", ")})`;
+    case "minimum":
+      return `min(${args.join(", ")})`;
+    default:
+      return `${node.op}(${args.join(", ")})`;
+  }
+}
+
+function table(rows: string[][]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, [...cell].length)));
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell + " ".repeat(widths[i]! - [...cell].length)))
+      .join("   ")
+      .trimEnd(),
+  );
+}
+
+/** The report of a backward pass: forward values, the per-node backward table, fan-in sums and gradients. */
+export function formatTrace(
+  trace: BackpropTrace,
+  variableOrder: readonly string[],
+  outputName: string,
+  heading: string,
+): string {
+  const taken = new Set([...variableOrder, outputName]);
+  const letters = "abcdeghkmpqrstuvw".split("").filter((l) => !taken.has(l));
+  let next = 0;
+  const names = trace.nodes.map((node) => {
+    if (node.id === trace.output) return outputName;
+    if (node.op === "leaf" || node.op === "constant") return node.label;
+    return letters[next++] ?? `n${node.id}`;
+  });
+  const lines: string[] = [heading, "", "forward (each node after its inputs)"];
+  const forward: string[][] = [];
+  for (const node of trace.nodes) {
+    if (node.op === "leaf" || node.op === "constant") continue;
+    forward.push([`  ${names[node.id]} = ${describe(node, names)}`, `= ${formatValue(node.value)}`]);
+  }
+  lines.push(...table(forward));
+  lines.push("", "backward (downstream = upstream × local, from the output down)");
+  const rows: string[][] = [["  node", "upstream", "input", "local", "downstream"]];
+  for (const step of trace.steps) {
+    let first = true;
+    const node = trace.nodes[step.node]!;
+    node.inputs.forEach((input, i) => {
+      const local = step.local[i];
+      if (local === null || local === undefined) return;
+      const localText = local.kind === "jacobian" ? formatValue(local.value) : local.text;
+      rows.push([
+        first ? `  ${names[step.node]}` : "",
+        first ? formatValue(step.upstream) : "",
+        names[input]!,
+        localText,
+        formatValue(step.downstream[i] ?? null),
+      ]);
+      first = false;
+    });
+  }
+  lines.push(...table(rows));
+  if (trace.fanOut.length > 0) {
+    lines.push("", "fan-out (gradients arriving from several uses are summed)");
+    for (const f of trace.fanOut) {
+      const parts = f.contributions.map((c) => formatValue(c.value)).join(" + ");
+      lines.push(`  ${names[f.node]}: ${parts} = ${formatValue(f.total)}`);
+    }
+  }
+  const output = trace.nodes[trace.output]!;
+  lines.push("", `${outputName} = ${formatValue(output.value)}`);
+  const gradients = variableOrder.map((v) => {
+    const leaf = trace.nodes.find((n) => n.op === "leaf" && n.label === v);
+    return `∂${outputName}/∂${v} = ${formatValue(leaf?.grad ?? 0)}`;
+  });
+  lines.push(gradients.join(", "));
+  return lines.join("\n");
+}
+
+interface GradCommandOptions {
+  at?: string;
+  dot?: boolean;
+  json?: boolean;
+}
+
+/** Evaluates `expression` at `values` with chainrule's autograd and traces its backward pass. */
+export function traceExpression(
+  expression: string,
+  values: ReadonlyMap<string, NestedArray>,
+): { trace: BackpropTrace; variables: string[]; output: Tensor } {
+  const parsed = parseExpression(expression);
+  const variables = expressionVariables(parsed);
+  for (const name of values.keys()) {
+    if (!variables.includes(name)) {
+      throw new ValueError(
+        `--at: ${name} does not occur in ${expression.trim()}` +
+          (variables.length > 0 ? ` (its variables are ${variables.join(", ")})` : ""),
+      );
+    }
+  }
+  const missing = variables.filter((v) => !values.has(v));
+  if (missing.length > 0) {
+    throw new ValueError(
+      `--at: give a value for ${missing.join(", ")}, e.g. --at ${missing.map((m) => `${m}=1`).join(",")}`,
+    );
+  }
+  const shapes = new Map<string, Shape>();
+  for (const [name, value] of values) shapes.set(name, shapeOfValue(value, name));
+  const root = buildExpression(parsed, shapes);
+  if (root.shape.kind !== "scalar") {
+    throw new ValueError(
+      `grad: ${expression.trim()} is not a scalar (${shapeToText(root.shape)}); backprop starts from a scalar output`,
+    );
+  }
+  const leaves = new Map<string, Tensor>();
+  for (const v of variablesOf(root)) {
+    const t = tensor(values.get(v.name)!, { dtype: "float64", requiresGrad: true });
+    t.name = v.name;
+    leaves.set(v.name, t);
+  }
+  const output = evaluateExpr(root, { values: leaves, dims: new Map(), memo: new Map() });
+  if (!output.requiresGrad) {
+    throw new ValueError(
+      `grad: ${expression.trim()} does not depend on its variables through differentiable ops`,
+    );
+  }
+  return { trace: traceBackward(output), variables, output };
+}
+
+export function register(program: Command): void {
+  program
+    .command("grad")
+    .description(
+      "backpropagate through a scalar expression at given values: forward values, then upstream, local " +
+        "and downstream gradients per node (the lecture's backprop by the algorithm)",
+    )
+    .argument(
+      "<expression>",
+      `a scalar expression, e.g. "(x + y) * max(y, z)" (put -- before one that starts with a minus sign)`,
+    )
+    .requiredOption("--at <values>", "values of the variables, e.g. x=1,y=2,z=0 (vectors as v=[1,2])")
+    .option("--dot", "print the computation graph with values and gradients as Graphviz DOT")
+    .option("--json", "print the backprop trace as JSON")
+    .action((expression: string, options: GradCommandOptions) => {
+      const values = parseValues(options.at ?? "");
+      const { trace, variables } = traceExpression(expression, values);
+      let text: string;
+      if (options.dot) text = toDot(trace);
+      else if (options.json) text = JSON.stringify(trace, null, 2);
+      else {
+        const outputName = variables.includes("f") ? "F" : "f";
+        const at = [...values].map(([k, v]) => `${k} = ${formatValue(v)}`).join(", ");
+        text = formatTrace(trace, variables, outputName, `${outputName} = ${expression.trim()}   at ${at}`);
+      }
+      process.stdout.write(text.trimEnd() + "\n");
+    });
+}

@@ -1,0 +1,378 @@
+/**
+ * Reading and writing CoNLL-format text (browser-safe: strings in, strings out; `conll-node.ts` reads files).
+ *
+ * The format: one token per line, columns separated by spaces or tabs, the token first and the tag last (or in
+ * a chosen column), a blank line after each sentence. Lines whose first column is `-DOCSTART-` separate
+ * documents and are skipped. CoNLL-2003's four-column files (`token POS chunk tag`) and two-column files such as
+ * Wikigold (`token tag`) both read with the defaults. Any tag set is accepted, as long as every tag is `O` or
+ * `B-`, `I-`, `E-`, `S-` followed by a type.
+ *
+ * Errors are {@link ParseError}s whose message starts with `file:line:`, e.g.
+ * `eng.train:1042: expected at least 2 columns (a token and a tag), found 1`.
+ */
+import { ParseError, ValueError } from "../errors.js";
+import { compareCodePoints, tagProblem } from "./tags.js";
+
+/** One sentence: its tokens, their tags, and where it came from. */
+export interface ConllSentence {
+  readonly tokens: string[];
+  readonly tags: string[];
+  /** 1-based line of the sentence's first token in the source text. */
+  readonly line: number;
+  /** 0-based index of the document the sentence belongs to (documents are separated by `-DOCSTART-`). */
+  readonly document: number;
+}
+
+/** A parsed CoNLL file. */
+export interface ConllCorpus {
+  /** The name used in messages (a file name, or `<string>`). */
+  readonly file: string;
+  readonly sentences: ConllSentence[];
+  /** Number of columns on every token line. */
+  readonly columnCount: number;
+  readonly tokenCount: number;
+  /** Documents that hold at least one sentence. */
+  readonly documentCount: number;
+  /** The distinct tags, sorted (`O` first if present, then by code point). */
+  readonly tagSet: string[];
+}
+
+export interface ParseConllOptions {
+  /** Name of the source in error messages. Default `<string>`. */
+  file?: string;
+  /**
+   * The column that holds the tag: 0-based from the left, or negative from the right (`-1` is the last
+   * column, the default).
+   */
+  tagColumn?: number;
+  /** The column that holds the token (0-based; default 0). */
+  tokenColumn?: number;
+  /** Check that every tag is `O` or a known prefix and a type (default true). */
+  validateTags?: boolean;
+  /** Return an empty corpus for text without sentences instead of throwing (default false). */
+  allowEmpty?: boolean;
+}
+
+/** The marker line between documents. */
+export const DOCSTART = "-DOCSTART-";
+
+function isSeparator(code: number): boolean {
+  return code === 32 || code === 9;
+}
+
+/** Splits a line into columns at runs of spaces and tabs, reporting each column's 1-based start. */
+function splitColumns(line: string, starts: number[]): string[] {
+  const columns: string[] = [];
+  starts.length = 0;
+  let i = 0;
+  const length = line.length;
+  while (i < length) {
+    while (i < length && isSeparator(line.charCodeAt(i))) i++;
+    if (i >= length) break;
+    const start = i;
+    while (i < length && !isSeparator(line.charCodeAt(i))) i++;
+    columns.push(line.slice(start, i));
+    starts.push(start + 1);
+  }
+  return columns;
+}
+
+/** Splits text into lines at `\n`, `\r\n` or `\r`, dropping a leading byte-order mark. */
+export function splitLines(text: string): string[] {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const lines = body.split(/\r\n|\n|\r/);
+  // A final newline ends the last line rather than starting an empty one.
+  if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
+  return lines;
+}
+
+function resolveColumn(column: number, count: number): number {
+  return column < 0 ? count + column : column;
+}
+
+function checkColumnOption(value: unknown, name: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value)) {
+    throw new ValueError(`parseConll: ${name} must be an integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Sorts tags with `O` first, then by code point. */
+export function sortTags(tags: Iterable<string>): string[] {
+  return [...new Set(tags)].sort((a, b) =>
+    a === b ? 0 : a === "O" ? -1 : b === "O" ? 1 : compareCodePoints(a, b),
+  );
+}
+
+interface TableOptions {
+  file: string;
+  tokenColumn: number;
+  /** The tag columns to read (0-based, or negative from the right). */
+  tagColumns: readonly number[];
+  /** Fewest columns a token line may have. */
+  minimumColumns: number;
+  /** What the columns are, for the "expected at least" message. */
+  columnNames: string;
+  validateTags: boolean;
+  allowEmpty: boolean;
+}
+
+interface TableSentence {
+  tokens: string[];
+  /** One array of tags per requested tag column. */
+  tagColumns: string[][];
+  line: number;
+  document: number;
+}
+
+/** The shared reader behind {@link parseConll} and {@link parsePredictions}. */
+function parseTable(text: string, options: TableOptions) {
+  const { file } = options;
+  const fail = (line: number, column: number, message: string): never => {
+    throw new ParseError(`${file}:${line}: ${message}`, line, column, file);
+  };
+  const lines = splitLines(text);
+  const sentences: TableSentence[] = [];
+  const tagsSeen = new Set<string>();
+  const tagColumnCount = options.tagColumns.length;
+  let columnCount = -1;
+  let columnCountLine = 0;
+  let tokenColumn = 0;
+  let tagColumns: number[] = [];
+  let tokenCount = 0;
+  let document = 0;
+  let documentHasSentences = false;
+  let tokens: string[] = [];
+  let tags: string[][] = [];
+  let sentenceLine = 0;
+  const starts: number[] = [];
+
+  const newTags = (): string[][] => Array.from({ length: tagColumnCount }, () => []);
+  tags = newTags();
+  const endSentence = (): void => {
+    if (tokens.length === 0) return;
+    sentences.push({ tokens, tagColumns: tags, line: sentenceLine, document });
+    tokenCount += tokens.length;
+    documentHasSentences = true;
+    tokens = [];
+    tags = newTags();
+  };
+
+  for (let index = 0; index < lines.length; index++) {
+    const lineNumber = index + 1;
+    const columns = splitColumns(lines[index]!, starts);
+    if (columns.length === 0) {
+      endSentence();
+      continue;
+    }
+    if (columns[0] === DOCSTART) {
+      endSentence();
+      if (documentHasSentences) {
+        document++;
+        documentHasSentences = false;
+      }
+      continue;
+    }
+    if (columns.length < options.minimumColumns) {
+      fail(
+        lineNumber,
+        1,
+        `expected at least ${options.minimumColumns} columns (${options.columnNames}), found ${columns.length}`,
+      );
+    }
+    if (columnCount < 0) {
+      columnCount = columns.length;
+      columnCountLine = lineNumber;
+      tokenColumn = resolveColumn(options.tokenColumn, columnCount);
+      if (tokenColumn < 0 || tokenColumn >= columnCount) {
+        fail(
+          lineNumber,
+          1,
+          `token column ${options.tokenColumn} does not exist on a line of ${columnCount} columns`,
+        );
+      }
+      tagColumns = options.tagColumns.map((requested) => {
+        const column = resolveColumn(requested, columnCount);
+        if (column < 0 || column >= columnCount) {
+          fail(lineNumber, 1, `tag column ${requested} does not exist on a line of ${columnCount} columns`);
+        }
+        if (column === tokenColumn) {
+          fail(lineNumber, 1, `the token column and the tag column are both column ${column}`);
+        }
+        return column;
+      });
+    } else if (columns.length !== columnCount) {
+      fail(
+        lineNumber,
+        1,
+        `expected ${columnCount} columns as on line ${columnCountLine}, found ${columns.length}`,
+      );
+    }
+    if (tokens.length === 0) sentenceLine = lineNumber;
+    tokens.push(columns[tokenColumn]!);
+    for (let k = 0; k < tagColumnCount; k++) {
+      const tag = columns[tagColumns[k]!]!;
+      if (options.validateTags && !tagsSeen.has(tag)) {
+        const problem = tagProblem(tag);
+        if (problem !== undefined) fail(lineNumber, starts[tagColumns[k]!]!, problem);
+      }
+      tagsSeen.add(tag);
+      tags[k]!.push(tag);
+    }
+  }
+  endSentence();
+
+  if (sentences.length === 0 && !options.allowEmpty) {
+    const what = lines.length === 0 ? "the text is empty" : "it holds only blank lines and -DOCSTART- lines";
+    throw new ParseError(`${file}: no sentences found (${what})`, Math.max(1, lines.length), 1, file);
+  }
+  return {
+    sentences,
+    columnCount: Math.max(columnCount, 0),
+    tokenCount,
+    documentCount: document + (documentHasSentences ? 1 : 0),
+    tagsSeen,
+  };
+}
+
+/** Parses CoNLL-format text. Throws a {@link ParseError} (with file and line) for malformed input. */
+export function parseConll(text: string, options: ParseConllOptions = {}): ConllCorpus {
+  if (typeof text !== "string") throw new ValueError(`parseConll: expected a string, got ${typeof text}`);
+  const file = options.file ?? "<string>";
+  const table = parseTable(text, {
+    file,
+    tokenColumn: checkColumnOption(options.tokenColumn ?? 0, "tokenColumn"),
+    tagColumns: [checkColumnOption(options.tagColumn ?? -1, "tagColumn")],
+    minimumColumns: 2,
+    columnNames: "a token and a tag",
+    validateTags: options.validateTags ?? true,
+    allowEmpty: options.allowEmpty ?? false,
+  });
+  return {
+    file,
+    sentences: table.sentences.map((s) => ({
+      tokens: s.tokens,
+      tags: s.tagColumns[0]!,
+      line: s.line,
+      document: s.document,
+    })),
+    columnCount: table.columnCount,
+    tokenCount: table.tokenCount,
+    documentCount: table.documentCount,
+    tagSet: sortTags(table.tagsSeen),
+  };
+}
+
+/** One sentence with its tokens and, for each token, a gold and a predicted tag. */
+export interface PredictedSentence {
+  readonly tokens: readonly string[];
+  readonly gold: readonly string[];
+  readonly predicted: readonly string[];
+}
+
+function checkToken(token: unknown, where: string): string {
+  if (typeof token !== "string" || token.length === 0) {
+    throw new ValueError(`${where}: a token must be a non-empty string, got ${JSON.stringify(token)}`);
+  }
+  if (/[ \t\n\r]/.test(token)) {
+    throw new ValueError(
+      `${where}: the token ${JSON.stringify(token)} contains a space, tab or line break, which CoNLL cannot hold`,
+    );
+  }
+  return token;
+}
+
+function checkField(value: unknown, where: string, what: string): string {
+  if (typeof value !== "string" || value.length === 0 || /[ \t\n\r]/.test(value)) {
+    throw new ValueError(
+      `${where}: ${what} ${JSON.stringify(value)} must be a non-empty string without spaces, tabs or line breaks`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Writes sentences as CoNLL text: `token tag` per line (space-separated), a blank line after each sentence.
+ * With `documentStarts`, a `-DOCSTART- O` line and a blank line precede the first sentence of each document
+ * (the `document` field of each sentence, when sentences carry one).
+ */
+export function formatConll(
+  sentences: Iterable<{
+    readonly tokens: readonly string[];
+    readonly tags: readonly string[];
+    readonly document?: number;
+  }>,
+  options: { documentStarts?: boolean } = {},
+): string {
+  const parts: string[] = [];
+  let lastDocument: number | undefined;
+  let first = true;
+  for (const sentence of sentences) {
+    if (sentence.tokens.length !== sentence.tags.length) {
+      throw new ValueError(
+        `formatConll: a sentence has ${sentence.tokens.length} tokens but ${sentence.tags.length} tags`,
+      );
+    }
+    if (options.documentStarts && (first || sentence.document !== lastDocument)) {
+      parts.push(`${DOCSTART} O\n\n`);
+    }
+    first = false;
+    lastDocument = sentence.document;
+    for (let i = 0; i < sentence.tokens.length; i++) {
+      const token = checkToken(sentence.tokens[i], "formatConll");
+      if (token === DOCSTART) throw new ValueError(`formatConll: a token cannot be ${DOCSTART}`);
+      parts.push(`${token} ${checkField(sentence.tags[i], "formatConll", "tag")}\n`);
+    }
+    parts.push("\n");
+  }
+  return parts.join("");
+}
+
+/**
+ * Writes predictions in the format the conlleval script reads: `token gold predicted` per line, separated by
+ * single spaces, a blank line after each sentence. (conlleval treats a token spelled `-X-` as a sentence
+ * boundary; the scorer in `conlleval.ts` does the same, so scores still agree.)
+ */
+export function formatPredictions(sentences: Iterable<PredictedSentence>): string {
+  const parts: string[] = [];
+  for (const sentence of sentences) {
+    const { tokens, gold, predicted } = sentence;
+    if (tokens.length !== gold.length || tokens.length !== predicted.length) {
+      throw new ValueError(
+        `formatPredictions: a sentence has ${tokens.length} tokens, ${gold.length} gold tags and ${predicted.length} predicted tags`,
+      );
+    }
+    for (let i = 0; i < tokens.length; i++) {
+      const token = checkToken(tokens[i], "formatPredictions");
+      parts.push(
+        `${token} ${checkField(gold[i], "formatPredictions", "gold tag")} ${checkField(predicted[i], "formatPredictions", "predicted tag")}\n`,
+      );
+    }
+    parts.push("\n");
+  }
+  return parts.join("");
+}
+
+/**
+ * Reads a predictions file: the token in the first column, the gold tag in the second-to-last and the
+ * predicted tag in the last (the layout conlleval reads, and what {@link formatPredictions} writes). Tags are
+ * not validated, since conlleval scores any tag.
+ */
+export function parsePredictions(text: string, options: { file?: string } = {}): PredictedSentence[] {
+  if (typeof text !== "string")
+    throw new ValueError(`parsePredictions: expected a string, got ${typeof text}`);
+  const table = parseTable(text, {
+    file: options.file ?? "<string>",
+    tokenColumn: 0,
+    tagColumns: [-2, -1],
+    minimumColumns: 3,
+    columnNames: "token, gold tag, predicted tag",
+    validateTags: false,
+    allowEmpty: false,
+  });
+  return table.sentences.map((s) => ({
+    tokens: s.tokens,
+    gold: s.tagColumns[0]!,
+    predicted: s.tagColumns[1]!,
+  }));
+}

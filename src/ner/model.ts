@@ -1,0 +1,298 @@
+/**
+ * The lecture's window classifier for named entities, built from chainrule's nn modules.
+ *
+ * For the centre word t of a window of 2w + 1 words, each word i contributes its word vector and (optionally)
+ * the vector of its casing class, x_i = [e_word(i); e_casing(i)]; the window's vectors are concatenated,
+ *
+ *     x = [x_{t−w}; …; x_{t+w}]        (x_window ∈ R^{(2w+1)(d + c)})
+ *     h = f(Wx + b)                    (f = tanh by default; relu, sigmoid or hardtanh on request)
+ *
+ * followed by either
+ *
+ * - a softmax over all tags: logits = Uh + b₂, trained with cross-entropy (the default), or
+ * - the lecture's binary logistic classifier for one entity type: s = uᵀh, J = σ(s) ("is the centre word a
+ *   location?"), trained with binary cross-entropy on s.
+ *
+ * Dropout (inverted, off in evaluation mode) can be applied to x and to h. Every random draw (initialisation,
+ * dropout masks) comes from one {@link Random}, so a seed reproduces a model bit for bit.
+ */
+import { ValueError } from "../errors.js";
+import { Tensor } from "../tensor/tensor.js";
+import { Random } from "../tensor/random.js";
+import { concat, reshape, squeeze } from "../ops/index.js";
+import { noGrad } from "../autograd/mode.js";
+import { Module } from "../nn/module.js";
+import { Dropout, Embedding, HardTanh, Linear, ReLU, Sigmoid, Tanh } from "../nn/layers.js";
+import { glorotUniform, normal, zeros } from "../nn/init.js";
+import { CASING_CLASSES } from "./features.js";
+
+/** The hidden layer's nonlinearity f in h = f(Wx + b). */
+export type Activation = "tanh" | "relu" | "sigmoid" | "hardtanh";
+
+export const ACTIVATIONS: readonly Activation[] = ["tanh", "relu", "sigmoid", "hardtanh"];
+
+/** The hyperparameters of a {@link WindowModel}, as stored in a model directory's `config.json`. */
+export interface WindowModelConfig {
+  /** Rows of the word embedding table (the vocabulary's size). */
+  vocabularySize: number;
+  /** Softmax outputs (the tag count); 1 for the binary classifier. */
+  outputSize: number;
+  /** `true`: one logit s = uᵀh per window (the lecture's binary classifier). */
+  binary: boolean;
+  /** w: words on each side of the centre word (windows of 2w + 1). */
+  windowSize: number;
+  /** d: length of a word vector. */
+  wordDimension: number;
+  /** c: length of a casing vector (0: no casing features). */
+  casingDimension: number;
+  /** Number of casing classes (rows of the casing table). */
+  casingClasses: number;
+  /** Units of the hidden layer h. */
+  hiddenSize: number;
+  activation: Activation;
+  /** Dropout probability on h (training only). */
+  dropout: number;
+  /** Dropout probability on the concatenated window x (training only). */
+  inputDropout: number;
+}
+
+/** Options for {@link WindowModel}: everything but the sizes has a default. */
+export interface WindowModelOptions {
+  vocabularySize: number;
+  /** Number of tags (softmax outputs); ignored when `binary` is true. */
+  tagCount?: number;
+  binary?: boolean;
+  /** Default 2 (the lecture's windows of 5). */
+  windowSize?: number;
+  /** Default 50. */
+  wordDimension?: number;
+  /** Default 5; 0 leaves the casing features out. */
+  casingDimension?: number;
+  /** Default 300. */
+  hiddenSize?: number;
+  /** Default "tanh". */
+  activation?: Activation;
+  /** Default 0. */
+  dropout?: number;
+  /** Default 0. */
+  inputDropout?: number;
+}
+
+export interface WindowModelInit {
+  /** The generator for initialisation and dropout masks (default: a new Random(0)). */
+  random?: Random;
+  /** Standard deviation of the random word vectors (default 0.1). */
+  embeddingScale?: number;
+}
+
+function positiveInteger(value: unknown, name: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value <= 0) {
+    throw new ValueError(`WindowModel: ${name} must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+function nonNegativeInteger(value: unknown, name: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
+    throw new ValueError(`WindowModel: ${name} must be a non-negative integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+function probability(value: unknown, name: string): number {
+  if (typeof value !== "number" || !(value >= 0 && value < 1)) {
+    throw new ValueError(`WindowModel: ${name} must be a probability in [0, 1), got ${String(value)}`);
+  }
+  return value;
+}
+
+export function checkActivation(value: unknown, where = "WindowModel"): Activation {
+  if (typeof value !== "string" || !(ACTIVATIONS as readonly string[]).includes(value)) {
+    throw new ValueError(
+      `${where}: activation must be one of ${ACTIVATIONS.join(", ")}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value as Activation;
+}
+
+/** Fills in the defaults and checks every field. */
+export function windowModelConfig(options: WindowModelOptions | WindowModelConfig): WindowModelConfig {
+  if (options === null || typeof options !== "object") throw new ValueError("WindowModel: expected options");
+  const binary = options.binary ?? false;
+  if (typeof binary !== "boolean") throw new ValueError("WindowModel: binary must be a boolean");
+  const given = options as Partial<WindowModelConfig> & WindowModelOptions;
+  const outputSize = binary ? 1 : positiveInteger(given.outputSize ?? given.tagCount, "tagCount");
+  const casingDimension = nonNegativeInteger(given.casingDimension ?? 5, "casingDimension");
+  return {
+    vocabularySize: positiveInteger(options.vocabularySize, "vocabularySize"),
+    outputSize,
+    binary,
+    windowSize: nonNegativeInteger(options.windowSize ?? 2, "windowSize"),
+    wordDimension: positiveInteger(options.wordDimension ?? 50, "wordDimension"),
+    casingDimension,
+    casingClasses: positiveInteger(given.casingClasses ?? CASING_CLASSES.length, "casingClasses"),
+    hiddenSize: positiveInteger(options.hiddenSize ?? 300, "hiddenSize"),
+    activation: checkActivation(options.activation ?? "tanh"),
+    dropout: probability(options.dropout ?? 0, "dropout"),
+    inputDropout: probability(options.inputDropout ?? 0, "inputDropout"),
+  };
+}
+
+function activationModule(activation: Activation): Module<[Tensor], Tensor> {
+  switch (activation) {
+    case "tanh":
+      return new Tanh();
+    case "relu":
+      return new ReLU();
+    case "sigmoid":
+      return new Sigmoid();
+    case "hardtanh":
+      return new HardTanh();
+  }
+}
+
+/**
+ * The window network. `forward(words, casing)` takes the flat row-major window matrices of `buildWindows`
+ * (N rows of 2w + 1 ids each) and returns the logits: [N, tags] for the softmax model, [N] (the scores s)
+ * for the binary one.
+ *
+ * Parameters: `wordEmbedding.weight` [V, d], `casingEmbedding.weight` [classes, c] (when c > 0),
+ * `hidden.weight` W [H, (2w + 1)(d + c)], `hidden.bias` b [H], and `output.weight` U [tags, H] with
+ * `output.bias` [tags], or, for the binary classifier, `output.weight` uᵀ [1, H] without a bias (s = uᵀh).
+ */
+export class WindowModel extends Module<[Int32Array, Int32Array], Tensor> {
+  readonly config: WindowModelConfig;
+  readonly wordEmbedding: Embedding;
+  readonly casingEmbedding: Embedding | null;
+  readonly inputDropoutLayer: Dropout;
+  readonly hidden: Linear;
+  readonly activation: Module<[Tensor], Tensor>;
+  readonly dropoutLayer: Dropout;
+  readonly output: Linear;
+
+  constructor(options: WindowModelOptions | WindowModelConfig, init: WindowModelInit = {}) {
+    super();
+    const config = windowModelConfig(options);
+    this.config = config;
+    const random = init.random ?? new Random(0);
+    const scale = init.embeddingScale ?? 0.1;
+    if (typeof scale !== "number" || !(scale >= 0) || !Number.isFinite(scale)) {
+      throw new ValueError(`WindowModel: embeddingScale must be a finite number ≥ 0, got ${String(scale)}`);
+    }
+    const width = 2 * config.windowSize + 1;
+    this.wordEmbedding = this.registerModule(
+      "wordEmbedding",
+      new Embedding(config.vocabularySize, config.wordDimension, {
+        init: (shape, o) => normal(shape, 0, scale, { ...o, random }),
+      }),
+    );
+    this.casingEmbedding =
+      config.casingDimension > 0
+        ? this.registerModule(
+            "casingEmbedding",
+            new Embedding(config.casingClasses, config.casingDimension, {
+              init: (shape, o) => normal(shape, 0, scale, { ...o, random }),
+            }),
+          )
+        : null;
+    this.inputDropoutLayer = this.registerModule(
+      "inputDropout",
+      new Dropout(config.inputDropout, { random }),
+    );
+    const inputSize = width * (config.wordDimension + config.casingDimension);
+    this.hidden = this.registerModule(
+      "hidden",
+      new Linear(inputSize, config.hiddenSize, {
+        weightInit: (shape, o) => glorotUniform(shape, { ...o, random }),
+        biasInit: (shape, o) => zeros(shape, o),
+      }),
+    );
+    this.activation = this.registerModule("activation", activationModule(config.activation));
+    this.dropoutLayer = this.registerModule("dropout", new Dropout(config.dropout, { random }));
+    this.output = this.registerModule(
+      "output",
+      new Linear(config.hiddenSize, config.outputSize, {
+        bias: !config.binary,
+        weightInit: (shape, o) => glorotUniform(shape, { ...o, random }),
+      }),
+    );
+  }
+
+  /** The number of values in one window row: 2w + 1. */
+  get width(): number {
+    return 2 * this.config.windowSize + 1;
+  }
+
+  /**
+   * The concatenated window vectors x = [x_{t−w}; …; x_{t+w}], shape [N, (2w + 1)(d + c)], where each
+   * x_i = [word vector; casing vector].
+   */
+  windowVectors(words: Int32Array, casing: Int32Array): Tensor {
+    const width = this.width;
+    if (words.length % width !== 0 || words.length === 0) {
+      throw new ValueError(
+        `WindowModel: expected a non-empty list of windows of ${width} word ids, got ${words.length} ids`,
+      );
+    }
+    const count = words.length / width;
+    const wordVectors = reshape(this.wordEmbedding.forward(words), [count, width, this.config.wordDimension]);
+    if (this.casingEmbedding === null) return reshape(wordVectors, [count, -1]);
+    if (casing.length !== words.length) {
+      throw new ValueError(`WindowModel: ${words.length} word ids but ${casing.length} casing ids`);
+    }
+    const casingVectors = reshape(this.casingEmbedding.forward(casing), [
+      count,
+      width,
+      this.config.casingDimension,
+    ]);
+    return reshape(concat([wordVectors, casingVectors], 2), [count, -1]);
+  }
+
+  /** h = f(Wx + b) for each window (dropout applied in training mode). */
+  hiddenLayer(words: Int32Array, casing: Int32Array): Tensor {
+    const x = this.inputDropoutLayer.forward(this.windowVectors(words, casing));
+    return this.dropoutLayer.forward(this.activation.forward(this.hidden.forward(x)));
+  }
+
+  forward(words: Int32Array, casing: Int32Array): Tensor {
+    const scores = this.output.forward(this.hiddenLayer(words, casing));
+    return this.config.binary ? squeeze(scores, 1) : scores;
+  }
+
+  /** The logits in evaluation mode, without recording a graph (for prediction). */
+  predictLogits(words: Int32Array, casing: Int32Array): Tensor {
+    const wasTraining = this.training;
+    this.train(false);
+    try {
+      return noGrad(() => this.forward(words, casing));
+    } finally {
+      this.train(wasTraining);
+    }
+  }
+
+  /**
+   * Copies pretrained word vectors into the table: row i of `vectors` ([vocabularySize × d]) where
+   * `found[i]` is 1. The other rows keep their random initialisation. Returns the number of rows copied.
+   */
+  setPretrainedVectors(vectors: Float32Array, found: Uint8Array, dimension: number): number {
+    const { vocabularySize, wordDimension } = this.config;
+    if (dimension !== wordDimension) {
+      throw new ValueError(
+        `WindowModel: the pretrained vectors have ${dimension} dimensions but the model's word vectors have ${wordDimension}`,
+      );
+    }
+    if (vectors.length !== vocabularySize * dimension || found.length !== vocabularySize) {
+      throw new ValueError(
+        `WindowModel: expected ${vocabularySize} pretrained rows of ${dimension} values, got ${vectors.length / dimension} rows and ${found.length} flags`,
+      );
+    }
+    const table = this.wordEmbedding.weight.data;
+    let copied = 0;
+    for (let row = 0; row < vocabularySize; row++) {
+      if (found[row] !== 1) continue;
+      table.set(vectors.subarray(row * dimension, (row + 1) * dimension), row * dimension);
+      copied++;
+    }
+    return copied;
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Node-only model directory I/O: a directory holds `model.safetensors` (the weights) and `config.json`
+ * (hyperparameters, vocabulary, casing classes, tags, scheme, version). Both files are written atomically
+ * (a temporary file renamed over the old one), the weights first; `config.json` carries a checksum of the
+ * weights, so a directory whose save was interrupted between the two files is refused rather than loaded
+ * with mismatched parts.
+ */
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { ValueError } from "../errors.js";
+import { writeFileAtomic } from "../io/atomic-write-node.js";
+import { MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, type NerTagger } from "./tagger.js";
+
+/** Saves a tagger as a model directory (created if needed): `model.safetensors`, then `config.json`. */
+export async function saveNerModel(directory: string, tagger: NerTagger): Promise<void> {
+  await mkdir(directory, { recursive: true });
+  const { config, weights } = tagger.toBytes();
+  await writeFileAtomic(join(directory, MODEL_WEIGHTS_FILE), weights);
+  await writeFileAtomic(join(directory, MODEL_CONFIG_FILE), config);
+}
+
+/** Reads the two files of a model directory; a missing file is a clear error naming it. */
+export async function readNerModelFiles(directory: string): Promise<{ config: string; weights: Uint8Array }> {
+  const configPath = join(directory, MODEL_CONFIG_FILE);
+  let config: string;
+  try {
+    config = await readFile(configPath, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new ValueError(
+        `${configPath}: no such file (is ${directory} a model directory written by "chainrule ner train"?)`,
+      );
+    }
+    throw error;
+  }
+  let weightsFile = MODEL_WEIGHTS_FILE;
+  try {
+    const parsed = JSON.parse(config) as { weights?: { file?: unknown } };
+    const named = parsed?.weights?.file;
+    // Only a plain file name inside the directory is followed.
+    if (typeof named === "string" && /^[^/\\]+$/.test(named) && named !== ".." && named !== ".")
+      weightsFile = named;
+  } catch {
+    // NerTagger.fromBytes reports the malformed JSON.
+  }
+  const weightsPath = join(directory, weightsFile);
+  try {
+    const weights = new Uint8Array(await readFile(weightsPath));
+    return { config, weights };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new ValueError(`${weightsPath}: no such file (the model directory is incomplete)`);
+    }
+    throw error;
+  }
+}

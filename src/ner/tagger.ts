@@ -1,0 +1,494 @@
+/**
+ * A trained window classifier ready to tag text: the model, its vocabulary, casing features and tags, and the
+ * model directory's `config.json`. Browser-safe: {@link NerTagger.fromBytes} builds a tagger from the bytes of
+ * `config.json` and `model.safetensors`; {@link NerTagger.load} (Node) reads a directory.
+ *
+ * ```ts
+ * const tagger = await NerTagger.load("model/");
+ * tagger.tag("Samuel Quinn was arrested in the Hilton Hotel in Paris in April 1989.").entities;
+ * // [{ type: "PER", text: "Samuel Quinn", start: 0, end: 12, … }, …]
+ * ```
+ */
+import { FormatError, ValueError } from "../errors.js";
+import { Tensor } from "../tensor/tensor.js";
+import { VERSION } from "../version.js";
+import { parse, serialize } from "../nn/safetensors.js";
+import { WindowModel, windowModelConfig, type WindowModelConfig } from "./model.js";
+import { Vocabulary, TagSet, type VocabularyJSON, type TagSetJSON } from "./vocab.js";
+import { casingFromJSON, casingToJSON, type CasingJSON } from "./features.js";
+import { buildWindows, type Windows } from "./windows.js";
+import {
+  checkTagScheme,
+  encodeEntities,
+  extractEntities,
+  convertTags,
+  type EntitySpan,
+  type TagScheme,
+} from "./tags.js";
+import { tokenizeSentences, type Token } from "./tokenizer.js";
+import {
+  checkDecoding,
+  greedyDecode,
+  logSoftmaxRows,
+  transitionTable,
+  viterbiDecode,
+  type Decoding,
+  type TransitionTable,
+} from "./decode.js";
+
+/** The identifier of the model directory format, in `config.json`'s `format`. */
+export const NER_MODEL_FORMAT = "chainrule-ner";
+/** The version of the model directory format this code writes and reads. */
+export const NER_MODEL_VERSION = 1;
+/** The weights' file name inside a model directory. */
+export const MODEL_WEIGHTS_FILE = "model.safetensors";
+/** The configuration's file name inside a model directory. */
+export const MODEL_CONFIG_FILE = "config.json";
+
+/** The contents of a model directory's `config.json`. */
+export interface NerModelConfig {
+  format: typeof NER_MODEL_FORMAT;
+  version: number;
+  /** The chainrule version that wrote the model. */
+  chainrule: string;
+  /** The network's hyperparameters. */
+  model: WindowModelConfig;
+  vocabulary: VocabularyJSON;
+  casing: CasingJSON;
+  /** The model's output tags (in `trainingScheme`); null for the binary classifier. */
+  tags: TagSetJSON | null;
+  /** The tag scheme of the training data: evaluation output is written in it. */
+  scheme: TagScheme;
+  /** The scheme the model's output tags are written in (the data's tags were converted to it for training). */
+  trainingScheme: TagScheme;
+  /** For the binary classifier, the entity type it detects (e.g. "LOC"); otherwise null. */
+  binary: string | null;
+  /** How per-token scores become tags: "greedy" (argmax) or "viterbi" (the best sequence the scheme allows). */
+  decoding: Decoding;
+  /** The weights file and a checksum of its bytes, so a directory left half-written is detected. */
+  weights: { file: string; checksum: string };
+  /** How the model was trained (informational: hyperparameters, epochs, dev scores). */
+  training?: Record<string, unknown>;
+}
+
+/** A token of tagged text, with its character offsets `[start, end)` into the text. */
+export interface TaggedToken {
+  readonly text: string;
+  readonly start: number;
+  readonly end: number;
+  readonly tag: string;
+  /** The model's probability of the tag it gave (σ(s) of the positive class for the binary classifier). */
+  readonly score: number;
+}
+
+/** An entity found in tagged text: its type, its text and character offsets, and its tokens `[tokenStart, tokenEnd)`. */
+export interface TaggedEntity {
+  readonly type: string;
+  readonly text: string;
+  readonly start: number;
+  readonly end: number;
+  readonly tokenStart: number;
+  readonly tokenEnd: number;
+}
+
+/** The result of {@link NerTagger.tag}. */
+export interface TaggedText {
+  readonly text: string;
+  readonly tokens: TaggedToken[];
+  readonly entities: TaggedEntity[];
+  /** Each sentence's token range `[tokenStart, tokenEnd)` and character range `[start, end)`. */
+  readonly sentences: { tokenStart: number; tokenEnd: number; start: number; end: number }[];
+}
+
+export interface TagOptions {
+  /** The scheme of the returned tags (default IOB2: every entity starts with `B-`). */
+  scheme?: TagScheme;
+}
+
+/** Tag ids and their probabilities for one sentence. */
+export interface SentencePrediction {
+  /** Tag ids in the model's output tags (for the binary classifier: 1 positive, 0 not). */
+  readonly ids: Int32Array;
+  /** Probability of each chosen id. */
+  readonly scores: Float64Array;
+}
+
+/** Windows scored per call when predicting a large set (bounds the memory of one forward pass). */
+const PREDICTION_CHUNK = 8192;
+
+/**
+ * Runs the model over windows (in evaluation mode, without recording) and decodes each sentence: for the
+ * softmax model, greedy or Viterbi decoding over the log probabilities; for the binary classifier, s > 0.
+ */
+export function predictWindows(
+  model: WindowModel,
+  windows: Windows,
+  options: { decoding: Decoding; transitions: TransitionTable | null },
+): SentencePrediction[] {
+  const { count, width } = windows;
+  const binary = model.config.binary;
+  const size = model.config.outputSize;
+  const scores = new Float64Array(binary ? count : count * size);
+  for (let first = 0; first < count; first += PREDICTION_CHUNK) {
+    const rows = Math.min(PREDICTION_CHUNK, count - first);
+    const words = windows.words.subarray(first * width, (first + rows) * width);
+    const casing = windows.casing.subarray(first * width, (first + rows) * width);
+    const logits = model.predictLogits(words, casing).data;
+    if (binary) scores.set(logits, first);
+    else scores.set(logSoftmaxRows(logits, rows, size), first * size);
+  }
+  const out: SentencePrediction[] = [];
+  const sentenceCount = windows.offsets.length - 1;
+  for (let s = 0; s < sentenceCount; s++) {
+    const first = windows.offsets[s]!;
+    const length = windows.offsets[s + 1]! - first;
+    const probabilities = new Float64Array(length);
+    let ids: Int32Array;
+    if (binary) {
+      ids = new Int32Array(length);
+      for (let t = 0; t < length; t++) {
+        const score = scores[first + t]!;
+        ids[t] = score > 0 ? 1 : 0;
+        const positive = 1 / (1 + Math.exp(-score));
+        probabilities[t] = score > 0 ? positive : 1 - positive;
+      }
+    } else {
+      ids =
+        options.decoding === "viterbi" && options.transitions !== null
+          ? viterbiDecode(scores, first, length, options.transitions)
+          : greedyDecode(scores, first, length, size);
+      for (let t = 0; t < length; t++) probabilities[t] = Math.exp(scores[(first + t) * size + ids[t]!]!);
+    }
+    out.push({ ids, scores: probabilities });
+  }
+  return out;
+}
+
+/** FNV-1a (32-bit) of some bytes, as 8 hex digits: a cheap check that two files belong together. */
+export function checksumOf(bytes: Uint8Array): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) {
+    hash ^= bytes[i]!;
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return `fnv1a32:${(hash >>> 0).toString(16).padStart(8, "0")}`;
+}
+
+function fail(message: string): never {
+  throw new ValueError(`NER model config: ${message}`);
+}
+
+/** Checks a parsed `config.json` and returns it typed; every problem is a ValueError naming the field. */
+export function parseNerModelConfig(json: unknown): NerModelConfig {
+  if (json === null || typeof json !== "object" || Array.isArray(json)) fail("expected a JSON object");
+  const config = json as Partial<NerModelConfig>;
+  if (config.format !== NER_MODEL_FORMAT) {
+    fail(`"format" must be "${NER_MODEL_FORMAT}", got ${JSON.stringify(config.format)}`);
+  }
+  if (config.version !== NER_MODEL_VERSION) {
+    fail(
+      `"version" ${JSON.stringify(config.version)} is not supported (this chainrule reads version ${NER_MODEL_VERSION})`,
+    );
+  }
+  const model = windowModelConfig(config.model as WindowModelConfig);
+  const vocabulary = Vocabulary.fromJSON(config.vocabulary);
+  if (vocabulary.size !== model.vocabularySize) {
+    fail(
+      `the vocabulary has ${vocabulary.size} entries but the model's table has ${model.vocabularySize} rows`,
+    );
+  }
+  if (casingFromJSON(config.casing) !== model.casingClasses) {
+    fail(`the casing table has ${model.casingClasses} rows, not one per casing class`);
+  }
+  const scheme = checkTagScheme(config.scheme, "NER model config");
+  const trainingScheme = checkTagScheme(config.trainingScheme, "NER model config");
+  const binary = config.binary ?? null;
+  if (binary !== null && (typeof binary !== "string" || binary === "")) {
+    fail(`"binary" must be an entity type or null, got ${JSON.stringify(binary)}`);
+  }
+  if ((binary !== null) !== model.binary) fail(`"binary" and "model.binary" disagree`);
+  let tags: TagSetJSON | null = null;
+  if (binary === null) {
+    const tagSet = TagSet.fromJSON(config.tags);
+    if (tagSet.size !== model.outputSize) {
+      fail(`${tagSet.size} tags but the model has ${model.outputSize} outputs`);
+    }
+    tags = tagSet.toJSON();
+  }
+  const decoding = checkDecoding(config.decoding ?? "greedy", "NER model config");
+  const weights = config.weights;
+  if (
+    weights === null ||
+    typeof weights !== "object" ||
+    typeof weights.file !== "string" ||
+    typeof weights.checksum !== "string"
+  ) {
+    fail(`"weights" must be an object with "file" and "checksum" strings`);
+  }
+  return {
+    format: NER_MODEL_FORMAT,
+    version: NER_MODEL_VERSION,
+    chainrule: typeof config.chainrule === "string" ? config.chainrule : "unknown",
+    model,
+    vocabulary: vocabulary.toJSON(),
+    casing: casingToJSON(),
+    tags,
+    scheme,
+    trainingScheme,
+    binary,
+    decoding,
+    weights: { file: weights.file, checksum: weights.checksum },
+    ...(config.training !== undefined ? { training: config.training } : {}),
+  };
+}
+
+/** What {@link NerTagger.create} needs besides the model. */
+export interface NerTaggerParts {
+  vocabulary: Vocabulary;
+  /** The output tags (null for the binary classifier). */
+  tagSet: TagSet | null;
+  scheme: TagScheme;
+  trainingScheme: TagScheme;
+  binary: string | null;
+  decoding: Decoding;
+  training?: Record<string, unknown>;
+}
+
+/** A trained window classifier with everything needed to tag tokens or raw text. */
+export class NerTagger {
+  readonly model: WindowModel;
+  readonly vocabulary: Vocabulary;
+  /** The output tags, in `trainingScheme` (null for the binary classifier). */
+  readonly tagSet: TagSet | null;
+  /** The scheme of the training data. */
+  readonly scheme: TagScheme;
+  readonly trainingScheme: TagScheme;
+  readonly binary: string | null;
+  readonly decoding: Decoding;
+  readonly training: Record<string, unknown> | undefined;
+  private readonly transitions: TransitionTable | null;
+
+  private constructor(model: WindowModel, parts: NerTaggerParts) {
+    this.model = model;
+    this.vocabulary = parts.vocabulary;
+    this.tagSet = parts.tagSet;
+    this.scheme = parts.scheme;
+    this.trainingScheme = parts.trainingScheme;
+    this.binary = parts.binary;
+    this.decoding = parts.decoding;
+    this.training = parts.training;
+    this.transitions =
+      parts.tagSet === null ? null : transitionTable(parts.tagSet.tags, parts.trainingScheme);
+  }
+
+  /** A tagger around a model (e.g. one just trained); checks that the parts fit the model. */
+  static create(model: WindowModel, parts: NerTaggerParts): NerTagger {
+    if (!(model instanceof WindowModel)) throw new ValueError("NerTagger.create: expected a WindowModel");
+    if (parts.vocabulary.size !== model.config.vocabularySize) {
+      throw new ValueError(
+        `NerTagger.create: the vocabulary has ${parts.vocabulary.size} entries but the model's table has ${model.config.vocabularySize} rows`,
+      );
+    }
+    if ((parts.binary !== null) !== model.config.binary) {
+      throw new ValueError("NerTagger.create: `binary` must be set exactly for a binary model");
+    }
+    if (parts.tagSet !== null && parts.tagSet.size !== model.config.outputSize) {
+      throw new ValueError(
+        `NerTagger.create: ${parts.tagSet.size} tags but the model has ${model.config.outputSize} outputs`,
+      );
+    }
+    checkTagScheme(parts.scheme, "NerTagger.create");
+    checkTagScheme(parts.trainingScheme, "NerTagger.create");
+    checkDecoding(parts.decoding, "NerTagger.create");
+    return new NerTagger(model, parts);
+  }
+
+  /**
+   * A tagger from the contents of a model directory: the text (or bytes, or parsed object) of `config.json`
+   * and the bytes of `model.safetensors`. Works in a browser.
+   */
+  static fromBytes(configJson: string | Uint8Array | object, safetensorsBytes: Uint8Array): NerTagger {
+    let json: unknown = configJson;
+    if (configJson instanceof Uint8Array) json = new TextDecoder("utf-8").decode(configJson);
+    if (typeof json === "string") {
+      try {
+        json = JSON.parse(json);
+      } catch (error) {
+        throw new ValueError(`NER model config: not valid JSON (${(error as Error).message})`);
+      }
+    }
+    const config = parseNerModelConfig(json);
+    if (!(safetensorsBytes instanceof Uint8Array)) {
+      throw new ValueError("NerTagger.fromBytes: the weights must be a Uint8Array");
+    }
+    const checksum = checksumOf(safetensorsBytes);
+    if (checksum !== config.weights.checksum) {
+      throw new FormatError(
+        `NER model: ${config.weights.file} does not match config.json (checksum ${checksum}, config.json expects ${config.weights.checksum}); the directory was perhaps left half-written`,
+        0,
+        config.weights.file,
+      );
+    }
+    const { tensors } = parse(safetensorsBytes, { file: config.weights.file });
+    const model = new WindowModel(config.model);
+    model.loadStateDict(tensors);
+    model.eval();
+    return new NerTagger(model, {
+      vocabulary: Vocabulary.fromJSON(config.vocabulary),
+      tagSet: config.tags === null ? null : TagSet.fromJSON(config.tags),
+      scheme: config.scheme,
+      trainingScheme: config.trainingScheme,
+      binary: config.binary,
+      decoding: config.decoding,
+      ...(config.training !== undefined ? { training: config.training } : {}),
+    });
+  }
+
+  /** Reads a model directory (`config.json` + `model.safetensors`). Node only. */
+  static async load(directory: string): Promise<NerTagger> {
+    const { readNerModelFiles } = await import("./tagger-node.js");
+    const { config, weights } = await readNerModelFiles(directory);
+    return NerTagger.fromBytes(config, weights);
+  }
+
+  /** The contents of a model directory: `config.json`'s text and `model.safetensors`' bytes. */
+  toBytes(): { config: string; weights: Uint8Array; configObject: NerModelConfig } {
+    const weights = serialize(this.model.stateDict(), { format: NER_MODEL_FORMAT });
+    const configObject: NerModelConfig = {
+      format: NER_MODEL_FORMAT,
+      version: NER_MODEL_VERSION,
+      chainrule: VERSION,
+      model: { ...this.model.config },
+      vocabulary: this.vocabulary.toJSON(),
+      casing: casingToJSON(),
+      tags: this.tagSet === null ? null : this.tagSet.toJSON(),
+      scheme: this.scheme,
+      trainingScheme: this.trainingScheme,
+      binary: this.binary,
+      decoding: this.decoding,
+      weights: { file: MODEL_WEIGHTS_FILE, checksum: checksumOf(weights) },
+      ...(this.training !== undefined ? { training: this.training } : {}),
+    };
+    return { config: JSON.stringify(configObject, null, 2) + "\n", weights, configObject };
+  }
+
+  /** The entity types the tagger can find. */
+  get entityTypes(): string[] {
+    if (this.binary !== null) return [this.binary];
+    const types = new Set<string>();
+    for (const tag of this.tagSet!.tags) {
+      const hyphen = tag.indexOf("-");
+      if (hyphen > 0) types.add(tag.slice(hyphen + 1));
+    }
+    return [...types].sort();
+  }
+
+  /** Predicted tag ids (and probabilities) for tokenised sentences. */
+  predict(sentences: readonly (readonly string[])[]): SentencePrediction[] {
+    const nonEmpty = sentences.filter((s) => s.length > 0);
+    const windows = buildWindows(
+      nonEmpty.map((tokens) => ({ tokens })),
+      { vocabulary: this.vocabulary, windowSize: this.model.config.windowSize },
+    );
+    const predicted =
+      windows.count === 0
+        ? []
+        : predictWindows(this.model, windows, {
+            decoding: this.decoding,
+            transitions: this.transitions,
+          });
+    let next = 0;
+    return sentences.map((s) =>
+      s.length === 0 ? { ids: new Int32Array(0), scores: new Float64Array(0) } : predicted[next++]!,
+    );
+  }
+
+  /** The entities of one predicted sentence, as token spans. */
+  private entitiesOf(prediction: SentencePrediction): EntitySpan[] {
+    if (this.binary !== null) {
+      const spans: EntitySpan[] = [];
+      const { ids } = prediction;
+      for (let t = 0; t < ids.length; t++) {
+        if (ids[t] !== 1) continue;
+        const start = t;
+        while (t + 1 < ids.length && ids[t + 1] === 1) t++;
+        spans.push({ type: this.binary, start, end: t + 1 });
+      }
+      return spans;
+    }
+    const tags = Array.from(prediction.ids, (id) => this.tagSet!.tagOf(id));
+    return extractEntities(tags, this.trainingScheme);
+  }
+
+  /** Tags for tokenised sentences, in `scheme` (default IOB2). */
+  tagSentences(sentences: readonly (readonly string[])[], options: TagOptions = {}): string[][] {
+    const scheme = checkTagScheme(options.scheme ?? "IOB2", "NerTagger.tagSentences");
+    return this.predict(sentences).map((prediction) => this.tagsOf(prediction, scheme));
+  }
+
+  /** Tags of one predicted sentence in `scheme`. */
+  private tagsOf(prediction: SentencePrediction, scheme: TagScheme): string[] {
+    if (this.binary === null && scheme === this.trainingScheme && this.decoding === "viterbi") {
+      // Viterbi output is already well formed in the training scheme.
+      return Array.from(prediction.ids, (id) => this.tagSet!.tagOf(id));
+    }
+    if (this.binary === null) {
+      const tags = Array.from(prediction.ids, (id) => this.tagSet!.tagOf(id));
+      return convertTags(tags, this.trainingScheme, scheme);
+    }
+    return encodeEntities(this.entitiesOf(prediction), prediction.ids.length, scheme);
+  }
+
+  /** Tags for one tokenised sentence, in `scheme` (default IOB2). */
+  tagTokens(tokens: readonly string[], options: TagOptions = {}): string[] {
+    if (!Array.isArray(tokens)) throw new ValueError("NerTagger.tagTokens: expected an array of tokens");
+    return this.tagSentences([tokens], options)[0]!;
+  }
+
+  /**
+   * Tokenizes English text, splits it into sentences, tags every token and collects the entities, all with
+   * character offsets into `text`.
+   */
+  tag(text: string, options: TagOptions = {}): TaggedText {
+    if (typeof text !== "string")
+      throw new ValueError(`NerTagger.tag: expected a string, got ${typeof text}`);
+    const scheme = checkTagScheme(options.scheme ?? "IOB2", "NerTagger.tag");
+    const sentences = tokenizeSentences(text);
+    const predictions = this.predict(sentences.map((s) => s.tokens.map((token) => token.text)));
+    const tokens: TaggedToken[] = [];
+    const entities: TaggedEntity[] = [];
+    const ranges: TaggedText["sentences"] = [];
+    sentences.forEach((sentence, s) => {
+      const prediction = predictions[s]!;
+      const offset = tokens.length;
+      const tags = this.tagsOf(prediction, scheme);
+      sentence.tokens.forEach((token: Token, t) => {
+        tokens.push({ ...token, tag: tags[t]!, score: prediction.scores[t]! });
+      });
+      for (const span of this.entitiesOf(prediction)) {
+        const first = sentence.tokens[span.start]!;
+        const last = sentence.tokens[span.end - 1]!;
+        entities.push({
+          type: span.type,
+          text: text.slice(first.start, last.end),
+          start: first.start,
+          end: last.end,
+          tokenStart: offset + span.start,
+          tokenEnd: offset + span.end,
+        });
+      }
+      ranges.push({
+        tokenStart: offset,
+        tokenEnd: tokens.length,
+        start: sentence.start,
+        end: sentence.end,
+      });
+    });
+    return { text, tokens, entities, sentences: ranges };
+  }
+
+  /** A copy of the weights as named tensors. */
+  stateDict(): Record<string, Tensor> {
+    return this.model.stateDict();
+  }
+}

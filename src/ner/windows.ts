@@ -1,0 +1,182 @@
+/**
+ * Windows for the lecture's window classifier: for each token t, the ids of the words t−w … t+w
+ * (`x_window = [x_{t−2}; x_{t−1}; x_t; x_{t+1}; x_{t+2}]` for the default w = 2), padded with `<s>` before a
+ * sentence and `</s>` after it, and the same for the casing classes. Stored as flat row-major Int32Arrays, one
+ * row of 2w + 1 ids per token, ready to index the embedding tables.
+ */
+import { ValueError } from "../errors.js";
+import { fromData } from "../tensor/creation.js";
+import type { Tensor } from "../tensor/tensor.js";
+import { CASING_PADDING_ID, casingId } from "./features.js";
+import type { TagSet, Vocabulary } from "./vocab.js";
+
+/** A sentence to turn into windows; tags are needed only for training and evaluation. */
+export interface WindowSentence {
+  readonly tokens: readonly string[];
+  readonly tags?: readonly string[];
+}
+
+export interface WindowOptions {
+  vocabulary: Vocabulary;
+  /** When given, the sentences' tags are turned into ids (all sentences must then have tags). */
+  tagSet?: TagSet;
+  /** Words on each side of the centre word, w (default 2: windows of 5). */
+  windowSize?: number;
+  /**
+   * What a tag missing from the tag set becomes: `"error"` (default) throws a ValueError naming the tag,
+   * `"ignore"` stores -1 (for a loss that skips such rows, or a dev set with a type train never had).
+   */
+  unknownTag?: "error" | "ignore";
+}
+
+/** Window matrices for a list of sentences: N = total tokens rows, `width` = 2w + 1 columns. */
+export interface Windows {
+  /** Number of windows N (one per token). */
+  readonly count: number;
+  /** w: words on each side of the centre. */
+  readonly windowSize: number;
+  /** 2w + 1. */
+  readonly width: number;
+  /** [N, width] word ids, row-major. */
+  readonly words: Int32Array;
+  /** [N, width] casing class ids, row-major. */
+  readonly casing: Int32Array;
+  /** [N] tag ids of the centre words, or null when no tag set was given. */
+  readonly tags: Int32Array | null;
+  /** [sentences + 1] row offsets: the windows of sentence s are rows offsets[s] … offsets[s + 1] − 1. */
+  readonly offsets: Int32Array;
+}
+
+/** Builds the window matrices of `sentences`. */
+export function buildWindows(sentences: readonly WindowSentence[], options: WindowOptions): Windows {
+  const { vocabulary, tagSet } = options;
+  const windowSize = options.windowSize ?? 2;
+  if (!Number.isInteger(windowSize) || windowSize < 0) {
+    throw new ValueError(`buildWindows: windowSize must be a non-negative integer, got ${windowSize}`);
+  }
+  const unknownTag = options.unknownTag ?? "error";
+  if (unknownTag !== "error" && unknownTag !== "ignore") {
+    throw new ValueError(
+      `buildWindows: unknownTag must be "error" or "ignore", got ${JSON.stringify(unknownTag)}`,
+    );
+  }
+  const width = 2 * windowSize + 1;
+  const offsets = new Int32Array(sentences.length + 1);
+  let count = 0;
+  for (let s = 0; s < sentences.length; s++) {
+    const sentence = sentences[s]!;
+    if (sentence === null || typeof sentence !== "object" || !Array.isArray(sentence.tokens)) {
+      throw new ValueError(`buildWindows: sentence ${s} has no tokens array`);
+    }
+    if (
+      tagSet !== undefined &&
+      (!Array.isArray(sentence.tags) || sentence.tags.length !== sentence.tokens.length)
+    ) {
+      throw new ValueError(
+        `buildWindows: sentence ${s} has ${sentence.tokens.length} tokens but ${sentence.tags?.length ?? "no"} tags`,
+      );
+    }
+    count += sentence.tokens.length;
+    offsets[s + 1] = count;
+  }
+  if (count * width > 0x7fffffff) {
+    throw new ValueError(`buildWindows: ${count} windows of ${width} ids do not fit in one array`);
+  }
+
+  const words = new Int32Array(count * width);
+  const casing = new Int32Array(count * width);
+  const tags = tagSet === undefined ? null : new Int32Array(count);
+  // Word and casing ids of one sentence with w padding entries on each side.
+  let paddedWords = new Int32Array(0);
+  let paddedCasing = new Int32Array(0);
+  // Many tokens repeat: normalise and classify each distinct token once.
+  const wordCache = new Map<string, number>();
+  const casingCache = new Map<string, number>();
+  const { startId, endId } = vocabulary;
+
+  for (let s = 0; s < sentences.length; s++) {
+    const sentence = sentences[s]!;
+    const n = sentence.tokens.length;
+    if (paddedWords.length < n + 2 * windowSize) {
+      paddedWords = new Int32Array(2 * (n + 2 * windowSize));
+      paddedCasing = new Int32Array(paddedWords.length);
+    }
+    for (let k = 0; k < windowSize; k++) {
+      paddedWords[k] = startId;
+      paddedWords[windowSize + n + k] = endId;
+      paddedCasing[k] = CASING_PADDING_ID;
+      paddedCasing[windowSize + n + k] = CASING_PADDING_ID;
+    }
+    for (let i = 0; i < n; i++) {
+      const token = sentence.tokens[i]!;
+      if (typeof token !== "string")
+        throw new ValueError(`buildWindows: token ${i} of sentence ${s} is not a string`);
+      let wordId = wordCache.get(token);
+      if (wordId === undefined) {
+        wordId = vocabulary.idOf(token);
+        wordCache.set(token, wordId);
+      }
+      paddedWords[windowSize + i] = wordId;
+      let casingClass = casingCache.get(token);
+      if (casingClass === undefined) {
+        casingClass = casingId(token);
+        casingCache.set(token, casingClass);
+      }
+      paddedCasing[windowSize + i] = casingClass;
+    }
+    const firstRow = offsets[s]!;
+    for (let i = 0; i < n; i++) {
+      const rowStart = (firstRow + i) * width;
+      // Row i is the padded ids i … i + 2w, i.e. tokens i − w … i + w.
+      for (let k = 0; k < width; k++) {
+        words[rowStart + k] = paddedWords[i + k]!;
+        casing[rowStart + k] = paddedCasing[i + k]!;
+      }
+    }
+    if (tags !== null) {
+      for (let i = 0; i < n; i++) {
+        const tag = sentence.tags![i]!;
+        const id = tagSet!.idOf(tag);
+        if (id < 0 && unknownTag === "error") {
+          throw new ValueError(
+            `buildWindows: the tag ${JSON.stringify(tag)} (sentence ${s}, token ${i}) is not in the tag set [${tagSet!.tags.join(", ")}]`,
+          );
+        }
+        tags[firstRow + i] = id;
+      }
+    }
+  }
+  return { count, windowSize, width, words, casing, tags, offsets };
+}
+
+/**
+ * The rows of `windows` for the given row indices (a minibatch), copied into new matrices. The result's
+ * `offsets` are `[0, rows.length]`: the selection no longer follows sentence boundaries.
+ */
+export function selectWindows(windows: Windows, rows: ArrayLike<number>): Windows {
+  const { width } = windows;
+  const count = rows.length;
+  const words = new Int32Array(count * width);
+  const casing = new Int32Array(count * width);
+  const tags = windows.tags === null ? null : new Int32Array(count);
+  for (let r = 0; r < count; r++) {
+    const row = rows[r]!;
+    if (!Number.isInteger(row) || row < 0 || row >= windows.count) {
+      throw new ValueError(`selectWindows: row ${row} is outside [0, ${windows.count})`);
+    }
+    words.set(windows.words.subarray(row * width, (row + 1) * width), r * width);
+    casing.set(windows.casing.subarray(row * width, (row + 1) * width), r * width);
+    if (tags !== null) tags[r] = windows.tags![row]!;
+  }
+  const offsets = Int32Array.of(0, count);
+  return { count, windowSize: windows.windowSize, width, words, casing, tags, offsets };
+}
+
+/** The window matrices as int32 tensors (sharing the arrays, not copying): words and casing [N, 2w+1], tags [N]. */
+export function windowTensors(windows: Windows): { words: Tensor; casing: Tensor; tags: Tensor | null } {
+  return {
+    words: fromData(windows.words, [windows.count, windows.width], "int32"),
+    casing: fromData(windows.casing, [windows.count, windows.width], "int32"),
+    tags: windows.tags === null ? null : fromData(windows.tags, [windows.count], "int32"),
+  };
+}

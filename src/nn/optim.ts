@@ -1,0 +1,503 @@
+/**
+ * Optimisers: SGD (with momentum and Nesterov), Adam, AdamW and AdaGrad.
+ *
+ * Every optimiser reads each parameter's row-sparse gradient (`sparseGrad`, left by an embedding lookup)
+ * before its dense `.grad`. With a row-sparse gradient the update visits only the rows the batch used (after
+ * summing repeated rows), so its cost scales with the rows used rather than with the table:
+ * - SGD without momentum or weight decay, and AdaGrad without weight decay, are then *exactly* the dense
+ *   update (a zero gradient row leaves the dense update unchanged, so skipping it changes nothing).
+ * - Momentum, Adam's moments and weight decay would move every row at every step in the dense update. In
+ *   the default `sparse: "lazy"` mode they are applied to the used rows only (Adam then is "lazy Adam", like
+ *   PyTorch's SparseAdam): a row's moments decay only when the row is used. This keeps a 20,000-word table's
+ *   step at the cost of the batch, and a rare word's moment estimates are not worn down while it is absent.
+ *   With `sparse: "dense"` the row-sparse gradient is made dense first and the update is the textbook one,
+ *   at O(rows × columns) per step.
+ *
+ * Updates run without recording and write the parameters' values in place (optimisers and modules keep
+ * referring to the same tensors). Gradients are only read, never modified. Arithmetic is done in double
+ * precision and rounded once to the parameter's dtype.
+ */
+import { DTypeError, ShapeError, ValueError } from "../errors.js";
+import { Tensor } from "../tensor/tensor.js";
+import { isFloatDType } from "../tensor/dtype.js";
+import { shapeToString, shapesEqual } from "../tensor/shape.js";
+import { noGrad } from "../autograd/mode.js";
+import { Module, tensorEntries, type AnyModule, type TensorMap } from "./module.js";
+
+export type FloatArray = Float32Array | Float64Array;
+
+/** How an optimiser treats a row-sparse gradient: update the used rows only, or make it dense first. */
+export type SparseMode = "lazy" | "dense";
+
+/** What the last `step()` did: counts of what it wrote, for monitoring (and tests of the sparse path). */
+export interface OptimizerStepStats {
+  /** Parameters that had a gradient and were updated. */
+  parameters: number;
+  /** Of those, the ones updated through a row-sparse gradient. */
+  sparseParameters: number;
+  /** Distinct rows written through row-sparse gradients. */
+  sparseRows: number;
+  /** Parameter values written in all. */
+  valuesUpdated: number;
+}
+
+/** A parameter's optimiser state: how many updates it has had and its buffers (moments, accumulators). */
+export interface ParameterState {
+  step: number;
+  buffers: Map<string, Tensor>;
+}
+
+/** One parameter's update as handed to an optimiser's rule. */
+export interface ParameterUpdate {
+  param: FloatArray;
+  grad: FloatArray;
+  /**
+   * null for a dense gradient (`grad` has the parameter's size); otherwise the distinct rows (ascending) that
+   * `grad` holds, one after the other, each of `rowSize` values.
+   */
+  rows: Int32Array | null;
+  rowSize: number;
+  /** The parameter's state; `step` already counts this update. */
+  state: ParameterState;
+  /** A state buffer of the parameter's shape, created filled with `initial` on first use. */
+  buffer(name: string, initial?: number): FloatArray;
+}
+
+/**
+ * Calls `visit(paramStart, gradStart, length)` for each contiguous span an update covers: the whole
+ * parameter for a dense gradient, each used row for a row-sparse one.
+ */
+export function forEachSpan(
+  update: ParameterUpdate,
+  visit: (paramStart: number, gradStart: number, length: number) => void,
+): void {
+  const { rows, rowSize } = update;
+  if (rows === null) {
+    visit(0, 0, update.param.length);
+    return;
+  }
+  for (let k = 0; k < rows.length; k++) visit(rows[k]! * rowSize, k * rowSize, rowSize);
+}
+
+function checkNumber(value: unknown, name: string, where: string, min = 0, max = Infinity): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max) {
+    const range = max === Infinity ? `≥ ${min}` : `in [${min}, ${max}]`;
+    throw new ValueError(`${where}: ${name} must be a finite number ${range}, got ${String(value)}`);
+  }
+  return value;
+}
+
+function collectParameters(parameters: Iterable<Tensor> | AnyModule, where: string): Tensor[] {
+  const list = parameters instanceof Module ? parameters.parameters() : [...(parameters as Iterable<Tensor>)];
+  const seen = new Set<Tensor>();
+  list.forEach((p, i) => {
+    if (!(p instanceof Tensor)) throw new ValueError(`${where}: parameter ${i} is not a Tensor`);
+    if (!isFloatDType(p.dtype)) throw new DTypeError(`${where}: parameter ${i} is ${p.dtype}, not float`);
+    if (!p.isLeaf || !p.requiresGrad) {
+      throw new ValueError(
+        `${where}: parameter ${i} (shape ${shapeToString(p.shape)}) must be a leaf tensor that requires grad`,
+      );
+    }
+    if (seen.has(p)) throw new ValueError(`${where}: parameter ${i} appears twice in the list`);
+    seen.add(p);
+  });
+  return list;
+}
+
+export interface OptimizerOptions {
+  /** The learning rate α. */
+  lr: number;
+  /** Row-sparse gradients: "lazy" (default) updates the used rows only; "dense" makes them dense first. */
+  sparse?: SparseMode;
+}
+
+/** The base class: bookkeeping of parameters, gradients, state and statistics. */
+export abstract class Optimizer {
+  readonly parameters: readonly Tensor[];
+  readonly sparse: SparseMode;
+  /** Counts of what the last `step()` wrote. */
+  lastStep: OptimizerStepStats = { parameters: 0, sparseParameters: 0, sparseRows: 0, valuesUpdated: 0 };
+  private learningRate: number;
+  private readonly states: (ParameterState | null)[];
+
+  constructor(parameters: Iterable<Tensor> | AnyModule, options: OptimizerOptions) {
+    const where = this.constructor.name;
+    this.parameters = collectParameters(parameters, where);
+    this.learningRate = checkNumber(options.lr, "lr", where);
+    const sparse = options.sparse ?? "lazy";
+    if (sparse !== "lazy" && sparse !== "dense") {
+      throw new ValueError(`${where}: sparse must be "lazy" or "dense", got ${JSON.stringify(sparse)}`);
+    }
+    this.sparse = sparse;
+    this.states = this.parameters.map(() => null);
+  }
+
+  /** The learning rate α (a schedule may change it between steps). */
+  get lr(): number {
+    return this.learningRate;
+  }
+
+  set lr(value: number) {
+    this.learningRate = checkNumber(value, "lr", this.constructor.name);
+  }
+
+  /** The names of the state buffers this optimiser keeps per parameter. */
+  protected abstract readonly bufferNames: readonly string[];
+
+  /** Applies the rule to one parameter. */
+  protected abstract update(update: ParameterUpdate): void;
+
+  /** The state of parameter `index` (null before its first update). */
+  stateOf(index: number): ParameterState | null {
+    return this.states[index] ?? null;
+  }
+
+  /** One update of every parameter that has a gradient; parameters without one are left alone. */
+  step(): void {
+    const stats: OptimizerStepStats = { parameters: 0, sparseParameters: 0, sparseRows: 0, valuesUpdated: 0 };
+    noGrad(() => {
+      for (let i = 0; i < this.parameters.length; i++) {
+        const p = this.parameters[i]!;
+        const sparse = p.sparseGrad;
+        let grad: Tensor;
+        let rows: Int32Array | null = null;
+        let rowSize = p.size;
+        if (sparse !== null) {
+          if (this.sparse === "dense") grad = sparse.toDense();
+          else {
+            const coalesced = sparse.coalesce();
+            grad = coalesced.values;
+            rows = coalesced.indices;
+            rowSize = coalesced.rowSize;
+          }
+        } else {
+          const dense = p.grad;
+          if (dense === null) continue;
+          grad = dense;
+        }
+        if (grad.dtype !== p.dtype) {
+          throw new DTypeError(
+            `${this.constructor.name}: the gradient of parameter ${i} is ${grad.dtype} but the parameter is ${p.dtype}`,
+          );
+        }
+        let state = this.states[i];
+        if (state === null || state === undefined) {
+          state = { step: 0, buffers: new Map() };
+          this.states[i] = state;
+        }
+        state.step += 1;
+        const owner = state;
+        this.update({
+          param: p.data as FloatArray,
+          grad: grad.data as FloatArray,
+          rows,
+          rowSize,
+          state,
+          buffer: (name, initial = 0) => {
+            let b = owner.buffers.get(name);
+            if (b === undefined) {
+              b = new Tensor(p.data.slice().fill(initial), p.shape, p.dtype);
+              owner.buffers.set(name, b);
+            }
+            return b.data as FloatArray;
+          },
+        });
+        stats.parameters += 1;
+        if (rows !== null) {
+          stats.sparseParameters += 1;
+          stats.sparseRows += rows.length;
+          stats.valuesUpdated += rows.length * rowSize;
+        } else stats.valuesUpdated += p.size;
+      }
+    });
+    this.lastStep = stats;
+  }
+
+  /** Clears the gradients (dense and row-sparse) of all parameters. */
+  zeroGrad(): void {
+    for (const p of this.parameters) p.grad = null;
+  }
+
+  /**
+   * The optimiser's state as named tensors (copies), ready for `safetensors.save` to resume training later:
+   * `lr`, and per parameter index i, `i.step` and `i.<buffer>`.
+   */
+  stateDict(): Record<string, Tensor> {
+    const out: Record<string, Tensor> = { lr: scalar(this.learningRate) };
+    this.states.forEach((state, i) => {
+      if (state === null) return;
+      out[`${i}.step`] = scalar(state.step);
+      for (const [name, buffer] of state.buffers) {
+        out[`${i}.${name}`] = new Tensor(buffer.data.slice(), buffer.shape, buffer.dtype);
+      }
+    });
+    return out;
+  }
+
+  /**
+   * Restores a state from `stateDict()` (for the same parameters in the same order). Everything is checked
+   * before anything changes; parameters with no entries start fresh.
+   */
+  loadStateDict(state: TensorMap): void {
+    const where = `${this.constructor.name}.loadStateDict`;
+    const entries = tensorEntries(state, where);
+    let lr = this.learningRate;
+    const fresh: (ParameterState | null)[] = this.parameters.map(() => null);
+    const buffers: [number, string, Tensor][] = [];
+    for (const [name, value] of entries) {
+      if (name === "lr") {
+        lr = checkNumber(scalarValue(value, name, where), "lr", where);
+        continue;
+      }
+      const match = /^(\d+)\.([A-Za-z]+)$/.exec(name);
+      const index = match ? Number(match[1]) : -1;
+      if (!match || index >= this.parameters.length) {
+        throw new ValueError(
+          `${where}: unexpected entry ${JSON.stringify(name)} (this optimiser has ${this.parameters.length} parameters)`,
+        );
+      }
+      const field = match[2]!;
+      const p = this.parameters[index]!;
+      const slot = (fresh[index] ??= { step: 0, buffers: new Map() });
+      if (field === "step") {
+        const step = scalarValue(value, name, where);
+        if (!Number.isInteger(step) || step < 0) {
+          throw new ValueError(`${where}: ${name} must be a non-negative integer, got ${step}`);
+        }
+        slot.step = step;
+      } else if (this.bufferNames.includes(field)) {
+        if (!shapesEqual(value.shape, p.shape)) {
+          throw new ShapeError(
+            `${where}: entry ${JSON.stringify(name)} has shape ${shapeToString(value.shape)}, but parameter ${index} has shape ${shapeToString(p.shape)}`,
+          );
+        }
+        if (!isFloatDType(value.dtype)) {
+          throw new DTypeError(`${where}: entry ${JSON.stringify(name)} must be float, not ${value.dtype}`);
+        }
+        buffers.push([index, field, value]);
+      } else {
+        throw new ValueError(
+          `${where}: unexpected entry ${JSON.stringify(name)} (${this.constructor.name} keeps ${["step", ...this.bufferNames].join(", ")})`,
+        );
+      }
+    }
+    for (const [index, field, value] of buffers) {
+      const p = this.parameters[index]!;
+      const copy = new Tensor(p.data.slice(), p.shape, p.dtype);
+      copy.data.set(value.data);
+      fresh[index]!.buffers.set(field, copy);
+    }
+    this.learningRate = lr;
+    for (let i = 0; i < fresh.length; i++) this.states[i] = fresh[i]!;
+  }
+}
+
+function scalar(value: number): Tensor {
+  return new Tensor(Float64Array.of(value), [], "float64");
+}
+
+function scalarValue(t: Tensor, name: string, where: string): number {
+  if (t.size !== 1) {
+    throw new ShapeError(
+      `${where}: entry ${JSON.stringify(name)} must hold one number, got ${shapeToString(t.shape)}`,
+    );
+  }
+  return t.data[0]!;
+}
+
+export interface SGDOptions extends OptimizerOptions {
+  /** Momentum μ (default 0: none). */
+  momentum?: number;
+  /** Dampening of the gradient added to the momentum buffer (default 0). */
+  dampening?: number;
+  /** Nesterov momentum (needs momentum > 0 and no dampening). */
+  nesterov?: boolean;
+  /** L2 penalty λ: the gradient becomes g + λθ (default 0). */
+  weightDecay?: number;
+}
+
+/**
+ * Stochastic gradient descent. With only `lr` it is exactly the lecture's θ_new = θ_old − α ∇_θ J.
+ * With momentum μ (PyTorch's formulation): b ← μ b + (1 − dampening) g (b = g on the first step), then
+ * θ ← θ − α b, or θ ← θ − α (g + μ b) with Nesterov.
+ */
+export class SGD extends Optimizer {
+  readonly momentum: number;
+  readonly dampening: number;
+  readonly nesterov: boolean;
+  readonly weightDecay: number;
+  protected readonly bufferNames = ["momentum"] as const;
+
+  constructor(parameters: Iterable<Tensor> | AnyModule, options: SGDOptions) {
+    super(parameters, options);
+    this.momentum = checkNumber(options.momentum ?? 0, "momentum", "SGD");
+    this.dampening = checkNumber(options.dampening ?? 0, "dampening", "SGD", 0, 1);
+    this.nesterov = options.nesterov ?? false;
+    this.weightDecay = checkNumber(options.weightDecay ?? 0, "weightDecay", "SGD");
+    if (this.nesterov && (this.momentum === 0 || this.dampening !== 0)) {
+      throw new ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening 0");
+    }
+  }
+
+  protected update(u: ParameterUpdate): void {
+    const { param, grad } = u;
+    const lr = this.lr;
+    const weightDecay = this.weightDecay;
+    const mu = this.momentum;
+    if (mu === 0) {
+      forEachSpan(u, (p0, g0, n) => {
+        for (let j = 0; j < n; j++) {
+          const i = p0 + j;
+          const g = grad[g0 + j]! + weightDecay * param[i]!;
+          param[i] = param[i]! - lr * g;
+        }
+      });
+      return;
+    }
+    const buffer = u.buffer("momentum");
+    const first = u.state.step === 1;
+    const keep = 1 - this.dampening;
+    const nesterov = this.nesterov;
+    forEachSpan(u, (p0, g0, n) => {
+      for (let j = 0; j < n; j++) {
+        const i = p0 + j;
+        const g = grad[g0 + j]! + weightDecay * param[i]!;
+        const b = first ? g : mu * buffer[i]! + keep * g;
+        buffer[i] = b;
+        param[i] = param[i]! - lr * (nesterov ? g + mu * buffer[i]! : buffer[i]!);
+      }
+    });
+  }
+}
+
+export interface AdamOptions extends Partial<OptimizerOptions> {
+  /** Learning rate α (default 0.001). */
+  lr?: number;
+  /** Decay rates (β₁, β₂) of the moment estimates (default [0.9, 0.999]). */
+  betas?: readonly [number, number];
+  /** Added to the denominator for stability (default 1e-8). */
+  eps?: number;
+  /** Adam: L2 penalty added to the gradient; AdamW: decoupled decay of the weights. */
+  weightDecay?: number;
+}
+
+/**
+ * Adam (Kingma and Ba, 2015): m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², and, at step t,
+ * θ ← θ − (α / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε). With `weightDecay` λ the gradient is g + λθ.
+ * Row-sparse gradients: lazy Adam by default (see the module comment); t counts the parameter's steps.
+ */
+export class Adam extends Optimizer {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  protected readonly bufferNames = ["expAvg", "expAvgSq"] as const;
+  /** Decoupled weight decay (AdamW) instead of an L2 term in the gradient. */
+  protected readonly decoupled: boolean = false;
+
+  constructor(parameters: Iterable<Tensor> | AnyModule, options: AdamOptions = {}) {
+    super(parameters, { lr: options.lr ?? 1e-3, sparse: options.sparse });
+    const where = this.constructor.name;
+    const betas = options.betas ?? [0.9, 0.999];
+    if (!Array.isArray(betas) || betas.length !== 2) {
+      throw new ValueError(`${where}: betas must be a pair [β₁, β₂]`);
+    }
+    this.beta1 = checkNumber(betas[0], "β₁", where, 0, 1);
+    this.beta2 = checkNumber(betas[1], "β₂", where, 0, 1);
+    if (this.beta1 === 1 || this.beta2 === 1) throw new ValueError(`${where}: β₁ and β₂ must be below 1`);
+    this.eps = checkNumber(options.eps ?? 1e-8, "eps", where);
+    this.weightDecay = checkNumber(options.weightDecay ?? this.defaultWeightDecay(), "weightDecay", where);
+  }
+
+  protected defaultWeightDecay(): number {
+    return 0;
+  }
+
+  protected update(u: ParameterUpdate): void {
+    const { param, grad } = u;
+    const m = u.buffer("expAvg");
+    const v = u.buffer("expAvgSq");
+    const { beta1, beta2, eps } = this;
+    const lr = this.lr;
+    const t = u.state.step;
+    const stepSize = lr / (1 - Math.pow(beta1, t));
+    const correction2 = Math.sqrt(1 - Math.pow(beta2, t));
+    const l2 = this.decoupled ? 0 : this.weightDecay;
+    const shrink = this.decoupled ? 1 - lr * this.weightDecay : 1;
+    forEachSpan(u, (p0, g0, n) => {
+      for (let j = 0; j < n; j++) {
+        const i = p0 + j;
+        const theta = param[i]! * shrink;
+        const g = grad[g0 + j]! + l2 * theta;
+        m[i] = beta1 * m[i]! + (1 - beta1) * g;
+        v[i] = beta2 * v[i]! + (1 - beta2) * g * g;
+        param[i] = theta - (stepSize * m[i]!) / (Math.sqrt(v[i]!) / correction2 + eps);
+      }
+    });
+  }
+}
+
+/**
+ * AdamW (Loshchilov and Hutter, 2019): Adam with decoupled weight decay, θ ← θ(1 − αλ) before the Adam
+ * step, so the decay is not scaled by the adaptive denominator. Default λ = 0.01.
+ */
+export class AdamW extends Adam {
+  protected override readonly decoupled: boolean = true;
+
+  protected override defaultWeightDecay(): number {
+    return 0.01;
+  }
+}
+
+export interface AdaGradOptions extends Partial<OptimizerOptions> {
+  /** Learning rate α (default 0.01). */
+  lr?: number;
+  /** The rate is α / (1 + (t − 1)·lrDecay) at step t (default 0). */
+  lrDecay?: number;
+  /** L2 penalty added to the gradient (default 0). */
+  weightDecay?: number;
+  /** Starting value of the accumulated squares (default 0). */
+  initialAccumulatorValue?: number;
+  /** Added to the denominator for stability (default 1e-10). */
+  eps?: number;
+}
+
+/**
+ * AdaGrad (Duchi et al., 2011): G ← G + g², θ ← θ − α g / (√G + ε). Each value's rate shrinks with the
+ * gradients it has seen, which suits sparse features such as rare words. With a row-sparse gradient and no
+ * weight decay, updating only the used rows is exact.
+ */
+export class AdaGrad extends Optimizer {
+  readonly lrDecay: number;
+  readonly weightDecay: number;
+  readonly initialAccumulatorValue: number;
+  readonly eps: number;
+  protected readonly bufferNames = ["sum"] as const;
+
+  constructor(parameters: Iterable<Tensor> | AnyModule, options: AdaGradOptions = {}) {
+    super(parameters, { lr: options.lr ?? 1e-2, sparse: options.sparse });
+    this.lrDecay = checkNumber(options.lrDecay ?? 0, "lrDecay", "AdaGrad");
+    this.weightDecay = checkNumber(options.weightDecay ?? 0, "weightDecay", "AdaGrad");
+    this.initialAccumulatorValue = checkNumber(
+      options.initialAccumulatorValue ?? 0,
+      "initialAccumulatorValue",
+      "AdaGrad",
+    );
+    this.eps = checkNumber(options.eps ?? 1e-10, "eps", "AdaGrad");
+  }
+
+  protected update(u: ParameterUpdate): void {
+    const { param, grad } = u;
+    const sum = u.buffer("sum", this.initialAccumulatorValue);
+    const rate = this.lr / (1 + (u.state.step - 1) * this.lrDecay);
+    const { weightDecay, eps } = this;
+    forEachSpan(u, (p0, g0, n) => {
+      for (let j = 0; j < n; j++) {
+        const i = p0 + j;
+        const g = grad[g0 + j]! + weightDecay * param[i]!;
+        sum[i] = sum[i]! + g * g;
+        param[i] = param[i]! - (rate * g) / (Math.sqrt(sum[i]!) + eps);
+      }
+    });
+  }
+}

@@ -1,0 +1,803 @@
+/**
+ * The safetensors format, read and written in memory (no Node APIs: this file runs in a browser).
+ *
+ * Layout: 8 bytes holding N, the header length (unsigned 64-bit little-endian); N bytes of UTF-8 JSON,
+ * `{ "<name>": { "dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end] }, …, "__metadata__": {
+ * "<key>": "<string>" } }`; then the data: each tensor's values, row-major and little-endian, at
+ * [begin, end) counted from the first byte after the header. The tensors' byte ranges cover the data
+ * exactly, without gaps or overlaps.
+ *
+ * Writing follows the reference implementation byte for byte: tensors ordered by dtype alignment
+ * (largest first) and then by name, the header as compact JSON with `__metadata__` first, padded with spaces
+ * to a multiple of 8 bytes so that every tensor's data is aligned.
+ *
+ * Reading trusts nothing: every defect is a {@link FormatError} carrying the byte offset where it was found,
+ * nothing is allocated from a size the header claims before that size has been checked against the file,
+ * and the header is parsed by a small strict JSON reader (bounded nesting, duplicate keys refused).
+ */
+import { FormatError, ValueError } from "../errors.js";
+import { Tensor } from "../tensor/tensor.js";
+import type { DType, TypedArray } from "../tensor/dtype.js";
+import { Module, tensorEntries, type AnyModule, type TensorMap } from "./module.js";
+
+/** The largest header accepted (the reference implementation's bound): 100 MB. */
+export const MAX_HEADER_LENGTH = 100_000_000;
+/** Deepest nesting of arrays and objects accepted in a header (a valid header needs 3). */
+const MAX_DEPTH = 64;
+
+interface DTypeInfo {
+  /** Bytes per element. */
+  size: number;
+  /** The reference's alignment order (larger is written first). */
+  rank: number;
+  /** The chainrule dtype it is read into, or null if chainrule cannot read it. */
+  reads: DType | null;
+}
+
+/** Every dtype of the format, in the reference implementation's alignment order. */
+const DTYPES: Record<string, DTypeInfo> = {
+  BOOL: { size: 1, rank: 0, reads: "int32" },
+  U8: { size: 1, rank: 1, reads: "int32" },
+  I8: { size: 1, rank: 2, reads: "int32" },
+  F8_E5M2: { size: 1, rank: 3, reads: null },
+  F8_E4M3: { size: 1, rank: 4, reads: null },
+  I16: { size: 2, rank: 5, reads: "int32" },
+  U16: { size: 2, rank: 6, reads: "int32" },
+  F16: { size: 2, rank: 7, reads: "float32" },
+  BF16: { size: 2, rank: 8, reads: "float32" },
+  I32: { size: 4, rank: 9, reads: "int32" },
+  U32: { size: 4, rank: 10, reads: "int32" },
+  F32: { size: 4, rank: 11, reads: "float32" },
+  F64: { size: 8, rank: 12, reads: "float64" },
+  I64: { size: 8, rank: 13, reads: "int32" },
+  U64: { size: 8, rank: 14, reads: "int32" },
+};
+
+const WIDE_INTEGERS = new Set(["U32", "I64", "U64"]);
+
+export interface ParseOptions {
+  /**
+   * How integers wider than int32 (I64, U64, U32) are read: "int32" (default), where a value outside the
+   * int32 range is a FormatError, or "float64", where a value beyond ±2^53 (not exactly representable) is.
+   * chainrule stores indices and counts as int32, so int32 is the natural home of the I64 tensors other
+   * tools write for them; "float64" is there for the occasional wide value.
+   */
+  wideIntegers?: "int32" | "float64";
+  /** A file name to carry in errors. */
+  file?: string;
+}
+
+export interface SafetensorsContent {
+  /** The tensors by name, in the order of their data in the file (an object without prototype). */
+  tensors: Record<string, Tensor>;
+  /** The `__metadata__` strings ({} if none). */
+  metadata: Record<string, string>;
+  /** Each tensor's dtype as the file gave it ("F32", "I64", …). */
+  dtypes: Record<string, string>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// A strict JSON reader over the header's bytes, so that errors carry exact byte offsets.
+
+type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
+
+interface JsonEntry {
+  value: JsonValue;
+  /** Byte offset (in the file) of the key and of the value. */
+  keyOffset: number;
+  valueOffset: number;
+}
+
+class JsonObject {
+  readonly entries = new Map<string, JsonEntry>();
+}
+
+class HeaderReader {
+  private pos: number;
+  private readonly utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+  constructor(
+    private readonly bytes: Uint8Array,
+    start: number,
+    private readonly end: number,
+    private readonly file: string | undefined,
+  ) {
+    this.pos = start;
+  }
+
+  fail(message: string, offset = this.pos): never {
+    throw new FormatError(`safetensors: ${message} (at byte ${offset})`, offset, this.file);
+  }
+
+  private skipWhitespace(): void {
+    const b = this.bytes;
+    while (this.pos < this.end) {
+      const c = b[this.pos]!;
+      if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) this.pos++;
+      else break;
+    }
+  }
+
+  private describe(): string {
+    if (this.pos >= this.end) return "the end of the header";
+    const c = this.bytes[this.pos]!;
+    return c >= 0x21 && c < 0x7f
+      ? `'${String.fromCharCode(c)}'`
+      : `byte 0x${c.toString(16).padStart(2, "0")}`;
+  }
+
+  /** Parses the whole header: one JSON value, then only whitespace. */
+  document(): JsonValue {
+    this.skipWhitespace();
+    const value = this.value(0);
+    this.skipWhitespace();
+    if (this.pos < this.end) this.fail(`unexpected ${this.describe()} after the header's JSON value`);
+    return value;
+  }
+
+  private value(depth: number): JsonValue {
+    if (this.pos >= this.end) this.fail("the header's JSON ends early");
+    const c = this.bytes[this.pos]!;
+    if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (depth >= MAX_DEPTH) this.fail(`the header's JSON nests deeper than ${MAX_DEPTH} levels`);
+      return c === 0x7b ? this.object(depth + 1) : this.array(depth + 1);
+    }
+    if (c === 0x22 /* " */) return this.string();
+    if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) return this.number();
+    if (this.literal("true")) return true;
+    if (this.literal("false")) return false;
+    if (this.literal("null")) return null;
+    return this.fail(`unexpected ${this.describe()} in the header's JSON`);
+  }
+
+  private literal(word: string): boolean {
+    if (this.pos + word.length > this.end) return false;
+    for (let i = 0; i < word.length; i++) {
+      if (this.bytes[this.pos + i] !== word.charCodeAt(i)) return false;
+    }
+    this.pos += word.length;
+    return true;
+  }
+
+  private expect(byte: number, what: string): void {
+    this.skipWhitespace();
+    if (this.pos >= this.end || this.bytes[this.pos] !== byte) {
+      this.fail(`expected ${what} but found ${this.describe()} in the header's JSON`);
+    }
+    this.pos++;
+  }
+
+  private object(depth: number): JsonObject {
+    const out = new JsonObject();
+    this.pos++; // {
+    this.skipWhitespace();
+    if (this.pos < this.end && this.bytes[this.pos] === 0x7d /* } */) {
+      this.pos++;
+      return out;
+    }
+    while (true) {
+      this.skipWhitespace();
+      const keyOffset = this.pos;
+      if (this.pos >= this.end || this.bytes[this.pos] !== 0x22) {
+        this.fail(`expected a quoted key but found ${this.describe()} in the header's JSON`);
+      }
+      const key = this.string();
+      if (out.entries.has(key)) this.fail(`the key ${JSON.stringify(key)} appears twice`, keyOffset);
+      this.expect(0x3a, "':'");
+      this.skipWhitespace();
+      const valueOffset = this.pos;
+      const value = this.value(depth);
+      out.entries.set(key, { value, keyOffset, valueOffset });
+      this.skipWhitespace();
+      if (this.pos < this.end && this.bytes[this.pos] === 0x2c /* , */) {
+        this.pos++;
+        continue;
+      }
+      this.expect(0x7d, "',' or '}'");
+      return out;
+    }
+  }
+
+  private array(depth: number): JsonValue[] {
+    const out: JsonValue[] = [];
+    this.pos++; // [
+    this.skipWhitespace();
+    if (this.pos < this.end && this.bytes[this.pos] === 0x5d /* ] */) {
+      this.pos++;
+      return out;
+    }
+    while (true) {
+      this.skipWhitespace();
+      out.push(this.value(depth));
+      this.skipWhitespace();
+      if (this.pos < this.end && this.bytes[this.pos] === 0x2c) {
+        this.pos++;
+        continue;
+      }
+      this.expect(0x5d, "',' or ']'");
+      return out;
+    }
+  }
+
+  private number(): number {
+    const b = this.bytes;
+    const start = this.pos;
+    const digits = (): number => {
+      const from = this.pos;
+      while (this.pos < this.end && b[this.pos]! >= 0x30 && b[this.pos]! <= 0x39) this.pos++;
+      return this.pos - from;
+    };
+    if (b[this.pos] === 0x2d) this.pos++;
+    if (this.pos < this.end && b[this.pos] === 0x30) this.pos++;
+    else if (digits() === 0) this.fail("a number in the header's JSON has no digits", start);
+    if (this.pos < this.end && b[this.pos] === 0x2e /* . */) {
+      this.pos++;
+      if (digits() === 0) this.fail("a number in the header's JSON has no digits after '.'", start);
+    }
+    if (this.pos < this.end && (b[this.pos] === 0x65 || b[this.pos] === 0x45) /* e E */) {
+      this.pos++;
+      if (this.pos < this.end && (b[this.pos] === 0x2b || b[this.pos] === 0x2d)) this.pos++;
+      if (digits() === 0) this.fail("a number in the header's JSON has an empty exponent", start);
+    }
+    return Number(this.decode(start, this.pos));
+  }
+
+  private string(): string {
+    const b = this.bytes;
+    const start = this.pos;
+    this.pos++; // opening quote
+    let pieces: string[] | null = null;
+    let runStart = this.pos;
+    while (true) {
+      if (this.pos >= this.end) this.fail("a string in the header's JSON is not closed", start);
+      const c = b[this.pos]!;
+      if (c === 0x22) break;
+      if (c < 0x20) this.fail("a control character inside a string in the header's JSON");
+      if (c !== 0x5c /* \ */) {
+        this.pos++;
+        continue;
+      }
+      pieces ??= [];
+      pieces.push(this.decode(runStart, this.pos));
+      const escapeAt = this.pos;
+      this.pos++;
+      if (this.pos >= this.end) this.fail("a string in the header's JSON is not closed", start);
+      const e = b[this.pos]!;
+      this.pos++;
+      switch (e) {
+        case 0x22:
+          pieces.push('"');
+          break;
+        case 0x5c:
+          pieces.push("\\");
+          break;
+        case 0x2f:
+          pieces.push("/");
+          break;
+        case 0x62:
+          pieces.push("\b");
+          break;
+        case 0x66:
+          pieces.push("\f");
+          break;
+        case 0x6e:
+          pieces.push("\n");
+          break;
+        case 0x72:
+          pieces.push("\r");
+          break;
+        case 0x74:
+          pieces.push("\t");
+          break;
+        case 0x75: {
+          const unit = this.hex4(escapeAt);
+          if (unit >= 0xdc00 && unit <= 0xdfff)
+            this.fail("a lone low surrogate escape in a string", escapeAt);
+          if (unit >= 0xd800 && unit <= 0xdbff) {
+            let low = -1;
+            if (this.pos + 1 < this.end && b[this.pos] === 0x5c && b[this.pos + 1] === 0x75) {
+              this.pos += 2;
+              low = this.hex4(escapeAt);
+            }
+            if (low < 0xdc00 || low > 0xdfff) this.fail("a lone high surrogate escape in a string", escapeAt);
+            pieces.push(String.fromCharCode(unit, low));
+          } else pieces.push(String.fromCharCode(unit));
+          break;
+        }
+        default:
+          this.fail("an invalid escape sequence in a string in the header's JSON", escapeAt);
+      }
+      runStart = this.pos;
+    }
+    const tail = this.decode(runStart, this.pos);
+    this.pos++; // closing quote
+    return pieces === null ? tail : pieces.join("") + tail;
+  }
+
+  private hex4(escapeAt: number): number {
+    if (this.pos + 4 > this.end) this.fail("a \\u escape needs four hex digits", escapeAt);
+    let value = 0;
+    for (let i = 0; i < 4; i++) {
+      const c = this.bytes[this.pos + i]!;
+      const digit =
+        c >= 0x30 && c <= 0x39
+          ? c - 0x30
+          : c >= 0x61 && c <= 0x66
+            ? c - 87
+            : c >= 0x41 && c <= 0x46
+              ? c - 55
+              : -1;
+      if (digit < 0) this.fail("a \\u escape needs four hex digits", escapeAt);
+      value = value * 16 + digit;
+    }
+    this.pos += 4;
+    return value;
+  }
+
+  private decode(from: number, to: number): string {
+    return from === to ? "" : this.utf8.decode(this.bytes.subarray(from, to));
+  }
+}
+
+/** Offset of the first byte that breaks UTF-8 in bytes[start, end), or −1 if all is valid. */
+function firstInvalidUtf8(bytes: Uint8Array, start: number, end: number): number {
+  let i = start;
+  while (i < end) {
+    const c = bytes[i]!;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    let need: number;
+    let min: number;
+    if (c >= 0xc2 && c <= 0xdf) [need, min] = [1, 0x80];
+    else if (c >= 0xe0 && c <= 0xef) [need, min] = [2, 0x800];
+    else if (c >= 0xf0 && c <= 0xf4) [need, min] = [3, 0x10000];
+    else return i;
+    let code = c & (0x3f >> need);
+    for (let k = 1; k <= need; k++) {
+      const next = i + k < end ? bytes[i + k]! : -1;
+      if ((next & 0xc0) !== 0x80 || next < 0) return i;
+      code = (code << 6) | (next & 0x3f);
+    }
+    if (code < min || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return i;
+    i += need + 1;
+  }
+  return -1;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Reading
+
+interface Entry {
+  name: string;
+  dtype: string;
+  shape: number[];
+  begin: number;
+  end: number;
+  /** Byte offset of the entry's key in the file. */
+  at: number;
+}
+
+function isLittleEndianHost(): boolean {
+  return new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+}
+
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const fraction = h & 0x3ff;
+  if (exponent === 0) return sign * fraction * 2 ** -24;
+  if (exponent === 31) return fraction === 0 ? sign * Infinity : NaN;
+  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+}
+
+/**
+ * Reads a safetensors file from its bytes. Every defect (a header length beyond the file or above
+ * {@link MAX_HEADER_LENGTH}, invalid UTF-8 or JSON, an unknown dtype, a bad shape, offsets out of range,
+ * overlapping or leaving gaps, a size that disagrees with the shape) throws a FormatError with the byte
+ * offset. The tensors own copies of their data.
+ */
+export function parse(input: Uint8Array | ArrayBuffer, options: ParseOptions = {}): SafetensorsContent {
+  const file = options.file;
+  const wide = options.wideIntegers ?? "int32";
+  if (wide !== "int32" && wide !== "float64") {
+    throw new ValueError(`safetensors.parse: wideIntegers must be "int32" or "float64", got ${String(wide)}`);
+  }
+  // A plain Uint8Array view (a Node Buffer's slice() would share memory instead of copying).
+  const bytes =
+    input instanceof Uint8Array
+      ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
+      : input instanceof ArrayBuffer
+        ? new Uint8Array(input)
+        : null;
+  if (bytes === null) throw new ValueError("safetensors.parse: expected a Uint8Array or an ArrayBuffer");
+  const fail = (message: string, offset: number): never => {
+    throw new FormatError(`safetensors: ${message} (at byte ${offset})`, offset, file);
+  };
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const fileSize = bytes.length;
+
+  if (fileSize < 8) fail(`the file has ${fileSize} bytes, too few for the 8-byte header length`, 0);
+  const low = view.getUint32(0, true);
+  const high = view.getUint32(4, true);
+  if (high !== 0 || low > MAX_HEADER_LENGTH) {
+    fail(`the header length ${high * 2 ** 32 + low} is above the limit of ${MAX_HEADER_LENGTH} bytes`, 0);
+  }
+  const headerLength = low;
+  if (8 + headerLength > fileSize) {
+    fail(`the header length ${headerLength} runs past the end of the file (${fileSize} bytes)`, 0);
+  }
+  const dataStart = 8 + headerLength;
+  const dataLength = fileSize - dataStart;
+
+  const invalid = firstInvalidUtf8(bytes, 8, dataStart);
+  if (invalid >= 0) fail("the header is not valid UTF-8", invalid);
+  const reader = new HeaderReader(bytes, 8, dataStart, file);
+  const header = reader.document();
+  if (!(header instanceof JsonObject)) fail("the header must be a JSON object", 8);
+  const top = header as JsonObject;
+
+  const metadata: Record<string, string> = Object.create(null) as Record<string, string>;
+  const entries: Entry[] = [];
+  for (const [name, { value, keyOffset, valueOffset }] of top.entries) {
+    if (name === "__metadata__") {
+      if (!(value instanceof JsonObject)) fail("__metadata__ must be an object of strings", valueOffset);
+      for (const [key, item] of (value as JsonObject).entries) {
+        if (typeof item.value !== "string") {
+          fail(`__metadata__ entry ${JSON.stringify(key)} must be a string`, item.valueOffset);
+        }
+        metadata[key] = item.value as string;
+      }
+      continue;
+    }
+    entries.push(readEntry(name, value, keyOffset, valueOffset, dataLength, fail));
+  }
+
+  // The byte ranges, in order, must tile [0, dataLength) exactly.
+  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let covered = 0;
+  let previous: Entry | null = null;
+  for (const entry of entries) {
+    if (entry.begin < covered) {
+      fail(
+        `tensor ${JSON.stringify(entry.name)} (bytes ${entry.begin}–${entry.end} of the data) overlaps tensor ${JSON.stringify(previous!.name)} (bytes ${previous!.begin}–${previous!.end})`,
+        dataStart + entry.begin,
+      );
+    }
+    if (entry.begin > covered) {
+      fail(`bytes ${covered}–${entry.begin} of the data belong to no tensor`, dataStart + covered);
+    }
+    covered = entry.end;
+    previous = entry;
+  }
+  if (covered < dataLength) {
+    fail(
+      `bytes ${covered}–${dataLength} of the data (to the end of the file) belong to no tensor`,
+      dataStart + covered,
+    );
+  }
+
+  const tensors: Record<string, Tensor> = Object.create(null) as Record<string, Tensor>;
+  const dtypes: Record<string, string> = Object.create(null) as Record<string, string>;
+  const littleEndian = isLittleEndianHost();
+  for (const entry of entries) {
+    tensors[entry.name] = readTensor(entry, bytes, view, dataStart, wide, littleEndian, fail);
+    dtypes[entry.name] = entry.dtype;
+  }
+  return { tensors, metadata, dtypes };
+}
+
+function readEntry(
+  name: string,
+  value: JsonValue,
+  keyOffset: number,
+  valueOffset: number,
+  dataLength: number,
+  fail: (message: string, offset: number) => never,
+): Entry {
+  const what = `tensor ${JSON.stringify(name)}`;
+  if (!(value instanceof JsonObject)) {
+    return fail(`${what} must be described by an object {dtype, shape, data_offsets}`, valueOffset);
+  }
+  const field = (key: string): JsonEntry => {
+    const found = value.entries.get(key);
+    if (found === undefined) return fail(`${what} has no "${key}"`, valueOffset);
+    return found;
+  };
+  const dtypeField = field("dtype");
+  const dtype = dtypeField.value;
+  if (typeof dtype !== "string") return fail(`the dtype of ${what} must be a string`, dtypeField.valueOffset);
+  const info = Object.prototype.hasOwnProperty.call(DTYPES, dtype) ? DTYPES[dtype]! : null;
+  if (info === null) {
+    return fail(`${what} has the unknown dtype ${JSON.stringify(dtype)}`, dtypeField.valueOffset);
+  }
+  if (info.reads === null) {
+    return fail(`${what} has the dtype ${dtype}, which chainrule cannot read`, dtypeField.valueOffset);
+  }
+  const shapeField = field("shape");
+  const shapeValue = shapeField.value;
+  if (!Array.isArray(shapeValue))
+    return fail(`the shape of ${what} must be an array`, shapeField.valueOffset);
+  const shape: number[] = [];
+  let count = 1;
+  for (const d of shapeValue) {
+    if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) {
+      return fail(`the shape of ${what} must hold non-negative integers`, shapeField.valueOffset);
+    }
+    shape.push(d);
+    count *= d;
+    if (count > Number.MAX_SAFE_INTEGER) {
+      return fail(`the shape of ${what} has more elements than can be counted`, shapeField.valueOffset);
+    }
+  }
+  const offsetsField = field("data_offsets");
+  const offsets = offsetsField.value;
+  if (
+    !Array.isArray(offsets) ||
+    offsets.length !== 2 ||
+    !offsets.every((o) => typeof o === "number" && Number.isSafeInteger(o) && o >= 0)
+  ) {
+    return fail(`the data_offsets of ${what} must be two non-negative integers`, offsetsField.valueOffset);
+  }
+  const [begin, end] = offsets as [number, number];
+  if (begin > end) {
+    return fail(
+      `the data_offsets [${begin}, ${end}] of ${what} end before they begin`,
+      offsetsField.valueOffset,
+    );
+  }
+  if (end > dataLength) {
+    return fail(
+      `the data_offsets [${begin}, ${end}] of ${what} run past the end of the data (${dataLength} bytes)`,
+      offsetsField.valueOffset,
+    );
+  }
+  const expected = count * info.size;
+  if (expected !== end - begin) {
+    return fail(
+      `${what} has shape [${shape.join(", ")}] of ${dtype}, which needs ${expected} bytes, but its data_offsets [${begin}, ${end}] hold ${end - begin}`,
+      keyOffset,
+    );
+  }
+  return { name, dtype, shape, begin, end, at: keyOffset };
+}
+
+function readTensor(
+  entry: Entry,
+  bytes: Uint8Array,
+  view: DataView,
+  dataStart: number,
+  wide: "int32" | "float64",
+  littleEndian: boolean,
+  fail: (message: string, offset: number) => never,
+): Tensor {
+  const info = DTYPES[entry.dtype]!;
+  const start = dataStart + entry.begin;
+  const n = (entry.end - entry.begin) / info.size;
+  const what = `tensor ${JSON.stringify(entry.name)}`;
+  let data: TypedArray;
+  let dtype: DType = info.reads!;
+  switch (entry.dtype) {
+    case "F32":
+    case "I32":
+    case "F64": {
+      const copy = bytes.slice(start, start + n * info.size).buffer;
+      if (littleEndian) {
+        data =
+          entry.dtype === "F32"
+            ? new Float32Array(copy)
+            : entry.dtype === "I32"
+              ? new Int32Array(copy)
+              : new Float64Array(copy);
+      } else {
+        data =
+          entry.dtype === "F32"
+            ? new Float32Array(n)
+            : entry.dtype === "I32"
+              ? new Int32Array(n)
+              : new Float64Array(n);
+        for (let i = 0; i < n; i++) {
+          const at = start + i * info.size;
+          data[i] =
+            entry.dtype === "F32"
+              ? view.getFloat32(at, true)
+              : entry.dtype === "I32"
+                ? view.getInt32(at, true)
+                : view.getFloat64(at, true);
+        }
+      }
+      break;
+    }
+    case "F16":
+    case "BF16": {
+      const out = new Float32Array(n);
+      const scratch = new Float32Array(1);
+      const scratchBits = new Uint32Array(scratch.buffer);
+      for (let i = 0; i < n; i++) {
+        const bits = view.getUint16(start + 2 * i, true);
+        if (entry.dtype === "F16") out[i] = halfToFloat(bits);
+        else {
+          scratchBits[0] = bits << 16;
+          out[i] = scratch[0]!;
+        }
+      }
+      data = out;
+      break;
+    }
+    case "BOOL":
+    case "U8":
+    case "I8":
+    case "I16":
+    case "U16": {
+      const out = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        const at = start + i * info.size;
+        out[i] =
+          entry.dtype === "BOOL"
+            ? bytes[at] === 0
+              ? 0
+              : 1
+            : entry.dtype === "U8"
+              ? view.getUint8(at)
+              : entry.dtype === "I8"
+                ? view.getInt8(at)
+                : entry.dtype === "I16"
+                  ? view.getInt16(at, true)
+                  : view.getUint16(at, true);
+      }
+      data = out;
+      break;
+    }
+    default: {
+      // U32, I64 and U64: wider than int32.
+      if (!WIDE_INTEGERS.has(entry.dtype)) return fail(`${what}: unhandled dtype ${entry.dtype}`, entry.at);
+      const toInt32 = wide === "int32";
+      const out = toInt32 ? new Int32Array(n) : new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        const at = start + i * info.size;
+        const value =
+          entry.dtype === "U32"
+            ? BigInt(view.getUint32(at, true))
+            : entry.dtype === "I64"
+              ? view.getBigInt64(at, true)
+              : view.getBigUint64(at, true);
+        if (toInt32 && (value > 2147483647n || value < -2147483648n)) {
+          return fail(
+            `${what}: the ${entry.dtype} value ${value} at element ${i} is outside the int32 range (read with { wideIntegers: "float64" } to keep it)`,
+            at,
+          );
+        }
+        if (!toInt32 && (value > 9007199254740992n || value < -9007199254740992n)) {
+          return fail(
+            `${what}: the ${entry.dtype} value ${value} at element ${i} is beyond ±2^53, so a float64 cannot hold it exactly`,
+            at,
+          );
+        }
+        out[i] = Number(value);
+      }
+      data = out;
+      dtype = toInt32 ? "int32" : "float64";
+      break;
+    }
+  }
+  return new Tensor(data, entry.shape, dtype);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Writing
+
+export interface SerializeOptions {
+  /**
+   * Write int32 tensors as I64 (all of them with `true`, or those named): what PyTorch expects of index
+   * tensors. Otherwise int32 tensors are written as I32.
+   */
+  int64?: boolean | readonly string[];
+}
+
+const encoder = new TextEncoder();
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
+function checkString(value: unknown, what: string): string {
+  if (typeof value !== "string") throw new ValueError(`safetensors.serialize: ${what} must be a string`);
+  if (LONE_SURROGATE.test(value)) {
+    throw new ValueError(`safetensors.serialize: ${what} ${JSON.stringify(value)} is not valid Unicode`);
+  }
+  return value;
+}
+
+/**
+ * Writes tensors (a record or Map of named tensors, or a module, whose `stateDict()` is written) and
+ * optional string metadata as safetensors bytes. float32 → F32, float64 → F64, int32 → I32 (or I64).
+ */
+export function serialize(
+  tensors: TensorMap | AnyModule,
+  metadata?: Record<string, string>,
+  options: SerializeOptions = {},
+): Uint8Array {
+  const where = "safetensors.serialize";
+  const named = tensorEntries(tensors instanceof Module ? tensors.stateDict() : tensors, where);
+  const int64 = options.int64 ?? false;
+  const wideNames = new Set(Array.isArray(int64) ? int64 : []);
+  const items = named.map(([name, t]) => {
+    checkString(name, "a tensor name");
+    if (name === "__metadata__") throw new ValueError(`${where}: "__metadata__" cannot name a tensor`);
+    const dtype =
+      t.dtype === "float32"
+        ? "F32"
+        : t.dtype === "float64"
+          ? "F64"
+          : int64 === true || wideNames.has(name)
+            ? "I64"
+            : "I32";
+    if (wideNames.has(name) && t.dtype !== "int32") {
+      throw new ValueError(
+        `${where}: ${JSON.stringify(name)} is ${t.dtype}; only int32 tensors can be written as I64`,
+      );
+    }
+    return { name, key: encoder.encode(name), tensor: t, dtype, info: DTYPES[dtype]! };
+  });
+  items.sort((a, b) => b.info.rank - a.info.rank || compareBytes(a.key, b.key));
+
+  const parts: string[] = [];
+  if (metadata !== undefined && metadata !== null) {
+    if (typeof metadata !== "object" || Array.isArray(metadata)) {
+      throw new ValueError(`${where}: metadata must be an object of strings`);
+    }
+    const keys = Object.keys(metadata)
+      .map((k) => ({ k, bytes: encoder.encode(checkString(k, "a metadata key")) }))
+      .sort((a, b) => compareBytes(a.bytes, b.bytes));
+    if (keys.length > 0) {
+      const fields = keys.map(
+        ({ k }) =>
+          `${JSON.stringify(k)}:${JSON.stringify(checkString(metadata[k], `metadata ${JSON.stringify(k)}`))}`,
+      );
+      parts.push(`"__metadata__":{${fields.join(",")}}`);
+    }
+  }
+  let offset = 0;
+  for (const item of items) {
+    const bytes = item.tensor.size * item.info.size;
+    parts.push(
+      `${JSON.stringify(item.name)}:{"dtype":"${item.dtype}","shape":[${item.tensor.shape.join(",")}],"data_offsets":[${offset},${offset + bytes}]}`,
+    );
+    offset += bytes;
+  }
+  const json = encoder.encode(`{${parts.join(",")}}`);
+  const headerLength = Math.ceil(json.length / 8) * 8;
+  if (headerLength > MAX_HEADER_LENGTH) {
+    throw new ValueError(`${where}: the header would be ${headerLength} bytes, above ${MAX_HEADER_LENGTH}`);
+  }
+  const out = new Uint8Array(8 + headerLength + offset);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, headerLength, true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, 8 + headerLength);
+  const littleEndian = isLittleEndianHost();
+  let at = 8 + headerLength;
+  for (const item of items) {
+    const data = item.tensor.data;
+    if (item.dtype === "I64") {
+      for (let i = 0; i < data.length; i++) {
+        view.setInt32(at + 8 * i, data[i]!, true);
+        view.setInt32(at + 8 * i + 4, data[i]! < 0 ? -1 : 0, true);
+      }
+    } else if (littleEndian) {
+      out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), at);
+    } else {
+      for (let i = 0; i < data.length; i++) {
+        if (item.dtype === "F32") view.setFloat32(at + 4 * i, data[i]!, true);
+        else if (item.dtype === "F64") view.setFloat64(at + 8 * i, data[i]!, true);
+        else view.setInt32(at + 4 * i, data[i]!, true);
+      }
+    }
+    at += data.length * item.info.size;
+  }
+  return out;
+}

@@ -1,0 +1,307 @@
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { ParseError, ValueError } from "../../src/errors.js";
+import {
+  formatConll,
+  formatPredictions,
+  parseConll,
+  parsePredictions,
+  type ConllCorpus,
+} from "../../src/ner/index.js";
+import { readConllFile, readPredictionsFile, writePredictionsFile } from "../../src/ner/conll-node.js";
+
+// Invented sentences in CoNLL-2003's layout (four columns: token, POS, chunk, IOB1 tag; -DOCSTART- before each
+// document); the real files are never part of the project.
+const CONLL_2003 = `-DOCSTART- -X- -X- O
+
+UN NNP I-NP I-ORG
+urges VBZ I-VP O
+Dutch JJ I-NP I-MISC
+plan NN I-NP O
+. . O O
+
+Anna NNP I-NP I-PER
+Lindqvist NNP I-NP I-PER
+
+-DOCSTART- -X- -X- O
+
+OSLO NNP I-NP I-LOC
+1997-03-14 CD I-NP O
+`;
+
+function errorOf(action: () => unknown): ParseError {
+  try {
+    action();
+  } catch (error) {
+    if (error instanceof ParseError) return error;
+    throw error;
+  }
+  throw new Error("expected a ParseError");
+}
+
+describe("parseConll", () => {
+  it("reads CoNLL-2003's four-column format", () => {
+    const corpus = parseConll(CONLL_2003, { file: "eng.train" });
+    expect(corpus.file).toBe("eng.train");
+    expect(corpus.columnCount).toBe(4);
+    expect(corpus.tokenCount).toBe(9);
+    expect(corpus.documentCount).toBe(2);
+    expect(corpus.tagSet).toEqual(["O", "I-LOC", "I-MISC", "I-ORG", "I-PER"]);
+    expect(corpus.sentences).toEqual([
+      {
+        tokens: ["UN", "urges", "Dutch", "plan", "."],
+        tags: ["I-ORG", "O", "I-MISC", "O", "O"],
+        line: 3,
+        document: 0,
+      },
+      { tokens: ["Anna", "Lindqvist"], tags: ["I-PER", "I-PER"], line: 9, document: 0 },
+      { tokens: ["OSLO", "1997-03-14"], tags: ["I-LOC", "O"], line: 14, document: 1 },
+    ]);
+  });
+
+  it("reads two-column files with tabs or spaces, -DOCSTART- after each document (Wikigold)", () => {
+    const text = "Zyx\tI-MISC\nis\tO\n\n-DOCSTART-\tO\n\nThe  I-ORG\nBand I-ORG\n\n-DOCSTART- O\n\n";
+    const corpus = parseConll(text);
+    expect(corpus.columnCount).toBe(2);
+    expect(corpus.documentCount).toBe(2);
+    expect(corpus.sentences.map((s) => [s.tokens, s.document])).toEqual([
+      [["Zyx", "is"], 0],
+      [["The", "Band"], 1],
+    ]);
+  });
+
+  it("accepts CRLF and CR line ends, a byte-order mark, a missing final newline and several blank lines", () => {
+    const corpus = parseConll("\uFEFFa O\r\nb B-PER\r\n\r\n\r\n\r\nc O\rd I-PER");
+    expect(corpus.sentences.map((s) => s.tokens)).toEqual([
+      ["a", "b"],
+      ["c", "d"],
+    ]);
+    expect(corpus.sentences[1]!.line).toBe(6);
+  });
+
+  it("takes the tag from a chosen column", () => {
+    const corpus = parseConll("Rome NNP I-NP I-LOC\n", { tagColumn: 2 });
+    expect(corpus.sentences[0]!.tags).toEqual(["I-NP"]);
+    expect(parseConll("Rome NNP I-NP I-LOC\n", { tagColumn: -2 }).sentences[0]!.tags).toEqual(["I-NP"]);
+    expect(parseConll("x EU O\n", { tokenColumn: 1 }).sentences[0]!.tokens).toEqual(["EU"]);
+  });
+
+  it("keeps any tag set", () => {
+    const corpus = parseConll("aspirin B-DRUG\n5mg I-DOSE\nx S-GENE\ny E-GENE\n");
+    expect(corpus.tagSet).toEqual(["B-DRUG", "E-GENE", "I-DOSE", "S-GENE"]);
+  });
+
+  describe("malformed input gets a clear error with file and line", () => {
+    it("too few columns", () => {
+      const error = errorOf(() => parseConll("UN I-ORG\nurges O\n\nlonely\n", { file: "eng.train" }));
+      expect(error.message).toBe("eng.train:4: expected at least 2 columns (a token and a tag), found 1");
+      expect(error.line).toBe(4);
+      expect(error.source).toBe("eng.train");
+    });
+
+    it("a changing number of columns", () => {
+      expect(() => parseConll("UN NNP I-NP I-ORG\nurges VBZ O\n", { file: "eng.testa" })).toThrow(
+        "eng.testa:2: expected 4 columns as on line 1, found 3",
+      );
+    });
+
+    it("an unknown tag prefix, with the column", () => {
+      const error = errorOf(() => parseConll("a O\nb X-PER\n", { file: "f.conll" }));
+      expect(error.message).toBe(
+        'f.conll:2: unknown tag prefix "X" in "X-PER" (expected O or B-, I-, E-, S- followed by a type)',
+      );
+      expect(error.column).toBe(3);
+      expect(() => parseConll("a PER\n")).toThrow('<string>:1: tag "PER" has no prefix');
+      expect(() => parseConll("a B-\n")).toThrow("has no entity type");
+      // …unless asked not to check
+      expect(parseConll("a PER\n", { validateTags: false }).tagSet).toEqual(["PER"]);
+    });
+
+    it("an empty file, or one without sentences", () => {
+      expect(() => parseConll("", { file: "empty.txt" })).toThrow(
+        "empty.txt: no sentences found (the text is empty)",
+      );
+      expect(() => parseConll("\n\n-DOCSTART- -X- -X- O\n\n", { file: "x" })).toThrow(
+        "x: no sentences found (it holds only blank lines and -DOCSTART- lines)",
+      );
+      expect(parseConll("", { allowEmpty: true }).sentences).toEqual([]);
+    });
+
+    it("columns that do not exist", () => {
+      expect(() => parseConll("a O\n", { tagColumn: 5 })).toThrow(
+        "tag column 5 does not exist on a line of 2 columns",
+      );
+      expect(() => parseConll("a O\n", { tagColumn: 0 })).toThrow("both column 0");
+      expect(() => parseConll("a O\n", { tagColumn: 1.5 })).toThrow(ValueError);
+    });
+  });
+
+  const tokenArbitrary = fc.stringMatching(/^[A-Za-z0-9.,'&-]{1,8}$/).filter((t) => t !== "-DOCSTART-");
+  const tagArbitrary = fc.oneof(
+    fc.constant("O"),
+    fc
+      .tuple(fc.constantFrom("B", "I", "E", "S"), fc.constantFrom("PER", "LOC", "WORK-OF-ART"))
+      .map(([p, t]) => `${p}-${t}`),
+  );
+  const sentenceArbitrary = fc
+    .array(fc.tuple(tokenArbitrary, tagArbitrary), { minLength: 1, maxLength: 10 })
+    .map((pairs) => ({ tokens: pairs.map((p) => p[0]), tags: pairs.map((p) => p[1]) }));
+
+  it("round trips formatConll → parseConll (property)", () => {
+    fc.assert(
+      fc.property(fc.array(sentenceArbitrary, { minLength: 1, maxLength: 6 }), (sentences) => {
+        const corpus = parseConll(formatConll(sentences));
+        expect(corpus.sentences.map((s) => ({ tokens: s.tokens, tags: s.tags }))).toEqual(sentences);
+        expect(corpus.tokenCount).toBe(sentences.reduce((n, s) => n + s.tokens.length, 0));
+      }),
+    );
+  });
+
+  it("keeps documents through formatConll with documentStarts (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(sentenceArbitrary, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 4 }),
+        (documents) => {
+          const sentences = documents.flatMap((document, d) => document.map((s) => ({ ...s, document: d })));
+          const corpus = parseConll(formatConll(sentences, { documentStarts: true }));
+          expect(corpus.documentCount).toBe(documents.length);
+          expect(corpus.sentences.map((s) => s.document)).toEqual(sentences.map((s) => s.document));
+        },
+      ),
+    );
+  });
+
+  it("random or mutated text: a result or a ParseError naming a line, never another failure (property)", () => {
+    const mutation = fc.oneof(
+      fc.record({
+        kind: fc.constant("delete" as const),
+        at: fc.nat(),
+        length: fc.integer({ min: 1, max: 8 }),
+      }),
+      fc.record({ kind: fc.constant("insert" as const), at: fc.nat(), text: fc.string({ maxLength: 6 }) }),
+      fc.record({
+        kind: fc.constant("insert" as const),
+        at: fc.nat(),
+        text: fc.constantFrom("\n", " ", "\t", "-DOCSTART- O\n", "X-", "B-", "\r", "\uFEFF", " extra"),
+      }),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(sentenceArbitrary, { maxLength: 4 }),
+        fc.array(mutation, { maxLength: 4 }),
+        (sentences, mutations) => {
+          let text = formatConll(sentences);
+          for (const m of mutations) {
+            const at = text.length === 0 ? 0 : m.at % (text.length + 1);
+            text =
+              m.kind === "delete"
+                ? text.slice(0, at) + text.slice(at + m.length)
+                : text.slice(0, at) + m.text + text.slice(at);
+          }
+          let corpus: ConllCorpus | undefined;
+          try {
+            corpus = parseConll(text, { file: "fuzz.conll" });
+          } catch (error) {
+            expect(error).toBeInstanceOf(ParseError);
+            const parseError = error as ParseError;
+            expect(parseError.message).toMatch(/^fuzz\.conll:\d*:? ?/);
+            expect(parseError.line).toBeGreaterThanOrEqual(1);
+            return;
+          }
+          // Never silently empty, and consistent.
+          expect(corpus.sentences.length).toBeGreaterThan(0);
+          for (const s of corpus.sentences) {
+            expect(s.tokens.length).toBe(s.tags.length);
+            expect(s.tokens.length).toBeGreaterThan(0);
+          }
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("arbitrary strings: a result or a ParseError (property)", () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200, unit: "binary" }), (text) => {
+        try {
+          parseConll(text);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ParseError);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe("predictions in conlleval's format", () => {
+  const predictions = [
+    {
+      tokens: ["Paris", "Hilton", "wowed"],
+      gold: ["B-PER", "I-PER", "O"],
+      predicted: ["B-LOC", "I-PER", "O"],
+    },
+    { tokens: ["."], gold: ["O"], predicted: ["O"] },
+  ];
+
+  it("writes token, gold and predicted tags separated by single spaces, a blank line after each sentence", () => {
+    expect(formatPredictions(predictions)).toBe(
+      "Paris B-PER B-LOC\nHilton I-PER I-PER\nwowed O O\n\n. O O\n\n",
+    );
+  });
+
+  it("reads them back", () => {
+    expect(parsePredictions(formatPredictions(predictions))).toEqual(predictions);
+    expect(() => parsePredictions("a O\n", { file: "p.txt" })).toThrow(
+      "p.txt:1: expected at least 3 columns (token, gold tag, predicted tag), found 2",
+    );
+  });
+
+  it("refuses tokens that the format cannot hold", () => {
+    expect(() => formatPredictions([{ tokens: ["New York"], gold: ["O"], predicted: ["O"] }])).toThrow(
+      /contains a space/,
+    );
+    expect(() => formatPredictions([{ tokens: [""], gold: ["O"], predicted: ["O"] }])).toThrow(ValueError);
+    expect(() => formatPredictions([{ tokens: ["a"], gold: ["O"], predicted: [] }])).toThrow(
+      /1 tokens, 1 gold tags and 0/,
+    );
+    expect(() => formatConll([{ tokens: ["-DOCSTART-"], tags: ["O"] }])).toThrow(ValueError);
+  });
+});
+
+describe("conll-node", () => {
+  const directory = mkdtempSync(join(tmpdir(), "chainrule-conll-"));
+
+  it("reads a file, naming it in errors", async () => {
+    const path = join(directory, "eng.train");
+    writeFileSync(path, CONLL_2003);
+    const corpus = await readConllFile(path);
+    expect(corpus.file).toBe(path);
+    expect(corpus.sentences).toHaveLength(3);
+    const bad = join(directory, "bad.train");
+    writeFileSync(bad, "a O\nb\n");
+    await expect(readConllFile(bad)).rejects.toThrow(`${bad}:2: expected at least 2 columns`);
+    await expect(readConllFile(bad, { file: "bad" })).rejects.toThrow(/^bad:2:/);
+  });
+
+  it("writes predictions atomically and reads them back", async () => {
+    const path = join(directory, "predictions.conll");
+    const sentences = [{ tokens: ["Paris"], gold: ["B-LOC"], predicted: ["B-PER"] }];
+    await writePredictionsFile(path, sentences);
+    expect(readFileSync(path, "utf8")).toBe("Paris B-LOC B-PER\n\n");
+    expect(await readPredictionsFile(path)).toEqual(sentences);
+    // No temporary file left behind, even after a failed write.
+    await expect(
+      writePredictionsFile(path, [{ tokens: ["a b"], gold: ["O"], predicted: ["O"] }]),
+    ).rejects.toThrow(ValueError);
+    expect(readdirSync(directory).filter((name) => name.endsWith(".tmp"))).toEqual([]);
+    expect(readFileSync(path, "utf8")).toBe("Paris B-LOC B-PER\n\n");
+  });
+
+  it("a missing file is an I/O error, not a crash", async () => {
+    await expect(readConllFile(join(directory, "missing.conll"))).rejects.toThrow(/ENOENT/);
+  });
+});

@@ -1,0 +1,221 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ValueError } from "../../src/index.js";
+import { readConllFile } from "../../src/ner/conll-node.js";
+import type { ConllSentence } from "../../src/ner/conll.js";
+import { conlleval } from "../../src/ner/conlleval.js";
+import {
+  binaryScores,
+  checkpointFromBytes,
+  checkpointToBytes,
+  resolveTrainingOptions,
+  trainNer,
+  type NerTrainingOptions,
+  type TrainingCheckpoint,
+} from "../../src/ner/trainer.js";
+
+const DATA = join(dirname(fileURLToPath(import.meta.url)), "../../data/wikigold");
+
+let train: ConllSentence[];
+let dev: ConllSentence[];
+
+beforeAll(async () => {
+  train = (await readConllFile(join(DATA, "train.conll"))).sentences.slice(0, 120);
+  dev = (await readConllFile(join(DATA, "dev.conll"))).sentences.slice(0, 40);
+});
+
+/** A small, fast configuration. */
+const SMALL: NerTrainingOptions = { wordDimension: 16, hiddenSize: 32, epochs: 3, batchSize: 16, seed: 3 };
+
+/** conlleval's F1 of tagging every token with its most frequent tag in `sentences` (the majority baseline). */
+function majorityBaselineF1(sentences: readonly ConllSentence[]): number {
+  const counts = new Map<string, Map<string, number>>();
+  for (const s of sentences) {
+    s.tokens.forEach((token, i) => {
+      const tags = counts.get(token) ?? new Map<string, number>();
+      tags.set(s.tags[i]!, (tags.get(s.tags[i]!) ?? 0) + 1);
+      counts.set(token, tags);
+    });
+  }
+  const majority = (token: string) => [...counts.get(token)!].sort((a, b) => b[1] - a[1])[0]![0];
+  return conlleval(sentences.map((s) => ({ gold: s.tags, predicted: s.tokens.map(majority) }))).f1;
+}
+
+describe("trainNer", () => {
+  it("learns: the loss falls and F1 on a tiny set rises well above the majority-tag baseline", async () => {
+    const tiny = train.slice(0, 40);
+    const result = await trainNer(
+      { train: tiny, dev: tiny },
+      { ...SMALL, epochs: 15, patience: 0, optimizer: "adam", lr: 0.02 },
+    );
+    const losses = result.history.map((r) => r.loss);
+    expect(losses[losses.length - 1]!).toBeLessThan(losses[0]! / 4);
+    const baseline = majorityBaselineF1(tiny);
+    expect(result.best!.f1).toBeGreaterThan(baseline + 15);
+    expect(result.best!.f1).toBeGreaterThan(80);
+  });
+
+  it("reports each epoch through the callbacks", async () => {
+    const epochs: number[] = [];
+    let batches = 0;
+    let lastProgress = null as null | { examples: number; totalExamples: number };
+    const result = await trainNer({ train, dev }, SMALL, {
+      onEpoch: (r) => {
+        epochs.push(r.epoch);
+      },
+      onBatch: (p) => {
+        batches++;
+        lastProgress = p;
+      },
+    });
+    expect(epochs).toEqual([1, 2, 3]);
+    const tokens = train.reduce((n, s) => n + s.tokens.length, 0);
+    expect(batches).toBe(3 * Math.ceil(tokens / 16));
+    expect(lastProgress).toMatchObject({ examples: tokens, totalExamples: tokens });
+    for (const record of result.history) {
+      expect(record.examples).toBe(tokens);
+      expect(record.dev!.f1).toBeGreaterThanOrEqual(0);
+      expect(record.lr).toBe(0.1);
+    }
+    // The model kept is the one with the best dev F1.
+    const best = Math.max(...result.history.map((r) => r.dev!.f1));
+    expect(result.best!.f1).toBe(best);
+    expect(result.history.find((r) => r.best && r.epoch === result.bestEpoch)).toBeDefined();
+  });
+
+  it("is reproducible: one seed gives the same model bit for bit", async () => {
+    const a = await trainNer({ train, dev }, { ...SMALL, dropout: 0.2, wordDropout: 0.1 });
+    const b = await trainNer({ train, dev }, { ...SMALL, dropout: 0.2, wordDropout: 0.1 });
+    const c = await trainNer({ train, dev }, { ...SMALL, dropout: 0.2, wordDropout: 0.1, seed: 4 });
+    const sa = a.tagger.stateDict();
+    const sb = b.tagger.stateDict();
+    for (const name of Object.keys(sa)) expect(sb[name]!.data).toEqual(sa[name]!.data);
+    expect(a.history.map((r) => r.loss)).toEqual(b.history.map((r) => r.loss));
+    expect(c.history.map((r) => r.loss)).not.toEqual(a.history.map((r) => r.loss));
+  });
+
+  it("resumes from a checkpoint exactly as if it had not been interrupted", async () => {
+    for (const optimizer of ["sgd", "adam", "adagrad"] as const) {
+      const options: NerTrainingOptions = {
+        ...SMALL,
+        optimizer,
+        dropout: 0.3,
+        wordDropout: 0.1,
+        lrDecay: 0.5,
+      };
+      const data = { train: train.slice(0, 50), dev: dev.slice(0, 20) };
+      const uninterrupted = await trainNer(data, options);
+      // Keep the checkpoint after epoch 1 (as bytes, the way the CLI writes it), then interrupt the run.
+      let saved: Uint8Array | null = null;
+      await expect(
+        trainNer(data, options, {
+          onCheckpoint: (checkpoint: TrainingCheckpoint) => {
+            saved = checkpointToBytes(checkpoint);
+            throw new Error("interrupted");
+          },
+        }),
+      ).rejects.toThrow("interrupted");
+      const resume = checkpointFromBytes(saved!);
+      expect(resume.state.epochsCompleted).toBe(1);
+      const resumed = await trainNer(data, {}, { resume });
+      const a = uninterrupted.tagger.stateDict();
+      const b = resumed.tagger.stateDict();
+      for (const name of Object.keys(a)) expect(b[name]!.data, `${optimizer} ${name}`).toEqual(a[name]!.data);
+      expect(resumed.history.map((r) => [r.epoch, r.loss, r.dev!.f1])).toEqual(
+        uninterrupted.history.map((r) => [r.epoch, r.loss, r.dev!.f1]),
+      );
+      expect(resumed.bestEpoch).toBe(uninterrupted.bestEpoch);
+    }
+  });
+
+  it("refuses to resume on other training data", async () => {
+    let checkpoint: TrainingCheckpoint | null = null;
+    await trainNer({ train, dev }, { ...SMALL, epochs: 1 }, { onCheckpoint: (c) => void (checkpoint = c) });
+    await expect(trainNer({ train: train.slice(1), dev }, {}, { resume: checkpoint })).rejects.toThrow(
+      /checkpoint was made on other training data/,
+    );
+  });
+
+  it("stops early when the dev F1 stops improving, keeping the best epoch", async () => {
+    // With lr = 0 nothing changes after the first epoch, so the F1 never improves again.
+    const result = await trainNer({ train, dev }, { ...SMALL, lr: 0, epochs: 10, patience: 2 });
+    expect(result.history.map((r) => r.epoch)).toEqual([1, 2, 3]);
+    expect(result.stoppedEarly).toBe(true);
+    expect(result.bestEpoch).toBe(1);
+  });
+
+  it("trains the lecture's binary classifier for one type and scores its positive class per token", async () => {
+    const result = await trainNer(
+      { train, dev: train },
+      { ...SMALL, binary: "LOC", epochs: 8, optimizer: "adam", lr: 0.01, patience: 0 },
+    );
+    expect(result.tagger.binary).toBe("LOC");
+    expect(result.tagger.model.config.outputSize).toBe(1);
+    expect(result.best!.f1).toBeGreaterThan(50);
+    const tags = result.tagger.tagTokens(["He", "flew", "to", "Paris", "."]);
+    expect(tags.every((t) => t === "O" || t.endsWith("-LOC"))).toBe(true);
+  });
+
+  it("computes per-token precision, recall and F1 of the positive class", () => {
+    // gold 1 1 0 0 1, predicted 1 0 1 0 1: tp = 2, fp = 1, fn = 1 ⇒ P = R = 2/3, F1 = 2/3, accuracy 3/5.
+    const scores = binaryScores([1, 1, 0, 0, 1], [1, 0, 1, 0, 1]);
+    expect(scores.precision).toBeCloseTo(200 / 3, 10);
+    expect(scores.recall).toBeCloseTo(200 / 3, 10);
+    expect(scores.f1).toBeCloseTo(200 / 3, 10);
+    expect(scores.accuracy).toBeCloseTo(60, 10);
+    expect(binaryScores([0, 0], [0, 0])).toEqual({ precision: 0, recall: 0, f1: 0, accuracy: 100 });
+  });
+
+  it("learns with every optimiser and training scheme", async () => {
+    for (const options of [
+      { optimizer: "adam", lr: 0.01 },
+      { optimizer: "adagrad", lr: 0.1 },
+      { optimizer: "sgd", trainingScheme: "data", decoding: "greedy" },
+      { optimizer: "sgd", trainingScheme: "IOB2", momentum: 0.9, lr: 0.02 },
+    ] as NerTrainingOptions[]) {
+      const result = await trainNer({ train: train.slice(0, 60) }, { ...SMALL, ...options, epochs: 4 });
+      const losses = result.history.map((r) => r.loss);
+      expect(losses[3]!, JSON.stringify(options)).toBeLessThan(losses[0]!);
+      // Without a dev set the last epoch is kept.
+      expect(result.bestEpoch).toBe(4);
+    }
+  });
+
+  it("uses pretrained vectors for the words they hold and adds the table's words to the vocabulary", async () => {
+    const dimension = 4;
+    const words = ["the", "paris", "zanzibar"];
+    const vectors = Float32Array.from({ length: words.length * dimension }, (_, i) => (i % 7) / 10);
+    const result = await trainNer(
+      { train: train.slice(0, 20), pretrained: { words, dimension, vectors } },
+      { ...SMALL, wordDimension: undefined, epochs: 1, lr: 0 },
+    );
+    const { vocabulary, model } = result.tagger;
+    expect(vocabulary.has("zanzibar")).toBe(true);
+    expect(model.config.wordDimension).toBe(4);
+    const table = model.wordEmbedding.weight.data;
+    const id = vocabulary.idOf("Zanzibar");
+    expect(Array.from(table.slice(id * 4, id * 4 + 4))).toEqual(Array.from(vectors.slice(8, 12)));
+    expect(result.pretrained).toMatchObject({ found: 3, dimension: 4 });
+    await expect(
+      trainNer(
+        { train: train.slice(0, 20), pretrained: { words, dimension, vectors } },
+        { wordDimension: 50 },
+      ),
+    ).rejects.toThrow(/wordDimension 50 differs from the pretrained vectors' dimension 4/);
+  });
+
+  it("checks its options and data", async () => {
+    expect(() => resolveTrainingOptions({ batchSize: 0 })).toThrow(/batchSize must be an integer ≥ 1, got 0/);
+    expect(() => resolveTrainingOptions({ optimizer: "rmsprop" as never })).toThrow(
+      /optimizer must be one of sgd, adam, adagrad/,
+    );
+    expect(() => resolveTrainingOptions({ dropout: 1 })).toThrow(/dropout must be a number in \[0, 1\)/);
+    expect(() => resolveTrainingOptions({ lr: Number.NaN })).toThrow(ValueError);
+    await expect(trainNer({ train }, { binary: "DATE" })).rejects.toThrow(
+      /"DATE" does not occur in the training data \(its types: LOC, MISC, ORG, PER\)/,
+    );
+    await expect(trainNer({ train: [] })).rejects.toThrow(/no tokens/);
+    await expect(trainNer({ train: [{ tokens: ["a"], tags: [] }] })).rejects.toThrow(/same length/);
+  });
+});
