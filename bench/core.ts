@@ -2,22 +2,10 @@
  * Core benchmarks (`npm run bench`): scalar graphs, matrix multiply, and one training step of the window NER
  * network, each beside a peer measured in the same run. Figures only: nothing here is asserted.
  */
-import {
-  Tensor,
-  crossEntropy,
-  gather,
-  getBackend,
-  matmul,
-  noGrad,
-  randn,
-  seed,
-  setBackend,
-  listBackends,
-  tanh,
-  tensor,
-} from "../src/index.js";
+import { Tensor, getBackend, matmul, randn, seed, setBackend, listBackends, tensor } from "../src/index.js";
 import { best, bestAsync, format, printTable, rate } from "./util.js";
 import { loadTensorflow, type Tf, type TfTensor } from "./tensorflow.js";
+import { BATCH, CLASSES, DIM, HIDDEN, LR, VOCABULARY, nerBatch, nerStep } from "./ner-step.js";
 
 // ---------------------------------------------------------------------------------------------------------
 // 1. Scalar graphs: a micrograd-style MLP (10 inputs, 16 tanh hidden units, 1 output, squared error) from 0-d
@@ -201,60 +189,6 @@ async function matmulBench(tf: TfModule | undefined): Promise<(string | number)[
 //    table → [256, 250], Linear 250→300, tanh, Linear 300→9, cross-entropy, backward, plain SGD on every
 //    parameter (the embedding table updated in the rows the batch used).
 
-const VOCABULARY = 20_000;
-const DIM = 50;
-const HIDDEN = 300;
-const CLASSES = 9;
-const BATCH = 256;
-const LR = 0.01;
-
-function nerBatch(step: number): { ids: Int32Array; targets: Int32Array } {
-  const ids = new Int32Array(BATCH * 5);
-  const targets = new Int32Array(BATCH);
-  let state = step * 7919 + 1;
-  const next = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0);
-  for (let i = 0; i < ids.length; i++) ids[i] = next() % VOCABULARY;
-  for (let i = 0; i < BATCH; i++) targets[i] = next() % CLASSES;
-  return { ids, targets };
-}
-
-function chainruleNerStep(): () => void {
-  seed(0);
-  const table = randn([VOCABULARY, DIM], { requiresGrad: true });
-  const W1 = randn([HIDDEN, 5 * DIM], { requiresGrad: true });
-  const b1 = randn([HIDDEN], { requiresGrad: true });
-  const W2 = randn([CLASSES, HIDDEN], { requiresGrad: true });
-  const b2 = randn([CLASSES], { requiresGrad: true });
-  const batches = Array.from({ length: 16 }, (_, i) => nerBatch(i));
-  let step = 0;
-  return () => {
-    const { ids, targets } = batches[step++ % batches.length]!;
-    const x = gather(table, tensor(ids, { shape: [BATCH, 5] }), 0, { sparseGrad: true }).reshape([
-      BATCH,
-      5 * DIM,
-    ]);
-    const h = tanh(matmul(x, W1, { transposeB: true }).add(b1));
-    const logits = matmul(h, W2, { transposeB: true }).add(b2);
-    crossEntropy(logits, targets).backward();
-    noGrad(() => {
-      for (const p of [W1, b1, W2, b2]) {
-        const g = p.grad!.data;
-        const w = p.data;
-        for (let i = 0; i < w.length; i++) w[i] -= LR * g[i]!;
-        p.grad = null;
-      }
-      const sparse = table.sparseGrad!;
-      const w = table.data;
-      const values = sparse.values.data;
-      for (let r = 0; r < sparse.indices.length; r++) {
-        const offset = sparse.indices[r]! * DIM;
-        for (let j = 0; j < DIM; j++) w[offset + j] -= LR * values[r * DIM + j]!;
-      }
-      table.grad = null;
-    });
-  };
-}
-
 /**
  * The same network and steps in TensorFlow.js, with its standard `gather` gradient (a dense segment sum over
  * the whole table; on the wasm backend the kernel is supplied by the bench, see bench/tensorflow.ts).
@@ -276,7 +210,7 @@ async function tfNerSteps(tf: TfModule, backend: string, steps: number): Promise
   const run = (i: number) => {
     const { ids, targets } = batches[i % batches.length]!;
     tf.tidy(() => {
-      const idTensor = t.tensor1d!(ids, "int32");
+      const idTensor = t.tensor1d!(ids.data, "int32");
       const labels = t.oneHot!(t.tensor1d!(targets, "int32"), CLASSES);
       optimizer.minimize(() => {
         const x = t.reshape!(t.gather!(table, idTensor), [BATCH, 5 * DIM]);
@@ -301,7 +235,7 @@ async function nerBench(tf: TfModule | undefined): Promise<(string | number)[][]
   const rows: (string | number)[][] = [];
   for (const backend of listBackends()) {
     setBackend(backend);
-    const step = chainruleNerStep();
+    const { step } = nerStep();
     const perSecond = best(() => rate(step, 3000) * BATCH, 2);
     rows.push([`chainrule (${backend} backend)`, format(perSecond, 0)]);
   }

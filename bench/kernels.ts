@@ -11,23 +11,12 @@
  * The machine may be shared, so every figure is the best of several rounds, and the rounds of the two backends
  * alternate so that both see the same disturbances; the ratio column compares figures from the same run.
  */
-import {
-  crossEntropy,
-  gather,
-  getBackend,
-  matmul,
-  noGrad,
-  randn,
-  seed,
-  setBackend,
-  tanh,
-  tensor,
-  type Tensor,
-} from "../src/index.js";
+import { getBackend, matmul, randn, seed, setBackend } from "../src/index.js";
 import { jsBackend } from "../src/backend/js/index.js";
 import { wasmBackend } from "../src/backend/wasm/index.js";
 import { wasmThresholds } from "../src/backend/wasm/thresholds.js";
 import { format, printTable, rate } from "./util.js";
+import { BATCH, nerStep } from "./ner-step.js";
 
 function option(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
@@ -102,63 +91,6 @@ function nerMatmuls(): (string | number)[][] {
 // 2. One training step of the window NER network at batch 256: embedding gather of 5 ids from a 20,000 × 50
 //    table → [256, 250], Linear 250→300, tanh, Linear 300→9, cross-entropy, backward, plain SGD on every
 //    parameter (the embedding table in the rows the batch used).
-
-const VOCABULARY = 20_000;
-const DIM = 50;
-const HIDDEN = 300;
-const CLASSES = 9;
-const BATCH = 256;
-const LR = 0.01;
-
-function nerBatch(step: number): { ids: Tensor; targets: Int32Array } {
-  const ids = new Int32Array(BATCH * 5);
-  const targets = new Int32Array(BATCH);
-  let state = step * 7919 + 1;
-  const next = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0);
-  for (let i = 0; i < ids.length; i++) ids[i] = next() % VOCABULARY;
-  for (let i = 0; i < BATCH; i++) targets[i] = next() % CLASSES;
-  return { ids: tensor(ids, { shape: [BATCH, 5] }), targets };
-}
-
-function nerStep(): { step: () => number } {
-  seed(0);
-  const table = randn([VOCABULARY, DIM], { requiresGrad: true });
-  const W1 = randn([HIDDEN, 5 * DIM], { requiresGrad: true });
-  const b1 = randn([HIDDEN], { requiresGrad: true });
-  const W2 = randn([CLASSES, HIDDEN], { requiresGrad: true });
-  const b2 = randn([CLASSES], { requiresGrad: true });
-  // Scale the weights like a Xavier initialisation, so that tanh does not saturate.
-  for (const w of [W1, W2]) w.data.forEach((v, i, data) => (data[i] = v / Math.sqrt(w.shape[1]!)));
-  const batches = Array.from({ length: 16 }, (_, i) => nerBatch(i));
-  let count = 0;
-  return {
-    step: () => {
-      const { ids, targets } = batches[count++ % batches.length]!;
-      const x = gather(table, ids, 0, { sparseGrad: true }).reshape([BATCH, 5 * DIM]);
-      const h = tanh(matmul(x, W1, { transposeB: true }).add(b1));
-      const logits = matmul(h, W2, { transposeB: true }).add(b2);
-      const loss = crossEntropy(logits, targets);
-      loss.backward();
-      noGrad(() => {
-        for (const p of [W1, b1, W2, b2]) {
-          const g = p.grad!.data;
-          const w = p.data;
-          for (let i = 0; i < w.length; i++) w[i] -= LR * g[i]!;
-          p.grad = null;
-        }
-        const sparse = table.sparseGrad!;
-        const w = table.data;
-        const values = sparse.values.data;
-        for (let r = 0; r < sparse.indices.length; r++) {
-          const offset = sparse.indices[r]! * DIM;
-          for (let j = 0; j < DIM; j++) w[offset + j] -= LR * values[r * DIM + j]!;
-        }
-        table.grad = null;
-      });
-      return loss.item();
-    },
-  };
-}
 
 function nerBench(): (string | number)[][] {
   const steps = BACKENDS.map(() => nerStep());

@@ -224,7 +224,10 @@ async function speed(
   const data = speedData(train);
   const tokens = train.tokenCount;
   const rows: (string | number)[][] = [];
-  const perEpoch = (rate: number) => `${(tokens / rate).toFixed(1)} s`;
+  const perEpoch = (rate: number) => {
+    const seconds = tokens / rate;
+    return seconds < 3600 ? `${seconds.toFixed(1)} s` : `${(seconds / 3600).toFixed(1)} h`;
+  };
   if (measured.length > 0) {
     const rate = median(measured.map((r) => r.examplesPerSecond));
     rows.push([
