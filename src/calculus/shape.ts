@@ -118,29 +118,24 @@ export function elementwiseShape(a: Shape, b: Shape): Shape | null {
 
 /** Compact form for error messages: `n×m`, `n`, `1×n`, `scalar`. */
 export function shapeToCompact(s: Shape): string {
-  switch (s.kind) {
-    case "scalar":
-      return "scalar";
-    case "vector":
-      return String(s.n);
-    case "row":
-      return `1×${s.n}`;
-    case "matrix":
-      return `${s.rows}×${s.cols}`;
-  }
+  return formatShape(s, "×");
 }
 
 /** Readable form: `n × m`, `n`, `1 × n`, `scalar`. */
 export function shapeToText(s: Shape): string {
+  return formatShape(s, " × ");
+}
+
+function formatShape(s: Shape, times: string): string {
   switch (s.kind) {
     case "scalar":
       return "scalar";
     case "vector":
       return String(s.n);
     case "row":
-      return `1 × ${s.n}`;
+      return `1${times}${s.n}`;
     case "matrix":
-      return `${s.rows} × ${s.cols}`;
+      return `${s.rows}${times}${s.cols}`;
   }
 }
 

@@ -1,5 +1,5 @@
 import { DTypeError, ShapeError, ValueError } from "../errors.js";
-import { normalizeAxis, shapeToString, shapesEqual } from "../tensor/shape.js";
+import { blockView, normalizeAxis, shapeToString, shapesEqual, type BlockView } from "../tensor/shape.js";
 import { Tensor, type NestedArray } from "../tensor/tensor.js";
 import { tensor } from "../tensor/creation.js";
 import { apply } from "../autograd/record.js";
@@ -11,12 +11,9 @@ import { reshape } from "./shape.js";
 
 type Rules<K extends keyof OpAttrs> = { [P in K]: OpRule<OpAttrs[P]> };
 
-function view(shape: readonly number[], axis: number) {
-  let outer = 1;
-  let inner = 1;
-  for (let d = 0; d < axis; d++) outer *= shape[d]!;
-  for (let d = axis + 1; d < shape.length; d++) inner *= shape[d]!;
-  return { outer, axis: shape[axis]!, inner };
+/** [outer, axis, inner] sizes of `shape` around `axis`. */
+function view(shape: readonly number[], axis: number): BlockView {
+  return blockView(shape, [axis])!;
 }
 
 /** Per-row coefficient of the cross-entropy gradient: weight of the target over the mean's denominator. */

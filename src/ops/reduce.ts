@@ -1,5 +1,5 @@
 import { ValueError } from "../errors.js";
-import { normalizeAxes, normalizeAxis, reducedShape } from "../tensor/shape.js";
+import { blockView, normalizeAxes, normalizeAxis, reducedShape } from "../tensor/shape.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { apply } from "../autograd/record.js";
 import { backend, checkFloat, checkTensor, empty } from "./helpers.js";
@@ -28,11 +28,6 @@ function axesLast(ndim: number, axes: readonly number[]): number[] {
   const rest: number[] = [];
   for (let d = 0; d < ndim; d++) if (!axes.includes(d)) rest.push(d);
   return [...rest, ...axes];
-}
-
-function contiguous(axes: readonly number[]): boolean {
-  for (let i = 1; i < axes.length; i++) if (axes[i] !== axes[i - 1]! + 1) return false;
-  return true;
 }
 
 function extremumBackward(
@@ -83,25 +78,19 @@ export const reduceRules: Rules<"sum" | "max" | "min" | "logSumExp"> = {
     forward: ([x], { axes, keepDims }) => {
       const out = empty(reducedShape(x!.shape, axes, keepDims), x!.dtype);
       let data = x!._data;
-      let shape = x!.shape;
-      let block = axes;
-      if (!contiguous(axes)) {
+      let view = blockView(x!.shape, axes);
+      if (view === null) {
         // Move the reduced axes to the end so the kernel sees them as one block.
         const perm = axesLast(x!.ndim, axes);
         data = empty(x!.shape, x!.dtype)._data;
         backend().transpose(x!._data, x!.shape, perm, data);
-        shape = perm.map((p) => x!.shape[p]!);
-        block = axes.map((_, i) => x!.ndim - axes.length + i);
+        const shape = perm.map((p) => x!.shape[p]!);
+        view = blockView(
+          shape,
+          axes.map((_, i) => x!.ndim - axes.length + i),
+        )!;
       }
-      let outer = 1;
-      let axis = 1;
-      let inner = 1;
-      for (let d = 0; d < shape.length; d++) {
-        if (d < block[0]!) outer *= shape[d]!;
-        else if (d <= block[block.length - 1]!) axis *= shape[d]!;
-        else inner *= shape[d]!;
-      }
-      backend().logSumExp(data, { outer, axis, inner }, out._data);
+      backend().logSumExp(data, view, out._data);
       return out;
     },
     // d log Σ exp(x) = softmax(x) · dx

@@ -6,6 +6,8 @@ import {
   shapeToString,
   shapesEqual,
   sizeOf,
+  blockView,
+  type BlockView,
 } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { RowSparse } from "../tensor/sparse.js";
@@ -17,12 +19,8 @@ import { sum } from "./reduce.js";
 type Rules<K extends keyof OpAttrs> = { [P in K]: OpRule<OpAttrs[P]> };
 
 /** [outer, axis, inner] sizes of `shape` around `axis`. */
-function axisView(shape: readonly number[], axis: number, axisSize = shape[axis]!) {
-  let outer = 1;
-  let inner = 1;
-  for (let d = 0; d < axis; d++) outer *= shape[d]!;
-  for (let d = axis + 1; d < shape.length; d++) inner *= shape[d]!;
-  return { outer, axis: axisSize, inner };
+function axisView(shape: readonly number[], axis: number): BlockView {
+  return blockView(shape, [axis])!;
 }
 
 function inversePermutation(perm: readonly number[]): number[] {

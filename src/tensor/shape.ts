@@ -110,3 +110,30 @@ export function reducedShape(shape: Shape, axes: readonly number[], keepDims: bo
   }
   return out;
 }
+
+/** An array seen as [outer, axis, inner] around a block of axes (what the kernels call an `AxisView`). */
+export interface BlockView {
+  outer: number;
+  axis: number;
+  inner: number;
+}
+
+/**
+ * `shape` viewed as [outer, axis, inner] around `axes` (sorted): the dimensions before the block, the block
+ * itself and those after it, each multiplied out. Null when the axes are not one contiguous run; with no axes,
+ * everything is `outer`.
+ */
+export function blockView(shape: Shape, axes: readonly number[]): BlockView | null {
+  for (let i = 1; i < axes.length; i++) if (axes[i] !== axes[i - 1]! + 1) return null;
+  const first = axes.length === 0 ? shape.length : axes[0]!;
+  const last = axes.length === 0 ? shape.length - 1 : axes[axes.length - 1]!;
+  let outer = 1;
+  let axis = 1;
+  let inner = 1;
+  for (let d = 0; d < shape.length; d++) {
+    if (d < first) outer *= shape[d]!;
+    else if (d <= last) axis *= shape[d]!;
+    else inner *= shape[d]!;
+  }
+  return { outer, axis, inner };
+}

@@ -1,5 +1,6 @@
 import type { TypedArray } from "../../tensor/dtype.js";
 import type { AxisView, ReduceKernel } from "../backend.js";
+import { blockView } from "../../tensor/shape.js";
 
 /**
  * Reduction over a set of axes. When the reduced axes form one contiguous block the array is viewed as
@@ -16,18 +17,9 @@ export function reduce(
     out.set(x);
     return;
   }
-  let contiguous = true;
-  for (let i = 1; i < axes.length; i++) if (axes[i] !== axes[i - 1]! + 1) contiguous = false;
-  if (contiguous) {
-    let outer = 1;
-    let axis = 1;
-    let inner = 1;
-    for (let d = 0; d < shape.length; d++) {
-      if (d < axes[0]!) outer *= shape[d]!;
-      else if (d <= axes[axes.length - 1]!) axis *= shape[d]!;
-      else inner *= shape[d]!;
-    }
-    reduceAxis(op, x, { outer, axis, inner }, out);
+  const view = blockView(shape, axes);
+  if (view !== null) {
+    reduceAxis(op, x, view, out);
     return;
   }
   reduceGeneral(op, x, shape, axes, out);

@@ -3,6 +3,7 @@ import type { ReduceKernel } from "../backend.js";
 import { reduce as jsReduce } from "../js/reduce.js";
 import { align16, requireKernels } from "./runtime.js";
 import { wasmThresholds } from "./thresholds.js";
+import { blockView } from "../../tensor/shape.js";
 
 /**
  * Sums over one contiguous block of axes run in WebAssembly; max, min, scattered axes, int32 and small arrays
@@ -16,21 +17,13 @@ export function reduce(
   out: TypedArray,
 ): void {
   const size = x instanceof Float32Array ? 4 : x instanceof Float64Array ? 8 : 0;
-  let contiguous = axes.length > 0;
-  for (let i = 1; i < axes.length; i++) if (axes[i] !== axes[i - 1]! + 1) contiguous = false;
+  const block = axes.length > 0 ? blockView(shape, axes) : null;
   const sameType = size === 4 ? out instanceof Float32Array : out instanceof Float64Array;
-  if (op !== "sum" || !contiguous || size === 0 || !sameType || x.length < wasmThresholds.elementwise) {
+  if (op !== "sum" || block === null || size === 0 || !sameType || x.length < wasmThresholds.elementwise) {
     jsReduce(op, x, shape, axes, out);
     return;
   }
-  let outer = 1;
-  let axis = 1;
-  let inner = 1;
-  for (let d = 0; d < shape.length; d++) {
-    if (d < axes[0]!) outer *= shape[d]!;
-    else if (d <= axes[axes.length - 1]!) axis *= shape[d]!;
-    else inner *= shape[d]!;
-  }
+  const { outer, axis, inner } = block;
   // A sum along contiguous rows runs four rows per vector; with fewer rows WebAssembly has no advantage.
   if (inner === 1 && outer < 4) {
     jsReduce(op, x, shape, axes, out);
