@@ -10,6 +10,7 @@ import { ShapeError, ValueError } from "../errors.js";
 import {
   add,
   call,
+  children,
   constant,
   divide,
   hadamard,
@@ -21,7 +22,7 @@ import {
   variable,
   type Expr,
 } from "./expr.js";
-import { caretSnippet, type ParsedExpression, type SyntaxNode } from "./parser.js";
+import { caretSnippet, parseErrorAt, type ParsedExpression, type SyntaxNode } from "./parser.js";
 import {
   colsOf,
   elementwiseShape,
@@ -36,11 +37,40 @@ import {
 /** Declared shapes of the variables, by name. */
 export type ShapeDeclarations = ReadonlyMap<string, Shape>;
 
+/**
+ * The deepest expression tree accepted (after normalising: `x + x + … + x` is one node `3165x`, so only
+ * nesting that does not flatten counts). The passes over the tree recurse, so depth must stay bounded.
+ */
+export const MAX_EXPRESSION_DEPTH = 400;
+
+/** The direct sub-trees of a syntax node, in order. */
+function syntaxChildren(node: SyntaxNode): readonly SyntaxNode[] {
+  switch (node.type) {
+    case "binary":
+      return [node.left, node.right];
+    case "negate":
+    case "transpose":
+      return [node.arg];
+    case "call":
+      return node.args;
+    default:
+      return [];
+  }
+}
+
+/** How an undeclared variable's shape is declared: as an option of derive, or as a CLI flag. */
+export type DeclarationStyle = "library" | "cli";
+
 class Builder {
   constructor(
     private readonly parsed: ParsedExpression,
     private readonly shapes: ShapeDeclarations,
+    private readonly style: DeclarationStyle = "library",
   ) {}
+
+  private declarationHint(name: string): string {
+    return this.style === "cli" ? `--shapes ${name}:n` : `shapes: { ${name}: "n" }`;
+  }
 
   private text(node: SyntaxNode): string {
     return this.parsed.source.slice(node.start, node.end);
@@ -62,7 +92,55 @@ class Builder {
     );
   }
 
-  build(node: SyntaxNode): Expr {
+  /**
+   * Builds bottom-up with an explicit stack, so that a long flat expression (`x + x + … + x`, `x^1^1…`,
+   * `x''…'`) costs no stack depth; a tree that stays deep after normalising (`x^y^y^…`) is refused.
+   */
+  build(root: SyntaxNode): Expr {
+    const built = new Map<SyntaxNode, Expr>();
+    const stack: { node: SyntaxNode; expanded: boolean }[] = [{ node: root, expanded: false }];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      const kids = syntaxChildren(top.node);
+      if (!top.expanded && kids.length > 0) {
+        top.expanded = true;
+        for (let i = kids.length - 1; i >= 0; i--) stack.push({ node: kids[i]!, expanded: false });
+        continue;
+      }
+      stack.pop();
+      const args = kids.map((k) => built.get(k)!);
+      for (const k of kids) built.delete(k);
+      const expr = this.node(top.node, args);
+      this.checkDepth(top.node, expr);
+      built.set(top.node, expr);
+    }
+    return built.get(root)!;
+  }
+
+  private readonly depths = new WeakMap<Expr, number>();
+
+  /** The depth of a tree whose children were already measured (or are shallow). */
+  private depthOf(e: Expr): number {
+    const known = this.depths.get(e);
+    if (known !== undefined) return known;
+    let depth = 1;
+    for (const child of children(e)) depth = Math.max(depth, 1 + this.depthOf(child));
+    this.depths.set(e, depth);
+    return depth;
+  }
+
+  private checkDepth(node: SyntaxNode, e: Expr): void {
+    if (this.depthOf(e) <= MAX_EXPRESSION_DEPTH) return;
+    const at = node.type === "binary" || node.type === "transpose" ? node.opStart : node.start;
+    throw parseErrorAt(
+      this.parsed.source,
+      at,
+      `the expression nests too deeply: more than ${MAX_EXPRESSION_DEPTH} levels of operations inside one another ` +
+        `(a power with a non-numeric exponent, x^y^y^…, nests one level per power)`,
+    );
+  }
+
+  private node(node: SyntaxNode, args: readonly Expr[]): Expr {
     switch (node.type) {
       case "number":
         return constant(node.value);
@@ -71,7 +149,7 @@ class Builder {
         if (shape === undefined) {
           const declared = [...this.shapes.keys()];
           throw new ValueError(
-            `undeclared variable '${node.name}': declare its shape, e.g. shapes: { ${node.name}: "n" }` +
+            `undeclared variable '${node.name}': declare its shape, e.g. ${this.declarationHint(node.name)}` +
               (declared.length > 0 ? ` (declared: ${declared.join(", ")})` : "") +
               `\n${caretSnippet(this.parsed.source, node.start, node.end)}`,
           );
@@ -79,19 +157,17 @@ class Builder {
         return variable(node.name, shape);
       }
       case "negate":
-        return negate(this.build(node.arg));
+        return negate(args[0]!);
       case "transpose":
-        return transpose(this.build(node.arg));
+        return transpose(args[0]!);
       case "binary":
-        return this.binary(node);
+        return this.binary(node, args[0]!, args[1]!);
       case "call":
-        return this.call(node);
+        return this.call(node, args);
     }
   }
 
-  private binary(node: Extract<SyntaxNode, { type: "binary" }>): Expr {
-    const left = this.build(node.left);
-    const right = this.build(node.right);
+  private binary(node: Extract<SyntaxNode, { type: "binary" }>, left: Expr, right: Expr): Expr {
     const a = left.shape;
     const b = right.shape;
     switch (node.op) {
@@ -140,8 +216,7 @@ class Builder {
     }
   }
 
-  private call(node: Extract<SyntaxNode, { type: "call" }>): Expr {
-    const args = node.args.map((arg) => this.build(arg));
+  private call(node: Extract<SyntaxNode, { type: "call" }>, args: readonly Expr[]): Expr {
     const shapes = args.map((arg) => arg.shape);
     const a = shapes[0]!;
     const fail = (expected: string): ShapeError =>
@@ -189,6 +264,10 @@ class Builder {
 }
 
 /** The shaped expression tree of a parsed expression (throws ShapeError or ValueError with a caret). */
-export function buildExpression(parsed: ParsedExpression, shapes: ShapeDeclarations): Expr {
-  return new Builder(parsed, shapes).build(parsed.tree);
+export function buildExpression(
+  parsed: ParsedExpression,
+  shapes: ShapeDeclarations,
+  style: DeclarationStyle = "library",
+): Expr {
+  return new Builder(parsed, shapes, style).build(parsed.tree);
 }

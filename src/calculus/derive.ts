@@ -18,6 +18,7 @@ import { jacobianOf } from "./differential.js";
 import { bindValues, evaluateExpr, type Environment, type VariableValues } from "./evaluate.js";
 import {
   children,
+  dimensionsOf,
   named,
   variable,
   variablesOf,
@@ -31,7 +32,14 @@ import { findPieces, namePieces, nameErrorSignals, substitute, type Piece } from
 import { latexName, toLatex, toText } from "./print.js";
 import { reverseMode } from "./reverse.js";
 import { withSimplifyMemo } from "./simplify.js";
-import { parseShape, shapeToText, type Shape, type Shape as SymbolicShape, type ShapeSpec } from "./shape.js";
+import {
+  parseShape,
+  shapeToText,
+  symbolsOf,
+  type Shape,
+  type Shape as SymbolicShape,
+  type ShapeSpec,
+} from "./shape.js";
 import { buildSteps, partialLabel, type DerivationStep } from "./steps.js";
 
 /** Declared shapes: `{ W: "n×m", x: "m", b: "n", a: "scalar" }` (also `"n x m"`, `"[3, 4]"`, `[3, 4]`). */
@@ -199,9 +207,18 @@ function deriveWithMemo(expression: string, options: DeriveOptions): Derivation 
     }
   }
   const remaining = new Set(variablesOf(root).map((v) => v.name));
-  const variables = written
-    .filter((name) => remaining.has(name) || wrt.includes(name))
-    .map((name) => variable(name, shapes.get(name)!));
+  // A variable that cancels (a ./ y .* y) may still fix the size of a dimension the result needs (𝟏 of y's
+  // length): it stays an input then, so that evaluation and generated code know that size.
+  const kept = new Set(written.filter((name) => remaining.has(name) || wrt.includes(name)));
+  const known = new Set([...kept].flatMap((name) => symbolsOf(shapes.get(name)!)));
+  for (const d of dimensionsOf(root)) {
+    if (known.has(d)) continue;
+    const source = written.find((name) => symbolsOf(shapes.get(name)!).includes(d));
+    if (source === undefined) continue;
+    kept.add(source);
+    for (const s of symbolsOf(shapes.get(source)!)) known.add(s);
+  }
+  const variables = written.filter((name) => kept.has(name)).map((name) => variable(name, shapes.get(name)!));
   const shapeOf = (name: string): Shape => shapes.get(name)!;
   let kind: DerivativeKind;
   if (root.shape.kind === "scalar") kind = order === 2 ? "hessian" : "gradient";

@@ -75,6 +75,8 @@ const cases: {
     shapes: { X: "n×n", A: "n×n", v: "n", c: "scalar" },
     helpers: [],
   },
+  // y cancels, but its length m is still the result's length: y stays an input that fixes m.
+  { expression: "a./y.*y", wrt: ["a"], shapes: { a: "scalar", y: "m" }, helpers: [] },
 ];
 
 describe("generated code", () => {
