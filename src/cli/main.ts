@@ -22,9 +22,26 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * `chainrule help ner train` as `chainrule ner train --help`: commander's own help command looks one level
+ * deep only, so it would show the help of `ner`.
+ */
+export function expandHelpCommand(program: Command, argv: readonly string[]): string[] {
+  const args = argv.slice(2);
+  if (args[0] !== "help" || args.length < 3) return [...argv];
+  let command = program;
+  for (const name of args.slice(1)) {
+    const sub = command.commands.find((c) => c.name() === name || c.aliases().includes(name));
+    if (sub === undefined) return [...argv];
+    command = sub;
+  }
+  return [...argv.slice(0, 2), ...args.slice(1), "--help"];
+}
+
 /** Runs the CLI; errors from chainrule are printed as one clear line and exit with status 1 (2 for usage). */
 export async function main(argv: readonly string[] = process.argv): Promise<number> {
   const program = buildProgram();
+  argv = expandHelpCommand(program, argv);
   // Subcommands do not inherit exitOverride once created; without it a usage error exits the process.
   const overrideExit = (command: Command): void => {
     command.exitOverride();

@@ -303,7 +303,7 @@ describe("chainrule ner errors", () => {
       out,
     );
     await fails(
-      /--dropout must be in \[0, 1\), got 1.5/,
+      /--dropout must be a number in \[0, 1\), got 1.5/,
       "ner",
       "train",
       "--train",
@@ -399,6 +399,17 @@ describe("chainrule ner errors", () => {
       "--data",
       join(folder, "none.conll"),
     );
+  });
+});
+
+describe("chainrule help ner …", () => {
+  it("shows the help of the subcommand named, as --help does", async () => {
+    const help = await run("help", "ner", "train");
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: chainrule ner train \[options\]/);
+    expect(help.stdout).toContain("--batch-size <n>");
+    expect(help.stdout).toBe((await run("ner", "train", "--help")).stdout);
+    expect((await run("help", "ner")).stdout).toMatch(/^Usage: chainrule ner \[options\] \[command\]/);
   });
 });
 

@@ -6,6 +6,7 @@ import { readConllFile } from "../../src/ner/conll-node.js";
 import type { ConllSentence } from "../../src/ner/conll.js";
 import { conlleval } from "../../src/ner/conlleval.js";
 import {
+  TRAINING_OPTIONS,
   binaryScores,
   checkpointFromBytes,
   checkpointToBytes,
@@ -14,6 +15,7 @@ import {
   type NerTrainingOptions,
   type TrainingCheckpoint,
 } from "../../src/ner/trainer.js";
+import { checkResolvedOptions, parseOptionText } from "../../src/ner/train/options.js";
 
 const DATA = join(dirname(fileURLToPath(import.meta.url)), "../../data/wikigold");
 
@@ -217,5 +219,37 @@ describe("trainNer", () => {
     );
     await expect(trainNer({ train: [] })).rejects.toThrow(/no tokens/);
     await expect(trainNer({ train: [{ tokens: ["a"], tags: [] }] })).rejects.toThrow(/same length/);
+  });
+
+  it("resolves the defaults and bounds from one table that the CLI reads too", () => {
+    const defaults = resolveTrainingOptions();
+    expect(defaults).toMatchObject({ windowSize: 2, hiddenSize: 300, batchSize: 32, lr: 0.1, binary: null });
+    expect(resolveTrainingOptions({ optimizer: "adam" }).lr).toBe(0.001);
+    expect(Object.keys(defaults).sort()).toEqual(Object.keys(TRAINING_OPTIONS).sort());
+    // What a flag accepts, the library accepts, with the same value; what one refuses, both refuse.
+    for (const [key, spec] of Object.entries(TRAINING_OPTIONS) as [keyof NerTrainingOptions, never][]) {
+      const flag = (spec as { cli?: { flag: string } }).cli?.flag.split(" ")[0];
+      if (flag === undefined) continue;
+      const value = defaults[key];
+      if (value === null) continue;
+      expect(parseOptionText(key, String(value), flag), flag).toEqual(value);
+    }
+    for (const bad of ["-1", "2.5", "9007199254740993", "1e9"]) {
+      expect(() => parseOptionText("batchSize", bad, "--batch-size")).toThrow(
+        /--batch-size must be an integer/,
+      );
+    }
+    for (const bad of [-1, 2.5, 2 ** 53, 1e9, Number.NaN]) {
+      expect(() => resolveTrainingOptions({ batchSize: bad })).toThrow(
+        /trainNer: batchSize must be an integer/,
+      );
+    }
+    expect(() => resolveTrainingOptions({ hiddenSize: 1e9 })).toThrow(
+      /hiddenSize must be an integer ≤ 1000000/,
+    );
+    // Options read back from a file must be complete: nothing is defaulted.
+    expect(checkResolvedOptions(defaults, "checkpoint")).toEqual(defaults);
+    const { seed: _seed, ...withoutSeed } = defaults;
+    expect(() => checkResolvedOptions(withoutSeed, "checkpoint")).toThrow(/"options" has no "seed"/);
   });
 });

@@ -1,0 +1,82 @@
+/**
+ * What the `ner` subcommands share: printing, checking option values, reading data files, models and
+ * pretrained vectors, and the shipped data's location.
+ */
+import { readFile, stat } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { ValueError } from "../../../errors.js";
+import { readConllFile } from "../../../ner/conll-node.js";
+import { readEmbeddingsFile } from "../../../ner/embeddings-node.js";
+import type { EmbeddingTable } from "../../../ner/embeddings.js";
+import { embeddingTableFromSafetensors } from "../../../ner/embedding-table.js";
+import type { ConllCorpus } from "../../../ner/conll.js";
+import { NerTagger } from "../../../ner/tagger.js";
+
+/** The package's shipped data folder (next to dist/ or src/), found from this file, not the working directory. */
+export const DATA_DIRECTORY = fileURLToPath(new URL("../../../../data/", import.meta.url));
+
+/** Prints to standard output. */
+export function write(text: string): void {
+  process.stdout.write(text);
+}
+
+/** One of `choices`, or a ValueError naming the flag (undefined stays undefined). */
+export function choiceOption<T extends string>(
+  value: string | undefined,
+  name: string,
+  choices: readonly T[],
+): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(choices as readonly string[]).includes(value)) {
+    throw new ValueError(`${name} must be one of ${choices.join(", ")}, got "${value}"`);
+  }
+  return value as T;
+}
+
+/** An existing regular file, or a ValueError naming the flag. */
+export async function requireFile(path: string, what: string): Promise<void> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch {
+    throw new ValueError(`${what} ${path}: no such file`);
+  }
+  if (!info.isFile()) throw new ValueError(`${what} ${path}: not a file`);
+}
+
+/** Reads a CoNLL file given by a flag. */
+export async function readCorpus(path: string, what: string): Promise<ConllCorpus> {
+  await requireFile(path, what);
+  return readConllFile(path);
+}
+
+/** Reads pretrained vectors: GloVe text, or a safetensors table (`words` in the metadata, `vectors` [n, d]). */
+export async function readPretrained(path: string): Promise<EmbeddingTable> {
+  await requireFile(path, "--embeddings");
+  if (path.endsWith(".safetensors"))
+    return embeddingTableFromSafetensors(new Uint8Array(await readFile(path)), path);
+  return readEmbeddingsFile(path);
+}
+
+/** Loads the model directory given by `--model`. */
+export async function loadTagger(directory: string): Promise<NerTagger> {
+  let info;
+  try {
+    info = await stat(directory);
+  } catch {
+    throw new ValueError(`--model ${directory}: no such directory`);
+  }
+  if (!info.isDirectory()) throw new ValueError(`--model ${directory}: not a directory`);
+  return NerTagger.load(directory);
+}
+
+/** An output directory: absent (it will be created) or a directory. */
+export async function checkOutputDirectory(path: string, flag = "--out"): Promise<void> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch {
+    return; // Absent: it will be created.
+  }
+  if (!info.isDirectory()) throw new ValueError(`${flag} ${path}: exists and is not a directory`);
+}

@@ -1,0 +1,116 @@
+/**
+ * `chainrule ner train`: trains the window classifier on a CoNLL file. Its hyperparameter flags come from the
+ * training options' table (`ner/train/options.ts`), with the same defaults and checks as the library.
+ */
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Option, type Command } from "commander";
+import { ValueError } from "../../../errors.js";
+import { entityTypes } from "../../../ner/tags.js";
+import {
+  TRAINING_OPTIONS,
+  checkpointFromBytes,
+  type NerTrainingOptions,
+  type TrainingCheckpoint,
+} from "../../../ner/trainer.js";
+import { optionHelp, parseOptionText } from "../../../ner/train/options.js";
+import { formatCount } from "../../progress.js";
+import { describeRun } from "./format.js";
+import { CHECKPOINT_FILE, reportTraining, runTraining } from "./run-training.js";
+import { checkOutputDirectory, readCorpus, readPretrained, write } from "./shared.js";
+
+/** The flags of `ner train` that are not hyperparameters. */
+interface TrainCommandOptions {
+  train: string;
+  dev?: string;
+  embeddings?: string;
+  resume?: boolean;
+  quiet?: boolean;
+  out: string;
+  [attribute: string]: string | boolean | undefined;
+}
+
+/** The hyperparameter flags: [option key, commander option]. */
+function hyperparameterFlags(): [keyof NerTrainingOptions, Option][] {
+  const flags: [keyof NerTrainingOptions, Option][] = [];
+  for (const key of Object.keys(TRAINING_OPTIONS) as (keyof NerTrainingOptions)[]) {
+    const cli = TRAINING_OPTIONS[key].cli;
+    if (cli !== undefined) flags.push([key, new Option(cli.flag, optionHelp(key))]);
+  }
+  return flags;
+}
+
+/** The training options given on the command line, each checked (messages name the flag). */
+export function trainingOptionsFrom(given: Record<string, unknown>): NerTrainingOptions {
+  const options: Record<string, unknown> = {};
+  for (const [key, option] of hyperparameterFlags()) {
+    const text = given[option.attributeName()];
+    if (typeof text === "string") options[key] = parseOptionText(key, text, option.long!);
+  }
+  return options as NerTrainingOptions;
+}
+
+async function trainCommand(o: TrainCommandOptions): Promise<void> {
+  const options = trainingOptionsFrom(o);
+  await checkOutputDirectory(o.out);
+  let resume: TrainingCheckpoint | null = null;
+  if (o.resume) {
+    const path = join(o.out, CHECKPOINT_FILE);
+    if (!existsSync(path)) {
+      throw new ValueError(
+        `--resume: ${path} not found (nothing to resume: a finished run removes its checkpoint)`,
+      );
+    }
+    resume = checkpointFromBytes(new Uint8Array(await readFile(path)), path);
+  }
+  const train = await readCorpus(o.train, "--train");
+  const dev = o.dev !== undefined ? await readCorpus(o.dev, "--dev") : null;
+  if (options.binary !== undefined && options.binary !== null) {
+    const types = entityTypes(train.tagSet);
+    if (!types.includes(options.binary)) {
+      throw new ValueError(
+        `--binary ${options.binary}: not an entity type of ${train.file} (its types: ${types.join(", ") || "none"})`,
+      );
+    }
+  }
+  const pretrained =
+    o.embeddings !== undefined && resume === null ? await readPretrained(o.embeddings) : null;
+  write(describeRun(train, dev, options, resume));
+  if (pretrained)
+    write(
+      `embeddings: ${o.embeddings}: ${formatCount(pretrained.words.length)} vectors of ${pretrained.dimension} dimensions\n`,
+    );
+  write("\n");
+  const result = await runTraining({
+    train,
+    dev,
+    options,
+    pretrained,
+    out: o.out,
+    resume,
+    quiet: o.quiet === true,
+    stream: process.stdout,
+  });
+  reportTraining(result, o.out, result.tagger.binary);
+}
+
+export function registerTrain(ner: Command): void {
+  const command = ner
+    .command("train")
+    .description(
+      "train the window classifier on a CoNLL file (progress per epoch, dev scores, best model saved)",
+    )
+    .requiredOption("--train <file>", "training data in CoNLL format (token first, tag last)")
+    .option("--dev <file>", "dev data for early stopping and the per-epoch scores")
+    .option(
+      "--embeddings <file>",
+      "pretrained word vectors (GloVe text: word v1 … vd; or a .safetensors table)",
+    );
+  for (const [, option] of hyperparameterFlags()) command.addOption(option);
+  command
+    .option("--resume", "continue an interrupted run from DIR/checkpoint.safetensors")
+    .option("--quiet", "no progress bar: one plain line per epoch")
+    .requiredOption("--out <dir>", "model directory: model.safetensors, config.json, loss.csv, loss.svg")
+    .action((o: TrainCommandOptions) => trainCommand(o));
+}

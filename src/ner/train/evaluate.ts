@@ -1,0 +1,63 @@
+/**
+ * Scoring a tagger on labelled sentences: conlleval's entity-level figures for the softmax model, the
+ * positive class per token for the lecture's binary classifier.
+ */
+import { conlleval } from "../conlleval.js";
+import type { TagScheme } from "../tags.js";
+import type { NerTagger } from "../tagger.js";
+import { typeOf } from "./prepare.js";
+import type { DevScores, LabelledSentence } from "./types.js";
+
+/** Positive-class precision, recall and F1 per token (percentages), and token accuracy. */
+export function binaryScores(gold: ArrayLike<number>, predicted: ArrayLike<number>): DevScores {
+  let truePositive = 0;
+  let falsePositive = 0;
+  let falseNegative = 0;
+  let correct = 0;
+  for (let i = 0; i < gold.length; i++) {
+    const g = gold[i] === 1;
+    const p = predicted[i] === 1;
+    if (g && p) truePositive++;
+    else if (p) falsePositive++;
+    else if (g) falseNegative++;
+    if (g === p) correct++;
+  }
+  const precision =
+    truePositive + falsePositive === 0 ? 0 : (100 * truePositive) / (truePositive + falsePositive);
+  const recall =
+    truePositive + falseNegative === 0 ? 0 : (100 * truePositive) / (truePositive + falseNegative);
+  const f1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
+  return { precision, recall, f1, accuracy: gold.length === 0 ? 0 : (100 * correct) / gold.length };
+}
+
+/**
+ * Scores a tagger on labelled sentences: conlleval's entity-level figures for the softmax model (predictions
+ * written in `scheme`, the gold tags' scheme), positive-class figures per token for the binary classifier.
+ */
+export function evaluateTagger(
+  tagger: NerTagger,
+  sentences: readonly LabelledSentence[],
+  scheme: TagScheme = tagger.scheme,
+): DevScores {
+  if (tagger.binary !== null) {
+    const predictions = tagger.predict(sentences.map((s) => s.tokens));
+    const gold: number[] = [];
+    const predicted: number[] = [];
+    sentences.forEach((s, i) => {
+      s.tags.forEach((tag, t) => {
+        gold.push(typeOf(tag) === tagger.binary ? 1 : 0);
+        predicted.push(predictions[i]!.ids[t]!);
+      });
+    });
+    return binaryScores(gold, predicted);
+  }
+  const predicted = tagger.tagSentences(
+    sentences.map((s) => s.tokens),
+    { scheme },
+  );
+  const result = conlleval(
+    sentences.map((s, i) => ({ gold: s.tags, predicted: predicted[i]!, tokens: s.tokens })),
+    { scheme },
+  );
+  return { precision: result.precision, recall: result.recall, f1: result.f1, accuracy: result.accuracy };
+}
