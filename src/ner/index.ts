@@ -1,9 +1,8 @@
 /**
  * Named-entity recognition: the data layer (CoNLL I/O, tag schemes, conlleval-equivalent scoring, vocabularies
  * and casing features, windows, pretrained embeddings, the tokenizer) and the lecture's window classifier
- * (model, decoding, trainer, tagger). Everything here runs in a browser; the Node-only file readers and
- * writers (`conll-node.ts`, `embeddings-node.ts`, `tagger-node.ts`) are left out so that this index stays
- * browser-safe; import them from their own modules. (`NerTagger.load` imports `tagger-node.ts` when called.)
+ * (model, decoding, trainer, tagger). Browser-safe: it imports nothing from Node. The file readers and writers
+ * and `NerTagger.load` are in `node.ts`, which is what `chainrule/ner` resolves to in Node.
  */
 export {
   parseConll,

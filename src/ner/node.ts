@@ -1,7 +1,10 @@
 /**
- * The Node-only NER file I/O in one place (`chainrule/ner/node`): CoNLL files, GloVe files and model
- * directories. The browser-safe rest is `chainrule/ner` (or the `ner` namespace of the main entry).
+ * chainrule/ner for Node: everything of the browser-safe `chainrule/ner`, plus the file I/O (CoNLL files,
+ * GloVe files, model directories, atomic writes) and `NerTagger` with `load(directory)`. In Node,
+ * `import … from "chainrule/ner"` resolves here (the package's "node" export condition); `chainrule/ner/node`
+ * names it explicitly.
  */
+export * from "./index.js";
 export { readConllFile, readPredictionsFile, writePredictionsFile, writeFileAtomic } from "./conll-node.js";
 export { readEmbeddingsFile, readEmbeddingsForVocabulary } from "./embeddings-node.js";
-export { saveNerModel, readNerModelFiles } from "./tagger-node.js";
+export { NerTagger, saveNerModel, readNerModelFiles } from "./tagger-node.js";

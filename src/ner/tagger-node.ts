@@ -9,10 +9,28 @@ import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ValueError } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic-write-node.js";
-import { MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, type NerTagger } from "./tagger.js";
+import { MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, NerTagger as BrowserNerTagger } from "./tagger.js";
+
+/**
+ * The tagger of `tagger.ts` with Node's file I/O: {@link NerTagger.load} reads a model directory. The Node
+ * entry points export this class as `NerTagger`. It adds no instance members, and every tagger (made by
+ * `create`, `fromBytes`, `load` or the trainer) is an instance of both classes.
+ */
+export class NerTagger extends BrowserNerTagger {
+  /** Reads a model directory (`config.json` + `model.safetensors`); a missing file is an error naming it. */
+  static async load(directory: string): Promise<NerTagger> {
+    const { config, weights } = await readNerModelFiles(directory);
+    return BrowserNerTagger.fromBytes(config, weights);
+  }
+
+  /** `tagger instanceof NerTagger` holds for every tagger, including those made by the browser-safe class. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return value instanceof BrowserNerTagger;
+  }
+}
 
 /** Saves a tagger as a model directory (created if needed): `model.safetensors`, then `config.json`. */
-export async function saveNerModel(directory: string, tagger: NerTagger): Promise<void> {
+export async function saveNerModel(directory: string, tagger: BrowserNerTagger): Promise<void> {
   await mkdir(directory, { recursive: true });
   const { config, weights } = tagger.toBytes();
   await writeFileAtomic(join(directory, MODEL_WEIGHTS_FILE), weights);

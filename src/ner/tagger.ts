@@ -1,10 +1,11 @@
 /**
  * A trained window classifier ready to tag text: the model, its vocabulary, casing features and tags, and the
  * model directory's `config.json`. Browser-safe: {@link NerTagger.fromBytes} builds a tagger from the bytes of
- * `config.json` and `model.safetensors`; {@link NerTagger.load} (Node) reads a directory.
+ * `config.json` and `model.safetensors`. Reading a directory (`NerTagger.load`) is Node's: the class of
+ * `tagger-node.ts`, which the Node entry points export under the same name, adds it.
  *
  * ```ts
- * const tagger = await NerTagger.load("model/");
+ * const tagger = NerTagger.fromBytes(configText, weightBytes);
  * tagger.tag("Samuel Quinn was arrested in the Hilton Hotel in Paris in April 1989.").entities;
  * // [{ type: "PER", text: "Samuel Quinn", start: 0, end: 12, … }, …]
  * ```
@@ -268,7 +269,8 @@ export class NerTagger {
   readonly training: Record<string, unknown> | undefined;
   private readonly transitions: TransitionTable | null;
 
-  private constructor(model: WindowModel, parts: NerTaggerParts) {
+  /** Use {@link NerTagger.create} or {@link NerTagger.fromBytes}, which check the parts. */
+  protected constructor(model: WindowModel, parts: NerTaggerParts) {
     this.model = model;
     this.vocabulary = parts.vocabulary;
     this.tagSet = parts.tagSet;
@@ -342,13 +344,6 @@ export class NerTagger {
       decoding: config.decoding,
       ...(config.training !== undefined ? { training: config.training } : {}),
     });
-  }
-
-  /** Reads a model directory (`config.json` + `model.safetensors`). Node only. */
-  static async load(directory: string): Promise<NerTagger> {
-    const { readNerModelFiles } = await import("./tagger-node.js");
-    const { config, weights } = await readNerModelFiles(directory);
-    return NerTagger.fromBytes(config, weights);
   }
 
   /** The contents of a model directory: `config.json`'s text and `model.safetensors`' bytes. */

@@ -1,7 +1,8 @@
 /**
- * Node-only safetensors file I/O. The Node modules are imported when a function is first called, so
- * importing this file (and `chainrule/nn`) in a browser is harmless; there, use `parse` and `serialize`.
+ * Node-only safetensors file I/O, offered by the Node entry points (`chainrule/nn/node`, `chainrule/node`, and
+ * `chainrule` / `chainrule/nn` under Node's "node" condition). In a browser, use `parse` and `serialize`.
  */
+import { readFile } from "node:fs/promises";
 import { writeFileAtomic } from "../io/atomic-write-node.js";
 import type { AnyModule, TensorMap } from "./module.js";
 import {
@@ -32,7 +33,6 @@ export async function load(
   path: string,
   options: Omit<ParseOptions, "file"> = {},
 ): Promise<SafetensorsContent> {
-  const fs = await import("node:fs/promises");
-  const bytes = await fs.readFile(path);
+  const bytes = await readFile(path);
   return parse(bytes, { ...options, file: path });
 }

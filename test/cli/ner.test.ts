@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { run } from "../calculus/run-cli.js";
 import { readConllFile } from "../../src/ner/conll-node.js";
 import { formatConll, parsePredictions } from "../../src/ner/conll.js";
-import { NerTagger } from "../../src/ner/tagger.js";
+import { NerTagger } from "../../src/ner/tagger-node.js";
 import { writeFileAtomic } from "../../src/io/atomic-write-node.js";
 import { checkpointToBytes, trainNer, type TrainingCheckpoint } from "../../src/ner/trainer.js";
 import { CHECKPOINT_FILE, DATA_DIRECTORY, DEMO_OPTIONS, runDemo } from "../../src/cli/commands/ner.js";

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FormatError, nn, seed, tensor } from "../../src/index.js";
+import { FormatError, nn, seed, tensor } from "../../src/node.js";
 
 const { save, load, Sequential, Linear, Tanh } = nn;
 

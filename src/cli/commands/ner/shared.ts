@@ -10,7 +10,7 @@ import { readEmbeddingsFile } from "../../../ner/embeddings-node.js";
 import type { EmbeddingTable } from "../../../ner/embeddings.js";
 import { embeddingTableFromSafetensors } from "../../../ner/embedding-table.js";
 import type { ConllCorpus } from "../../../ner/conll.js";
-import { NerTagger } from "../../../ner/tagger.js";
+import { NerTagger } from "../../../ner/tagger-node.js";
 
 /** The package's shipped data folder (next to dist/ or src/), found from this file, not the working directory. */
 export const DATA_DIRECTORY = fileURLToPath(new URL("../../../../data/", import.meta.url));
