@@ -2,6 +2,9 @@
  * chainrule/nn: the building blocks to define, train and save networks — modules and layers, seeded
  * initialisers, losses, optimisers (with row-sparse embedding updates), learning-rate schedules, gradient
  * clipping and safetensors serialisation. Also available from the main entry as the namespace `nn`.
+ *
+ * Browser-safe: safetensors are read and written as bytes (`parse`, `serialize`). In Node, this entry point
+ * resolves to `nn/node.ts`, which adds the file functions `save` and `load`.
  */
 export { Module, Sequential, type AnyModule, type TensorMap, type LoadStateDictOptions } from "./module.js";
 export {
@@ -66,4 +69,3 @@ export {
   type SerializeOptions,
   type SafetensorsContent,
 } from "./safetensors.js";
-export { save, load } from "./safetensors-node.js";
