@@ -12,10 +12,10 @@
  */
 import { ValueError } from "../errors.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { buildExpression } from "./build.js";
-import { generateCode } from "./codegen.js";
-import { jacobianOf } from "./differential.js";
-import { bindValues, evaluateExpr, type Environment, type VariableValues } from "./evaluate.js";
+import { buildExpression } from "./2-shapes/build.js";
+import { generateCode } from "./5-output/codegen.js";
+import { jacobianOf } from "./3-differentiate/differential.js";
+import { bindValues, evaluateExpr, type Environment, type VariableValues } from "./numeric/evaluate.js";
 import {
   children,
   dimensionsOf,
@@ -26,12 +26,12 @@ import {
   type Expr,
   type NamedExpr,
   type VariableExpr,
-} from "./expr.js";
-import { expressionVariables, parseExpression } from "./parser.js";
-import { findPieces, namePieces, nameErrorSignals, substitute, type Piece } from "./pieces.js";
-import { latexName, toLatex, toText } from "./print.js";
-import { reverseMode } from "./reverse.js";
-import { withSimplifyMemo } from "./simplify.js";
+} from "./expression/expr.js";
+import { expressionVariables, parseExpression } from "./1-parse/parser.js";
+import { findPieces, namePieces, nameErrorSignals, substitute, type Piece } from "./4-simplify/pieces.js";
+import { latexName, toLatex, toText } from "./5-output/print.js";
+import { reverseMode } from "./3-differentiate/reverse.js";
+import { withSimplifyMemo } from "./4-simplify/simplify.js";
 import {
   parseShape,
   shapeToText,
@@ -39,8 +39,8 @@ import {
   type Shape,
   type Shape as SymbolicShape,
   type ShapeSpec,
-} from "./shape.js";
-import { buildSteps, partialLabel, type DerivationStep } from "./steps.js";
+} from "./expression/shape.js";
+import { buildSteps, partialLabel, type DerivationStep } from "./5-output/steps.js";
 
 /** Declared shapes: `{ W: "n×m", x: "m", b: "n", a: "scalar" }` (also `"n x m"`, `"[3, 4]"`, `[3, 4]`). */
 export type ShapeDeclarationInput = Readonly<Record<string, ShapeSpec>> | ReadonlyMap<string, ShapeSpec>;

@@ -11,22 +11,22 @@ export {
   type Definition,
   type ShapeDeclarationInput,
 } from "./derive.js";
-export type { DerivationStep, StepLine } from "./steps.js";
+export type { DerivationStep, StepLine } from "./5-output/steps.js";
 export {
   parseExpression,
   expressionVariables,
   FUNCTIONS as EXPRESSION_FUNCTIONS,
   type ParsedExpression,
   type SyntaxNode,
-} from "./parser.js";
+} from "./1-parse/parser.js";
 export {
   parseShape as parseSymbolicShape,
   type Shape as SymbolicShape,
   type ShapeSpec,
   type Dim,
-} from "./shape.js";
-export { checkDerivation, type CheckOptions, type CheckReport } from "./check.js";
-export type { VariableValue, VariableValues } from "./evaluate.js";
-export type { Expr } from "./expr.js";
-export { toText as expressionToText, toLatex as expressionToLatex } from "./print.js";
-export { trace, diagMatrix, diagonal, outer, norm2, indicatorGreater } from "./tensor-ops.js";
+} from "./expression/shape.js";
+export { checkDerivation, type CheckOptions, type CheckReport } from "./numeric/check.js";
+export type { VariableValue, VariableValues } from "./numeric/evaluate.js";
+export type { Expr } from "./expression/expr.js";
+export { toText as expressionToText, toLatex as expressionToLatex } from "./5-output/print.js";
+export { trace, diagMatrix, diagonal, outer, norm2, indicatorGreater } from "./numeric/tensor-ops.js";

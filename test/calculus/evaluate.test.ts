@@ -7,7 +7,7 @@ import {
   norm2,
   outer,
   trace,
-} from "../../src/calculus/tensor-ops.js";
+} from "../../src/calculus/numeric/tensor-ops.js";
 import { gradcheck } from "../../src/index.js";
 import { expectClose } from "../helpers.js";
 

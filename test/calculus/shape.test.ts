@@ -7,7 +7,7 @@ import {
   rowShape,
   matrixShape,
   SCALAR,
-} from "../../src/calculus/shape.js";
+} from "../../src/calculus/expression/shape.js";
 
 describe("parseSymbolicShape", () => {
   it.each([

@@ -20,10 +20,10 @@ import {
   transpose,
   variable,
   zero,
-} from "../../src/calculus/expr.js";
-import { simplify } from "../../src/calculus/simplify.js";
-import { toLatex, toText } from "../../src/calculus/print.js";
-import { SCALAR, matrixShape, vectorShape } from "../../src/calculus/shape.js";
+} from "../../src/calculus/expression/expr.js";
+import { simplify } from "../../src/calculus/4-simplify/simplify.js";
+import { toLatex, toText } from "../../src/calculus/5-output/print.js";
+import { SCALAR, matrixShape, vectorShape } from "../../src/calculus/expression/shape.js";
 
 const n = vectorShape("n");
 const A = variable("A", matrixShape("n", "n"));

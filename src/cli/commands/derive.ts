@@ -4,9 +4,9 @@
  */
 import type { Command } from "commander";
 import { ValueError, GradientError } from "../../errors.js";
-import { checkDerivation, type CheckReport } from "../../calculus/check.js";
+import { checkDerivation, type CheckReport } from "../../calculus/numeric/check.js";
 import { derive } from "../../calculus/derive.js";
-import { expressionVariables } from "../../calculus/parser.js";
+import { expressionVariables } from "../../calculus/1-parse/parser.js";
 
 /** Splits on commas that are not inside brackets: `W:[3, 4], x:4` → `W:[3, 4]`, `x:4`. */
 export function splitTopLevel(text: string, separators = ",;"): string[] {

@@ -14,11 +14,11 @@ import { tensor } from "../../tensor/creation.js";
 import type { Tensor, NestedArray } from "../../tensor/tensor.js";
 import { traceBackward, type BackpropTrace, type TraceNode } from "../../autograd/trace.js";
 import { toDot } from "../../viz/dot.js";
-import { buildExpression } from "../../calculus/build.js";
-import { evaluateExpr } from "../../calculus/evaluate.js";
-import { variablesOf } from "../../calculus/expr.js";
-import { expressionVariables, parseExpression } from "../../calculus/parser.js";
-import { SCALAR, matrixShape, shapeToText, vectorShape, type Shape } from "../../calculus/shape.js";
+import { buildExpression } from "../../calculus/2-shapes/build.js";
+import { evaluateExpr } from "../../calculus/numeric/evaluate.js";
+import { variablesOf } from "../../calculus/expression/expr.js";
+import { expressionVariables, parseExpression } from "../../calculus/1-parse/parser.js";
+import { SCALAR, matrixShape, shapeToText, vectorShape, type Shape } from "../../calculus/expression/shape.js";
 import { splitTopLevel } from "./derive.js";
 
 /** Reads `--at x=1,y=2,v=[1,2],A=[[1,0],[0,1]]`. */

@@ -4,7 +4,7 @@
  * `∂h/∂z = diag(1 − tanh²(z))`. Used for Jacobians `(∂f/∂x)_ij = ∂f_i/∂x_j` (m × n), for Hessians (the
  * Jacobian of the gradient) and for the local derivatives shown in derivation steps.
  */
-import { ValueError } from "../errors.js";
+import { ValueError } from "../../errors.js";
 import {
   ONE,
   call,
@@ -28,9 +28,9 @@ import {
   type CallExpr,
   type ElementwiseFunction,
   type Expr,
-} from "./expr.js";
-import { isScalar, jacobianShape, rowsOf, shapeToText, type Shape } from "./shape.js";
-import { simplify } from "./simplify.js";
+} from "../expression/expr.js";
+import { isScalar, jacobianShape, rowsOf, shapeToText, type Shape } from "../expression/shape.js";
+import { simplify } from "../4-simplify/simplify.js";
 
 /**
  * f'(a) for an elementwise function, written with `value` = f(a) where that reads best

@@ -3,16 +3,16 @@
  * symbolic derivatives are compared with chainrule's backpropagation of the same expression and with
  * central finite differences, all in float64.
  */
-import { ValueError } from "../errors.js";
-import type { Tensor } from "../tensor/tensor.js";
-import { tensor } from "../tensor/creation.js";
-import { Random } from "../tensor/random.js";
-import { gradients } from "../autograd/engine.js";
-import { noGrad } from "../autograd/mode.js";
-import { contains, dimensionsOf, variable, type Expr, type VariableExpr } from "./expr.js";
+import { ValueError } from "../../errors.js";
+import type { Tensor } from "../../tensor/tensor.js";
+import { tensor } from "../../tensor/creation.js";
+import { Random } from "../../tensor/random.js";
+import { gradients } from "../../autograd/engine.js";
+import { noGrad } from "../../autograd/mode.js";
+import { contains, dimensionsOf, variable, type Expr, type VariableExpr } from "../expression/expr.js";
 import { evaluateExpr, numericShape, type Environment } from "./evaluate.js";
-import { symbolsOf } from "./shape.js";
-import type { Derivation } from "./derive.js";
+import { symbolsOf } from "../expression/shape.js";
+import type { Derivation } from "../derive.js";
 
 export interface CheckOptions {
   /** Seed of the random values (default 0). */

@@ -2,7 +2,7 @@
  * Symbolic shapes of the matrix-calculus language: scalars, column vectors, row vectors (transposed vectors)
  * and matrices, with dimensions that are names (`n`, `m`) or numbers.
  */
-import { ValueError } from "../errors.js";
+import { ValueError } from "../../errors.js";
 
 /** A dimension: a symbol such as `n`, or a number. */
 export type Dim = string | number;

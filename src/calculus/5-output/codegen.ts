@@ -3,9 +3,9 @@
  * derivatives with chainrule's ops (`import * as cr from "chainrule"`), one `const` per named quantity so that
  * a shared error signal δ is computed once.
  */
-import { colsOf, isScalar, productShape, rowsOf, shapeToText, type Dim, type Shape } from "./shape.js";
+import { colsOf, isScalar, productShape, rowsOf, shapeToText, type Dim, type Shape } from "../expression/shape.js";
 import { toText } from "./print.js";
-import { children, type Expr, type NamedExpr, type VariableExpr } from "./expr.js";
+import { children, type Expr, type NamedExpr, type VariableExpr } from "../expression/expr.js";
 
 export interface CodeInput {
   expression: string;

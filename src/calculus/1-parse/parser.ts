@@ -8,7 +8,7 @@
  * Precedence, lowest first: `+ -`; `* / .* ./`; unary minus; `^ .^ '` (left to right, as in MATLAB, so
  * `-x^2` is `-(x^2)` and `2^3^2` is `(2^3)^2`). The Unicode forms `−`, `·`, `∘`, `⊘` and `ᵀ` are accepted too.
  */
-import { ParseError } from "../errors.js";
+import { ParseError } from "../../errors.js";
 
 export type BinaryOperator = "+" | "-" | "*" | "/" | ".*" | "./" | ".^" | "^";
 

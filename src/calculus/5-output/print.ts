@@ -8,9 +8,9 @@
  * elementwise division by a non-scalar, `𝟏` a vector or matrix of ones, `I` the identity and `1(a > b)` the
  * indicator of a > b.
  */
-import type { Expr, Factor } from "./expr.js";
-import { isElementwiseFunction } from "./expr.js";
-import { isScalar, type Shape } from "./shape.js";
+import type { Expr, Factor } from "../expression/expr.js";
+import { isElementwiseFunction } from "../expression/expr.js";
+import { isScalar, type Shape } from "../expression/shape.js";
 
 export type Notation = "text" | "latex";
 

@@ -3,11 +3,11 @@
  * (so they are differentiable and run on any backend): trace, diagonal matrices and diagonals, outer
  * products, the Euclidean / Frobenius norm and the indicator 1(a > b).
  */
-import { ShapeError } from "../errors.js";
-import type { Tensor } from "../tensor/tensor.js";
-import { eye } from "../tensor/creation.js";
-import { shapeToString } from "../tensor/shape.js";
-import { add, equal, greater, matmul, mul, reshape, sqrt, square, sum } from "../ops/index.js";
+import { ShapeError } from "../../errors.js";
+import type { Tensor } from "../../tensor/tensor.js";
+import { eye } from "../../tensor/creation.js";
+import { shapeToString } from "../../tensor/shape.js";
+import { add, equal, greater, matmul, mul, reshape, sqrt, square, sum } from "../../ops/index.js";
 
 function squareSize(x: Tensor, op: string): number {
   if (x.ndim !== 2 || x.shape[0] !== x.shape[1]) {

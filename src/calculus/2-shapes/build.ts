@@ -6,7 +6,7 @@
  *       W*x + b
  *        ^
  */
-import { ShapeError, ValueError } from "../errors.js";
+import { ShapeError, ValueError } from "../../errors.js";
 import {
   add,
   call,
@@ -21,8 +21,8 @@ import {
   transpose,
   variable,
   type Expr,
-} from "./expr.js";
-import { caretSnippet, parseErrorAt, type ParsedExpression, type SyntaxNode } from "./parser.js";
+} from "../expression/expr.js";
+import { caretSnippet, parseErrorAt, type ParsedExpression, type SyntaxNode } from "../1-parse/parser.js";
 import {
   colsOf,
   elementwiseShape,
@@ -32,7 +32,7 @@ import {
   rowsOf,
   shapeToCompact,
   type Shape,
-} from "./shape.js";
+} from "../expression/shape.js";
 
 /** Declared shapes of the variables, by name. */
 export type ShapeDeclarations = ReadonlyMap<string, Shape>;

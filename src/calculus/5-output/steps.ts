@@ -8,13 +8,13 @@
  * derivative is written as a gradient of the matrix's shape and anything else as a differential
  * (`dz = dW x`, that is ∂z_i/∂W_ij = x_j).
  */
-import { ValueError } from "../errors.js";
-import { dependsOn, variable, variablesOf, type Expr, type NamedExpr } from "./expr.js";
-import { differentialOf, jacobianOf } from "./differential.js";
-import { pieceVariables, substitute, type Piece } from "./pieces.js";
+import { ValueError } from "../../errors.js";
+import { dependsOn, variable, variablesOf, type Expr, type NamedExpr } from "../expression/expr.js";
+import { differentialOf, jacobianOf } from "../3-differentiate/differential.js";
+import { pieceVariables, substitute, type Piece } from "../4-simplify/pieces.js";
 import { latexName, printFactor, toLatex, toText } from "./print.js";
-import { reverseMode } from "./reverse.js";
-import { isScalar, rowsOf, shapeToText, type Shape } from "./shape.js";
+import { reverseMode } from "../3-differentiate/reverse.js";
+import { isScalar, rowsOf, shapeToText, type Shape } from "../expression/shape.js";
 
 export interface StepLine {
   text: string;

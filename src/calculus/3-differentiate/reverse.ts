@@ -22,10 +22,10 @@ import {
   transpose,
   type CallExpr,
   type Expr,
-} from "./expr.js";
-import { isScalar, rowsOf } from "./shape.js";
+} from "../expression/expr.js";
+import { isScalar, rowsOf } from "../expression/shape.js";
 import { elementwiseDerivative } from "./differential.js";
-import { simplify } from "./simplify.js";
+import { simplify } from "../4-simplify/simplify.js";
 
 export interface ReverseResult {
   /** The adjoint ∂f/∂node of every node reached, by key, simplified. */

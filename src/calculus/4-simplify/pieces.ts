@@ -23,8 +23,8 @@ import {
   type Expr,
   type Factor,
   type NamedExpr,
-} from "./expr.js";
-import { isScalar, type Shape } from "./shape.js";
+} from "../expression/expr.js";
+import { isScalar, type Shape } from "../expression/shape.js";
 import { simplify } from "./simplify.js";
 
 /** Functions that start a new piece (the linear ones, sum, tr and diag, do not). */

@@ -19,8 +19,8 @@ import {
   type Expr,
   type Factor,
   type SumExpr,
-} from "./expr.js";
-import { isScalar, shapesEqual } from "./shape.js";
+} from "../expression/expr.js";
+import { isScalar, shapesEqual } from "../expression/shape.js";
 
 let sharedMemo: Map<string, Expr> | null = null;
 

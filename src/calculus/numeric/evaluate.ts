@@ -4,10 +4,10 @@
  * Evaluating the original expression with leaves that require grad records it for backpropagation, which is
  * how derivations are checked against the algorithmic gradients.
  */
-import { ShapeError, ValueError } from "../errors.js";
-import { Tensor, type NestedArray } from "../tensor/tensor.js";
-import { eye, ones, tensor, zeros } from "../tensor/creation.js";
-import { shapeToString } from "../tensor/shape.js";
+import { ShapeError, ValueError } from "../../errors.js";
+import { Tensor, type NestedArray } from "../../tensor/tensor.js";
+import { eye, ones, tensor, zeros } from "../../tensor/creation.js";
+import { shapeToString } from "../../tensor/shape.js";
 import {
   abs,
   add,
@@ -37,9 +37,9 @@ import {
   tanh,
   transpose,
   astype,
-} from "../ops/index.js";
-import { product, type Expr, type VariableExpr } from "./expr.js";
-import { colsOf, productShape, rowsOf, shapeToText, type Dim, type Shape } from "./shape.js";
+} from "../../ops/index.js";
+import { product, type Expr, type VariableExpr } from "../expression/expr.js";
+import { colsOf, productShape, rowsOf, shapeToText, type Dim, type Shape } from "../expression/shape.js";
 import { diagMatrix, diagonal, indicatorGreater, norm2, trace } from "./tensor-ops.js";
 
 /** A variable's value: a tensor (converted to float64) or nested arrays of numbers. */

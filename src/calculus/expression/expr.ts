@@ -12,7 +12,7 @@
  *
  * The global rewrites (factoring, expansion when terms cancel) are in simplify.ts.
  */
-import { ValueError } from "../errors.js";
+import { ValueError } from "../../errors.js";
 import {
   SCALAR,
   colsOf,
