@@ -36,9 +36,9 @@ describe("long flat expressions", () => {
   });
 
   it("nesting that does not flatten, x.^y.^y…, works up to the limit and is a ParseError beyond", () => {
-    const d = derive("x" + ".^y".repeat(300), { wrt: ["x", "y"], shapes: SCALAR });
-    // f = x^(y^300), so ∂f/∂x = y^300 x^(y^300 − 1)
-    const e = 1.001 ** 300;
+    const d = derive("x" + ".^y".repeat(100), { wrt: ["x", "y"], shapes: SCALAR });
+    // f = x^(y^100), so ∂f/∂x = y^100 x^(y^100 − 1)
+    const e = 1.001 ** 100;
     expect(d.gradients.x!.evaluate({ x: 1.5, y: 1.001 }).item()).toBeCloseTo(e * 1.5 ** (e - 1), 8);
     let error: unknown;
     try {

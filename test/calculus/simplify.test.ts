@@ -5,7 +5,6 @@ import { describe, expect, it } from "vitest";
 import {
   ONE,
   add,
-  call,
   constant,
   divide,
   hadamard,
@@ -21,6 +20,7 @@ import {
   variable,
   zero,
 } from "../../src/calculus/expression/expr.js";
+import { call } from "../../src/calculus/expression/functions.js";
 import { simplify } from "../../src/calculus/4-simplify/simplify.js";
 import { toLatex, toText } from "../../src/calculus/5-output/print.js";
 import { SCALAR, matrixShape, vectorShape } from "../../src/calculus/expression/shape.js";

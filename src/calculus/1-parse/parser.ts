@@ -9,6 +9,7 @@
  * `-x^2` is `-(x^2)` and `2^3^2` is `(2^3)^2`). The Unicode forms `−`, `·`, `∘`, `⊘` and `ᵀ` are accepted too.
  */
 import { ParseError } from "../../errors.js";
+import { LANGUAGE_FUNCTIONS } from "../expression/functions.js";
 
 export type BinaryOperator = "+" | "-" | "*" | "/" | ".*" | "./" | ".^" | "^";
 
@@ -29,28 +30,8 @@ export type SyntaxNode =
     }
   | { type: "transpose"; arg: SyntaxNode; start: number; end: number; opStart: number };
 
-/** The functions of the language and how many arguments each takes. */
-export const FUNCTIONS: Readonly<Record<string, number>> = Object.freeze({
-  exp: 1,
-  log: 1,
-  sqrt: 1,
-  tanh: 1,
-  sigmoid: 1,
-  relu: 1,
-  sin: 1,
-  cos: 1,
-  abs: 1,
-  sum: 1,
-  tr: 1,
-  diag: 1,
-  norm2: 1,
-  lse: 1,
-  softmax: 1,
-  max: 2,
-  inv: 1,
-  det: 1,
-  logdet: 1,
-});
+/** The functions of the language and how many arguments each takes (from the function table). */
+export const FUNCTIONS: Readonly<Record<string, number>> = LANGUAGE_FUNCTIONS;
 
 /** A parsed expression: the tree and the text it came from. */
 export interface ParsedExpression {

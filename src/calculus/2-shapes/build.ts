@@ -9,7 +9,7 @@
 import { ShapeError, ValueError } from "../../errors.js";
 import {
   add,
-  call,
+  applyFunction,
   children,
   constant,
   divide,
@@ -22,12 +22,12 @@ import {
   variable,
   type Expr,
 } from "../expression/expr.js";
+import { call, functionRule } from "../expression/functions.js";
 import { caretSnippet, parseErrorAt, type ParsedExpression, type SyntaxNode } from "../1-parse/parser.js";
 import {
   colsOf,
   elementwiseShape,
   isScalar,
-  isSquare,
   productShape,
   rowsOf,
   shapeToCompact,
@@ -217,49 +217,17 @@ class Builder {
   }
 
   private call(node: Extract<SyntaxNode, { type: "call" }>, args: readonly Expr[]): Expr {
+    const rule = functionRule(node.name);
+    if (rule === undefined || !rule.syntax) throw new ValueError(`unknown function '${node.name}'`);
     const shapes = args.map((arg) => arg.shape);
-    const a = shapes[0]!;
-    const fail = (expected: string): ShapeError =>
-      this.shapeError(
+    const expected = rule.check?.(shapes) ?? null;
+    if (expected !== null) {
+      throw this.shapeError(
         node.start,
         `${this.text(node)}: ${node.name}(${shapes.map((s) => shapeToCompact(s)).join(", ")}): ${node.name} expects ${expected}`,
       );
-    switch (node.name) {
-      case "tr":
-        if (!isScalar(a) && !isSquare(a)) throw fail("a square matrix");
-        return call("tr", args);
-      case "diag":
-        if (a.kind !== "vector" && !isSquare(a))
-          throw fail("a vector (to make a diagonal matrix) or a square matrix");
-        return call("diag", args);
-      case "softmax":
-        if (a.kind !== "vector") throw fail("a vector");
-        return call("softmax", args);
-      case "inv":
-      case "det":
-      case "logdet":
-        if (!isSquare(a)) throw fail("a square matrix");
-        return call(node.name, args);
-      case "max":
-        if (elementwiseShape(a, shapes[1]!) === null) throw fail("two arguments of one shape (or a scalar)");
-        return call("max", args);
-      case "sum":
-      case "norm2":
-      case "lse":
-        return call(node.name, args);
-      case "exp":
-      case "log":
-      case "sqrt":
-      case "tanh":
-      case "sigmoid":
-      case "relu":
-      case "sin":
-      case "cos":
-      case "abs":
-        return call(node.name, args);
-      default:
-        throw new ValueError(`unknown function '${node.name}'`);
     }
+    return applyFunction(rule, args);
   }
 }
 

@@ -7,75 +7,22 @@
 import { ValueError } from "../../errors.js";
 import {
   ONE,
-  call,
   contains,
   dependsOn,
   differential,
-  divide,
   hadamard,
   identity,
-  indicator,
   matmul,
-  negate,
   ones,
-  power,
   product,
-  subtract,
   sum,
   transpose,
   zero,
-  ZERO,
-  type CallExpr,
-  type ElementwiseFunction,
   type Expr,
 } from "../expression/expr.js";
+import { call, ruleOf } from "../expression/functions.js";
 import { isScalar, jacobianShape, rowsOf, shapeToText, type Shape } from "../expression/shape.js";
 import { simplify } from "../4-simplify/simplify.js";
-
-/**
- * f'(a) for an elementwise function, written with `value` = f(a) where that reads best
- * (`1 − tanh²(a)`, `σ(a) ∘ (1 − σ(a))`), or null where the derivative is zero (sign).
- */
-export function elementwiseDerivative(fn: ElementwiseFunction, a: Expr, value: Expr): Expr | null {
-  switch (fn) {
-    case "exp":
-      // exp'(a) = exp(a)
-      return value;
-    case "log":
-      // log'(a) = 1 / a
-      return power(a, -1);
-    case "sqrt":
-      // (√a)' = 1 / (2√a)
-      return product([{ base: value, power: -1 }], 0.5);
-    case "tanh":
-      // tanh'(a) = 1 − tanh²(a)
-      return subtract(ONE, power(value, 2));
-    case "sigmoid":
-      // σ'(a) = σ(a)(1 − σ(a))
-      return hadamard(value, subtract(ONE, value));
-    case "relu":
-      // relu'(a) = 1(a > 0)
-      return indicator(a, ZERO);
-    case "sin":
-      // sin'(a) = cos(a)
-      return call("cos", [a]);
-    case "cos":
-      // cos'(a) = −sin(a)
-      return negate(call("sin", [a]));
-    case "abs":
-      // |a|' = sign(a)
-      return call("sign", [a]);
-    case "sign":
-      return null;
-  }
-}
-
-/** ⟨a, da⟩: aᵀda for vectors, sum(a ∘ da) for matrices, a·da for scalars. */
-function inner(a: Expr, da: Expr): Expr {
-  if (isScalar(a.shape)) return hadamard(a, da);
-  if (a.shape.kind === "vector") return matmul([transpose(a), da]);
-  return call("sum", [hadamard(a, da)]);
-}
 
 /** The differential of `e` with respect to the variable `name` (its differential written `d name`). */
 export function differentialOf(e: Expr, name: string, shape: Shape): Expr {
@@ -120,61 +67,14 @@ export function differentialOf(e: Expr, name: string, shape: Shape): Expr {
         // d(Aᵀ) = (dA)ᵀ
         return transpose(d(x.arg));
       case "call":
-        return callDifferential(x, d);
+        // the function's own rule: d f(a) = f'(a) ∘ da, d(X⁻¹) = −X⁻¹ dX X⁻¹, …
+        return ruleOf(x).differential(x, d);
       default:
         // Constants, indicators (piecewise constant) and the like.
         return zero(x.shape);
     }
   };
   return simplify(d(e));
-}
-
-function callDifferential(x: CallExpr, d: (e: Expr) => Expr): Expr {
-  const a = x.args[0]!;
-  switch (x.fn) {
-    case "sum":
-    case "tr":
-    case "diag":
-      // linear: d sum(A) = sum(dA), d tr(A) = tr(dA), d diag(A) = diag(dA)
-      return call(x.fn, [d(a)]);
-    case "norm2":
-      // d‖a‖ = ⟨a, da⟩ / ‖a‖
-      return divide(inner(a, d(a)), x);
-    case "lse":
-      // d lse(a) = ⟨softmax(a), da⟩
-      if (isScalar(a.shape)) return d(a);
-      if (a.shape.kind === "vector") return matmul([transpose(call("softmax", [a])), d(a)]);
-      return inner(call("exp", [subtract(a, x)]), d(a));
-    case "softmax":
-      // dp = p ∘ da − p pᵀ da with p = softmax(a)
-      return subtract(hadamard(x, d(a)), matmul([x, transpose(x), d(a)]));
-    case "max": {
-      // d max(a, b) = 1(a > b) ∘ da + 1(b > a) ∘ db
-      const b = x.args[1]!;
-      return sum([hadamard(indicator(a, b), d(a)), hadamard(indicator(b, a), d(b))]);
-    }
-    case "inv":
-      // d(X⁻¹) = −X⁻¹ dX X⁻¹
-      return negate(matmul([x, d(a), x]));
-    case "det":
-      // d det(X) = det(X) tr(X⁻¹ dX)
-      return hadamard(x, call("tr", [matmul([call("inv", [a]), d(a)])]));
-    case "logdet":
-      // d log|det X| = tr(X⁻¹ dX)
-      return call("tr", [matmul([call("inv", [a]), d(a)])]);
-    case "pow": {
-      // d(a^b) = b a^(b−1) ∘ da + a^b log(a) ∘ db
-      const b = x.args[1]!;
-      return sum([
-        hadamard(b, call("pow", [a, subtract(b, ONE)]), d(a)),
-        hadamard(x, call("log", [a]), d(b)),
-      ]);
-    }
-    default: {
-      const derivative = elementwiseDerivative(x.fn, a, x);
-      return derivative === null ? zero(x.shape) : hadamard(derivative, d(a));
-    }
-  }
 }
 
 function notSupported(what: Expr, name: string): ValueError {

@@ -5,26 +5,8 @@
  * an input used several times sums what it receives (fan-out). Identical sub-expressions are one node, so a
  * shared piece gets one adjoint (the lecture's "re-using computation").
  */
-import {
-  ONE,
-  call,
-  children,
-  isElementwiseFunction,
-  hadamard,
-  identity,
-  indicator,
-  matmul,
-  negate,
-  ones,
-  product,
-  subtract,
-  sum,
-  transpose,
-  type CallExpr,
-  type Expr,
-} from "../expression/expr.js";
-import { isScalar, rowsOf } from "../expression/shape.js";
-import { elementwiseDerivative } from "./differential.js";
+import { children, matmul, product, sum, transpose, ONE, type Expr } from "../expression/expr.js";
+import { ruleOf, unbroadcast } from "../expression/functions.js";
 import { simplify } from "../4-simplify/simplify.js";
 
 export interface ReverseResult {
@@ -34,11 +16,6 @@ export interface ReverseResult {
   order: Expr[];
   /** The distinct nodes by key. */
   nodes: Map<string, Expr>;
-}
-
-/** Sums a scalar input's gradient over the entries it was broadcast to. */
-function unbroadcast(input: Expr, node: Expr, gradient: Expr): Expr {
-  return isScalar(input.shape) && !isScalar(node.shape) ? call("sum", [gradient]) : gradient;
 }
 
 /**
@@ -71,69 +48,8 @@ export function localAdjoint(node: Expr, slot: number, g: Expr): Expr | null {
       // d(Aᵀ) = (dA)ᵀ
       return transpose(g);
     case "call":
-      return callAdjoint(node, slot, g);
-    default:
-      return null;
-  }
-}
-
-function callAdjoint(node: CallExpr, slot: number, g: Expr): Expr | null {
-  const a = node.args[0]!;
-  if (isElementwiseFunction(node.fn)) {
-    // d f(a) = f'(a) ∘ da for an elementwise f (f' is written out: 1 − tanh²(a), σ(a) ∘ (1 − σ(a)), …)
-    const derivative = elementwiseDerivative(node.fn, a, node);
-    return derivative === null ? null : hadamard(g, derivative);
-  }
-  switch (node.fn) {
-    case "sum":
-      // d sum(A) = sum(dA): every entry gets the gradient
-      return hadamard(g, ones(a.shape));
-    case "tr":
-      // d tr(A) = tr(dA) = ⟨I, dA⟩
-      return isScalar(a.shape) ? g : hadamard(g, identity(rowsOf(a.shape)));
-    case "diag":
-      // diag is linear and its adjoint is diag (vector ↔ diagonal matrix)
-      return call("diag", [g]);
-    case "norm2":
-      // d ‖A‖ = ⟨A, dA⟩ / ‖A‖
-      return product(
-        [
-          { base: g, power: 1 },
-          { base: a, power: 1 },
-          { base: node, power: -1 },
-        ],
-        1,
-      );
-    case "lse":
-      // d lse(a) = ⟨softmax(a), da⟩
-      if (isScalar(a.shape)) return g;
-      if (a.shape.kind === "vector") return hadamard(g, call("softmax", [a]));
-      return hadamard(g, call("exp", [subtract(a, node)]));
-    case "softmax":
-      // d p = p ∘ da − p pᵀda with p = softmax(a), so ∂f/∂a = p ∘ (G − pᵀG)
-      return hadamard(node, subtract(g, matmul([transpose(node), g])));
-    case "max": {
-      // d max(a, b) = 1(a > b) ∘ da + 1(b > a) ∘ db: the gradient is routed to the larger input
-      const [x, y] = slot === 0 ? [a, node.args[1]!] : [node.args[1]!, a];
-      return unbroadcast(x, node, hadamard(g, indicator(x, y)));
-    }
-    case "inv":
-      // d(X⁻¹) = −X⁻¹ dX X⁻¹, so ∂f/∂X = −X⁻ᵀ G X⁻ᵀ
-      return negate(matmul([transpose(node), g, transpose(node)]));
-    case "det":
-      // d det(X) = det(X) tr(X⁻¹ dX), so ∂f/∂X = G det(X) X⁻ᵀ
-      return hadamard(g, node, transpose(call("inv", [a])));
-    case "logdet":
-      // d log|det X| = tr(X⁻¹ dX), so ∂f/∂X = G X⁻ᵀ
-      return hadamard(g, transpose(call("inv", [a])));
-    case "pow": {
-      const b = node.args[1]!;
-      if (slot === 0) {
-        // d(a^b) = b a^(b−1) ∘ da + a^b log(a) ∘ db
-        return unbroadcast(a, node, hadamard(g, b, call("pow", [a, subtract(b, ONE)])));
-      }
-      return unbroadcast(b, node, hadamard(g, node, call("log", [a])));
-    }
+      // the function's own rule (f'(a) ∘ upstream for elementwise f, −X⁻ᵀ G X⁻ᵀ for inv, …)
+      return ruleOf(node).adjoint(node, slot, g);
     default:
       return null;
   }

@@ -24,13 +24,13 @@ import {
   type Factor,
   type NamedExpr,
 } from "../expression/expr.js";
+import { ruleOf } from "../expression/functions.js";
 import { isScalar, type Shape } from "../expression/shape.js";
 import { simplify } from "./simplify.js";
 
 /** Functions that start a new piece (the linear ones, sum, tr and diag, do not). */
 export function isNonlinearCall(e: Expr): boolean {
-  if (e.kind !== "call") return false;
-  return e.fn !== "sum" && e.fn !== "tr" && e.fn !== "diag";
+  return e.kind === "call" && !ruleOf(e).linear;
 }
 
 /** Variables, numbers, transposed variables and their multiples (−x, 2x) are already simple. */

@@ -3,9 +3,10 @@
  * derivatives with chainrule's ops (`import * as cr from "chainrule"`), one `const` per named quantity so that
  * a shared error signal δ is computed once.
  */
-import { colsOf, isScalar, productShape, rowsOf, shapeToText, type Dim, type Shape } from "../expression/shape.js";
+import { colsOf, productShape, rowsOf, shapeToText, type Dim, type Shape } from "../expression/shape.js";
 import { toText } from "./print.js";
 import { children, type Expr, type NamedExpr, type VariableExpr } from "../expression/expr.js";
+import { ruleOf, type CodeHelper } from "../expression/functions.js";
 
 export interface CodeInput {
   expression: string;
@@ -30,7 +31,7 @@ const RESERVED = new Set(
   ).split(" "),
 );
 
-const HELPERS: Record<string, string> = {
+const HELPERS: Record<CodeHelper, string> = {
   outer: `/** a bᵀ, the outer product of two vectors. */
 function outer(a: Tensor, b: Tensor): Tensor {
   return cr.matmul(cr.reshape(a, [-1, 1]), cr.reshape(b, [1, -1]));
@@ -55,28 +56,6 @@ function norm2(x: Tensor): Tensor {
 function indicator(a: Tensor, b: Tensor | number): Tensor {
   return cr.add(cr.greater(a, b), cr.mul(cr.equal(a, b), 0.5));
 }`,
-};
-
-const OPS: Record<string, string> = {
-  exp: "cr.exp",
-  log: "cr.log",
-  sqrt: "cr.sqrt",
-  tanh: "cr.tanh",
-  sigmoid: "cr.sigmoid",
-  relu: "cr.relu",
-  sin: "cr.sin",
-  cos: "cr.cos",
-  abs: "cr.abs",
-  sign: "cr.sign",
-  sum: "cr.sum",
-  lse: "cr.logSumExp",
-  softmax: "cr.softmax",
-  max: "cr.maximum",
-  inv: "cr.inv",
-  det: "cr.det",
-  logdet: "cr.logdet",
-  pow: "cr.pow",
-  norm2: "norm2",
 };
 
 interface Code {
@@ -105,7 +84,7 @@ export function generateCode(input: CodeInput): string {
   const dimIds = new Map<string, string>();
   const namedIds = new Map<string, string>();
   for (const d of input.definitions) namedIds.set(d.name, identifierFor(d.name, taken));
-  const helpers = new Set<string>();
+  const helpers = new Set<CodeHelper>();
   let usesDtype = false;
 
   const dimCode = (d: Dim): string => {
@@ -238,22 +217,12 @@ export function generateCode(input: CodeInput): string {
         return { code: `indicator(${tensorOf(emit(e.left))}, ${emit(e.right).code})`, number: false };
       }
       case "call": {
-        const args = e.args.map((a) => tensorOf(emit(a)));
-        const argShape = e.args[0]!.shape;
-        if (e.fn === "tr") {
-          if (isScalar(argShape)) return { code: args[0]!, number: false };
-          helpers.add("trace");
-          return { code: `trace(${args[0]})`, number: false };
-        }
-        if (e.fn === "diag") {
-          if (isScalar(argShape)) return { code: args[0]!, number: false };
-          const helper = argShape.kind === "vector" ? "diagMatrix" : "diagonal";
-          helpers.add(helper);
-          return { code: `${helper}(${args[0]})`, number: false };
-        }
-        if (e.fn === "norm2") helpers.add("norm2");
-        if (e.fn === "lse" && isScalar(argShape)) return { code: args[0]!, number: false };
-        return { code: `${OPS[e.fn]}(${args.join(", ")})`, number: false };
+        const code = ruleOf(e).code(
+          e.args.map((a) => tensorOf(emit(a))),
+          e.args.map((a) => a.shape),
+        );
+        if (code.helper !== undefined) helpers.add(code.helper);
+        return { code: code.code, number: false };
       }
     }
   };
@@ -354,7 +323,8 @@ export function generateCode(input: CodeInput): string {
     `  };`,
     `}`,
   ];
-  for (const name of Object.keys(HELPERS)) if (helpers.has(name)) lines.push("", HELPERS[name]!);
+  for (const name of Object.keys(HELPERS) as CodeHelper[])
+    if (helpers.has(name)) lines.push("", HELPERS[name]);
   return lines.join("\n") + "\n";
 }
 

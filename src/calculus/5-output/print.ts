@@ -8,8 +8,8 @@
  * elementwise division by a non-scalar, `𝟏` a vector or matrix of ones, `I` the identity and `1(a > b)` the
  * indicator of a > b.
  */
-import type { Expr, Factor } from "../expression/expr.js";
-import { isElementwiseFunction } from "../expression/expr.js";
+import type { CallExpr, Expr, Factor } from "../expression/expr.js";
+import { ruleOf } from "../expression/functions.js";
 import { isScalar, type Shape } from "../expression/shape.js";
 
 export type Notation = "text" | "latex";
@@ -104,18 +104,6 @@ export function latexName(name: string): string {
   return subscript ? `${head}_{${subscript}}` : head;
 }
 
-const TEXT_FUNCTION_NAMES: Record<string, string> = { sigmoid: "σ" };
-const LATEX_FUNCTION_NAMES: Record<string, string> = {
-  exp: "\\exp",
-  log: "\\log",
-  tanh: "\\tanh",
-  sin: "\\sin",
-  cos: "\\cos",
-  det: "\\det",
-  max: "\\max",
-  sigmoid: "\\sigma",
-};
-
 class Printer {
   constructor(private readonly notation: Notation) {}
 
@@ -174,9 +162,12 @@ class Printer {
     return this.atom(this.latex ? latexName(text) : text, edge);
   }
 
-  private functionName(fn: string): string {
-    if (this.latex) return LATEX_FUNCTION_NAMES[fn] ?? `\\operatorname{${fn}}`;
-    return TEXT_FUNCTION_NAMES[fn] ?? fn;
+  /** The name of a function written `name(args)`, from its rule's notation. */
+  private functionName(e: CallExpr): string {
+    const notation = ruleOf(e).notation;
+    const given = notation.kind === "call" ? (this.latex ? notation.latex : notation.text) : undefined;
+    if (given !== undefined) return given;
+    return this.latex ? `\\operatorname{${e.fn}}` : e.fn;
   }
 
   private postfix(d: Doc, mark: "transpose" | "inverse" | "inverseTranspose"): Doc {
@@ -227,7 +218,7 @@ class Printer {
         return this.atom("0", "number");
       case "transpose": {
         const arg = e.arg;
-        if (arg.kind === "call" && arg.fn === "inv") {
+        if (arg.kind === "call" && ruleOf(arg).notation.kind === "inverse") {
           return this.postfix(this.atLeast(this.print(arg.args[0]!), ATOM), "inverseTranspose");
         }
         return this.postfix(this.print(arg), "transpose");
@@ -239,7 +230,7 @@ class Printer {
       case "matmul":
         return this.juxtapose(e.factors.map((f) => this.atLeast(this.print(f), POSTFIX)));
       case "call":
-        return this.call(e.fn, e.args);
+        return this.call(e);
       case "indicator": {
         const left = this.print(e.left).text;
         const right = this.print(e.right).text;
@@ -259,43 +250,32 @@ class Printer {
     return this.atom(formatNumber(value), "number");
   }
 
-  private call(fn: string, args: readonly Expr[]): Doc {
-    const x = args[0]!;
-    switch (fn) {
-      case "inv":
+  /** A function application, set as its rule's notation says. */
+  private call(e: CallExpr): Doc {
+    const x = e.args[0]!;
+    const notation = ruleOf(e).notation;
+    switch (notation.kind) {
+      case "inverse":
         return this.postfix(this.atLeast(this.print(x), ATOM), "inverse");
-      case "norm2": {
-        const inner = this.print(x).text;
-        return this.atom(this.latex ? `\\left\\lVert ${inner} \\right\\rVert` : `‖${inner}‖`, "call");
+      case "delimited": {
+        const [open, close] = this.latex ? notation.latex : notation.text;
+        return this.atom(`${open}${this.print(x).text}${close}`, "call");
       }
-      case "abs": {
-        const inner = this.print(x).text;
-        return this.atom(this.latex ? `\\left\\lvert ${inner} \\right\\rvert` : `|${inner}|`, "call");
-      }
-      case "sqrt":
+      case "root":
         return this.root(x);
-      case "pow": {
+      case "power": {
         const base = this.atLeast(this.print(x), ATOM);
-        const exponent = this.print(args[1]!);
-        if (this.latex)
-          return {
-            text: `${base.text}^{${exponent.text}}`,
-            precedence: POSTFIX,
-            first: base.first,
-            last: "call",
-          };
-        return {
-          text: `${base.text}^${this.atLeast(exponent, ATOM).text}`,
-          precedence: POSTFIX,
-          first: base.first,
-          last: "call",
-        };
+        const exponent = this.print(e.args[1]!);
+        const text = this.latex
+          ? `${base.text}^{${exponent.text}}`
+          : `${base.text}^${this.atLeast(exponent, ATOM).text}`;
+        return { text, precedence: POSTFIX, first: base.first, last: "call" };
       }
-      default: {
-        const inner = args.map((a) => this.print(a).text).join(", ");
+      case "call": {
+        const inner = e.args.map((a) => this.print(a).text).join(", ");
         const open = this.latex ? "\\left(" : "(";
         const close = this.latex ? "\\right)" : ")";
-        return this.atom(`${this.functionName(fn)}${open}${inner}${close}`, "call");
+        return this.atom(`${this.functionName(e)}${open}${inner}${close}`, "call");
       }
     }
   }
@@ -318,12 +298,17 @@ class Printer {
     if (k === 0.5) return this.root(base);
     if (Number.isInteger(k)) {
       const sup = this.latex ? `^{${k}}` : superscript(k)!;
-      if (base.kind === "call" && isElementwiseFunction(base.fn) && base.fn !== "sqrt" && base.fn !== "abs") {
+      if (
+        base.kind === "call" &&
+        base.rule.elementwise &&
+        base.args.length === 1 &&
+        ruleOf(base).notation.kind === "call"
+      ) {
         // tanh²(z), σ²(z)
         const inner = base.args.map((a) => this.print(a).text).join(", ");
         const open = this.latex ? "\\left(" : "(";
         const close = this.latex ? "\\right)" : ")";
-        return this.atom(`${this.functionName(base.fn)}${sup}${open}${inner}${close}`, "call");
+        return this.atom(`${this.functionName(base)}${sup}${open}${inner}${close}`, "call");
       }
       const d = this.atLeast(this.print(base), ATOM);
       return { text: d.text + sup, precedence: POSTFIX, first: d.first, last: d.last };

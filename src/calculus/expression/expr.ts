@@ -24,29 +24,23 @@ import {
   shapeToCompact,
   shapesEqual,
   transposeShape,
-  vectorShape,
   type Dim,
   type Shape,
 } from "./shape.js";
 
-/** Elementwise functions (applied to each entry). */
-export const ELEMENTWISE_FUNCTIONS = [
-  "exp",
-  "log",
-  "sqrt",
-  "tanh",
-  "sigmoid",
-  "relu",
-  "sin",
-  "cos",
-  "abs",
-  "sign",
-] as const;
-export type ElementwiseFunction = (typeof ELEMENTWISE_FUNCTIONS)[number];
-
-/** Every function a call node may hold; `pow` is an elementwise power with a non-numeric exponent. */
+/** Every function a call node may hold (the function table, functions.ts, has one rule per name); `pow` is
+ * an elementwise power with a non-numeric exponent and `sign` the derivative of `abs`. */
 export type FunctionName =
-  | ElementwiseFunction
+  | "exp"
+  | "log"
+  | "sqrt"
+  | "tanh"
+  | "sigmoid"
+  | "relu"
+  | "sin"
+  | "cos"
+  | "abs"
+  | "sign"
   | "sum"
   | "tr"
   | "diag"
@@ -59,8 +53,23 @@ export type FunctionName =
   | "logdet"
   | "pow";
 
-export function isElementwiseFunction(fn: string): fn is ElementwiseFunction {
-  return (ELEMENTWISE_FUNCTIONS as readonly string[]).includes(fn);
+/**
+ * What the tree's constructors need to know about a function; the function table (functions.ts) holds the
+ * full rule (differential, adjoint, evaluation, printing, code) and every call node carries its rule, so
+ * that each stage reads a function's facts from the node instead of switching on its name.
+ */
+export interface CallRule {
+  readonly name: FunctionName;
+  /** Applied to each entry (`f(A)ᵢⱼ = f(Aᵢⱼ)`). */
+  readonly elementwise: boolean;
+  /** f(Aᵀ) = f(A)ᵀ, so a transpose may move through the call (elementwise functions, max, pow, inv). */
+  readonly commutesWithTranspose: boolean;
+  /** The result's shape (the arguments' shapes were checked when the expression was built). */
+  shape(args: readonly Expr[]): Shape;
+  /** A simpler equal expression (a folded number, sum(cX) = c sum(X), inv(inv(X)) = X), or null. */
+  simplify?(args: readonly Expr[]): Expr | null;
+  /** f(args)ᵀ = f(args) (diag of a vector). */
+  symmetric?(args: readonly Expr[]): boolean;
 }
 
 /** One factor of an elementwise product: `base^power`. */
@@ -123,6 +132,8 @@ export interface TransposeExpr extends Node<"transpose"> {
 export interface CallExpr extends Node<"call"> {
   readonly fn: FunctionName;
   readonly args: readonly Expr[];
+  /** The function's rule in the function table. */
+  readonly rule: CallRule;
 }
 /** The indicator 1(left > right), elementwise; at a tie it is ½, as in chainrule's backward of max. */
 export interface IndicatorExpr extends Node<"indicator"> {
@@ -526,7 +537,7 @@ function appendFactor(factors: Expr[], e: Expr): void {
   if (last !== undefined) {
     if (isDiagonalOfVector(last) && isDiagonalOfVector(e)) {
       factors.pop();
-      appendFactor(factors, call("diag", [hadamard(last.args[0]!, e.args[0]!)]));
+      appendFactor(factors, applyFunction(last.rule, [hadamard(last.args[0]!, e.args[0]!)]));
       return;
     }
     if (isDiagonalOfVector(last) && e.shape.kind === "vector") {
@@ -576,7 +587,7 @@ export function transpose(e: Expr): Expr {
     case "zero":
       return zero(transposeShape(e.shape));
     case "call":
-      if (e.fn === "diag" && e.args[0]!.shape.kind === "vector") return e; // diag(v) is symmetric
+      if (e.rule.symmetric?.(e.args)) return e;
       break;
     default:
       break;
@@ -607,10 +618,7 @@ function pushTranspose(e: Expr): Expr | null {
     case "call":
       // f(Aᵀ)ᵀ = f(A) for elementwise f and (Xᵀ)⁻ᵀ = X⁻¹; otherwise the transpose stays outside the call.
       if (!e.args.every((a) => a.kind === "transpose" || isScalar(a.shape))) return null;
-      if (isElementwiseFunction(e.fn) || e.fn === "max" || e.fn === "pow" || e.fn === "inv") {
-        return call(e.fn, e.args.map(transpose));
-      }
-      return null;
+      return e.rule.commutesWithTranspose ? applyFunction(e.rule, e.args.map(transpose)) : null;
     case "indicator":
       if (!(e.left.kind === "transpose" || isScalar(e.left.shape))) return null;
       if (!(e.right.kind === "transpose" || isScalar(e.right.shape))) return null;
@@ -623,152 +631,37 @@ function pushTranspose(e: Expr): Expr | null {
 // ---------------------------------------------------------------------------------------------------------
 // Functions
 
-function callShape(fn: FunctionName, args: readonly Expr[]): Shape {
-  const a = args[0]!.shape;
-  switch (fn) {
-    case "sum":
-    case "norm2":
-    case "lse":
-    case "det":
-    case "logdet":
-    case "tr":
-      return SCALAR;
-    case "diag":
-      if (a.kind === "vector") return matrixShape(a.n, a.n);
-      if (a.kind === "matrix") return vectorShape(a.rows);
-      return a;
-    case "max":
-    case "pow": {
-      const s = elementwiseShape(a, args[1]!.shape);
-      if (s === null) throw internal(`${fn} of ${shapeToCompact(a)} and ${shapeToCompact(args[1]!.shape)}`);
-      return s;
-    }
-    default:
-      return a;
-  }
-}
-
-function foldElementwise(fn: ElementwiseFunction, x: number): number {
-  switch (fn) {
-    case "exp":
-      return Math.exp(x);
-    case "log":
-      return Math.log(x);
-    case "sqrt":
-      return Math.sqrt(x);
-    case "tanh":
-      return Math.tanh(x);
-    case "sigmoid":
-      return 1 / (1 + Math.exp(-x));
-    case "relu":
-      return Math.max(x, 0);
-    case "sin":
-      return Math.sin(x);
-    case "cos":
-      return Math.cos(x);
-    case "abs":
-      return Math.abs(x);
-    case "sign":
-      return Math.sign(x);
-  }
+/**
+ * A function applied to its arguments (use `call` of functions.ts to apply one by name): the rule's
+ * simplification where one applies, else a call node carrying the rule.
+ */
+export function applyFunction(rule: CallRule, args: readonly Expr[]): Expr {
+  const simpler = rule.simplify?.(args);
+  if (simpler !== undefined && simpler !== null) return simpler;
+  return freeze({
+    kind: "call",
+    fn: rule.name,
+    args: args.slice(),
+    rule,
+    shape: rule.shape(args),
+    key: intern(`${rule.name}(${args.map((a) => a.key).join(",")})`),
+  });
 }
 
 /** Pulls the scalar part out of the argument of a linear function: sum(c X) = c sum(X). */
-function pullScalars(fn: FunctionName, arg: Expr): Expr | null {
+export function pullScalars(rule: CallRule, arg: Expr): Expr | null {
   if (arg.kind !== "product" || isScalar(arg.shape)) return null;
   const split = splitScalars(arg);
   if (split.scalars.length === 0 && split.coefficient === 1) return null;
   return product(
-    [...split.scalars, { base: call(fn, [product(split.rest, 1)]), power: 1 }],
+    [...split.scalars, { base: applyFunction(rule, [product(split.rest, 1)]), power: 1 }],
     split.coefficient,
   );
 }
 
-/** A function applied to its arguments, with the rules that make it simpler where one applies. */
-export function call(fn: FunctionName, args: readonly Expr[]): Expr {
-  const x = args[0]!;
-  if (isElementwiseFunction(fn)) {
-    if (x.kind === "const") {
-      const value = foldElementwise(fn, x.value);
-      if (Number.isInteger(value)) return constant(value);
-    }
-    if (
-      (fn === "sign" || fn === "relu" || fn === "abs" || fn === "sin" || fn === "tanh" || fn === "sqrt") &&
-      isZero(x)
-    ) {
-      return x;
-    }
-  }
-  switch (fn) {
-    case "sum":
-      if (isScalar(x.shape)) return x;
-      if (x.kind === "zero") return ZERO;
-      if (x.kind === "transpose") return call("sum", [x.arg]);
-      if (x.kind === "ones") return dimensionProduct(x.shape);
-      if (x.kind === "sum") {
-        return sum(
-          x.terms.map((t) => (isScalar(t.shape) ? hadamard(dimensionProduct(x.shape), t) : call("sum", [t]))),
-        );
-      }
-      {
-        const pulled = pullScalars(fn, x);
-        if (pulled) return pulled;
-      }
-      break;
-    case "tr":
-      if (isScalar(x.shape)) return x;
-      if (x.kind === "zero") return ZERO;
-      if (x.kind === "identity") return dimension(x.n);
-      if (x.kind === "transpose") return call("tr", [x.arg]);
-      {
-        const pulled = pullScalars(fn, x);
-        if (pulled) return pulled;
-      }
-      break;
-    case "diag":
-      if (isScalar(x.shape)) return x;
-      if (x.kind === "zero") return zero(callShape(fn, args));
-      if (x.kind === "ones" && x.shape.kind === "vector") return identity(x.shape.n);
-      if (x.kind === "identity") return ones(vectorShape(x.n));
-      if (x.kind === "transpose" && x.shape.kind === "matrix") return call("diag", [x.arg]);
-      if (x.kind === "call" && x.fn === "diag" && x.args[0]!.shape.kind === "vector") return x.args[0]!;
-      {
-        const pulled = pullScalars(fn, x);
-        if (pulled) return pulled;
-      }
-      break;
-    case "inv":
-      if (x.kind === "identity") return x;
-      if (x.kind === "call" && x.fn === "inv") return x.args[0]!;
-      if (isScalar(x.shape)) return power(x, -1);
-      break;
-    case "det":
-      if (x.kind === "identity") return ONE;
-      if (isScalar(x.shape)) return x;
-      break;
-    case "logdet":
-      if (x.kind === "identity") return ZERO;
-      break;
-    case "norm2":
-      if (isZero(x)) return ZERO;
-      break;
-    case "max":
-      if (x.key === args[1]!.key) return x;
-      break;
-    case "pow":
-      if (args[1]!.kind === "const") return power(x, args[1]!.value);
-      break;
-    default:
-      break;
-  }
-  const shape = callShape(fn, args);
-  return freeze({
-    kind: "call",
-    fn,
-    args: args.slice(),
-    shape,
-    key: intern(`${fn}(${args.map((a) => a.key).join(",")})`),
-  });
+/** The internal-invariant error of the tree, for rules that find shapes they cannot combine. */
+export function internalError(message: string): Error {
+  return internal(message);
 }
 
 /** The number of entries of a shape, as a scalar expression (n·m). */
@@ -827,7 +720,7 @@ export function rebuild(e: Expr, kids: readonly Expr[]): Expr {
     case "transpose":
       return transpose(kids[0]!);
     case "call":
-      return call(e.fn, kids);
+      return applyFunction(e.rule, kids);
     case "indicator":
       return indicator(kids[0]!, kids[1]!);
     default:

@@ -10,6 +10,7 @@ import { Random } from "../../tensor/random.js";
 import { gradients } from "../../autograd/engine.js";
 import { noGrad } from "../../autograd/mode.js";
 import { contains, dimensionsOf, variable, type Expr, type VariableExpr } from "../expression/expr.js";
+import { ruleOf } from "../expression/functions.js";
 import { evaluateExpr, numericShape, type Environment } from "./evaluate.js";
 import { symbolsOf } from "../expression/shape.js";
 import type { Derivation } from "../derive.js";
@@ -61,12 +62,12 @@ function assignSizes(
   return dims;
 }
 
-/** How a variable should be sampled: positive where it sits under log, √, a division or a fractional power. */
+/** How a variable should be sampled: positive where it sits under a function with a domain (log, √, a power
+ * with an expression exponent), a division or a fractional power. */
 function needsPositive(root: Expr, name: string): boolean {
   const uses = (e: Expr): boolean => contains(e, (x) => x.kind === "var" && x.name === name);
   return contains(root, (node) => {
-    if (node.kind === "call" && (node.fn === "log" || node.fn === "sqrt" || node.fn === "pow"))
-      return uses(node.args[0]!);
+    if (node.kind === "call" && ruleOf(node).domain !== undefined) return uses(node.args[0]!);
     if (node.kind === "product") {
       return node.factors.some((f) => (f.power < 0 || !Number.isInteger(f.power)) && uses(f.base));
     }
@@ -79,7 +80,7 @@ function usedAsMatrixArgument(root: Expr, name: string): boolean {
     root,
     (node) =>
       node.kind === "call" &&
-      (node.fn === "inv" || node.fn === "det" || node.fn === "logdet") &&
+      ruleOf(node).invertible === true &&
       contains(node.args[0]!, (x) => x.kind === "var" && x.name === name),
   );
 }

@@ -9,38 +9,23 @@ import { Tensor, type NestedArray } from "../../tensor/tensor.js";
 import { eye, ones, tensor, zeros } from "../../tensor/creation.js";
 import { shapeToString } from "../../tensor/shape.js";
 import {
-  abs,
   add,
-  cos,
-  det,
+  astype,
   div,
-  exp,
-  inv,
-  log,
-  logdet,
-  logSumExp,
   matmul,
-  maximum,
   mul,
   neg,
   pow,
-  relu,
   reshape,
-  sigmoid,
-  sign,
-  sin,
-  softmax,
   sqrt,
   square,
   sub,
-  sum,
-  tanh,
   transpose,
-  astype,
 } from "../../ops/index.js";
 import { product, type Expr, type VariableExpr } from "../expression/expr.js";
 import { colsOf, productShape, rowsOf, shapeToText, type Dim, type Shape } from "../expression/shape.js";
-import { diagMatrix, diagonal, indicatorGreater, norm2, trace } from "./tensor-ops.js";
+import { ruleOf } from "../expression/functions.js";
+import { indicatorGreater } from "./tensor-ops.js";
 
 /** A variable's value: a tensor (converted to float64) or nested arrays of numbers. */
 export type VariableValue = Tensor | NestedArray;
@@ -252,59 +237,11 @@ export function evaluateExpr(e: Expr, env: Environment): Tensor {
       case "indicator":
         return indicatorGreater(run(x.left), run(x.right));
       case "call":
-        return callValue(x.fn, x.args.map(run), x.args[0]!.shape);
+        return ruleOf(x).evaluate(
+          x.args.map(run),
+          x.args.map((a) => a.shape),
+        );
     }
   };
   return run(e);
-}
-
-function callValue(fn: string, args: Tensor[], argShape: Shape): Tensor {
-  const a = args[0]!;
-  switch (fn) {
-    case "exp":
-      return exp(a);
-    case "log":
-      return log(a);
-    case "sqrt":
-      return sqrt(a);
-    case "tanh":
-      return tanh(a);
-    case "sigmoid":
-      return sigmoid(a);
-    case "relu":
-      return relu(a);
-    case "sin":
-      return sin(a);
-    case "cos":
-      return cos(a);
-    case "abs":
-      return abs(a);
-    case "sign":
-      return sign(a);
-    case "sum":
-      return sum(a);
-    case "tr":
-      return a.ndim === 0 ? a : trace(a);
-    case "diag":
-      if (argShape.kind === "scalar") return a;
-      return argShape.kind === "vector" ? diagMatrix(a) : diagonal(a);
-    case "norm2":
-      return norm2(a);
-    case "lse":
-      return a.ndim === 0 ? a : logSumExp(a);
-    case "softmax":
-      return softmax(a);
-    case "max":
-      return maximum(a, args[1]!);
-    case "inv":
-      return inv(a);
-    case "det":
-      return det(a);
-    case "logdet":
-      return logdet(a);
-    case "pow":
-      return pow(a, args[1]!);
-    default:
-      throw new ValueError(`evaluate: unknown function ${fn}`);
-  }
 }
