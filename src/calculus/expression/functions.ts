@@ -224,6 +224,31 @@ function elementwise(spec: ElementwiseSpec): FunctionRule {
   };
 }
 
+/** The defaults of a rule: not elementwise, one argument a person may write, not linear, a transpose
+ * stays outside it, written `name(args)`. */
+type RuleSpec<F extends FunctionName> = Omit<
+  FunctionRule,
+  "name" | "arity" | "syntax" | "elementwise" | "linear" | "commutesWithTranspose" | "notation"
+> &
+  Partial<FunctionRule> & { name: F };
+
+function defineFunction<F extends FunctionName>(spec: RuleSpec<F>): FunctionRule & { name: F } {
+  return {
+    arity: 1,
+    syntax: true,
+    elementwise: false,
+    linear: false,
+    commutesWithTranspose: false,
+    notation: { kind: "call" },
+    ...spec,
+  };
+}
+
+/** tr(X⁻¹ dX), the differential of log|det X| (and of det X, divided by det X). */
+function traceOfInverseTimes(x: Expr, dx: Expr): Expr {
+  return call("tr", [matmul([call("inv", [x]), dx])]);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // The table
 
@@ -357,13 +382,9 @@ export const FUNCTION_RULES: { readonly [F in FunctionName]: FunctionRule & { re
     name: "sign",
   },
 
-  sum: {
+  sum: defineFunction({
     name: "sum",
-    arity: 1,
-    syntax: true,
-    elementwise: false,
     linear: true,
-    commutesWithTranspose: false,
     shape: scalarShape,
     simplify([x]) {
       if (isScalar(x!.shape)) return x!;
@@ -383,16 +404,11 @@ export const FUNCTION_RULES: { readonly [F in FunctionName]: FunctionRule & { re
     // every entry receives the upstream gradient
     adjoint: (node, _slot, upstream) => hadamard(upstream, ones(node.args[0]!.shape)),
     evaluate: ([x]) => sumOf(x!),
-    notation: { kind: "call" },
     code: op("sum"),
-  },
-  tr: {
+  }),
+  tr: defineFunction({
     name: "tr",
-    arity: 1,
-    syntax: true,
-    elementwise: false,
     linear: true,
-    commutesWithTranspose: false,
     shape: scalarShape,
     check: (shapes) => (isScalar(shapes[0]!) || isSquare(shapes[0]!) ? null : "a square matrix"),
     simplify([x]) {
@@ -410,17 +426,12 @@ export const FUNCTION_RULES: { readonly [F in FunctionName]: FunctionRule & { re
       return isScalar(a.shape) ? upstream : hadamard(upstream, identity(rowsOf(a.shape)));
     },
     evaluate: ([x]) => (x!.ndim === 0 ? x! : trace(x!)),
-    notation: { kind: "call" },
     code: (args, shapes) =>
       isScalar(shapes[0]!) ? { code: args[0]! } : { code: `trace(${args[0]})`, helper: "trace" },
-  },
-  diag: {
+  }),
+  diag: defineFunction({
     name: "diag",
-    arity: 1,
-    syntax: true,
-    elementwise: false,
     linear: true,
-    commutesWithTranspose: false,
     shape([x]) {
       const a = x!.shape;
       if (a.kind === "vector") return matrixShape(a.n, a.n);
@@ -447,20 +458,14 @@ export const FUNCTION_RULES: { readonly [F in FunctionName]: FunctionRule & { re
       if (shape!.kind === "scalar") return x!;
       return shape!.kind === "vector" ? diagMatrix(x!) : diagonal(x!);
     },
-    notation: { kind: "call" },
     code(args, [shape]) {
       if (isScalar(shape!)) return { code: args[0]! };
       const helper = shape!.kind === "vector" ? "diagMatrix" : "diagonal";
       return { code: `${helper}(${args[0]})`, helper };
     },
-  },
-  norm2: {
+  }),
+  norm2: defineFunction({
     name: "norm2",
-    arity: 1,
-    syntax: true,
-    elementwise: false,
-    linear: false,
-    commutesWithTranspose: false,
     shape: scalarShape,
     simplify: ([x]) => (isZero(x!) ? ZERO : null),
     // d‖a‖ = ⟨a, da⟩ / ‖a‖
@@ -480,14 +485,9 @@ export const FUNCTION_RULES: { readonly [F in FunctionName]: FunctionRule & { re
     evaluate: ([x]) => norm2(x!),
     notation: { kind: "delimited", text: ["‖", "‖"], latex: ["\\left\\lVert ", " \\right\\rVert"] },
     code: (args) => ({ code: `norm2(${args[0]})`, helper: "norm2" }),
-  },
-  lse: {
+  }),
+  lse: defineFunction({
     name: "lse",
-    arity: 1,
-    syntax: true,
-    elementwise: false,
-    linear: false,
-    commutesWithTranspose: false,
     shape: scalarShape,
     // d lse(a) = ⟨softmax(a), da⟩
     differential(node, d) {
@@ -503,16 +503,10 @@ export const FUNCTION_RULES: { readonly [F in FunctionName]: FunctionRule & { re
       return hadamard(upstream, call("exp", [subtract(a, node)]));
     },
     evaluate: ([x]) => (x!.ndim === 0 ? x! : logSumExp(x!)),
-    notation: { kind: "call" },
     code: (args, [shape]) => (isScalar(shape!) ? { code: args[0]! } : { code: `cr.logSumExp(${args[0]})` }),
-  },
-  softmax: {
+  }),
+  softmax: defineFunction({
     name: "softmax",
-    arity: 1,
-    syntax: true,
-    elementwise: false,
-    linear: false,
-    commutesWithTranspose: false,
     shape: sameShape,
     check: ([a]) => (a!.kind === "vector" ? null : "a vector"),
     // dp = p ∘ da − p pᵀ da with p = softmax(a)
@@ -524,15 +518,12 @@ export const FUNCTION_RULES: { readonly [F in FunctionName]: FunctionRule & { re
     adjoint: (node, _slot, upstream) =>
       hadamard(node, subtract(upstream, matmul([transpose(node), upstream]))),
     evaluate: ([x]) => softmax(x!),
-    notation: { kind: "call" },
     code: op("softmax"),
-  },
-  max: {
+  }),
+  max: defineFunction({
     name: "max",
     arity: 2,
-    syntax: true,
     elementwise: true,
-    linear: false,
     commutesWithTranspose: true,
     shape: broadcastShape("max"),
     check: ([a, b]) =>
@@ -552,13 +543,9 @@ export const FUNCTION_RULES: { readonly [F in FunctionName]: FunctionRule & { re
     evaluate: ([a, b]) => maximum(a!, b!),
     notation: { kind: "call", latex: "\\max" },
     code: op("maximum"),
-  },
-  inv: {
+  }),
+  inv: defineFunction({
     name: "inv",
-    arity: 1,
-    syntax: true,
-    elementwise: false,
-    linear: false,
     commutesWithTranspose: true,
     invertible: true,
     shape: sameShape,
@@ -576,14 +563,9 @@ export const FUNCTION_RULES: { readonly [F in FunctionName]: FunctionRule & { re
     evaluate: ([x]) => inv(x!),
     notation: { kind: "inverse" },
     code: op("inv"),
-  },
-  det: {
+  }),
+  det: defineFunction({
     name: "det",
-    arity: 1,
-    syntax: true,
-    elementwise: false,
-    linear: false,
-    commutesWithTranspose: false,
     invertible: true,
     shape: scalarShape,
     check: squareMatrix,
@@ -593,44 +575,31 @@ export const FUNCTION_RULES: { readonly [F in FunctionName]: FunctionRule & { re
       return null;
     },
     // d det(X) = det(X) tr(X⁻¹ dX)
-    differential(node, d) {
-      const a = node.args[0]!;
-      return hadamard(node, call("tr", [matmul([call("inv", [a]), d(a)])]));
-    },
+    differential: (node, d) => hadamard(node, traceOfInverseTimes(node.args[0]!, d(node.args[0]!))),
     // so ∂f/∂X = G det(X) X⁻ᵀ
     adjoint: (node, _slot, upstream) => hadamard(upstream, node, transpose(call("inv", [node.args[0]!]))),
     evaluate: ([x]) => det(x!),
     notation: { kind: "call", latex: "\\det" },
     code: op("det"),
-  },
-  logdet: {
+  }),
+  logdet: defineFunction({
     name: "logdet",
-    arity: 1,
-    syntax: true,
-    elementwise: false,
-    linear: false,
-    commutesWithTranspose: false,
     invertible: true,
     shape: scalarShape,
     check: squareMatrix,
     simplify: ([x]) => (x!.kind === "identity" ? ZERO : null),
     // d log|det X| = tr(X⁻¹ dX)
-    differential(node, d) {
-      const a = node.args[0]!;
-      return call("tr", [matmul([call("inv", [a]), d(a)])]);
-    },
+    differential: (node, d) => traceOfInverseTimes(node.args[0]!, d(node.args[0]!)),
     // so ∂f/∂X = G X⁻ᵀ
     adjoint: (node, _slot, upstream) => hadamard(upstream, transpose(call("inv", [node.args[0]!]))),
     evaluate: ([x]) => logdet(x!),
-    notation: { kind: "call" },
     code: op("logdet"),
-  },
-  pow: {
+  }),
+  pow: defineFunction({
     name: "pow",
     arity: 2,
     syntax: false,
     elementwise: true,
-    linear: false,
     commutesWithTranspose: true,
     domain: POSITIVE,
     shape: broadcastShape("pow"),
@@ -651,7 +620,7 @@ export const FUNCTION_RULES: { readonly [F in FunctionName]: FunctionRule & { re
     evaluate: ([a, b]) => pow(a!, b!),
     notation: { kind: "power" },
     code: op("pow"),
-  },
+  }),
 };
 
 /** The rule of a function of the language, or undefined for a name that is not one. */
