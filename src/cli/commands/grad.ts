@@ -18,7 +18,13 @@ import { buildExpression } from "../../calculus/2-shapes/build.js";
 import { evaluateExpr } from "../../calculus/numeric/evaluate.js";
 import { variablesOf } from "../../calculus/expression/expr.js";
 import { expressionVariables, parseExpression } from "../../calculus/1-parse/parser.js";
-import { SCALAR, matrixShape, shapeToText, vectorShape, type Shape } from "../../calculus/expression/shape.js";
+import {
+  SCALAR,
+  matrixShape,
+  shapeToText,
+  vectorShape,
+  type Shape,
+} from "../../calculus/expression/shape.js";
 import { splitTopLevel } from "./derive.js";
 
 /** Reads `--at x=1,y=2,v=[1,2],A=[[1,0],[0,1]]`. */
