@@ -5,6 +5,7 @@ import { Command, CommanderError } from "commander";
 import { VERSION } from "../version.js";
 import { ChainruleError } from "../errors.js";
 import { commands } from "./commands/index.js";
+import { CommandExit, describeErrno, errnoCode } from "./exit.js";
 
 /** Builds the `chainrule` command with every subcommand registered. */
 export function buildProgram(): Command {
@@ -56,13 +57,23 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
       // commander has already printed help, the version or the usage error.
       return error.exitCode === 0 ? 0 : 2;
     }
+    if (error instanceof CommandExit) {
+      if (error.message !== "") process.stderr.write(`chainrule: ${error.message}\n`);
+      return error.exitCode;
+    }
     if (error instanceof ChainruleError) {
       process.stderr.write(`chainrule: ${error.message}\n`);
       return 1;
     }
-    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    const code = errnoCode(error);
     if (code === "ENOENT" || code === "EACCES" || code === "EISDIR") {
       process.stderr.write(`chainrule: ${(error as Error).message}\n`);
+      return 1;
+    }
+    if (code !== null) {
+      // Any other I/O error (a full disk, a read-only file system, …): one line, not a stack.
+      const path = (error as NodeJS.ErrnoException).path;
+      process.stderr.write(`chainrule: ${describeErrno(error)}${path ? ` (${path})` : ""}\n`);
       return 1;
     }
     throw error;

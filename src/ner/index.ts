@@ -139,6 +139,7 @@ export {
   checkpointToBytes,
   checkpointFromBytes,
   fingerprintSentences,
+  TrainingInterrupted,
   OPTIMIZERS,
   type OptimizerName,
   type LabelledSentence,

@@ -1,14 +1,13 @@
 /**
  * Node-only model directory I/O: a directory holds `model.safetensors` (the weights) and `config.json`
- * (hyperparameters, vocabulary, casing classes, tags, scheme, version). Both files are written atomically
- * (a temporary file renamed over the old one), the weights first; `config.json` carries a checksum of the
- * weights, so a directory whose save was interrupted between the two files is refused rather than loaded
- * with mismatched parts.
+ * (hyperparameters, vocabulary, casing classes, tags, scheme, version). A save is atomic as a whole (see
+ * `model-directory-node.ts`); `config.json` carries a checksum of the weights, so mismatched parts are
+ * refused rather than loaded.
  */
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ValueError } from "../errors.js";
-import { writeFileAtomic } from "../io/atomic-write-node.js";
+import { saveModelDirectoryAtomically } from "./model-directory-node.js";
 import { MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, NerTagger as BrowserNerTagger } from "./tagger.js";
 
 /**
@@ -29,12 +28,13 @@ export class NerTagger extends BrowserNerTagger {
   }
 }
 
-/** Saves a tagger as a model directory (created if needed): `model.safetensors`, then `config.json`. */
+/**
+ * Saves a tagger as a model directory (created if needed), atomically as a whole: a crash at any moment
+ * leaves the previous model or the new one (see `model-directory-node.ts`).
+ */
 export async function saveNerModel(directory: string, tagger: BrowserNerTagger): Promise<void> {
   await mkdir(directory, { recursive: true });
-  const { config, weights } = tagger.toBytes();
-  await writeFileAtomic(join(directory, MODEL_WEIGHTS_FILE), weights);
-  await writeFileAtomic(join(directory, MODEL_CONFIG_FILE), config);
+  await saveModelDirectoryAtomically(directory, tagger);
 }
 
 /** Reads the two files of a model directory; a missing file is a clear error naming it. */

@@ -171,7 +171,7 @@ describe("chainrule ner train --embeddings", () => {
     expect(fromTable.code, fromTable.stderr).toBe(0);
     expect(fromTable.stdout).toContain("12,399 vectors of 100 dimensions");
     await writeFile(glove, "the 0.1 0.2 0.3 0.4\nparis 0.5 0.6 0.7\n");
-    const bad = await run(...train, "--embeddings", glove, "--out", out);
+    const bad = await run(...train, "--embeddings", glove, "--out", join(folder, "bad-vectors"));
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(
       /^chainrule: .*vectors\.txt:2: expected 4 numbers after the word "paris", found 3/,

@@ -1,7 +1,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import fc from "fast-check";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ValueError } from "../../src/index.js";
+import { ChainruleError, FormatError, ValueError } from "../../src/index.js";
+import { parse, serialize } from "../../src/nn/safetensors.js";
 import { readConllFile } from "../../src/ner/conll-node.js";
 import type { ConllSentence } from "../../src/ner/conll.js";
 import { conlleval } from "../../src/ner/conlleval.js";
@@ -10,6 +12,7 @@ import {
   binaryScores,
   checkpointFromBytes,
   checkpointToBytes,
+  TrainingInterrupted,
   resolveTrainingOptions,
   trainNer,
   type NerTrainingOptions,
@@ -251,5 +254,153 @@ describe("trainNer", () => {
     expect(checkResolvedOptions(defaults, "checkpoint")).toEqual(defaults);
     const { seed: _seed, ...withoutSeed } = defaults;
     expect(() => checkResolvedOptions(withoutSeed, "checkpoint")).toThrow(/"options" has no "seed"/);
+  });
+});
+
+describe("checkpoints read back", () => {
+  /** A one-epoch checkpoint of a tiny run, as bytes, with its data. */
+  async function tinyCheckpoint(): Promise<{ bytes: Uint8Array; data: { train: ConllSentence[] } }> {
+    const data = { train: train.slice(0, 12) };
+    let bytes: Uint8Array | null = null;
+    await trainNer(
+      data,
+      { wordDimension: 4, hiddenSize: 4, epochs: 2, batchSize: 8 },
+      {
+        onCheckpoint: (c) => {
+          bytes ??= checkpointToBytes(c);
+        },
+      },
+    );
+    return { bytes: bytes!, data };
+  }
+
+  /** The checkpoint with its state (and tensors) changed. */
+  function rewrite(
+    bytes: Uint8Array,
+    change: (state: Record<string, unknown>, tensors: Record<string, unknown>) => void,
+  ): Uint8Array {
+    const { tensors, metadata } = parse(bytes);
+    const state = JSON.parse(metadata.state!) as Record<string, unknown>;
+    change(state, tensors);
+    return serialize(tensors as never, { state: JSON.stringify(state) });
+  }
+
+  it("checks every field: a damaged checkpoint is a FormatError naming the field, never a crash or a hang", async () => {
+    const { bytes, data } = await tinyCheckpoint();
+    expect(checkpointFromBytes(bytes).state.epochsCompleted).toBe(1);
+    const options = (s: Record<string, unknown>) => s.options as Record<string, unknown>;
+    const config = (s: Record<string, unknown>) => s.modelConfig as Record<string, unknown>;
+    const cases: [string, (s: Record<string, unknown>, t: Record<string, unknown>) => void, RegExp][] = [
+      ["no history", (s) => delete s.history, /"history" is missing/],
+      ["no random", (s) => delete s.random, /"random" is missing/],
+      ["no options", (s) => delete s.options, /"options" is missing/],
+      ["no optimizer option", (s) => delete options(s).optimizer, /"options" has no "optimizer"/],
+      ["no optimizer state", (_, t) => delete t["optimizer.lr"], /no optimizer state/],
+      ["batchSize −1", (s) => (options(s).batchSize = -1), /options\.batchSize must be an integer ≥ 1/],
+      ["batchSize 2.5", (s) => (options(s).batchSize = 2.5), /options\.batchSize must be an integer/],
+      ["batchSize 2^53", (s) => (options(s).batchSize = 2 ** 53), /options\.batchSize must be an integer/],
+      ["vocabularySize 1e9", (s) => (config(s).vocabularySize = 1e9), /vocabularySize" is 1000000000/],
+      [
+        "hiddenSize 1e6",
+        (s) => (config(s).hiddenSize = 1e6),
+        /needs at least \d+ weights but the file holds/,
+      ],
+      ["history too short", (s) => (s.history = []), /"history" has 0 records/],
+      ["random not a state", (s) => (s.random = "xyz"), /"random" must be a generator state/],
+      [
+        "epochsCompleted 7",
+        (s) => (s.epochsCompleted = 7),
+        /"epochsCompleted" must be an integer in \[1, 2\]/,
+      ],
+      ["tags of a binary model", (s) => (s.tags = null), /"tags" must be null exactly for a binary/],
+      ["bad scheme", (s) => (s.scheme = "BILOU"), /"scheme"/],
+      ["bad vocabulary", (s) => (s.vocabulary = { words: [1, 2] }), /"vocabulary"/],
+      [
+        "state not an object",
+        (s) => Object.assign(s, { history: [null] }),
+        /"history\[0\]" must be an object/,
+      ],
+    ];
+    for (const [name, change, message] of cases) {
+      const damaged = rewrite(bytes, change);
+      expect(() => checkpointFromBytes(damaged, "run/checkpoint.safetensors"), name).toThrow(message);
+      expect(() => checkpointFromBytes(damaged), name).toThrow(FormatError);
+    }
+    // What is accepted resumes.
+    const resumed = await trainNer(data, {}, { resume: checkpointFromBytes(bytes) });
+    expect(resumed.history).toHaveLength(2);
+  });
+
+  it("accepts or cleanly refuses any mutation of a valid checkpoint's state (fast-check)", async () => {
+    const { bytes, data } = await tinyCheckpoint();
+    const { metadata } = parse(bytes);
+    const state = JSON.parse(metadata.state!) as Record<string, unknown>;
+    /** Every path to a value in the state (arrays: their first items only, to keep the list short). */
+    const paths: string[][] = [];
+    const visit = (value: unknown, path: string[]) => {
+      paths.push(path);
+      if (Array.isArray(value)) value.slice(0, 3).forEach((v, i) => visit(v, [...path, String(i)]));
+      else if (value !== null && typeof value === "object")
+        for (const [k, v] of Object.entries(value)) visit(v, [...path, k]);
+    };
+    visit(state, []);
+    const replacement = fc.oneof(
+      fc.constantFrom(null, true, -1, 0, 2.5, 2 ** 53, 1e9, 1e308, "", "x", [], {}),
+      fc.jsonValue({ maxDepth: 2 }),
+    );
+    let accepted = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...paths.filter((p) => p.length > 0)),
+        replacement,
+        async (path, value) => {
+          const mutated = rewrite(bytes, (s) => {
+            let target = s as Record<string, unknown>;
+            for (const key of path.slice(0, -1)) target = target[key] as Record<string, unknown>;
+            target[path[path.length - 1]!] = value;
+          });
+          let resume;
+          try {
+            resume = checkpointFromBytes(mutated);
+          } catch (error) {
+            expect(error).toBeInstanceOf(ChainruleError);
+            return;
+          }
+          accepted++;
+          try {
+            await trainNer(data, {}, { resume });
+          } catch (error) {
+            expect(error).toBeInstanceOf(ChainruleError);
+          }
+        },
+      ),
+      { numRuns: 60, seed: 7 },
+    );
+    expect(accepted).toBeGreaterThan(0);
+  });
+});
+
+describe("stopping a run", () => {
+  it("abandons the epoch under way when the signal aborts, and resumes from the last checkpoint", async () => {
+    const data = { train: train.slice(0, 40), dev: dev.slice(0, 10) };
+    const options: NerTrainingOptions = { ...SMALL, epochs: 3 };
+    const uninterrupted = await trainNer(data, options);
+    const controller = new AbortController();
+    let saved: Uint8Array | null = null;
+    const stopped = trainNer(data, options, {
+      signal: controller.signal,
+      onCheckpoint: (c) => {
+        saved = checkpointToBytes(c);
+      },
+      onBatch: (p) => {
+        if (p.epoch === 2 && p.batch === 2) controller.abort();
+      },
+    });
+    await expect(stopped).rejects.toThrow(TrainingInterrupted);
+    await expect(stopped).rejects.toMatchObject({ epochsCompleted: 1 });
+    const resumed = await trainNer(data, {}, { resume: checkpointFromBytes(saved!) });
+    const a = uninterrupted.tagger.stateDict();
+    const b = resumed.tagger.stateDict();
+    for (const name of Object.keys(a)) expect(b[name]!.data, name).toEqual(a[name]!.data);
   });
 });

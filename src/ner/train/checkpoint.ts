@@ -231,6 +231,7 @@ function checkTensors(reader: StateReader, tensors: Record<string, Tensor>, conf
   }
   if (model.length === 0) reader.fail("no model weights (tensors named model.*)");
   if (best.length === 0) reader.fail("no best weights (tensors named best.*)");
+  if (tensors["optimizer.lr"] === undefined) reader.fail("no optimizer state (optimizer.lr)");
   const held = model.reduce((sum, [, t]) => sum + t.size, 0);
   const needed = minimumParameterCount(config);
   if (needed > held) {

@@ -9,8 +9,9 @@ import type { NerTrainingOptions, NerTrainingResult } from "../../../ner/trainer
 import { parseOptionText } from "../../../ner/train/options.js";
 import { formatCount } from "../../progress.js";
 import { describeRun, formatTaggedText } from "./format.js";
-import { reportTraining, runTraining } from "./run-training.js";
-import { DATA_DIRECTORY, checkOutputDirectory, readCorpus, readPretrained, write } from "./shared.js";
+import { reportTraining, runTraining, shellQuote } from "./run-training.js";
+import { checkTrainingOutput } from "./output-directory.js";
+import { DATA_DIRECTORY, readCorpus, readPretrained, write } from "./shared.js";
 
 /** The lecture's sentences, tagged by `ner demo`. */
 export const LECTURE_SENTENCES = [
@@ -43,11 +44,12 @@ interface DemoCommandOptions {
   epochs?: string;
   seed?: string;
   embeddings?: boolean;
+  force?: boolean;
 }
 
 async function demoCommand(o: DemoCommandOptions): Promise<void> {
   const options: NerTrainingOptions = { ...DEMO_OPTIONS };
-  if (o.out !== undefined) await checkOutputDirectory(o.out);
+  if (o.out !== undefined) await checkTrainingOutput(o.out, { force: o.force === true, resume: false });
   if (o.epochs !== undefined) options.epochs = parseOptionText("epochs", o.epochs, "--epochs") as number;
   if (o.seed !== undefined) options.seed = parseOptionText("seed", o.seed, "--seed") as number;
   const embeddings = join(DATA_DIRECTORY, DEMO_EMBEDDINGS);
@@ -58,6 +60,7 @@ async function demoCommand(o: DemoCommandOptions): Promise<void> {
     options,
     out: o.out ?? null,
     quiet: o.quiet === true,
+    force: o.force === true,
   });
 }
 
@@ -69,6 +72,7 @@ export async function runDemo(args: {
   options: NerTrainingOptions;
   out: string | null;
   quiet: boolean;
+  force?: boolean;
 }): Promise<NerTrainingResult> {
   const train = await readCorpus(args.train, "demo data");
   const dev = await readCorpus(args.dev, "demo data");
@@ -93,6 +97,24 @@ export async function runDemo(args: {
     resume: null,
     quiet: args.quiet,
     stream: process.stdout,
+    force: args.force === true,
+    resumeCommand:
+      args.out === null
+        ? null
+        : [
+            "chainrule",
+            "ner",
+            "train",
+            "--train",
+            args.train,
+            "--dev",
+            args.dev,
+            "--out",
+            args.out,
+            "--resume",
+          ]
+            .map(shellQuote)
+            .join(" "),
   });
   reportTraining(result, args.out, null);
   write("\nTagging the lecture's sentences:\n\n");
@@ -106,7 +128,8 @@ export function registerDemo(ner: Command): void {
     .description(
       "train on the shipped Wikigold data (about a minute), print the dev scores and tag the lecture's sentences",
     )
-    .option("--out <dir>", "also save the model, checkpoints and curves here")
+    .option("--out <dir>", "also save the model, checkpoints and curves here (as ner train --out)")
+    .option("--force", "replace a model already in --out")
     .option("--epochs <n>", `maximum epochs (default ${DEMO_OPTIONS.epochs})`)
     .option("--seed <n>", `seed (default ${DEMO_OPTIONS.seed})`)
     .option("--no-embeddings", "do not use the shipped GloVe table")

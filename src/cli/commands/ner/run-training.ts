@@ -1,6 +1,12 @@
 /**
  * Training from the command line (`ner train` and `ner demo`): a progress bar and one line per epoch; in the
  * output directory the checkpoint after every epoch, the best model so far and the loss curves.
+ *
+ * Nothing is lost on the way: the directory is locked against a second training, leftovers of a killed run
+ * are removed first, every save is atomic (the directory holds a loadable model at every instant), Ctrl-C
+ * (SIGINT) or SIGTERM abandons the epoch under way, keeps the last checkpoint, says how to resume and exits
+ * with 130, and a write that fails (a full disk) is one line that names the file, the previous model and
+ * checkpoint being kept.
  */
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -9,6 +15,7 @@ import type { ConllCorpus } from "../../../ner/conll.js";
 import type { EmbeddingTable } from "../../../ner/embeddings.js";
 import { saveNerModel } from "../../../ner/tagger-node.js";
 import {
+  TrainingInterrupted,
   checkpointToBytes,
   trainNer,
   type EpochRecord,
@@ -18,11 +25,18 @@ import {
 } from "../../../ner/trainer.js";
 import { trainingCurveCsv, trainingCurveSvg } from "../../../viz/curves.js";
 import { ProgressBar, type ProgressStream } from "../../progress.js";
+import { CommandExit, INTERRUPTED_EXIT_CODE } from "../../exit.js";
 import { describeScores, formatEpochLine, formatHistoryTable } from "./format.js";
+import {
+  CHECKPOINT_FILE,
+  TrainingLock,
+  checkTrainingOutput,
+  cleanLeftovers,
+  guardWrite,
+} from "./output-directory.js";
 import { write } from "./shared.js";
 
-/** The checkpoint's file name in the output directory (removed when the run finishes). */
-export const CHECKPOINT_FILE = "checkpoint.safetensors";
+export { CHECKPOINT_FILE };
 
 export interface RunTrainingArguments {
   train: ConllCorpus;
@@ -33,53 +47,138 @@ export interface RunTrainingArguments {
   resume: TrainingCheckpoint | null;
   quiet: boolean;
   stream: ProgressStream;
+  /** Replace a model already in `out` (checked again once the directory is locked). */
+  force?: boolean;
+  /** The command that resumes this run, printed after an interruption. */
+  resumeCommand?: string | null;
+}
+
+/** A word quoted for a POSIX shell when it needs it. */
+export function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Aborts on SIGINT and SIGTERM while installed; a second signal ends the process at once. */
+function interruptOnSignals(): { signal: AbortSignal; remove: () => void } {
+  const controller = new AbortController();
+  const onSignal = () => {
+    if (controller.signal.aborted) process.exit(INTERRUPTED_EXIT_CODE);
+    controller.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return {
+    signal: controller.signal,
+    remove: () => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+  };
+}
+
+/** What to say after an interruption. */
+function interruptionMessage(
+  error: TrainingInterrupted,
+  out: string | null,
+  saved: boolean,
+  resumeCommand: string | null,
+): string {
+  const during = `interrupted during epoch ${error.epochsCompleted + 1}`;
+  if (out === null) return `${during}; nothing was saved (no --out)`;
+  if (!saved) {
+    return `${during}, before the first checkpoint: nothing was saved in ${out}; run the command again to start over`;
+  }
+  const resume = resumeCommand ?? "the same command with --resume";
+  return (
+    `${during}: the run is kept up to epoch ${error.epochsCompleted} in ${join(out, CHECKPOINT_FILE)} ` +
+    `(the best model so far in ${out}); resume with: ${resume}`
+  );
 }
 
 /** Trains with a progress bar and per-epoch lines; writes checkpoints, the best model and the curves to `out`. */
 export async function runTraining(args: RunTrainingArguments): Promise<NerTrainingResult> {
   const { out, stream } = args;
   const bar = new ProgressBar(stream, { live: !args.quiet && stream.isTTY === true });
-  if (out !== null) await mkdir(out, { recursive: true });
-  let epochs = args.resume?.state.options.epochs ?? args.options.epochs ?? 10;
-  const history: EpochRecord[] = [...(args.resume?.state.history ?? [])];
-  const writeCurves = async (records: readonly EpochRecord[]) => {
-    if (out === null || records.length === 0) return;
-    await writeFileAtomic(join(out, "loss.csv"), trainingCurveCsv(records));
-    await writeFileAtomic(join(out, "loss.svg"), trainingCurveSvg(records, { title: "Window NER training" }));
-  };
-  const result = await trainNer(
-    { train: args.train.sentences, dev: args.dev?.sentences ?? null, pretrained: args.pretrained },
-    args.options,
-    {
-      resume: args.resume,
-      onBatch: (p) => {
-        epochs = p.epochs;
-        bar.update(`epoch ${p.epoch}/${p.epochs}`, p.examples, p.totalExamples, {
-          rate: p.seconds > 0 ? p.examples / p.seconds : 0,
-          loss: p.loss,
-        });
-      },
-      onCheckpoint: async (checkpoint) => {
-        if (out !== null) await writeFileAtomic(join(out, CHECKPOINT_FILE), checkpointToBytes(checkpoint));
-      },
-      onImprovement: async (tagger) => {
-        if (out !== null) await saveNerModel(out, tagger);
-      },
-      onEpoch: async (record) => {
-        bar.clear();
-        history.push(record);
-        write(formatEpochLine(record, epochs) + "\n");
-        await writeCurves(history);
-      },
-    },
-  );
-  bar.clear();
+  let lock: TrainingLock | null = null;
   if (out !== null) {
-    await saveNerModel(out, result.tagger);
-    await writeCurves(result.history);
-    await rm(join(out, CHECKPOINT_FILE), { force: true });
+    await guardWrite(`the directory ${out}`, () => mkdir(out, { recursive: true }));
+    lock = await TrainingLock.acquire(out);
   }
-  return result;
+  const interrupt = interruptOnSignals();
+  let saved = args.resume !== null;
+  try {
+    if (out !== null) {
+      // Another run may have written here between the first check and the lock.
+      await checkTrainingOutput(out, { force: args.force === true, resume: args.resume !== null });
+      await cleanLeftovers(out);
+      // Starting over: an older run's checkpoint must not be resumed by mistake later.
+      if (args.resume === null) await rm(join(out, CHECKPOINT_FILE), { force: true });
+    }
+    let epochs = args.resume?.state.options.epochs ?? args.options.epochs ?? 10;
+    const history: EpochRecord[] = [...(args.resume?.state.history ?? [])];
+    const writeCurves = async (records: readonly EpochRecord[]) => {
+      if (out === null || records.length === 0) return;
+      const csv = join(out, "loss.csv");
+      const svg = join(out, "loss.svg");
+      await guardWrite(csv, () => writeFileAtomic(csv, trainingCurveCsv(records)));
+      await guardWrite(svg, () =>
+        writeFileAtomic(svg, trainingCurveSvg(records, { title: "Window NER training" })),
+      );
+    };
+    const saveModel = async (tagger: NerTrainingResult["tagger"]) => {
+      if (out !== null) await guardWrite(`the model in ${out}`, () => saveNerModel(out, tagger));
+    };
+    let result: NerTrainingResult;
+    try {
+      result = await trainNer(
+        { train: args.train.sentences, dev: args.dev?.sentences ?? null, pretrained: args.pretrained },
+        args.options,
+        {
+          resume: args.resume,
+          signal: interrupt.signal,
+          onBatch: (p) => {
+            epochs = p.epochs;
+            bar.update(`epoch ${p.epoch}/${p.epochs}`, p.examples, p.totalExamples, {
+              rate: p.seconds > 0 ? p.examples / p.seconds : 0,
+              loss: p.loss,
+            });
+          },
+          onCheckpoint: async (checkpoint) => {
+            if (out === null) return;
+            const path = join(out, CHECKPOINT_FILE);
+            await guardWrite(path, () => writeFileAtomic(path, checkpointToBytes(checkpoint)));
+            saved = true;
+          },
+          onImprovement: saveModel,
+          onEpoch: async (record) => {
+            bar.clear();
+            history.push(record);
+            write(formatEpochLine(record, epochs) + "\n");
+            await writeCurves(history);
+          },
+        },
+      );
+    } catch (error) {
+      bar.clear();
+      if (error instanceof TrainingInterrupted) {
+        throw new CommandExit(
+          interruptionMessage(error, out, saved, args.resumeCommand ?? null),
+          INTERRUPTED_EXIT_CODE,
+        );
+      }
+      throw error;
+    }
+    bar.clear();
+    if (out !== null) {
+      await saveModel(result.tagger);
+      await writeCurves(result.history);
+      await rm(join(out, CHECKPOINT_FILE), { force: true });
+    }
+    return result;
+  } finally {
+    interrupt.remove();
+    await lock?.release();
+  }
 }
 
 /** The table of dev scores, the best epoch and the files written. */

@@ -2,7 +2,6 @@
  * `chainrule ner train`: trains the window classifier on a CoNLL file. Its hyperparameter flags come from the
  * training options' table (`ner/train/options.ts`), with the same defaults and checks as the library.
  */
-import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Option, type Command } from "commander";
@@ -17,8 +16,9 @@ import {
 import { optionHelp, parseOptionText } from "../../../ner/train/options.js";
 import { formatCount } from "../../progress.js";
 import { describeRun } from "./format.js";
-import { CHECKPOINT_FILE, reportTraining, runTraining } from "./run-training.js";
-import { checkOutputDirectory, readCorpus, readPretrained, write } from "./shared.js";
+import { CHECKPOINT_FILE, reportTraining, runTraining, shellQuote } from "./run-training.js";
+import { checkTrainingOutput, type OutputState } from "./output-directory.js";
+import { readCorpus, readPretrained, write } from "./shared.js";
 
 /** The flags of `ner train` that are not hyperparameters. */
 interface TrainCommandOptions {
@@ -26,6 +26,7 @@ interface TrainCommandOptions {
   dev?: string;
   embeddings?: string;
   resume?: boolean;
+  force?: boolean;
   quiet?: boolean;
   out: string;
   [attribute: string]: string | boolean | undefined;
@@ -51,19 +52,33 @@ export function trainingOptionsFrom(given: Record<string, unknown>): NerTraining
   return options as NerTrainingOptions;
 }
 
+/** The command that resumes a run into `out`: the data files and `--resume` (the rest is in the checkpoint). */
+function resumeCommandOf(o: TrainCommandOptions): string {
+  const words = ["chainrule", "ner", "train", "--train", o.train];
+  if (o.dev !== undefined) words.push("--dev", o.dev);
+  words.push("--out", o.out, "--resume");
+  return words.map(shellQuote).join(" ");
+}
+
+/** Reads the checkpoint to resume from, or says why there is none. */
+async function readResumeCheckpoint(out: string, state: OutputState): Promise<TrainingCheckpoint> {
+  const path = join(out, CHECKPOINT_FILE);
+  if (!state.checkpoint) {
+    const reason = !state.exists
+      ? `${out} does not exist`
+      : state.model
+        ? "a finished run removes its checkpoint"
+        : "the run was stopped before its first epoch ended, or never started; run it again without --resume";
+    throw new ValueError(`--resume: ${path} not found (nothing to resume: ${reason})`);
+  }
+  return checkpointFromBytes(new Uint8Array(await readFile(path)), path);
+}
+
 async function trainCommand(o: TrainCommandOptions): Promise<void> {
   const options = trainingOptionsFrom(o);
-  await checkOutputDirectory(o.out);
-  let resume: TrainingCheckpoint | null = null;
-  if (o.resume) {
-    const path = join(o.out, CHECKPOINT_FILE);
-    if (!existsSync(path)) {
-      throw new ValueError(
-        `--resume: ${path} not found (nothing to resume: a finished run removes its checkpoint)`,
-      );
-    }
-    resume = checkpointFromBytes(new Uint8Array(await readFile(path)), path);
-  }
+  const resuming = o.resume === true;
+  const state = await checkTrainingOutput(o.out, { force: o.force === true, resume: resuming });
+  const resume = resuming ? await readResumeCheckpoint(o.out, state) : null;
   const train = await readCorpus(o.train, "--train");
   const dev = o.dev !== undefined ? await readCorpus(o.dev, "--dev") : null;
   if (options.binary !== undefined && options.binary !== null) {
@@ -91,6 +106,8 @@ async function trainCommand(o: TrainCommandOptions): Promise<void> {
     resume,
     quiet: o.quiet === true,
     stream: process.stdout,
+    force: o.force === true,
+    resumeCommand: resumeCommandOf(o),
   });
   reportTraining(result, o.out, result.tagger.binary);
 }
@@ -110,7 +127,15 @@ export function registerTrain(ner: Command): void {
   for (const [, option] of hyperparameterFlags()) command.addOption(option);
   command
     .option("--resume", "continue an interrupted run from DIR/checkpoint.safetensors")
+    .option(
+      "--force",
+      "train even if DIR holds a model (replaced once the new run has a better one) or an interrupted run",
+    )
     .option("--quiet", "no progress bar: one plain line per epoch")
-    .requiredOption("--out <dir>", "model directory: model.safetensors, config.json, loss.csv, loss.svg")
+    .requiredOption(
+      "--out <dir>",
+      "model directory: model.safetensors, config.json, loss.csv, loss.svg; a new or empty directory, " +
+        "or one of chainrule's with --resume or --force (a directory holding other files is refused)",
+    )
     .action((o: TrainCommandOptions) => trainCommand(o));
 }
