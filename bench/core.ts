@@ -1,11 +1,17 @@
 /**
  * Core benchmarks (`npm run bench`): scalar graphs, matrix multiply, and one training step of the window NER
- * network, each beside a peer measured in the same run. Figures only: nothing here is asserted.
+ * network, each beside its peers measured in the same run. Figures only: nothing here is asserted.
+ *
+ *   npm run bench [-- scalar matmul ner scaling] [--rounds 3] [--seconds 1] [--tf-cpu-ner]
+ *
+ * Peers: PyTorch through python3 when torch imports there; TensorFlow.js from bench/peers (npm run bench:peers).
  */
-import { Tensor, getBackend, matmul, randn, seed, setBackend, listBackends, tensor } from "../src/index.js";
-import { best, bestAsync, format, printTable, rate } from "./util.js";
-import { loadTensorflow, type Tf, type TfTensor } from "./tensorflow.js";
-import { BATCH, CLASSES, DIM, HIDDEN, LR, VOCABULARY, nerBatch, nerStep } from "./ner-step.js";
+import { readFileSync } from "node:fs";
+import os from "node:os";
+import { Tensor, getBackend, tensor } from "../src/index.js";
+import { best, format, printTable, rate } from "./util.js";
+import { BATCHES } from "./ner-step.js";
+import { SIZES, sideBySide, type ChainruleConfig } from "./side-by-side.js";
 
 // ---------------------------------------------------------------------------------------------------------
 // 1. Scalar graphs: a micrograd-style MLP (10 inputs, 16 tanh hidden units, 1 output, squared error) from 0-d
@@ -128,139 +134,45 @@ function scalarBench(): (string | number)[][] {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// 2. Matrix multiply, float32, GFLOP/s.
+// 2 and 3. Matrix multiply and the NER training step, beside PyTorch and TensorFlow.js (bench/side-by-side.ts).
 
-/** The TensorFlow.js calls the benchmarks make (typed loosely: it is an optional peer). */
-type TfModule = Tf & {
-  randomNormal(shape: number[]): TfTensor;
-  matMul(a: TfTensor, b: TfTensor): TfTensor;
-};
-
-async function loadTf(): Promise<TfModule | undefined> {
-  return (await loadTensorflow())?.tf as TfModule | undefined;
-}
-
-async function matmulBench(tf: TfModule | undefined): Promise<(string | number)[][]> {
-  const sizes = [64, 256, 1024];
-  const rows: (string | number)[][] = [];
-  for (const backend of listBackends()) {
-    setBackend(backend);
-    const row: (string | number)[] = [`chainrule (${backend} backend)`];
-    for (const n of sizes) {
-      seed(n);
-      const a = randn([n, n]);
-      const b = randn([n, n]);
-      row.push(
-        best(() => (rate(() => matmul(a, b), n === 1024 ? 3000 : 1000, 1) * 2 * n ** 3) / 1e9).toFixed(2),
-      );
-    }
-    rows.push(row);
-  }
-  setBackend(listBackends()[0]!);
-  if (tf) {
-    for (const backend of ["cpu", "wasm"]) {
-      if (!(await tf.setBackend(backend).catch(() => false))) continue;
-      await tf.ready();
-      const row: (string | number)[] = [`TensorFlow.js ${backend} backend`];
-      for (const n of sizes) {
-        const a = tf.randomNormal([n, n]);
-        const b = tf.randomNormal([n, n]);
-        row.push(
-          best(
-            () =>
-              (rate(() => tf.tidy(() => tf.matMul(a, b).dataSync()), n === 1024 ? 3000 : 1000, 1) *
-                2 *
-                n ** 3) /
-              1e9,
-            2,
-          ).toFixed(2),
-        );
-        a.dispose();
-        b.dispose();
-      }
-      rows.push(row);
-    }
-  } else rows.push(["TensorFlow.js", "not installed", "", ""]);
-  return rows;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// 3. One training step of the window NER network at batch 256: embedding gather of 5 ids from a 20,000 × 50
-//    table → [256, 250], Linear 250→300, tanh, Linear 300→9, cross-entropy, backward, plain SGD on every
-//    parameter (the embedding table updated in the rows the batch used).
-
-/**
- * The same network and steps in TensorFlow.js, with its standard `gather` gradient (a dense segment sum over
- * the whole table; on the wasm backend the kernel is supplied by the bench, see bench/tensorflow.ts).
- */
-async function tfNerSteps(tf: TfModule, backend: string, steps: number): Promise<number> {
-  if (!(await tf.setBackend(backend).catch(() => false))) return NaN;
-  await tf.ready();
-  const t = tf as unknown as Record<string, (...args: unknown[]) => unknown>;
-  const variable = (shape: number[]) => t.variable!(tf.randomNormal(shape)) as TfTensor;
-  const table = variable([VOCABULARY, DIM]);
-  const W1 = variable([5 * DIM, HIDDEN]);
-  const b1 = variable([HIDDEN]);
-  const W2 = variable([HIDDEN, CLASSES]);
-  const b2 = variable([CLASSES]);
-  const optimizer = (t.train as unknown as { sgd(lr: number): { minimize(f: () => TfTensor): void } }).sgd(
-    LR,
-  );
-  const batches = Array.from({ length: 16 }, (_, i) => nerBatch(i));
-  const run = (i: number) => {
-    const { ids, targets } = batches[i % batches.length]!;
-    tf.tidy(() => {
-      const idTensor = t.tensor1d!(ids.data, "int32");
-      const labels = t.oneHot!(t.tensor1d!(targets, "int32"), CLASSES);
-      optimizer.minimize(() => {
-        const x = t.reshape!(t.gather!(table, idTensor), [BATCH, 5 * DIM]);
-        const h = t.tanh!(t.add!(tf.matMul(x as TfTensor, W1), b1));
-        const logits = t.add!(tf.matMul(h as TfTensor, W2), b2);
-        return (
-          t.losses as unknown as { softmaxCrossEntropy(l: unknown, p: unknown): TfTensor }
-        ).softmaxCrossEntropy(labels, logits);
-      });
-    });
+/** What 128-bit SIMD allows on this machine: cores × clock × 4 float32 lanes × vector operations per cycle. */
+function machineLimit(): { row: (string | number)[]; note: string } {
+  const cpus = cpus_();
+  const ghz = cpus.mhz / 1000;
+  // Two vector multiply (FMA) pipes and two vector add pipes per core (AMD Zen 2–4): without FMA a multiply and
+  // an add each issue twice per cycle (16 flops); with FMA two fused multiply-adds (also 16).
+  const perCycle = 4 * 2 * 2;
+  const limit = cpus.cores * ghz * perCycle;
+  return {
+    row: [
+      `limit: ${cpus.cores} cores × ${ghz.toFixed(2)} GHz × 4 lanes × 2 (mul+add) × 2 pipes`,
+      ...SIZES.map(() => format(limit, 1)),
+    ],
+    note: `${cpus.model}, ${cpus.cores} cores at ${ghz.toFixed(2)} GHz (/proc/cpuinfo), flags: ${cpus.flags}`,
   };
-  run(0);
-  const start = performance.now();
-  for (let i = 1; i <= steps; i++) run(i);
-  W2.dataSync();
-  const seconds = (performance.now() - start) / 1000;
-  for (const v of [table, W1, b1, W2, b2]) v.dispose();
-  return (steps * BATCH) / seconds;
 }
 
-async function nerBench(tf: TfModule | undefined): Promise<(string | number)[][]> {
-  const rows: (string | number)[][] = [];
-  for (const backend of listBackends()) {
-    setBackend(backend);
-    const { step } = nerStep();
-    const perSecond = best(() => rate(step, 3000) * BATCH, 2);
-    rows.push([`chainrule (${backend} backend)`, format(perSecond, 0)]);
+function cpus_(): { model: string; cores: number; mhz: number; flags: string } {
+  const list = os.cpus();
+  let model = list[0]?.model ?? "unknown CPU";
+  let mhz = list[0]?.speed ?? 0;
+  let flags = "";
+  try {
+    const text = readFileSync("/proc/cpuinfo", "utf8");
+    model = /model name\s*:\s*(.*)/.exec(text)?.[1] ?? model;
+    mhz = Number(/cpu MHz\s*:\s*([\d.]+)/.exec(text)?.[1] ?? mhz);
+    const all = /flags\s*:\s*(.*)/.exec(text)?.[1]?.split(" ") ?? [];
+    flags = all.filter((f) => /^(sse4_2|avx|avx2|fma|avx512f)$/.test(f)).join(" ");
+  } catch {
+    // not Linux: os.cpus() only
   }
-  setBackend(listBackends()[0]!);
-  if (tf) {
-    for (const backend of ["wasm", "cpu"]) {
-      try {
-        // The CPU backend's segment sum takes tens of seconds per step on a 20,000-word table: two steps.
-        const perSecond = await bestAsync(
-          () => tfNerSteps(tf, backend, backend === "cpu" ? 2 : 30),
-          backend === "cpu" ? 1 : 2,
-        );
-        rows.push([
-          `TensorFlow.js ${backend} backend`,
-          Number.isNaN(perSecond) ? "unavailable" : format(perSecond, 0),
-        ]);
-      } catch (error) {
-        rows.push([
-          `TensorFlow.js ${backend} backend`,
-          `failed: ${String(error).split("\n")[0]!.slice(0, 80)}`,
-        ]);
-      }
-    }
-  } else rows.push(["TensorFlow.js", "not installed"]);
-  return rows;
+  return { model, cores: list.length, mhz, flags };
+}
+
+function option(name: string, fallback: number): number {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -286,7 +198,6 @@ const runs = (name: string): boolean => wanted.size === 0 || wanted.has(name);
 
 async function main(): Promise<void> {
   console.log(`chainrule core benchmarks — Node ${process.version}, default backend "${getBackend().name}"`);
-  const tf = runs("matmul") || runs("ner") ? await loadTf() : undefined;
   if (runs("scalar")) {
     printTable(
       "Scalar MLP (10-16-1, tanh, squared error), forward + backward",
@@ -294,19 +205,42 @@ async function main(): Promise<void> {
       scalarBench(),
     );
   }
-  if (runs("matmul")) {
-    printTable(
-      "Matrix multiply, float32, GFLOP/s",
-      ["implementation", "64", "256", "1024"],
-      await matmulBench(tf),
-    );
-  }
-  if (runs("ner")) {
-    printTable(
-      "Window NER training step (gather 5×50 from 20,000 words → 250 → 300 tanh → 9, cross-entropy, SGD), batch 256",
-      ["implementation", "examples/s"],
-      await nerBench(tf),
-    );
+  if (runs("matmul") || runs("ner")) {
+    const rounds = option("rounds", 3);
+    const chainrule: ChainruleConfig[] = [{ label: "chainrule (wasm)", args: [], apply: () => {} }];
+    const result = await sideBySide({
+      rounds,
+      seconds: option("seconds", 1),
+      matmul: runs("matmul"),
+      ner: runs("ner"),
+      chainrule,
+      tensorflowCpuNer: process.argv.includes("--tf-cpu-ner"),
+      log: (line) => console.log(line),
+    });
+    console.log("");
+    for (const line of result.peers) console.log(line);
+    const spread = `median of ${rounds} rounds (lowest–highest)`;
+    if (runs("matmul")) {
+      const limit = machineLimit();
+      printTable(
+        `Matrix multiply, float32, n × n · n × n, GFLOP/s, ${spread}`,
+        ["implementation", ...SIZES.map(String)],
+        [...result.matmul.table(SIZES, 1), limit.row],
+      );
+      console.log(`  ${limit.note}`);
+    }
+    if (runs("ner")) {
+      printTable(
+        `Window NER training step (gather 5 ids from 20,000 × 50 → Linear 250→300, tanh → Linear 300→9, cross-entropy, backward, SGD), examples/s, ${spread}`,
+        ["implementation", ...BATCHES.map((b) => `batch ${b}`)],
+        result.ner.table(BATCHES, 0),
+      );
+      printTable(
+        "Peak memory (maxRSS) of a process running only that step, MB",
+        ["implementation", ...BATCHES.map((b) => `batch ${b}`)],
+        result.memory.table(BATCHES, 0),
+      );
+    }
   }
   if (runs("scaling"))
     printTable("Deep chain y = x·1·1·…, forward + backward", ["nodes", "time per node"], scalingBench());

@@ -1,20 +1,18 @@
 /**
- * The benchmark step of issue 2 shared by bench/core.ts and bench/kernels.ts: one training step of the window
- * NER network at batch 256 — embedding gather of 5 ids from a 20,000 × 50 table → [256, 250], Linear 250→300,
- * tanh, Linear 300→9, cross-entropy, backward, plain SGD on every parameter (the embedding table in the rows
- * the batch used).
+ * The benchmark step shared by bench/core.ts and bench/kernels.ts: one training step of the window NER network,
+ * written with the public API as a user would — `nn.Embedding` (5 ids per example from a 20,000 × 50 table,
+ * row-sparse gradient), `nn.Linear` 250→300, tanh, `nn.Linear` 300→9, `crossEntropy`, backward, `nn.SGD`.
+ * The PyTorch peer (bench/peers/pytorch.py) runs the same network and step.
+ *
+ * Run on its own, it measures one configuration in a process of its own (so that its peak memory is its own)
+ * and prints one JSON line:
+ *
+ *   node --import tsx bench/ner-step.ts --batch 256 --seconds 1
  */
-import {
-  crossEntropy,
-  gather,
-  matmul,
-  noGrad,
-  randn,
-  seed,
-  tanh,
-  tensor,
-  type Tensor,
-} from "../src/index.js";
+import { readFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import { crossEntropy, nn, seed, tensor, type Tensor } from "../src/index.js";
+import { rate } from "./util.js";
 
 export const VOCABULARY = 20_000;
 export const DIM = 50;
@@ -22,55 +20,74 @@ export const HIDDEN = 300;
 export const CLASSES = 9;
 export const BATCH = 256;
 export const LR = 0.01;
+/** Batch sizes the benchmarks compare. */
+export const BATCHES = [32, 256, 2048] as const;
 
-/** A reproducible batch of word ids [256, 5] and tags. */
-export function nerBatch(step: number): { ids: Tensor; targets: Int32Array } {
-  const ids = new Int32Array(BATCH * 5);
-  const targets = new Int32Array(BATCH);
+/** A reproducible batch of word ids [batch, 5] and tags. */
+export function nerBatch(step: number, batch = BATCH): { ids: Tensor; targets: Int32Array } {
+  const ids = new Int32Array(batch * 5);
+  const targets = new Int32Array(batch);
   let state = step * 7919 + 1;
   const next = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0);
   for (let i = 0; i < ids.length; i++) ids[i] = next() % VOCABULARY;
-  for (let i = 0; i < BATCH; i++) targets[i] = next() % CLASSES;
-  return { ids: tensor(ids, { shape: [BATCH, 5] }), targets };
+  for (let i = 0; i < batch; i++) targets[i] = next() % CLASSES;
+  return { ids: tensor(ids, { shape: [batch, 5] }), targets };
 }
 
 /** A fresh model (seeded) and a function running one training step on it; the step returns the loss. */
-export function nerStep(): { step: () => number } {
+export function nerStep(batch = BATCH): { step: () => number; parameters: () => Tensor[] } {
   seed(0);
-  const table = randn([VOCABULARY, DIM], { requiresGrad: true });
-  const W1 = randn([HIDDEN, 5 * DIM], { requiresGrad: true });
-  const b1 = randn([HIDDEN], { requiresGrad: true });
-  const W2 = randn([CLASSES, HIDDEN], { requiresGrad: true });
-  const b2 = randn([CLASSES], { requiresGrad: true });
-  // Scale the weights like a Xavier initialisation, so that tanh does not saturate.
-  for (const w of [W1, W2]) w.data.forEach((v, i, data) => (data[i] = v / Math.sqrt(w.shape[1]!)));
-  const batches = Array.from({ length: 16 }, (_, i) => nerBatch(i));
+  const embedding = new nn.Embedding(VOCABULARY, DIM, { sparse: true });
+  const hidden = new nn.Linear(5 * DIM, HIDDEN);
+  const output = new nn.Linear(HIDDEN, CLASSES);
+  const parameters = [...embedding.parameters(), ...hidden.parameters(), ...output.parameters()];
+  const optimizer = new nn.SGD(parameters, { lr: LR });
+  const batches = Array.from({ length: 16 }, (_, i) => nerBatch(i, batch));
   let count = 0;
   return {
     step: () => {
       const { ids, targets } = batches[count++ % batches.length]!;
-      const x = gather(table, ids, 0, { sparseGrad: true }).reshape([BATCH, 5 * DIM]);
-      const h = tanh(matmul(x, W1, { transposeB: true }).add(b1));
-      const logits = matmul(h, W2, { transposeB: true }).add(b2);
+      const x = embedding.forward(ids).reshape([batch, 5 * DIM]);
+      const logits = output.forward(hidden.forward(x).tanh());
       const loss = crossEntropy(logits, targets);
+      optimizer.zeroGrad();
       loss.backward();
-      noGrad(() => {
-        for (const p of [W1, b1, W2, b2]) {
-          const g = p.grad!.data;
-          const w = p.data;
-          for (let i = 0; i < w.length; i++) w[i] -= LR * g[i]!;
-          p.grad = null;
-        }
-        const sparse = table.sparseGrad!;
-        const w = table.data;
-        const values = sparse.values.data;
-        for (let r = 0; r < sparse.indices.length; r++) {
-          const offset = sparse.indices[r]! * DIM;
-          for (let j = 0; j < DIM; j++) w[offset + j] -= LR * values[r * DIM + j]!;
-        }
-        table.grad = null;
-      });
+      optimizer.step();
       return loss.item();
     },
+    parameters: () => parameters,
   };
+}
+
+function option(name: string, fallback: number): number {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
+}
+
+/** Examples per second of one configuration, measured for `seconds` after a warm-up. */
+export function measureNerStep(batch: number, seconds: number): number {
+  const { step } = nerStep(batch);
+  return rate(step, seconds * 1000, 5) * batch;
+}
+
+/**
+ * This process's peak resident memory in MB: VmHWM on Linux (the maxRSS of `process.resourceUsage()` keeps the
+ * parent's peak across fork, so a child started by a big benchmark process would report its parent's).
+ */
+export function peakMemoryMB(): number {
+  try {
+    const match = /VmHWM:\s*(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
+    if (match) return Number(match[1]) / 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const batch = option("batch", BATCH);
+  const seconds = option("seconds", 1);
+  const perSecond = measureNerStep(batch, seconds);
+  const maxRssMB = peakMemoryMB();
+  console.log(JSON.stringify({ batch, examplesPerSecond: perSecond, maxRssMB }));
 }

@@ -34,7 +34,7 @@ import { SGD } from "../src/nn/optim.js";
 import { Random } from "../src/tensor/random.js";
 import { WINK_INSTALL_HINT, findWinkEmbeddings, readWinkEmbeddings } from "../scripts/wink-embeddings.js";
 import { format, printTable } from "./util.js";
-import { loadTensorflow, type Tf, type TfTensor } from "./tensorflow.js";
+import { loadTensorflow, type Tf, type TfTensor } from "./peers/tensorflow.js";
 
 function option(name: string): string | undefined {
   const at = process.argv.indexOf(name);
@@ -272,7 +272,7 @@ async function speed(
         ]);
       }
     }
-  } else rows.push(["TensorFlow.js", "not installed (npm install)", ""]);
+  } else rows.push(["TensorFlow.js", "not installed (npm run bench:peers)", ""]);
   printTable(
     `Training speed: the softmax window model (vocabulary ${format(data.vocabularySize, 0)}, d = 50, casing 5, window 5, ` +
       `hidden 300 tanh, ${data.tagCount} IOBES tags), SGD lr 0.1, batch 32; seconds per epoch = ${format(tokens, 0)} tokens / (examples/s)`,

@@ -1,13 +1,14 @@
 /**
  * TensorFlow.js as a peer in the benchmarks: the full package (every gradient, the CPU backend) and the wasm
- * backend, loaded only if installed (they are devDependencies).
+ * backend, installed apart from the library in bench/peers/ (`npm run bench:peers`) and loaded only if there.
  */
-import { optional } from "./util.js";
 
 export interface Tf {
   setBackend(name: string): Promise<boolean>;
+  getBackend(): string;
   ready(): Promise<void>;
   tidy<T>(fn: () => T): T;
+  env(): { getAsync(flag: string): Promise<unknown> };
   [name: string]: unknown;
 }
 export type TfTensor = { dataSync(): ArrayLike<number>; dispose(): void };
@@ -19,6 +20,15 @@ interface TfTensorInfo {
 interface TfWasmBackend {
   makeOutput(shape: number[], dtype: string): TfTensorInfo;
   typedArrayFromHeap(info: TfTensorInfo): Float32Array | Int32Array;
+}
+
+/** Imports a package from bench/peers/node_modules (the import resolves from this file's folder). */
+async function peer<T>(name: string): Promise<T | undefined> {
+  try {
+    return (await import(name)) as T;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -72,8 +82,24 @@ function registerSegmentSum(tf: Tf): boolean {
  * to register the wasm backend's missing gather-gradient kernel (see `registerSegmentSum`).
  */
 export async function loadTensorflow(): Promise<{ tf: Tf; supplied: boolean } | undefined> {
-  const tf = await optional<Tf>("@tensorflow/tfjs");
+  const tf = await peer<Tf>("@tensorflow/tfjs");
   if (!tf) return undefined;
-  await optional("@tensorflow/tfjs-backend-wasm");
+  await peer("@tensorflow/tfjs-backend-wasm");
   return { tf, supplied: registerSegmentSum(tf) };
 }
+
+/**
+ * Selects a TensorFlow.js backend and waits until it is ready; returns a description ("wasm, SIMD") or null
+ * when the backend cannot start here.
+ */
+export async function useTensorflowBackend(tf: Tf, name: string): Promise<string | null> {
+  if (!(await tf.setBackend(name).catch(() => false))) return null;
+  await tf.ready();
+  if (tf.getBackend() !== name) return null;
+  if (name !== "wasm") return name;
+  const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
+  const threads = await tf.env().getAsync("WASM_HAS_MULTITHREAD_SUPPORT");
+  return `wasm, ${simd ? "SIMD" : "no SIMD"}, ${threads ? "threads" : "one thread"}`;
+}
+
+export const TENSORFLOW_INSTALL_HINT = "not installed (npm run bench:peers)";
