@@ -127,9 +127,8 @@ const LETTER = /\p{L}/u;
 const UPPER = /\p{Lu}/u;
 const LOWER = /\p{Ll}/u;
 const DIGIT = /\p{Nd}/u;
-const SPACE = /\s/u;
-const URL = /(?:https?:\/\/|www\.)[^\s<>"]+/iy;
-const EMAIL = /[\p{L}\p{Nd}._%+-]+@[\p{L}\p{Nd}-]+(?:\.[\p{L}\p{Nd}-]+)+/uy;
+/** How links start (compared case-insensitively). */
+const LINK_PREFIXES = ["http://", "https://", "www."];
 const APOSTROPHES = new Set(["'", "\u2019"]);
 const CLOSERS = new Set(['"', "'", "''", "\u201d", "\u2019", ")", "]", "}", "\u00bb"]);
 const TERMINALS = new Set([".", "!", "?", "...", "\u2026"]);
@@ -141,29 +140,187 @@ function characterAt(text: string, index: number): string {
   return code > 0xffff ? text.slice(index, index + 2) : text[index]!;
 }
 
-function matchesAt(pattern: RegExp, text: string, index: number): boolean {
-  const character = characterAt(text, index);
-  return character !== "" && pattern.test(character);
+/**
+ * Character classes as bits, so that the common case needs no pattern: each code point of the Basic
+ * Multilingual Plane gets its bits from the Unicode patterns the first time it is seen (`KNOWN_BIT` marks that),
+ * and astral code points are tested with the patterns each time.
+ */
+const WORD_BIT = 1;
+const LETTER_BIT = 2;
+const UPPER_BIT = 4;
+const LOWER_BIT = 8;
+const DIGIT_BIT = 16;
+const KNOWN_BIT = 128;
+let bmpClasses: Uint8Array | null = null;
+
+/** The class bits of astral code points seen so far (few texts hold many distinct ones). */
+const astralClasses = new Map<string, number>();
+
+function classBitsOf(character: string): number {
+  if (character.length === 2) {
+    let bits = astralClasses.get(character);
+    if (bits === undefined) {
+      if (astralClasses.size >= 4096) astralClasses.clear();
+      astralClasses.set(character, (bits = classBitsOfUncached(character)));
+    }
+    return bits;
+  }
+  return classBitsOfUncached(character);
 }
+
+function classBitsOfUncached(character: string): number {
+  return (
+    KNOWN_BIT |
+    (WORD_CHARACTER.test(character) ? WORD_BIT : 0) |
+    (LETTER.test(character) ? LETTER_BIT : 0) |
+    (UPPER.test(character) ? UPPER_BIT : 0) |
+    (LOWER.test(character) ? LOWER_BIT : 0) |
+    (DIGIT.test(character) ? DIGIT_BIT : 0)
+  );
+}
+
+/** True if the code unit at `index` alone is in a class (a lone surrogate is in none). */
+function unitClassAt(text: string, index: number, bit: number): boolean {
+  if (index < 0 || index >= text.length) return false;
+  const code = text.charCodeAt(index);
+  bmpClasses ??= new Uint8Array(0x10000);
+  let bits = bmpClasses[code]!;
+  if (bits === 0) bmpClasses[code] = bits = classBitsOf(text[index]!);
+  return (bits & bit) !== 0;
+}
+
+/** True if the code point at `index` is in a class (`bit`, one of the bits above or several or-ed). */
+function classAt(text: string, index: number, bit: number): boolean {
+  if (codePointLength(text, index) === 2) return (classBitsOf(characterAt(text, index)) & bit) !== 0;
+  return unitClassAt(text, index, bit);
+}
+
+const wordCharacterAt = (text: string, index: number): boolean => classAt(text, index, WORD_BIT);
+const letterAt = (text: string, index: number): boolean => classAt(text, index, LETTER_BIT);
+const upperAt = (text: string, index: number): boolean => classAt(text, index, UPPER_BIT);
+const lowerAt = (text: string, index: number): boolean => classAt(text, index, LOWER_BIT);
+const digitAt = (text: string, index: number): boolean => classAt(text, index, DIGIT_BIT);
+/** Letters and digits: the characters of e-mail addresses besides a few symbols. */
+const letterOrDigitAt = (text: string, index: number): boolean =>
+  classAt(text, index, LETTER_BIT | DIGIT_BIT);
 
 /** The end of the run of word characters starting at `index`. */
 function endOfRun(text: string, index: number): number {
   let i = index;
-  while (i < text.length) {
-    const character = characterAt(text, i);
-    if (!WORD_CHARACTER.test(character)) break;
-    i += character.length;
-  }
+  while (wordCharacterAt(text, i)) i += codePointLength(text, i);
   return i;
 }
 
 /** True if the code unit before `index` is a digit (digits are never astral in practice). */
 function digitBefore(text: string, index: number): boolean {
-  return index > 0 && DIGIT.test(text[index - 1]!);
+  return unitClassAt(text, index - 1, DIGIT_BIT);
+}
+
+/** True for the code units JavaScript's `\s` matches (all of them are in the Basic Multilingual Plane). */
+function isWhitespaceCode(code: number): boolean {
+  if (code <= 0x20) return code === 0x20 || (code >= 0x09 && code <= 0x0d);
+  if (code < 0xa0) return false;
+  return (
+    code === 0xa0 ||
+    code === 0x1680 ||
+    (code >= 0x2000 && code <= 0x200a) ||
+    code === 0x2028 ||
+    code === 0x2029 ||
+    code === 0x202f ||
+    code === 0x205f ||
+    code === 0x3000 ||
+    code === 0xfeff
+  );
+}
+
+/** The length in code units of the code point at `index` (2 for a surrogate pair, else 1). */
+function codePointLength(text: string, index: number): number {
+  const code = text.charCodeAt(index);
+  if (code >= 0xd800 && code <= 0xdbff) {
+    const next = text.charCodeAt(index + 1);
+    if (next >= 0xdc00 && next <= 0xdfff) return 2;
+  }
+  return 1;
+}
+
+/** The end of the run of e-mail local-part characters (letters, digits, `._%+-`) starting at `index`. */
+function endOfLocalPart(text: string, index: number): number {
+  let i = index;
+  while (i < text.length) {
+    const code = text.charCodeAt(i);
+    if (code === 46 || code === 95 || code === 37 || code === 43 || code === 45) i++;
+    else if (letterOrDigitAt(text, i)) i += codePointLength(text, i);
+    else break;
+  }
+  return i;
+}
+
+/** The end of the run of domain-label characters (letters, digits, `-`) starting at `index`. */
+function endOfLabel(text: string, index: number): number {
+  let i = index;
+  while (i < text.length) {
+    if (text.charCodeAt(i) === 45) i++;
+    else if (letterOrDigitAt(text, i)) i += codePointLength(text, i);
+    else break;
+  }
+  return i;
+}
+
+/**
+ * The end of a domain starting at `index` (labels joined by dots, at least two), or -1. The greedy match of
+ * `label(\.label)+`, written as a loop because patterns over megabyte-long runs can exhaust V8's stack.
+ */
+function endOfDomain(text: string, index: number): number {
+  let end = endOfLabel(text, index);
+  if (end === index) return -1;
+  let labels = 1;
+  while (text.charCodeAt(end) === 46) {
+    const next = endOfLabel(text, end + 1);
+    if (next === end + 1) break;
+    end = next;
+    labels++;
+  }
+  return labels >= 2 ? end : -1;
+}
+
+/** The end of a link (`http://…`, `https://…`, `www.…`, then anything up to a space, `<`, `>` or `"`), or -1. */
+/** True if `prefix` (lower-case ASCII) starts at `index`, ignoring the case of ASCII letters. */
+function startsWithIgnoringAsciiCase(text: string, index: number, prefix: string): boolean {
+  if (text.length - index < prefix.length) return false;
+  for (let k = 0; k < prefix.length; k++) {
+    let code = text.charCodeAt(index + k);
+    if (code >= 65 && code <= 90) code += 32;
+    if (code !== prefix.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
+function endOfUrl(text: string, index: number): number {
+  let prefixEnd = -1;
+  for (const prefix of LINK_PREFIXES) {
+    if (startsWithIgnoringAsciiCase(text, index, prefix)) {
+      prefixEnd = index + prefix.length;
+      break;
+    }
+  }
+  if (prefixEnd < 0) return -1;
+  let i = prefixEnd;
+  while (i < text.length) {
+    const code = text.charCodeAt(i);
+    if (code === 60 || code === 62 || code === 34 || isWhitespaceCode(code)) break;
+    i++;
+  }
+  return i > prefixEnd ? i : -1;
 }
 
 class Scanner {
   readonly tokens: Token[] = [];
+  /** The run of e-mail local-part characters last scanned, `[localStart, localEnd)` (see matchEmail). */
+  private localStart = -1;
+  private localEnd = -1;
+  /** The `@` whose domain was last matched, and the end of that domain (-1: no domain there). */
+  private domainAt = -1;
+  private domainEnd = -1;
   constructor(private readonly text: string) {}
 
   private emit(start: number, end: number): void {
@@ -174,16 +331,15 @@ class Scanner {
     const { text } = this;
     let i = 0;
     while (i < text.length) {
-      const character = characterAt(text, i);
-      if (SPACE.test(character)) {
-        i += character.length;
+      if (isWhitespaceCode(text.charCodeAt(i))) {
+        i++;
         continue;
       }
       const link = this.matchLink(i);
       if (link > i) {
         this.emit(i, link);
         i = link;
-      } else if (WORD_CHARACTER.test(character)) i = this.word(i);
+      } else if (wordCharacterAt(text, i)) i = this.word(i);
       else i = this.punctuation(i);
     }
     return this.tokens;
@@ -192,16 +348,33 @@ class Scanner {
   /** The end of a URL or e-mail address at `index` (trailing sentence punctuation left out), or `index`. */
   private matchLink(index: number): number {
     const { text } = this;
-    for (const pattern of [URL, EMAIL]) {
-      pattern.lastIndex = index;
-      const match = pattern.exec(text);
-      if (match !== null) {
-        let end = index + match[0].length;
-        while (end > index && /[.,;:!?)\]'"\u2019\u201d]/.test(text[end - 1]!)) end--;
-        if (end > index) return end;
-      }
+    const url = endOfUrl(text, index);
+    let end = url >= 0 ? url : this.matchEmail(index);
+    while (end > index && /[.,;:!?)\]'"\u2019\u201d]/.test(text[end - 1]!)) end--;
+    return end;
+  }
+
+  /**
+   * The end of an e-mail address starting at `index`, or `index`. The local part is a run of characters that
+   * cannot hold `@`, so an address starting anywhere inside a run ends at the same place: the run and the
+   * domain after it are scanned once and remembered, which keeps tokenizing linear (scanning afresh at every
+   * token would rescan the rest of a long run each time).
+   */
+  private matchEmail(index: number): number {
+    const { text } = this;
+    if (index < this.localStart || index >= this.localEnd) {
+      const end = endOfLocalPart(text, index);
+      if (end === index) return index;
+      this.localStart = index;
+      this.localEnd = end;
     }
-    return index;
+    const at = this.localEnd;
+    if (text.charCodeAt(at) !== 64) return index;
+    if (this.domainAt !== at) {
+      this.domainAt = at;
+      this.domainEnd = endOfDomain(text, at + 1);
+    }
+    return this.domainEnd < 0 ? index : this.domainEnd;
   }
 
   /** Scans a word starting at `start` (a word character) and emits it, with any clitic; returns the end. */
@@ -210,17 +383,16 @@ class Scanner {
     let end = endOfRun(text, start);
 
     // Letter-period sequences: U.S., e.g., U.S.A.; a single capital initial: J.
-    const first = text.slice(start, end);
-    if (text[end] === "." && first.length === characterAt(text, start).length && LETTER.test(first)) {
+    if (text[end] === "." && end - start === codePointLength(text, start) && letterAt(text, start)) {
       let position = end + 1;
       let letters = 1;
-      while (true) {
-        const next = characterAt(text, position);
-        if (next === "" || !LETTER.test(next) || text[position + next.length] !== ".") break;
-        position += next.length + 1;
+      while (letterAt(text, position)) {
+        const length = codePointLength(text, position);
+        if (text[position + length] !== ".") break;
+        position += length + 1;
         letters++;
       }
-      if (letters >= 2 || this.isInitial(first, end + 1)) {
+      if (letters >= 2 || this.isInitial(start, end + 1)) {
         const tokenEnd = letters >= 2 ? position : end + 1;
         this.emit(start, tokenEnd);
         return tokenEnd;
@@ -229,19 +401,19 @@ class Scanner {
 
     while (end < text.length) {
       const next = text[end]!;
-      if (next === "-" && matchesAt(WORD_CHARACTER, text, end + 1)) {
+      if (next === "-" && wordCharacterAt(text, end + 1)) {
         end = endOfRun(text, end + 1);
       } else if (
         (next === "." || next === ":" || next === "/") &&
         digitBefore(text, end) &&
-        matchesAt(DIGIT, text, end + 1)
+        digitAt(text, end + 1)
       ) {
         end = endOfRun(text, end + 1);
       } else if (next === "," && digitBefore(text, end) && this.threeDigitGroup(end + 1)) {
         end += 4;
-      } else if (next === "&" && LETTER.test(text[end - 1]!) && matchesAt(LETTER, text, end + 1)) {
+      } else if (next === "&" && unitClassAt(text, end - 1, LETTER_BIT) && letterAt(text, end + 1)) {
         end = endOfRun(text, end + 1);
-      } else if (APOSTROPHES.has(next) && matchesAt(LETTER, text, end + 1)) {
+      } else if (APOSTROPHES.has(next) && letterAt(text, end + 1)) {
         const cliticEnd = endOfRun(text, end + 1);
         const clitic = text.slice(end + 1, cliticEnd).toLowerCase();
         if (CLITICS.has(clitic)) {
@@ -266,20 +438,21 @@ class Scanner {
   /** True if exactly three digits start at `index` and no word character follows them. */
   private threeDigitGroup(index: number): boolean {
     const { text } = this;
-    for (let k = 0; k < 3; k++) if (!matchesAt(DIGIT, text, index + k)) return false;
-    return !matchesAt(WORD_CHARACTER, text, index + 3);
+    for (let k = 0; k < 3; k++) if (!digitAt(text, index + k)) return false;
+    return !wordCharacterAt(text, index + 3);
   }
 
   /**
-   * True if `letter` followed by a period (ending just before `after`) is a name's initial: a capital other
-   * than `I`, followed by spaces and a capitalised word (`J. K. Rowling`), so that `vitamin C.` at the end of
-   * a sentence keeps its period as a separate token.
+   * True if the letter at `index` followed by a period (ending just before `after`) is a name's initial: a
+   * capital other than `I`, followed by spaces and a capitalised word (`J. K. Rowling`), so that `vitamin C.`
+   * at the end of a sentence keeps its period as a separate token.
    */
-  private isInitial(letter: string, after: number): boolean {
-    if (!UPPER.test(letter) || letter === "I") return false;
+  private isInitial(index: number, after: number): boolean {
+    const { text } = this;
+    if (!upperAt(text, index) || text[index] === "I") return false;
     let i = after;
-    while (i < this.text.length && SPACE.test(this.text[i]!)) i++;
-    return i > after && matchesAt(UPPER, this.text, i);
+    while (i < text.length && isWhitespaceCode(text.charCodeAt(i))) i++;
+    return i > after && upperAt(text, i);
   }
 
   /** Scans punctuation or a symbol at `start`, emits it and returns the end. */
@@ -305,7 +478,15 @@ export function tokenize(text: string): Token[] {
 
 /** True if the text between two offsets holds a blank line (a paragraph break). */
 function hasBlankLine(text: string, from: number, to: number): boolean {
-  return /\n[^\S\n]*\n/.test(text.slice(from, to));
+  let afterNewline = false;
+  for (let i = from; i < to; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 10) {
+      if (afterNewline) return true;
+      afterNewline = true;
+    } else if (!isWhitespaceCode(code)) afterNewline = false;
+  }
+  return false;
 }
 
 /**
@@ -335,7 +516,7 @@ export function splitSentences(text: string, tokens: readonly Token[]): Tokenize
         i++;
         next = tokens[i + 1];
       }
-      if (next === undefined || !LOWER.test(characterAt(next.text, 0))) {
+      if (next === undefined || !lowerAt(next.text, 0)) {
         close();
         continue;
       }

@@ -222,3 +222,50 @@ describe("sentences", () => {
     );
   });
 });
+
+describe("tokenize: big inputs (linear time)", () => {
+  // Each of these took time quadratic in the length (an e-mail pattern rescanned the rest of a long run at
+  // every token): 20 KB of "x+" took 3.5 s, so 600 KB would take half an hour; a linear scan takes well under a
+  // second. Timing itself lives in bench/tokenizer.ts; here the inputs are just too big for a quadratic scan.
+  const size = 600_000;
+  const fill = (piece: string) => piece.repeat(Math.ceil(size / piece.length)).slice(0, size);
+
+  it("a long run of e-mail characters without an @", () => {
+    const text = fill("x+") + " \u2014";
+    const tokens = tokenize(text);
+    expect(tokens).toHaveLength(size + 1);
+    expect(tokens[0]).toEqual({ text: "x", start: 0, end: 1 });
+    expect(tokens[size - 1]).toEqual({ text: "+", start: size - 1, end: size });
+    expect(tokens[size]).toEqual({ text: "\u2014", start: size + 1, end: size + 2 });
+  });
+
+  it("a long local part before an @ whose domain never gets a dot", () => {
+    const text = `${fill("a.b")}@${fill("c")}`;
+    const tokens = tokenize(text);
+    expect(tokens.map((t) => t.text).join("")).toBe(text);
+    expect(tokens.find((t) => t.text === "@")).toBeDefined();
+  });
+
+  it("a long address is one token, and so is a long link", () => {
+    const address = `${fill("a+")}@example.org`;
+    expect(texts(address)).toEqual([address]);
+    const link = `https://${fill("a/")}`;
+    expect(texts(`${link} and`)).toEqual([link, "and"]);
+  });
+
+  it("many short addresses, initials and numbers", () => {
+    expect(tokenize(fill("a@b.c ")).length).toBe(size / 6);
+    // Every "J." before another capital is an initial; the last one ends the text, so its period is a token.
+    const initials = tokenize(fill("J. ")).map((t) => t.text);
+    expect(initials).toHaveLength(size / 3 + 1);
+    expect(initials.slice(-3)).toEqual(["J.", "J", "."]);
+    const numbers = tokenize(fill("1,000 "));
+    expect(numbers.slice(0, 3).map((t) => t.text)).toEqual(["1,000", "1,000", "1,000"]);
+  });
+
+  it("long runs of letters, spaces and blank lines split into sentences", () => {
+    const sentences = tokenizeSentences(fill("Paris.\n\n"));
+    expect(sentences).toHaveLength(size / 8);
+    expect(tokenizeSentences(`A${" ".repeat(size)}b`)).toHaveLength(1);
+  });
+});
