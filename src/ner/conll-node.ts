@@ -12,9 +12,12 @@ import {
   type PredictedSentence,
 } from "./conll.js";
 
-/** Decodes UTF-8 (a byte-order mark is dropped; invalid bytes become U+FFFD rather than failing). */
+/**
+ * Decodes UTF-8 (invalid bytes become U+FFFD rather than failing). A byte-order mark is kept for the parser to
+ * drop, so that exactly one is dropped (a second U+FEFF belongs to the first token).
+ */
 function decode(bytes: Uint8Array): string {
-  return new TextDecoder("utf-8").decode(bytes);
+  return new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes);
 }
 
 /**

@@ -77,7 +77,11 @@ function splitColumns(line: string, starts: number[]): string[] {
   return columns;
 }
 
-/** Splits text into lines at `\n`, `\r\n` or `\r`, dropping a leading byte-order mark. */
+/**
+ * Splits text into lines at `\n`, `\r\n` or `\r`, dropping a leading byte-order mark. Only the very first
+ * character of the text can be a byte-order mark: a U+FEFF anywhere else (at the start of a later line, or a
+ * second one at the start) is text, part of a token.
+ */
 export function splitLines(text: string): string[] {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const lines = body.split(/\r\n|\n|\r/);
@@ -292,6 +296,15 @@ function checkField(value: unknown, where: string, what: string): string {
 }
 
 /**
+ * Joins the parts of written CoNLL text. A reader drops a byte-order mark at the very start, so text whose first
+ * token starts with U+FEFF gets a byte-order mark of its own in front, and that token reads back whole.
+ */
+function joinWritten(parts: string[]): string {
+  const text = parts.join("");
+  return text.charCodeAt(0) === 0xfeff ? `\uFEFF${text}` : text;
+}
+
+/**
  * Writes sentences as CoNLL text: `token tag` per line (space-separated), a blank line after each sentence.
  * With `documentStarts`, a `-DOCSTART- O` line and a blank line precede the first sentence of each document
  * (the `document` field of each sentence, when sentences carry one).
@@ -325,7 +338,7 @@ export function formatConll(
     }
     parts.push("\n");
   }
-  return parts.join("");
+  return joinWritten(parts);
 }
 
 /**
@@ -350,7 +363,7 @@ export function formatPredictions(sentences: Iterable<PredictedSentence>): strin
     }
     parts.push("\n");
   }
-  return parts.join("");
+  return joinWritten(parts);
 }
 
 /**

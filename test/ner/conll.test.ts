@@ -160,6 +160,39 @@ describe("parseConll", () => {
     );
   });
 
+  it("a U+FEFF inside a token survives; only the text's very first character is a byte-order mark", () => {
+    // A U+FEFF starting a later line is part of its token.
+    expect(parseConll("\n\uFEFF,\tO").sentences[0]!.tokens).toEqual(["\uFEFF,"]);
+    expect(parseConll("\uFEFFa O\n\n\uFEFFb O").sentences.map((s) => s.tokens)).toEqual([["a"], ["\uFEFFb"]]);
+    // One byte-order mark is dropped, not two.
+    expect(parseConll("\uFEFF\uFEFFa O").sentences[0]!.tokens).toEqual(["\uFEFFa"]);
+    // Written text starting with such a token gets a byte-order mark in front, so it reads back whole.
+    const sentences = [{ tokens: ["\uFEFF,", "b"], tags: ["O", "O"] }];
+    expect(formatConll(sentences)).toBe("\uFEFF\uFEFF, O\nb O\n\n");
+    expect(parseConll(formatConll(sentences)).sentences[0]!.tokens).toEqual(["\uFEFF,", "b"]);
+    const predicted = [{ tokens: ["\uFEFF"], gold: ["O"], predicted: ["O"] }];
+    expect(parsePredictions(formatPredictions(predicted))).toEqual(predicted);
+  });
+
+  it("round trips any token the format can hold (property)", () => {
+    const anyToken = fc
+      .string({ minLength: 1, maxLength: 6, unit: "binary" })
+      .filter((t) => !/[ \t\n\r]/.test(t) && t !== "-DOCSTART-");
+    const anySentence = fc
+      .array(fc.tuple(fc.oneof(anyToken, fc.constant("\uFEFF")), tagArbitrary), {
+        minLength: 1,
+        maxLength: 5,
+      })
+      .map((pairs) => ({ tokens: pairs.map((p) => p[0]), tags: pairs.map((p) => p[1]) }));
+    fc.assert(
+      fc.property(fc.array(anySentence, { minLength: 1, maxLength: 4 }), (sentences) => {
+        const corpus = parseConll(formatConll(sentences));
+        expect(corpus.sentences.map((s) => ({ tokens: s.tokens, tags: s.tags }))).toEqual(sentences);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it("keeps documents through formatConll with documentStarts (property)", () => {
     fc.assert(
       fc.property(
@@ -299,6 +332,14 @@ describe("conll-node", () => {
     ).rejects.toThrow(ValueError);
     expect(readdirSync(directory).filter((name) => name.endsWith(".tmp"))).toEqual([]);
     expect(readFileSync(path, "utf8")).toBe("Paris B-LOC B-PER\n\n");
+  });
+
+  it("drops exactly one byte-order mark from a file", async () => {
+    const path = join(directory, "bom.conll");
+    writeFileSync(path, "\uFEFF\uFEFFa O\n");
+    expect((await readConllFile(path)).sentences[0]!.tokens).toEqual(["\uFEFFa"]);
+    writeFileSync(path, "\uFEFFa O\n");
+    expect((await readConllFile(path)).sentences[0]!.tokens).toEqual(["a"]);
   });
 
   it("a missing file is an I/O error, not a crash", async () => {
