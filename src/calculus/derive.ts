@@ -10,7 +10,7 @@
  * (∂f/∂x)_ij = ∂f_i/∂x_j (m × n); `order: 2` gives the Hessian of a scalar with respect to a vector. The error
  * signal δ = (∂f/∂z)ᵀ is a column of z's shape (the lecture writes the row δᵀ).
  */
-import { ValueError } from "../errors.js";
+import { ValueError, quoteInput } from "../errors.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { buildExpression } from "./2-shapes/build.js";
 import { generateCode } from "./5-output/codegen.js";
@@ -194,7 +194,8 @@ function deriveWithMemo(expression: string, options: DeriveOptions): Derivation 
   const shapes = readShapes(options.shapes);
   const wrt = readWrt(options.wrt);
   const order = options.order ?? 1;
-  if (order !== 1 && order !== 2) throw new ValueError(`derive: order must be 1 or 2, got ${String(order)}`);
+  if (order !== 1 && order !== 2)
+    throw new ValueError(`derive: order must be 1 or 2, got ${quoteInput(order)}`);
   const root = buildExpression(parsed, shapes);
   // The variables as written (one may cancel out, x − x, and then its derivative is 0).
   const written = expressionVariables(parsed);

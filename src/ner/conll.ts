@@ -10,7 +10,7 @@
  * Errors are {@link ParseError}s whose message starts with `file:line:`, e.g.
  * `eng.train:1042: expected at least 2 columns (a token and a tag), found 1`.
  */
-import { ParseError, ValueError } from "../errors.js";
+import { ParseError, ValueError, quoteInput } from "../errors.js";
 import { compareCodePoints, tagProblem } from "./tags.js";
 
 /** One sentence: its tokens, their tags, and where it came from. */
@@ -96,7 +96,7 @@ function resolveColumn(column: number, count: number): number {
 
 function checkColumnOption(value: unknown, name: string): number {
   if (typeof value !== "number" || !Number.isInteger(value)) {
-    throw new ValueError(`parseConll: ${name} must be an integer, got ${String(value)}`);
+    throw new ValueError(`parseConll: ${name} must be an integer, got ${quoteInput(value)}`);
   }
   return value;
 }
@@ -276,11 +276,11 @@ export interface PredictedSentence {
 
 function checkToken(token: unknown, where: string): string {
   if (typeof token !== "string" || token.length === 0) {
-    throw new ValueError(`${where}: a token must be a non-empty string, got ${JSON.stringify(token)}`);
+    throw new ValueError(`${where}: a token must be a non-empty string, got ${quoteInput(token)}`);
   }
   if (/[ \t\n\r]/.test(token)) {
     throw new ValueError(
-      `${where}: the token ${JSON.stringify(token)} contains a space, tab or line break, which CoNLL cannot hold`,
+      `${where}: the token ${quoteInput(token)} contains a space, tab or line break, which CoNLL cannot hold`,
     );
   }
   return token;
@@ -289,7 +289,7 @@ function checkToken(token: unknown, where: string): string {
 function checkField(value: unknown, where: string, what: string): string {
   if (typeof value !== "string" || value.length === 0 || /[ \t\n\r]/.test(value)) {
     throw new ValueError(
-      `${where}: ${what} ${JSON.stringify(value)} must be a non-empty string without spaces, tabs or line breaks`,
+      `${where}: ${what} ${quoteInput(value)} must be a non-empty string without spaces, tabs or line breaks`,
     );
   }
   return value;

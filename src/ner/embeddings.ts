@@ -9,7 +9,7 @@
  * by line ({@link EmbeddingTableBuilder}, {@link VocabularyEmbeddingsBuilder}), so a 400,000-line file never
  * has to be one string.
  */
-import { ParseError, ValueError } from "../errors.js";
+import { ParseError, ValueError, quoteInput } from "../errors.js";
 import { SPECIAL_WORDS, type Vocabulary } from "./vocab.js";
 
 export interface EmbeddingReadOptions {
@@ -40,6 +40,12 @@ export interface VocabularyEmbeddings {
   /** Number of vectors the file holds. */
   readonly fileVectorCount: number;
 }
+
+/**
+ * The largest dimension accepted, from a header or an option (pretrained vectors have a few hundred). Within
+ * it, nothing is allocated for a dimension until a line has shown that many numbers.
+ */
+export const MAX_EMBEDDING_DIMENSION = 1_000_000;
 
 function isSeparator(code: number): boolean {
   return code === 32 || code === 9;
@@ -113,12 +119,13 @@ export class GloveLineReader {
   constructor(options: EmbeddingReadOptions = {}) {
     this.file = options.file ?? "<string>";
     if (options.dimension !== undefined) {
-      if (!Number.isInteger(options.dimension) || options.dimension < 1) {
-        throw new ValueError(`embeddings: dimension must be a positive integer, got ${options.dimension}`);
+      const dimension = options.dimension;
+      if (!Number.isInteger(dimension) || dimension < 1 || dimension > MAX_EMBEDDING_DIMENSION) {
+        throw new ValueError(
+          `embeddings: dimension must be an integer from 1 to ${MAX_EMBEDDING_DIMENSION}, got ${quoteInput(dimension)}`,
+        );
       }
-      this.expectedDimension = options.dimension;
-      this.scratch = new Float32Array(options.dimension);
-      this.linePattern = linePatternFor(options.dimension);
+      this.expectedDimension = dimension;
     }
   }
 
@@ -144,6 +151,9 @@ export class GloveLineReader {
     this.lineNumber++;
     if (this.lineNumber === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
     if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
+    if (this.linePattern === null && this.expectedDimension !== undefined) {
+      this.linePattern = linePatternFor(this.expectedDimension);
+    }
     if (this.linePattern !== null && this.linePattern.test(line)) {
       // The common case, checked by one compiled pattern: a word and exactly `dimension` decimal numbers.
       let i = 0;
@@ -183,7 +193,7 @@ export class GloveLineReader {
       count++;
       if (!isDecimal(line, start, i)) {
         this.fail(
-          `${JSON.stringify(line.slice(start, i))} is not a decimal number (number ${count} of the word ${JSON.stringify(word)})`,
+          `${quoteInput(line.slice(start, i))} is not a decimal number (number ${count} of the word ${quoteInput(word)})`,
           start + 1,
         );
       }
@@ -194,7 +204,12 @@ export class GloveLineReader {
     if (firstContent && count === 1 && /^\d+$/.test(word) && /^\d+$/.test(line.slice(firstNumber, i))) {
       // A word2vec / fastText header: "<count> <dimension>".
       const declared = Number(line.slice(firstNumber, i));
-      if (declared < 1) this.fail(`the header declares dimension ${declared}`, firstNumber + 1);
+      if (declared < 1 || declared > MAX_EMBEDDING_DIMENSION) {
+        this.fail(
+          `the header declares dimension ${quoteInput(line.slice(firstNumber, i))} (expected 1 to ${MAX_EMBEDDING_DIMENSION})`,
+          firstNumber + 1,
+        );
+      }
       if (this.expectedDimension !== undefined && declared !== this.expectedDimension) {
         this.fail(
           `the header declares dimension ${declared}, but ${this.expectedDimension} was expected`,
@@ -204,7 +219,7 @@ export class GloveLineReader {
       this.setDimension(declared);
       return null;
     }
-    if (count === 0) this.fail(`the word ${JSON.stringify(word)} has no numbers after it`);
+    if (count === 0) this.fail(`the word ${quoteInput(word)} has no numbers after it`);
     if (this.expectedDimension === undefined) this.setDimension(count);
     else if (count !== this.expectedDimension) {
       const origin =
@@ -213,7 +228,7 @@ export class GloveLineReader {
           : "the expected dimension";
       this.fail(
         `expected ${this.expectedDimension} number${this.expectedDimension === 1 ? "" : "s"} after the word ` +
-          `${JSON.stringify(word)}, found ${count} (${origin})`,
+          `${quoteInput(word)}, found ${count} (${origin})`,
       );
     }
     this.currentLine = line;
@@ -228,6 +243,9 @@ export class GloveLineReader {
    */
   vector(): Float32Array {
     const line = this.currentLine;
+    // Allocated only now, when a line has shown `dimension` numbers.
+    if (this.scratch.length !== this.expectedDimension)
+      this.scratch = new Float32Array(this.expectedDimension!);
     const vector = this.scratch;
     let i = this.numbersStart;
     for (let j = 0; j < vector.length; j++) {
@@ -237,7 +255,7 @@ export class GloveLineReader {
       const value = Math.fround(Number(line.slice(start, i)));
       if (!Number.isFinite(value)) {
         this.fail(
-          `${line.slice(start, i)} is too large for float32 (number ${j + 1} of the word ${JSON.stringify(this.currentWord)})`,
+          `${quoteInput(line.slice(start, i))} is too large for float32 (number ${j + 1} of the word ${quoteInput(this.currentWord)})`,
           start + 1,
         );
       }
@@ -246,11 +264,10 @@ export class GloveLineReader {
     return vector;
   }
 
+  /** Sets the dimension (from a header or the first line); the fast pattern is compiled from the next line on. */
   private setDimension(dimension: number): void {
     this.expectedDimension = dimension;
     this.dimensionLine = this.lineNumber;
-    this.scratch = new Float32Array(dimension);
-    this.linePattern = linePatternFor(dimension);
   }
 
   /** Throws if no vector was read (an empty file, or only a header); returns the dimension. */
@@ -267,8 +284,11 @@ export class GloveLineReader {
   }
 }
 
-/** Rows per storage block of {@link EmbeddingTableBuilder} (blocks avoid copying a growing array). */
-const BLOCK_ROWS = 4096;
+/**
+ * Values per storage block of {@link EmbeddingTableBuilder} (blocks avoid copying a growing array): 4096 rows of
+ * 100 dimensions, fewer rows of longer vectors, so a block never costs much more than the lines that fill it.
+ */
+const BLOCK_VALUES = 4096 * 100;
 
 /**
  * Collects every vector of a file, line by line. Memory grows with the file (a 400,000 × 100 table is 160 MB);
@@ -288,8 +308,9 @@ export class EmbeddingTableBuilder {
     if (word === null) return;
     const vector = this.reader.vector();
     const dimension = vector.length;
-    const row = this.words.length % BLOCK_ROWS;
-    if (row === 0) this.blocks.push(new Float32Array(BLOCK_ROWS * dimension));
+    const blockRows = Math.max(1, Math.floor(BLOCK_VALUES / dimension));
+    const row = this.words.length % blockRows;
+    if (row === 0) this.blocks.push(new Float32Array(blockRows * dimension));
     this.blocks[this.blocks.length - 1]!.set(vector, row * dimension);
     this.words.push(word);
   }
@@ -297,10 +318,12 @@ export class EmbeddingTableBuilder {
   finish(): EmbeddingTable {
     const dimension = this.reader.checkNotEmpty(this.words.length);
     const vectors = new Float32Array(this.words.length * dimension);
-    this.blocks.forEach((block, b) => {
-      const offset = b * BLOCK_ROWS * dimension;
-      vectors.set(block.subarray(0, Math.min(block.length, vectors.length - offset)), offset);
-    });
+    let offset = 0;
+    for (const block of this.blocks) {
+      const part = block.subarray(0, Math.min(block.length, vectors.length - offset));
+      vectors.set(part, offset);
+      offset += part.length;
+    }
     this.blocks.length = 0;
     return { words: this.words, dimension, vectors };
   }

@@ -3,7 +3,7 @@
  * hint that `Paris` is a name, so each word also gets a casing class, fed to the network as a small learned
  * embedding next to the word vector.
  */
-import { ValueError } from "../errors.js";
+import { ValueError, quoteInput } from "../errors.js";
 
 /**
  * The casing classes, in id order. `padding` is the class of the `<s>` / `</s>` positions beyond a sentence's
@@ -96,7 +96,7 @@ export function casingFromJSON(json: unknown): number {
     classes.some((name, i) => name !== CASING_CLASSES[i])
   ) {
     throw new ValueError(
-      `casingFromJSON: the stored casing classes ${JSON.stringify(classes)} differ from this version's ${JSON.stringify(CASING_CLASSES)}`,
+      `casingFromJSON: the stored casing classes ${quoteInput(classes)} differ from this version's ${JSON.stringify(CASING_CLASSES)}`,
     );
   }
   return CASING_CLASSES.length;

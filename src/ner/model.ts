@@ -16,7 +16,7 @@
  * Dropout (inverted, off in evaluation mode) can be applied to x and to h. Every random draw (initialisation,
  * dropout masks) comes from one {@link Random}, so a seed reproduces a model bit for bit.
  */
-import { ValueError } from "../errors.js";
+import { ValueError, quoteInput } from "../errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import { Random } from "../tensor/random.js";
 import { concat, reshape, squeeze } from "../ops/index.js";
@@ -87,21 +87,21 @@ export interface WindowModelInit {
 
 function positiveInteger(value: unknown, name: string): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value <= 0) {
-    throw new ValueError(`WindowModel: ${name} must be a positive integer, got ${String(value)}`);
+    throw new ValueError(`WindowModel: ${name} must be a positive integer, got ${quoteInput(value)}`);
   }
   return value;
 }
 
 function nonNegativeInteger(value: unknown, name: string): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
-    throw new ValueError(`WindowModel: ${name} must be a non-negative integer, got ${String(value)}`);
+    throw new ValueError(`WindowModel: ${name} must be a non-negative integer, got ${quoteInput(value)}`);
   }
   return value;
 }
 
 function probability(value: unknown, name: string): number {
   if (typeof value !== "number" || !(value >= 0 && value < 1)) {
-    throw new ValueError(`WindowModel: ${name} must be a probability in [0, 1), got ${String(value)}`);
+    throw new ValueError(`WindowModel: ${name} must be a probability in [0, 1), got ${quoteInput(value)}`);
   }
   return value;
 }
@@ -177,7 +177,9 @@ export class WindowModel extends Module<[Int32Array, Int32Array], Tensor> {
     const random = init.random ?? new Random(0);
     const scale = init.embeddingScale ?? 0.1;
     if (typeof scale !== "number" || !(scale >= 0) || !Number.isFinite(scale)) {
-      throw new ValueError(`WindowModel: embeddingScale must be a finite number ≥ 0, got ${String(scale)}`);
+      throw new ValueError(
+        `WindowModel: embeddingScale must be a finite number ≥ 0, got ${quoteInput(scale)}`,
+      );
     }
     const width = 2 * config.windowSize + 1;
     this.wordEmbedding = this.registerModule(

@@ -15,7 +15,7 @@
  * with the same rules (they differ only in how entities are written). IOBES is first rewritten as IOB2,
  * because conlleval does not know `S-` and reads `E-` as the IOE schemes do.
  */
-import { ValueError } from "../errors.js";
+import { ValueError, quoteInput } from "../errors.js";
 
 export type TagScheme = "IOB1" | "IOB2" | "IOBES";
 
@@ -49,9 +49,7 @@ export function isTagScheme(scheme: unknown): scheme is TagScheme {
 /** Checks a scheme name given by a caller and returns it, or throws a ValueError naming the choices. */
 export function checkTagScheme(scheme: unknown, where: string): TagScheme {
   if (!isTagScheme(scheme)) {
-    throw new ValueError(
-      `${where}: unknown tag scheme ${JSON.stringify(scheme)} (expected IOB1, IOB2 or IOBES)`,
-    );
+    throw new ValueError(`${where}: unknown tag scheme ${quoteInput(scheme)} (expected IOB1, IOB2 or IOBES)`);
   }
   return scheme;
 }
@@ -74,13 +72,13 @@ export function tagProblem(tag: string): string | undefined {
   if (tag === "O") return undefined;
   const hyphen = tag.indexOf("-");
   if (hyphen < 0) {
-    return `tag ${JSON.stringify(tag)} has no prefix (expected O or B-, I-, E-, S- followed by a type)`;
+    return `tag ${quoteInput(tag)} has no prefix (expected O or B-, I-, E-, S- followed by a type)`;
   }
   const prefix = tag.slice(0, hyphen);
   if (prefix !== "B" && prefix !== "I" && prefix !== "E" && prefix !== "S") {
-    return `unknown tag prefix ${JSON.stringify(prefix)} in ${JSON.stringify(tag)} (expected O or B-, I-, E-, S- followed by a type)`;
+    return `unknown tag prefix ${quoteInput(prefix)} in ${quoteInput(tag)} (expected O or B-, I-, E-, S- followed by a type)`;
   }
-  if (hyphen === tag.length - 1) return `tag ${JSON.stringify(tag)} has no entity type after the prefix`;
+  if (hyphen === tag.length - 1) return `tag ${quoteInput(tag)} has no entity type after the prefix`;
   return undefined;
 }
 

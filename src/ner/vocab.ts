@@ -2,7 +2,7 @@
  * Word and tag vocabularies: the maps from strings to the integer ids that index embedding rows and softmax
  * outputs. Both serialise to plain JSON for a model directory's `config.json`.
  */
-import { ValueError } from "../errors.js";
+import { ValueError, quoteInput } from "../errors.js";
 import { compareCodePoints } from "./tags.js";
 import { sortTags } from "./conll.js";
 
@@ -55,7 +55,7 @@ export class Vocabulary {
     for (let i = 0; i < SPECIAL_WORDS.length; i++) {
       if (words[i] !== SPECIAL_WORDS[i]) {
         throw new ValueError(
-          `Vocabulary: entry ${i} must be ${JSON.stringify(SPECIAL_WORDS[i])}, got ${JSON.stringify(words[i])}`,
+          `Vocabulary: entry ${i} must be ${JSON.stringify(SPECIAL_WORDS[i])}, got ${quoteInput(words[i])}`,
         );
       }
     }
@@ -64,15 +64,12 @@ export class Vocabulary {
     for (let i = 0; i < this.wordList.length; i++) {
       const word = this.wordList[i]!;
       if (typeof word !== "string" || word.length === 0) {
-        throw new ValueError(
-          `Vocabulary: entry ${i} must be a non-empty string, got ${JSON.stringify(word)}`,
-        );
+        throw new ValueError(`Vocabulary: entry ${i} must be a non-empty string, got ${quoteInput(word)}`);
       }
-      if (this.ids.has(word))
-        throw new ValueError(`Vocabulary: the word ${JSON.stringify(word)} appears twice`);
+      if (this.ids.has(word)) throw new ValueError(`Vocabulary: the word ${quoteInput(word)} appears twice`);
       if (i >= SPECIAL_WORDS.length && this.normalize(word) !== word) {
         throw new ValueError(
-          `Vocabulary: the word ${JSON.stringify(word)} is not normalised (expected ${JSON.stringify(this.normalize(word))})`,
+          `Vocabulary: the word ${quoteInput(word)} is not normalised (expected ${quoteInput(this.normalize(word))})`,
         );
       }
       this.ids.set(word, i);
@@ -86,11 +83,15 @@ export class Vocabulary {
   static build(sentences: Iterable<readonly string[]>, options: VocabularyOptions = {}): Vocabulary {
     const minCount = options.minCount ?? 1;
     if (!Number.isInteger(minCount) || minCount < 1) {
-      throw new ValueError(`Vocabulary.build: minCount must be a positive integer, got ${minCount}`);
+      throw new ValueError(
+        `Vocabulary.build: minCount must be a positive integer, got ${quoteInput(minCount)}`,
+      );
     }
     const maxSize = options.maxSize ?? Infinity;
     if (maxSize !== Infinity && (!Number.isInteger(maxSize) || maxSize < 0)) {
-      throw new ValueError(`Vocabulary.build: maxSize must be a non-negative integer, got ${maxSize}`);
+      throw new ValueError(
+        `Vocabulary.build: maxSize must be a non-negative integer, got ${quoteInput(maxSize)}`,
+      );
     }
     const normalizer = new Vocabulary(SPECIAL_WORDS, options);
     const counts = new Map<string, number>();
@@ -198,9 +199,9 @@ export class TagSet {
     this.ids = new Map();
     this.tagList.forEach((tag, i) => {
       if (typeof tag !== "string" || tag.length === 0) {
-        throw new ValueError(`TagSet: tag ${i} must be a non-empty string, got ${JSON.stringify(tag)}`);
+        throw new ValueError(`TagSet: tag ${i} must be a non-empty string, got ${quoteInput(tag)}`);
       }
-      if (this.ids.has(tag)) throw new ValueError(`TagSet: the tag ${JSON.stringify(tag)} appears twice`);
+      if (this.ids.has(tag)) throw new ValueError(`TagSet: the tag ${quoteInput(tag)} appears twice`);
       this.ids.set(tag, i);
     });
   }

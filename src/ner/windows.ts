@@ -4,7 +4,7 @@
  * sentence and `</s>` after it, and the same for the casing classes. Stored as flat row-major Int32Arrays, one
  * row of 2w + 1 ids per token, ready to index the embedding tables.
  */
-import { ValueError } from "../errors.js";
+import { ValueError, quoteInput } from "../errors.js";
 import { fromData } from "../tensor/creation.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { CASING_PADDING_ID, casingId } from "./features.js";
@@ -52,12 +52,14 @@ export function buildWindows(sentences: readonly WindowSentence[], options: Wind
   const { vocabulary, tagSet } = options;
   const windowSize = options.windowSize ?? 2;
   if (!Number.isInteger(windowSize) || windowSize < 0) {
-    throw new ValueError(`buildWindows: windowSize must be a non-negative integer, got ${windowSize}`);
+    throw new ValueError(
+      `buildWindows: windowSize must be a non-negative integer, got ${quoteInput(windowSize)}`,
+    );
   }
   const unknownTag = options.unknownTag ?? "error";
   if (unknownTag !== "error" && unknownTag !== "ignore") {
     throw new ValueError(
-      `buildWindows: unknownTag must be "error" or "ignore", got ${JSON.stringify(unknownTag)}`,
+      `buildWindows: unknownTag must be "error" or "ignore", got ${quoteInput(unknownTag)}`,
     );
   }
   const width = 2 * windowSize + 1;
@@ -139,7 +141,7 @@ export function buildWindows(sentences: readonly WindowSentence[], options: Wind
         const id = tagSet!.idOf(tag);
         if (id < 0 && unknownTag === "error") {
           throw new ValueError(
-            `buildWindows: the tag ${JSON.stringify(tag)} (sentence ${s}, token ${i}) is not in the tag set [${tagSet!.tags.join(", ")}]`,
+            `buildWindows: the tag ${quoteInput(tag)} (sentence ${s}, token ${i}) is not in the tag set [${tagSet!.tags.join(", ")}]`,
           );
         }
         tags[firstRow + i] = id;

@@ -4,7 +4,7 @@
  * a weight of shape [out, in, …] has fanIn = in · (receptive field) and fanOut = out · (receptive field); a
  * vector of length n has fanIn = fanOut = n.
  */
-import { DTypeError, ShapeError, ValueError } from "../errors.js";
+import { DTypeError, ShapeError, ValueError, quoteInput } from "../errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import { allocate, checkDType, isFloatDType, type FloatDType } from "../tensor/dtype.js";
 import { checkShape, sizeOf } from "../tensor/shape.js";
@@ -43,7 +43,7 @@ function make(
 
 function checkFinite(value: number, name: string, where: string): void {
   if (typeof value !== "number" || !Number.isFinite(value)) {
-    throw new ValueError(`${where}: ${name} must be a finite number, got ${value}`);
+    throw new ValueError(`${where}: ${name} must be a finite number, got ${quoteInput(value)}`);
   }
 }
 

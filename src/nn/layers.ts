@@ -1,4 +1,4 @@
-import { DTypeError, ShapeError, ValueError } from "../errors.js";
+import { DTypeError, ShapeError, ValueError, quoteInput } from "../errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import { allocate, type FloatDType } from "../tensor/dtype.js";
 import { shapeToString } from "../tensor/shape.js";
@@ -9,7 +9,7 @@ import { glorotUniform, normal, zeros, type InitOptions, type Initializer } from
 
 function checkCount(value: unknown, name: string, where: string): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value <= 0) {
-    throw new ValueError(`${where}: ${name} must be a positive integer, got ${String(value)}`);
+    throw new ValueError(`${where}: ${name} must be a positive integer, got ${quoteInput(value)}`);
   }
   return value;
 }

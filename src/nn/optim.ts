@@ -17,7 +17,7 @@
  * referring to the same tensors). Gradients are only read, never modified. Arithmetic is done in double
  * precision and rounded once to the parameter's dtype.
  */
-import { DTypeError, ShapeError, ValueError } from "../errors.js";
+import { DTypeError, ShapeError, ValueError, quoteInput } from "../errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import { isFloatDType } from "../tensor/dtype.js";
 import { shapeToString, shapesEqual } from "../tensor/shape.js";
@@ -82,7 +82,7 @@ export function forEachSpan(
 function checkNumber(value: unknown, name: string, where: string, min = 0, max = Infinity): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max) {
     const range = max === Infinity ? `≥ ${min}` : `in [${min}, ${max}]`;
-    throw new ValueError(`${where}: ${name} must be a finite number ${range}, got ${String(value)}`);
+    throw new ValueError(`${where}: ${name} must be a finite number ${range}, got ${quoteInput(value)}`);
   }
   return value;
 }

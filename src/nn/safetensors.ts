@@ -15,7 +15,7 @@
  * nothing is allocated from a size the header claims before that size has been checked against the file,
  * and the header is parsed by a small strict JSON reader (bounded nesting, duplicate keys refused).
  */
-import { FormatError, ValueError } from "../errors.js";
+import { FormatError, ValueError, quoteInput } from "../errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import type { DType, TypedArray } from "../tensor/dtype.js";
 import { Module, tensorEntries, type AnyModule, type TensorMap } from "./module.js";
@@ -117,7 +117,9 @@ export function parse(input: Uint8Array | ArrayBuffer, options: ParseOptions = {
   const file = options.file;
   const wide = options.wideIntegers ?? "int32";
   if (wide !== "int32" && wide !== "float64") {
-    throw new ValueError(`safetensors.parse: wideIntegers must be "int32" or "float64", got ${String(wide)}`);
+    throw new ValueError(
+      `safetensors.parse: wideIntegers must be "int32" or "float64", got ${quoteInput(wide)}`,
+    );
   }
   // A plain Uint8Array view (a Node Buffer's slice() would share memory instead of copying).
   const bytes =

@@ -8,7 +8,7 @@
  * for (…) { loss.backward(); optimizer.step(); scheduler.step(); }
  * ```
  */
-import { ValueError } from "../errors.js";
+import { ValueError, quoteInput } from "../errors.js";
 import type { Optimizer } from "./optim.js";
 
 /** A factor on the base learning rate at each step (0-based). */
@@ -16,14 +16,14 @@ export type Schedule = (step: number) => number;
 
 function checkCount(value: unknown, name: string, where: string, min = 1): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
-    throw new ValueError(`${where}: ${name} must be an integer ≥ ${min}, got ${String(value)}`);
+    throw new ValueError(`${where}: ${name} must be an integer ≥ ${min}, got ${quoteInput(value)}`);
   }
   return value;
 }
 
 function checkFactor(value: unknown, name: string, where: string): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new ValueError(`${where}: ${name} must be a finite number ≥ 0, got ${String(value)}`);
+    throw new ValueError(`${where}: ${name} must be a finite number ≥ 0, got ${quoteInput(value)}`);
   }
   return value;
 }

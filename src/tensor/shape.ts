@@ -1,4 +1,4 @@
-import { ShapeError, ValueError } from "../errors.js";
+import { ShapeError, ValueError, quoteInput } from "../errors.js";
 
 export type Shape = readonly number[];
 
@@ -31,7 +31,7 @@ export function shapesEqual(a: Shape, b: Shape): boolean {
 /** Checks that every dimension is a non-negative integer and returns a fresh copy. */
 export function checkShape(shape: unknown, where: string): number[] {
   if (!Array.isArray(shape))
-    throw new ShapeError(`${where}: a shape must be an array of integers, got ${String(shape)}`);
+    throw new ShapeError(`${where}: a shape must be an array of integers, got ${quoteInput(shape)}`);
   for (const dim of shape) {
     if (typeof dim !== "number" || !Number.isInteger(dim) || dim < 0) {
       throw new ShapeError(

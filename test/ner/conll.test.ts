@@ -120,6 +120,16 @@ describe("parseConll", () => {
       expect(parseConll("a PER\n", { validateTags: false }).tagSet).toEqual(["PER"]);
     });
 
+    it("a very long field is quoted briefly", () => {
+      const tag = `X-${"y".repeat(770_000)}`;
+      expect(() => parseConll(`a ${tag}\n`)).toThrow(
+        `<string>:1: unknown tag prefix "X" in "X-${"y".repeat(58)}…" (770002 characters)`,
+      );
+      expect(() => formatConll([{ tokens: ["a b".repeat(100_000)], tags: ["O"] }])).toThrow(
+        /^formatConll: the token "(a b){20}…" \(300000 characters\) contains a space/,
+      );
+    });
+
     it("an empty file, or one without sentences", () => {
       expect(() => parseConll("", { file: "empty.txt" })).toThrow(
         "empty.txt: no sentences found (the text is empty)",

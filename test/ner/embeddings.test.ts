@@ -90,6 +90,70 @@ describe("parseEmbeddings", () => {
     });
   });
 
+  describe("sizes from the file are checked before anything is allocated", () => {
+    it("a header declaring a huge dimension", () => {
+      // Was a RangeError (Invalid typed array length) from allocating what the header asked for.
+      expect(() => parseEmbeddings("1 4294967297\n")).toThrow(ParseError);
+      expect(() => parseEmbeddings("1 4294967297\n")).toThrow(
+        '<string>:1: the header declares dimension "4294967297" (expected 1 to 1000000)',
+      );
+      expect(() => parseEmbeddings(`1 ${"9".repeat(400)}\na 1\n`)).toThrow(
+        /header declares dimension "9{20,}…"/,
+      );
+      // Within the bound, a header's dimension is only a claim until a line holds that many numbers.
+      expect(() => parseEmbeddings("1 999999\na 1 2\n")).toThrow(
+        '<string>:2: expected 999999 numbers after the word "a", found 2',
+      );
+      expect(() => parseEmbeddings("a 1", { dimension: 2 ** 32 })).toThrow(ValueError);
+    });
+
+    it("long vectors are stored in blocks no bigger than a few of them", () => {
+      const dimension = 200_000;
+      const line = (word: string) => `${word}${" 0.5".repeat(dimension)}\n`;
+      const table = parseEmbeddings(line("a") + line("b") + line("c"));
+      expect(table.dimension).toBe(dimension);
+      expect(table.vectors.length).toBe(3 * dimension);
+      expect(table.vectors[3 * dimension - 1]).toBe(0.5);
+    });
+  });
+
+  describe("messages quote the offending input briefly", () => {
+    it("an executable given as embeddings", () => {
+      // The start of an ELF file: a 'word' of control bytes followed by a field that is not a number.
+      const elf =
+        "\u007fELF\u0002\u0001\u0001" + "\u0000".repeat(1700) + " >\u0000\u0001 " + "\u0000".repeat(900);
+      let message = "";
+      try {
+        parseEmbeddings(elf, { file: "/usr/bin/ls" });
+      } catch (error) {
+        expect(error).toBeInstanceOf(ParseError);
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(
+        /^\/usr\/bin\/ls:1: ">\\u0000\\u0001" is not a decimal number \(number 1 of the word "\\u007fELF/,
+      );
+      expect(message.length).toBeLessThan(250);
+    });
+
+    it("a very long word or field", () => {
+      const word = "w".repeat(770_000);
+      const messages: string[] = [];
+      for (const text of [`${word}\n`, `a 1\n${word} x\n`, `a 1\nb ${word}\n`, `a 1 2\n${word} 1\n`]) {
+        try {
+          parseEmbeddings(text);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ParseError);
+          messages.push((error as Error).message);
+        }
+      }
+      expect(messages).toHaveLength(4);
+      for (const message of messages) {
+        expect(message.length).toBeLessThan(250);
+        expect(message).toContain("(770000 characters)");
+      }
+    });
+  });
+
   it("random or mutated text: a table or a ParseError naming a line, never another failure (property)", () => {
     const lineArbitrary = fc.tuple(
       fc.stringMatching(/^[a-z,.0-9]{1,6}$/),
