@@ -168,6 +168,11 @@ export {
   type VariableValue,
   type VariableValues,
   type Expr,
+  traceExpression,
+  type ExpressionTrace,
+  type TraceExpressionOptions,
+  type TracePiece,
+  type TraceValue,
 } from "./calculus/index.js";
 
 export {

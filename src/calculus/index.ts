@@ -30,3 +30,10 @@ export type { VariableValue, VariableValues } from "./numeric/evaluate.js";
 export type { Expr } from "./expression/expr.js";
 export { toText as expressionToText, toLatex as expressionToLatex } from "./5-output/print.js";
 export { trace, diagMatrix, diagonal, outer, norm2, indicatorGreater } from "./numeric/tensor-ops.js";
+export {
+  traceExpression,
+  type ExpressionTrace,
+  type TraceExpressionOptions,
+  type TracePiece,
+  type TraceValue,
+} from "./numeric/trace.js";

@@ -23,6 +23,8 @@ export interface DotOptions {
   rankdir?: "LR" | "TB";
   /** How many values of a tensor to print before eliding the rest (default 6). */
   maxValues?: number;
+  /** The title of each node's box by node id (e.g. `z = Wx + b` from `traceExpression`); default its label. */
+  labels?: readonly (string | null | undefined)[];
 }
 
 /** Op symbols shown in the op ovals. */
@@ -59,8 +61,14 @@ function formatValue(value: NestedArray, shape: readonly number[], maxValues: nu
   const flat: number[] = [];
   flatten(value, flat, maxValues);
   const size = shape.reduce((a, b) => a * b, 1);
-  const shown = flat.slice(0, maxValues).map(formatNumber).join(", ");
-  return `[${shape.join("×")}] ${shown}${size > maxValues ? ", …" : ""}`;
+  const shown = flat.slice(0, maxValues).map(formatNumber);
+  const more = size > maxValues ? ", …" : "";
+  const columns = shape.length === 2 && shape[1]! > 1 ? shape[1]! : 0;
+  if (columns === 0) return `[${shape.join("×")}] ${shown.join(", ")}${more}`;
+  // A matrix row by row, one line each, so that the box stays narrow.
+  const rows: string[] = [];
+  for (let i = 0; i < shown.length; i += columns) rows.push(shown.slice(i, i + columns).join(", "));
+  return `[${shape.join("×")}]\n${rows.join("\n")}${more}`;
 }
 
 /** Escapes text for a field of a Graphviz record label. */
@@ -75,11 +83,17 @@ function escapeString(text: string): string {
 
 function renderNodes(
   nodes: readonly TraceNode[],
-  options: { values: boolean; grads: boolean; rankdir: string; maxValues: number },
+  options: {
+    values: boolean;
+    grads: boolean;
+    rankdir: string;
+    maxValues: number;
+    labels: readonly (string | null | undefined)[];
+  },
 ): string {
   const lines = ["digraph chainrule {", `  rankdir=${options.rankdir};`, '  node [fontname="Helvetica"];'];
   for (const node of nodes) {
-    const fields = [escapeRecord(node.label)];
+    const fields = [escapeRecord(options.labels[node.id] ?? node.label)];
     if (options.values)
       fields.push(escapeRecord(`value ${formatValue(node.value, node.shape, options.maxValues)}`));
     if (options.grads) {
@@ -87,7 +101,11 @@ function renderNodes(
       fields.push(escapeRecord(`grad ${grad}`));
     }
     const style = node.op === "constant" ? ', style="dashed"' : node.op === "leaf" ? ', style="bold"' : "";
-    lines.push(`  n${node.id} [shape=record, label="{ ${fields.join(" | ")} }"${style}];`);
+    // A record's fields stack across the layout direction, and braces turn them: so the fields stack
+    // vertically without braces left to right, and with braces top to bottom (side by side they made a
+    // matrix's box as wide as its printed values).
+    const record = options.rankdir === "LR" ? fields.join(" | ") : `{ ${fields.join(" | ")} }`;
+    lines.push(`  n${node.id} [shape=record, label="${record}"${style}];`);
     if (node.op === "leaf" || node.op === "constant") continue;
     const symbol = OP_SYMBOLS[node.op] ?? node.op;
     lines.push(`  n${node.id}_op [shape=ellipse, label="${escapeString(symbol)}"];`);
@@ -123,5 +141,7 @@ export function toDot(output: Tensor | BackpropTrace, options: DotOptions = {}):
   } else {
     throw new ValueError("toDot: expected a Tensor or a trace from traceBackward");
   }
-  return renderNodes(nodes, { values, grads, rankdir, maxValues });
+  const labels = options.labels ?? [];
+  if (!Array.isArray(labels)) throw new ValueError("toDot: labels must be an array of strings by node id");
+  return renderNodes(nodes, { values, grads, rankdir, maxValues, labels });
 }

@@ -75,4 +75,45 @@ describe("chainrule grad", () => {
     expect((await run("grad", "x +", "--at", "x=1")).stderr).toContain("^");
     expect((await run("grad", "x + 1")).code).toBe(2);
   });
+
+  const NETWORK = "u=[1,2],W=[[1,0,1],[0,1,1]],x=[1,2,3],b=[0.5,0.5]";
+
+  it("names the lecture's pieces for a matrix expression, with no reshape nodes", async () => {
+    const { code, stdout } = await run("grad", "u' * tanh(W*x + b)", "--at", NETWORK, "--name", "s");
+    expect(code).toBe(0);
+    const forward = stdout.split("\n\n")[1]!.split("\n");
+    // Wx = (4, 5), z = Wx + b = (4.5, 5.5), h = tanh(z), s = uᵀh = tanh(4.5) + 2 tanh(5.5)
+    expect(forward.map((l) => l.replace(/\s+=\s+[^=]*$/, "").trim())).toEqual([
+      "forward (each node after its inputs)",
+      "Wx = W @ x",
+      "z = Wx + b",
+      "h = tanh(z)",
+      "s = uᵀh",
+    ]);
+    expect(stdout).toContain(`s = ${Number((Math.tanh(4.5) + 2 * Math.tanh(5.5)).toPrecision(6))}`);
+    expect(stdout).not.toContain("reshape");
+  });
+
+  it("--dot draws the same clean graph: z = Wx + b, h = tanh(z), s = uᵀh", async () => {
+    const { stdout } = await run("grad", "u' * tanh(W*x + b)", "--at", NETWORK, "--name", "s", "--dot");
+    for (const label of ["z = Wx + b", "h = tanh(z)", "s = uᵀh"])
+      expect(stdout).toContain(`label="${label} |`);
+    expect(stdout).not.toContain("reshape");
+    expect(stdout.match(/shape=record/g)).toHaveLength(8);
+  });
+
+  it("max(y, y) shows the max node and the tie splitting the gradient", async () => {
+    const { code, stdout } = await run("grad", "max(y, y)", "--at", "y=2");
+    expect(code).toBe(0);
+    expect(stdout).toContain("  f = max(y, y)   = 2");
+    expect(stdout).toContain("  y: 0.5 + 0.5 = 1");
+    expect(stdout.trimEnd().endsWith("∂f/∂y = 1")).toBe(true);
+  });
+
+  it("warns when a value leaves a function's domain", async () => {
+    const { code, stdout, stderr } = await run("grad", "log(x)", "--at", "x=-1");
+    expect(code).toBe(0);
+    expect(stdout).toContain("f = NaN");
+    expect(stderr).toBe("chainrule: warning: log(x): log is defined for x > 0, but x = -1\n");
+  });
 });

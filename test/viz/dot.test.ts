@@ -88,14 +88,17 @@ function parseDot(dot: string): ParsedDot {
   return { nodes, edges };
 }
 
-/** The fields of a record label "{ a | b | c }", unescaped. */
+/** The fields of a record label "a | b | c" (left to right) or "{ a | b | c }" (top to bottom), unescaped. */
 function recordFields(label: string): string[] {
-  expect(label.startsWith("{ ") && label.endsWith(" }")).toBe(true);
-  const inner = label.slice(2, -2);
+  const braced = label.startsWith("{ ") && label.endsWith(" }");
+  const inner = braced ? label.slice(2, -2) : label;
   const fields: string[] = [];
   let current = "";
   for (let i = 0; i < inner.length; i++) {
-    if (inner[i] === "\\") current += inner[++i]!;
+    if (inner[i] === "\\") {
+      const escaped = inner[++i]!;
+      current += escaped === "n" ? "\n" : escaped;
+    }
     else if (inner.startsWith(" | ", i)) {
       fields.push(current);
       current = "";
@@ -171,7 +174,8 @@ describe("toDot in general", () => {
     const labels = [...nodes.values()]
       .filter((a) => a["shape"] === "record")
       .map((a) => recordFields(a["label"]!));
-    expect(labels).toContainEqual(["W", "value [2×4] 1.0000, 2.0000, 3.0000, …"]);
+    // a matrix row by row, one line each (the first three values: 1, 2, 3 of the first row)
+    expect(labels).toContainEqual(["W", "value [2×4]\n1.0000, 2.0000, 3.0000, …"]);
     // the constant x: its shape and its first three values, the rest elided
     expect(labels.find((l) => l[1]!.startsWith("value [4×1]"))).toEqual([
       expect.stringMatching(/^const\d+$/),

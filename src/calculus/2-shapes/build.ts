@@ -44,7 +44,7 @@ export type ShapeDeclarations = ReadonlyMap<string, Shape>;
 export const MAX_EXPRESSION_DEPTH = 400;
 
 /** The direct sub-trees of a syntax node, in order. */
-function syntaxChildren(node: SyntaxNode): readonly SyntaxNode[] {
+export function syntaxChildren(node: SyntaxNode): readonly SyntaxNode[] {
   switch (node.type) {
     case "binary":
       return [node.left, node.right];
@@ -96,7 +96,7 @@ class Builder {
    * Builds bottom-up with an explicit stack, so that a long flat expression (`x + x + … + x`, `x^1^1…`,
    * `x''…'`) costs no stack depth; a tree that stays deep after normalising (`x^y^y^…`) is refused.
    */
-  build(root: SyntaxNode): Expr {
+  build(root: SyntaxNode, keep = false): { root: Expr; nodes: Map<SyntaxNode, Expr> } {
     const built = new Map<SyntaxNode, Expr>();
     const stack: { node: SyntaxNode; expanded: boolean }[] = [{ node: root, expanded: false }];
     while (stack.length > 0) {
@@ -109,12 +109,12 @@ class Builder {
       }
       stack.pop();
       const args = kids.map((k) => built.get(k)!);
-      for (const k of kids) built.delete(k);
+      if (!keep) for (const k of kids) built.delete(k);
       const expr = this.node(top.node, args);
       this.checkDepth(top.node, expr);
       built.set(top.node, expr);
     }
-    return built.get(root)!;
+    return { root: built.get(root)!, nodes: built };
   }
 
   private readonly depths = new WeakMap<Expr, number>();
@@ -237,5 +237,17 @@ export function buildExpression(
   shapes: ShapeDeclarations,
   style: DeclarationStyle = "library",
 ): Expr {
-  return new Builder(parsed, shapes, style).build(parsed.tree);
+  return new Builder(parsed, shapes, style).build(parsed.tree).root;
+}
+
+/**
+ * The shaped expression tree and the expression of every syntax node (what each written operation computes,
+ * in normal form), for evaluating the expression as written.
+ */
+export function buildExpressionNodes(
+  parsed: ParsedExpression,
+  shapes: ShapeDeclarations,
+  style: DeclarationStyle = "library",
+): { root: Expr; nodes: ReadonlyMap<SyntaxNode, Expr> } {
+  return new Builder(parsed, shapes, style).build(parsed.tree, true);
 }

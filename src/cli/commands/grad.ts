@@ -10,21 +10,11 @@
  */
 import type { Command } from "commander";
 import { ValueError } from "../../errors.js";
-import { tensor } from "../../tensor/creation.js";
-import type { Tensor, NestedArray } from "../../tensor/tensor.js";
-import { traceBackward, type BackpropTrace, type TraceNode } from "../../autograd/trace.js";
+import type { NestedArray } from "../../tensor/tensor.js";
+import type { TraceNode } from "../../autograd/trace.js";
 import { toDot } from "../../viz/dot.js";
-import { buildExpression } from "../../calculus/2-shapes/build.js";
-import { evaluateExpr } from "../../calculus/numeric/evaluate.js";
-import { variablesOf } from "../../calculus/expression/expr.js";
 import { expressionVariables, parseExpression } from "../../calculus/1-parse/parser.js";
-import {
-  SCALAR,
-  matrixShape,
-  shapeToText,
-  vectorShape,
-  type Shape,
-} from "../../calculus/expression/shape.js";
+import { traceExpression, type ExpressionTrace } from "../../calculus/numeric/trace.js";
 import { splitTopLevel } from "./derive.js";
 
 /** Reads `--at x=1,y=2,v=[1,2],A=[[1,0],[0,1]]`. */
@@ -53,21 +43,6 @@ export function parseValues(text: string): Map<string, NestedArray> {
   return values;
 }
 
-function shapeOfValue(value: NestedArray, name: string): Shape {
-  if (typeof value === "number") return SCALAR;
-  const first = value[0]!;
-  if (typeof first === "number") return vectorShape(value.length);
-  const cols = (first as NestedArray[]).length;
-  if (
-    !value.every(
-      (row) => Array.isArray(row) && row.length === cols && row.every((v) => typeof v === "number"),
-    )
-  ) {
-    throw new ValueError(`--at: the rows of ${name} must all have ${cols} numbers`);
-  }
-  return matrixShape(value.length, cols);
-}
-
 function formatNumber(v: number): string {
   if (Number.isInteger(v)) return String(v);
   return String(Number(v.toPrecision(6)));
@@ -76,6 +51,11 @@ function formatNumber(v: number): string {
 function formatValue(value: NestedArray | null): string {
   if (value === null) return "—";
   if (typeof value === "number") return formatNumber(value);
+  // A column (n × 1) reads as the vector it holds, a 1 × 1 matrix as its number.
+  if (value.length > 0 && value.every((row) => Array.isArray(row) && row.length === 1)) {
+    const entries = (value as NestedArray[][]).map((row) => row[0]!);
+    return entries.length === 1 ? formatValue(entries[0]!) : formatValue(entries);
+  }
   return `[${value.map((v) => formatValue(v)).join(", ")}]`;
 }
 
@@ -84,6 +64,11 @@ const INFIX: Record<string, string> = { add: "+", sub: "−", mul: "·", div: "/
 function describe(node: TraceNode, names: readonly string[]): string {
   const args = node.inputs.map((i) => names[i]!);
   const symbol = INFIX[node.op];
+  if (node.op === "matmul" && args.length === 2) {
+    // the kernel's transpose flags show in the trace's label, e.g. "uᵀ @ h"
+    const flags = /^(\S+?)(ᵀ?) @ (\S+?)(ᵀ?)$/.exec(node.label);
+    return `${args[0]}${flags?.[2] ?? ""} @ ${args[1]}${flags?.[4] ?? ""}`;
+  }
   if (symbol !== undefined && args.length === 2) return `${args[0]} ${symbol} ${args[1]}`;
   switch (node.op) {
     case "neg":
@@ -115,25 +100,15 @@ function table(rows: string[][]): string[] {
 }
 
 /** The report of a backward pass: forward values, the per-node backward table, fan-in sums and gradients. */
-export function formatTrace(
-  trace: BackpropTrace,
-  variableOrder: readonly string[],
-  outputName: string,
-  heading: string,
-): string {
-  const taken = new Set([...variableOrder, outputName]);
-  const letters = "abcdeghkmpqrstuvw".split("").filter((l) => !taken.has(l));
-  let next = 0;
-  const names = trace.nodes.map((node) => {
-    if (node.id === trace.output) return outputName;
-    if (node.op === "leaf" || node.op === "constant") return node.label;
-    return letters[next++] ?? `n${node.id}`;
-  });
+export function formatTrace(trace: ExpressionTrace, heading: string): string {
+  const { names, outputName } = trace;
   const lines: string[] = [heading, "", "forward (each node after its inputs)"];
   const forward: string[][] = [];
   for (const node of trace.nodes) {
     if (node.op === "leaf" || node.op === "constant") continue;
-    forward.push([`  ${names[node.id]} = ${describe(node, names)}`, `= ${formatValue(node.value)}`]);
+    const definition = trace.definitions[node.id];
+    const text = definition !== null && definition !== names[node.id] ? definition : describe(node, names);
+    forward.push([`  ${names[node.id]} = ${text}`, `= ${formatValue(node.value)}`]);
   }
   lines.push(...table(forward));
   lines.push("", "backward (downstream = upstream × local, from the output down)");
@@ -165,7 +140,7 @@ export function formatTrace(
   }
   const output = trace.nodes[trace.output]!;
   lines.push("", `${outputName} = ${formatValue(output.value)}`);
-  const gradients = variableOrder.map((v) => {
+  const gradients = trace.variables.map((v) => {
     const leaf = trace.nodes.find((n) => n.op === "leaf" && n.label === v);
     return `∂${outputName}/∂${v} = ${formatValue(leaf?.grad ?? 0)}`;
   });
@@ -175,17 +150,14 @@ export function formatTrace(
 
 interface GradCommandOptions {
   at?: string;
+  name?: string;
   dot?: boolean;
   json?: boolean;
 }
 
-/** Evaluates `expression` at `values` with chainrule's autograd and traces its backward pass. */
-export function traceExpression(
-  expression: string,
-  values: ReadonlyMap<string, NestedArray>,
-): { trace: BackpropTrace; variables: string[]; output: Tensor } {
-  const parsed = parseExpression(expression);
-  const variables = expressionVariables(parsed);
+/** Checks the values of `--at` against the expression's variables (before any work, with CLI hints). */
+function checkValues(expression: string, values: ReadonlyMap<string, NestedArray>): void {
+  const variables = expressionVariables(parseExpression(expression));
   for (const name of values.keys()) {
     if (!variables.includes(name)) {
       throw new ValueError(
@@ -200,27 +172,17 @@ export function traceExpression(
       `--at: give a value for ${missing.join(", ")}, e.g. --at ${missing.map((m) => `${m}=1`).join(",")}`,
     );
   }
-  const shapes = new Map<string, Shape>();
-  for (const [name, value] of values) shapes.set(name, shapeOfValue(value, name));
-  const root = buildExpression(parsed, shapes);
-  if (root.shape.kind !== "scalar") {
-    throw new ValueError(
-      `grad: ${expression.trim()} is not a scalar (${shapeToText(root.shape)}); backprop starts from a scalar output`,
-    );
-  }
-  const leaves = new Map<string, Tensor>();
-  for (const v of variablesOf(root)) {
-    const t = tensor(values.get(v.name)!, { dtype: "float64", requiresGrad: true });
-    t.name = v.name;
-    leaves.set(v.name, t);
-  }
-  const output = evaluateExpr(root, { values: leaves, dims: new Map(), memo: new Map() });
-  if (!output.requiresGrad) {
-    throw new ValueError(
-      `grad: ${expression.trim()} does not depend on its variables through differentiable ops`,
-    );
-  }
-  return { trace: traceBackward(output), variables, output };
+}
+
+/** DOT labels: a piece's name with its definition (`z = Wx + b`). */
+function dotLabels(trace: ExpressionTrace): string[] {
+  return trace.nodes.map((node) => {
+    const name = trace.names[node.id]!;
+    const definition = trace.definitions[node.id];
+    if (node.op === "leaf" || node.op === "constant") return node.label;
+    if (definition !== null && definition !== name) return `${name} = ${definition}`;
+    return definition ?? node.label;
+  });
 }
 
 export function register(program: Command): void {
@@ -235,18 +197,22 @@ export function register(program: Command): void {
       `a scalar expression, e.g. "(x + y) * max(y, z)" (put -- before one that starts with a minus sign)`,
     )
     .requiredOption("--at <values>", "values of the variables, e.g. x=1,y=2,z=0 (vectors as v=[1,2])")
+    .option("--name <name>", "the output's name (default f), e.g. s for the lecture's s = uᵀh")
     .option("--dot", "print the computation graph with values and gradients as Graphviz DOT")
     .option("--json", "print the backprop trace as JSON")
     .action((expression: string, options: GradCommandOptions) => {
       const values = parseValues(options.at ?? "");
-      const { trace, variables } = traceExpression(expression, values);
+      checkValues(expression, values);
+      const trace = traceExpression(expression, values, {
+        ...(options.name !== undefined ? { name: options.name } : {}),
+      });
+      for (const warning of trace.warnings) process.stderr.write(`chainrule: warning: ${warning}\n`);
       let text: string;
-      if (options.dot) text = toDot(trace);
+      if (options.dot) text = toDot(trace, { labels: dotLabels(trace) });
       else if (options.json) text = JSON.stringify(trace, null, 2);
       else {
-        const outputName = variables.includes("f") ? "F" : "f";
         const at = [...values].map(([k, v]) => `${k} = ${formatValue(v)}`).join(", ");
-        text = formatTrace(trace, variables, outputName, `${outputName} = ${expression.trim()}   at ${at}`);
+        text = formatTrace(trace, `${trace.outputName} = ${expression.trim()}   at ${at}`);
       }
       process.stdout.write(text.trimEnd() + "\n");
     });
