@@ -98,8 +98,7 @@ function recordFields(label: string): string[] {
     if (inner[i] === "\\") {
       const escaped = inner[++i]!;
       current += escaped === "n" ? "\n" : escaped;
-    }
-    else if (inner.startsWith(" | ", i)) {
+    } else if (inner.startsWith(" | ", i)) {
       fields.push(current);
       current = "";
       i += 2;
