@@ -18,6 +18,11 @@ export default defineConfig({
         },
       },
       {
+        // The web playground in Chromium (web/tests; skipped with a message where /usr/bin/chromium is missing).
+        extends: true,
+        test: { name: "e2e", include: ["web/tests/**/*.test.ts"] },
+      },
+      {
         extends: true,
         test: {
           name: "core-wasm-every-size",
