@@ -77,3 +77,19 @@ export function field(
     hint ? h("small", { id: hintId, class: "hint" }, hint) : null,
   );
 }
+
+/** A row of example links: `Examples: A · B · C`, each calling `pick` with its item. */
+export function exampleButtons<T extends { label: string }>(
+  title: string,
+  items: readonly T[],
+  pick: (item: T) => void,
+): HTMLElement {
+  return h(
+    "div",
+    { class: "examples", role: "group", "aria-label": title },
+    h("span", {}, `${title}: `),
+    items.map((item) =>
+      h("button", { type: "button", class: "link", onclick: () => pick(item) }, item.label),
+    ),
+  );
+}

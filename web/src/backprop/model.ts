@@ -25,6 +25,7 @@ import {
   type Tensor,
   type TraceNode,
 } from "../lib.js";
+import { splitTopLevel } from "../../../src/cli/commands/derive.js";
 
 /** An error in one of the fields, with the span to underline when it is known. */
 export class FieldError extends Error {
@@ -56,19 +57,7 @@ export function locateError(message: string): { message: string; start: number |
 
 /** Splits on separators outside brackets: `W=[[1, 2]], x=1` → `W=[[1, 2]]`, `x=1`. */
 export function splitEntries(text: string): string[] {
-  const parts: string[] = [];
-  let depth = 0;
-  let current = "";
-  for (const c of text) {
-    if (c === "[" || c === "(") depth++;
-    else if (c === "]" || c === ")") depth = Math.max(0, depth - 1);
-    if (depth === 0 && (c === "," || c === ";" || c === "\n")) {
-      parts.push(current);
-      current = "";
-    } else current += c;
-  }
-  parts.push(current);
-  return parts.map((p) => p.trim()).filter((p) => p.length > 0);
+  return splitTopLevel(text, ",;\n");
 }
 
 function entries(text: string, field: FieldError["field"], example: string): [string, string][] {

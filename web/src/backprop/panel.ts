@@ -4,7 +4,7 @@
  * its upstream gradient, its local gradient for each input and the downstream gradient it sends
  * (downstream = upstream × local); where a value is used twice, the page shows the sum (`y: 3 + 2 = 5`).
  */
-import { field, h, messageOf, replace, s } from "../dom.js";
+import { exampleButtons, field, h, messageOf, replace, s } from "../dom.js";
 import { formatValue, isScalarValue } from "../format.js";
 import type { NestedArray } from "../lib.js";
 import type { Store } from "../state.js";
@@ -277,38 +277,21 @@ export function backpropPanel(store: Store): HTMLElement {
       height: layout.height,
       "aria-hidden": "true",
     });
-    svg.appendChild(
+    const marker = (id: string, fill: string) =>
       s(
-        "defs",
-        {},
-        s(
-          "marker",
-          {
-            id: "arrow",
-            viewBox: "0 0 10 10",
-            refX: "9",
-            refY: "5",
-            markerWidth: "7",
-            markerHeight: "7",
-            orient: "auto-start-reverse",
-          },
-          s("path", { d: "M0,0 L10,5 L0,10 z", fill: "#666" }),
-        ),
-        s(
-          "marker",
-          {
-            id: "arrow-active",
-            viewBox: "0 0 10 10",
-            refX: "9",
-            refY: "5",
-            markerWidth: "7",
-            markerHeight: "7",
-            orient: "auto-start-reverse",
-          },
-          s("path", { d: "M0,0 L10,5 L0,10 z", fill: "#d35400" }),
-        ),
-      ),
-    );
+        "marker",
+        {
+          id,
+          viewBox: "0 0 10 10",
+          refX: "9",
+          refY: "5",
+          markerWidth: "7",
+          markerHeight: "7",
+          orient: "auto",
+        },
+        s("path", { d: "M0,0 L10,5 L0,10 z", fill }),
+      );
+    svg.appendChild(s("defs", {}, marker("arrow", "#666"), marker("arrow-active", "#d35400")));
     for (const n of current.nodes) {
       n.node.inputs.forEach((input) => {
         const edge = layout.edges.get(`${input}->${n.node.id}`);
@@ -599,29 +582,14 @@ export function backpropPanel(store: Store): HTMLElement {
     ),
   );
 
-  const examples = h(
-    "div",
-    { class: "examples", role: "group", "aria-label": "Examples" },
-    h("span", {}, "Examples: "),
-    EXAMPLES.map((example) =>
-      h(
-        "button",
-        {
-          type: "button",
-          class: "link",
-          onclick: () => {
-            exprInput.input.value = example.expr;
-            atInput.value = example.at;
-            shapesInput.value = example.shapes;
-            sizesInput.value = example.sizes;
-            store.update({ step: 0 });
-            build();
-          },
-        },
-        example.label,
-      ),
-    ),
-  );
+  const examples = exampleButtons("Examples", EXAMPLES, (example) => {
+    exprInput.input.value = example.expr;
+    atInput.value = example.at;
+    shapesInput.value = example.shapes;
+    sizesInput.value = example.sizes;
+    store.update({ step: 0 });
+    build();
+  });
 
   const panel = h(
     "div",

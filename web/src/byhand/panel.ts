@@ -4,7 +4,7 @@
  * "Check" evaluates the symbolic gradients against chainrule's backprop and finite differences, here in the
  * page, and the generated TypeScript is shown.
  */
-import { field, h, messageOf, replace } from "../dom.js";
+import { exampleButtons, field, h, messageOf, replace } from "../dom.js";
 import { clearFieldErrors, expressionField, showFieldError } from "../expression-field.js";
 import { formatNumber, formatValue } from "../format.js";
 import { checkDerivation, derive, type Derivation, type NestedArray } from "../lib.js";
@@ -308,10 +308,8 @@ export function byHandPanel(store: Store): HTMLElement {
     }
   }
 
-  const examples = h(
-    "div",
-    { class: "examples", role: "group", "aria-label": "Examples" },
-    h("span", {}, "Examples: "),
+  const examples = exampleButtons(
+    "Examples",
     [
       ...EXAMPLES.slice(0, 2),
       {
@@ -322,24 +320,15 @@ export function byHandPanel(store: Store): HTMLElement {
         at: "",
       },
       { label: "A quadratic form", expr: "x'*A*x", shapes: "A: n×n, x: n", sizes: "", at: "" },
-    ].map((example) =>
-      h(
-        "button",
-        {
-          type: "button",
-          class: "link",
-          onclick: () => {
-            exprInput.input.value = example.expr;
-            shapesInput.value = example.shapes;
-            sizesInput.value = example.sizes;
-            wrtInput.value = "";
-            store.update({ at: example.at });
-            void run();
-          },
-        },
-        example.label,
-      ),
-    ),
+    ],
+    (example) => {
+      exprInput.input.value = example.expr;
+      shapesInput.value = example.shapes;
+      sizesInput.value = example.sizes;
+      wrtInput.value = "";
+      store.update({ at: example.at });
+      void run();
+    },
   );
 
   const panel = h(

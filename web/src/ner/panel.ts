@@ -6,7 +6,7 @@
 import trainUrl from "../../../data/wikigold/train.conll?url";
 import devUrl from "../../../data/wikigold/dev.conll?url";
 import gloveUrl from "../../../data/glove/glove-wikigold-100d.safetensors?url";
-import { field, h, messageOf, replace } from "../dom.js";
+import { exampleButtons, field, h, messageOf, replace } from "../dom.js";
 import { formatNumber } from "../format.js";
 import { heatmap } from "../backprop/heatmap.js";
 import { LECTURE_SENTENCE, type Store } from "../state.js";
@@ -537,26 +537,10 @@ export function nerPanel(store: Store): HTMLElement {
       },
     },
     field("Sentence", textInput),
-    h(
-      "div",
-      { class: "examples", role: "group", "aria-label": "The lecture's examples" },
-      h("span", {}, "Try: "),
-      EXAMPLES.map((example) =>
-        h(
-          "button",
-          {
-            type: "button",
-            class: "link",
-            onclick: () => {
-              textInput.value = example.text;
-              selected = example.text === LECTURE_SENTENCE ? null : null;
-              tag();
-            },
-          },
-          example.label,
-        ),
-      ),
-    ),
+    exampleButtons("The lecture's examples", EXAMPLES, (example) => {
+      textInput.value = example.text;
+      tag();
+    }),
     h("div", { class: "buttons" }, tagButton),
   );
 
