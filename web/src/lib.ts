@@ -1,20 +1,47 @@
 /**
- * Everything the playground takes from chainrule, in one place. The library runs in the page itself: these
- * are its browser-safe modules.
+ * Everything the playground takes from chainrule, in one place. The library runs in the page itself: the
+ * public API comes from its browser entry points (`chainrule`, `chainrule/nn`, `chainrule/ner`), and the
+ * calculus front end that turns text fields into a shaped expression from its own browser-safe modules.
  */
-export { tensor } from "../../src/tensor/creation.js";
-export type { Tensor, NestedArray } from "../../src/tensor/tensor.js";
-export { Random } from "../../src/tensor/random.js";
-export { ChainruleError, ParseError } from "../../src/errors.js";
-export { noGrad } from "../../src/autograd/mode.js";
 export {
+  tensor,
+  Random,
+  ChainruleError,
+  ParseError,
+  noGrad,
   traceBackward,
+  initWasm,
+  getBackend,
+  parseExpression,
+  expressionVariables,
+  derive,
+  checkDerivation,
+  NerTagger,
+  type Tensor,
+  type NestedArray,
   type BackpropTrace,
   type TraceNode,
   type TraceStep,
-} from "../../src/autograd/trace.js";
-export { initWasm, getBackend } from "../../src/backend/index.js";
-export { parseExpression, expressionVariables } from "../../src/calculus/parser.js";
+  type Derivation,
+  type CheckReport,
+} from "../../src/index.js";
+export { parse as parseSafetensors, serialize as serializeSafetensors } from "../../src/nn/index.js";
+export {
+  parseConll,
+  embeddingTableFromSafetensors,
+  checkpointFromBytes,
+  checkpointToBytes,
+  trainNer,
+  buildWindows,
+  CASING_CLASSES,
+  NER_MODEL_FORMAT,
+  MODEL_CONFIG_FILE,
+  MODEL_WEIGHTS_FILE,
+  type TaggedText,
+  type EpochRecord,
+  type BatchProgress,
+  type NerTrainingOptions,
+} from "../../src/ner/index.js";
 export { buildExpression } from "../../src/calculus/build.js";
 export { evaluateExpr, bindValues } from "../../src/calculus/evaluate.js";
 export { variablesOf } from "../../src/calculus/expr.js";
@@ -27,5 +54,4 @@ export {
   symbolsOf,
   type Shape,
 } from "../../src/calculus/shape.js";
-export { derive, type Derivation } from "../../src/calculus/derive.js";
-export { checkDerivation, type CheckReport } from "../../src/calculus/check.js";
+export { splitTopLevel } from "../../src/cli/commands/derive.js";

@@ -19,13 +19,13 @@ import {
   variablesOf,
   vectorShape,
   shapeToText,
+  splitTopLevel,
   type BackpropTrace,
   type NestedArray,
   type Shape,
   type Tensor,
   type TraceNode,
 } from "../lib.js";
-import { splitTopLevel } from "../../../src/cli/commands/derive.js";
 
 /** An error in one of the fields, with the span to underline when it is known. */
 export class FieldError extends Error {

@@ -11,17 +11,19 @@ import { formatNumber } from "../format.js";
 import { heatmap } from "../backprop/heatmap.js";
 import { LECTURE_SENTENCE, type Store } from "../state.js";
 import {
-  NerTagger,
+  CASING_CLASSES,
   MODEL_CONFIG_FILE,
   MODEL_WEIGHTS_FILE,
   NER_MODEL_FORMAT,
+  NerTagger,
+  buildWindows,
+  noGrad,
+  parseSafetensors as parse,
+  serializeSafetensors as serialize,
+  type EpochRecord,
+  type NerTrainingOptions,
   type TaggedText,
-} from "../../../src/ner/tagger.js";
-import { buildWindows } from "../../../src/ner/windows.js";
-import { CASING_CLASSES } from "../../../src/ner/features.js";
-import { parse, serialize } from "../../../src/nn/safetensors.js";
-import { noGrad } from "../lib.js";
-import type { EpochRecord, NerTrainingOptions } from "../../../src/ner/trainer.js";
+} from "../lib.js";
 import type { StartMessage, WorkerMessage } from "./protocol.js";
 import { TrainingChart } from "./chart.js";
 

@@ -1,5 +1,5 @@
 /** Messages between the NER tab and its training worker. */
-import type { BatchProgress, EpochRecord, NerTrainingOptions } from "../../../src/ner/trainer.js";
+import type { BatchProgress, EpochRecord, NerTrainingOptions } from "../lib.js";
 
 export interface StartMessage {
   type: "start";

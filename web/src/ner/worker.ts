@@ -3,10 +3,15 @@
  * Wikigold data and GloVe table are fetched, `trainNer` runs on chainrule's WebAssembly kernels, and progress,
  * epochs, each better model and a checkpoint per epoch (to continue after a stop) are posted back.
  */
-import { parseConll } from "../../../src/ner/conll.js";
-import { embeddingTableFromSafetensors } from "../../../src/ner/embedding-table.js";
-import { checkpointFromBytes, checkpointToBytes, trainNer } from "../../../src/ner/trainer.js";
-import { getBackend, initWasm } from "../../../src/backend/index.js";
+import {
+  checkpointFromBytes,
+  checkpointToBytes,
+  embeddingTableFromSafetensors,
+  getBackend,
+  initWasm,
+  parseConll,
+  trainNer,
+} from "../lib.js";
 import type { StartMessage, WorkerMessage } from "./protocol.js";
 
 function post(message: WorkerMessage, transfer: Transferable[] = []): void {
