@@ -42,16 +42,7 @@ export {
   type BatchProgress,
   type NerTrainingOptions,
 } from "../../src/ner/index.js";
-export { buildExpression } from "../../src/calculus/build.js";
-export { evaluateExpr, bindValues } from "../../src/calculus/evaluate.js";
-export { variablesOf } from "../../src/calculus/expr.js";
-export {
-  SCALAR,
-  vectorShape,
-  matrixShape,
-  parseShape,
-  shapeToText,
-  symbolsOf,
-  type Shape,
-} from "../../src/calculus/shape.js";
+export { parseSymbolicShape, type SymbolicShape } from "../../src/calculus/index.js";
+// The CLI's `chainrule grad` front end (browser-safe): expression + values → evaluated with autograd → trace.
+export { traceExpression } from "../../src/cli/commands/grad.js";
 export { splitTopLevel } from "../../src/cli/commands/derive.js";

@@ -5,25 +5,14 @@
  */
 import {
   Random,
-  SCALAR,
-  buildExpression,
-  evaluateExpr,
-  bindValues,
   expressionVariables,
-  matrixShape,
   parseExpression,
-  parseShape,
-  symbolsOf,
-  tensor,
-  traceBackward,
-  variablesOf,
-  vectorShape,
-  shapeToText,
+  parseSymbolicShape,
   splitTopLevel,
+  traceExpression,
   type BackpropTrace,
   type NestedArray,
-  type Shape,
-  type Tensor,
+  type SymbolicShape as Shape,
   type TraceNode,
 } from "../lib.js";
 
@@ -98,7 +87,7 @@ export function parseShapes(text: string): Map<string, Shape> {
   const shapes = new Map<string, Shape>();
   for (const [name, spec] of entries(text, "shapes", "W: n×m")) {
     try {
-      shapes.set(name, parseShape(spec, name));
+      shapes.set(name, parseSymbolicShape(spec, name));
     } catch (error) {
       throw new FieldError("shapes", (error as Error).message);
     }
@@ -119,19 +108,10 @@ export function parseSizes(text: string): Map<string, number> {
   return sizes;
 }
 
-function shapeOfValue(value: NestedArray, name: string): Shape {
-  if (typeof value === "number") return SCALAR;
-  const first = value[0]!;
-  if (typeof first === "number") return vectorShape(value.length);
-  const cols = (first as NestedArray[]).length;
-  if (
-    !value.every(
-      (row) => Array.isArray(row) && row.length === cols && row.every((v) => typeof v === "number"),
-    )
-  ) {
-    throw new FieldError("at", `the rows of ${name} must all have ${cols} numbers`);
-  }
-  return matrixShape(value.length, cols);
+/** The symbolic dimensions of a shape (`n` and `m` in n × m). */
+function symbolsOf(shape: Shape): string[] {
+  const dims = shape.kind === "scalar" ? [] : shape.kind === "matrix" ? [shape.rows, shape.cols] : [shape.n];
+  return dims.filter((d): d is string => typeof d === "string");
 }
 
 const DEFAULT_SIZES = [3, 4, 2, 5, 6];
@@ -205,7 +185,7 @@ export function valuesFor(
     const given = typed.get(name);
     if (given !== undefined) values.set(name, given);
     else {
-      values.set(name, randomValue(numeric(shapes.get(name) ?? SCALAR, sizes), random));
+      values.set(name, randomValue(numeric(shapes.get(name) ?? { kind: "scalar" }, sizes), random));
       randomNames.push(name);
     }
   }
@@ -308,56 +288,15 @@ export function runBackprop(
   sizesText: string,
 ): BackpropRun {
   const { values, random, variables } = valuesFor(expression, at, shapesText, sizesText);
-  const parsed = parseFieldExpression(expression);
-  const declared = parseShapes(shapesText);
-  const shapes = new Map<string, Shape>();
-  for (const [name, value] of values) {
-    const own = shapeOfValue(value, name);
-    const wanted = declared.get(name);
-    // Declared symbolic shapes keep the dimension names; the values fix their sizes.
-    shapes.set(name, wanted !== undefined && wanted.kind === own.kind ? wanted : own);
-  }
-  let root;
+  let trace: BackpropTrace;
   try {
-    root = buildExpression(parsed, shapes);
+    trace = traceExpression(expression, values).trace;
   } catch (error) {
-    const { message, start, end } = locateError((error as Error).message);
-    throw new FieldError("expr", message, start, end);
+    const located = locateError((error as Error).message);
+    const message = located.message.replace(/^(--at|grad): /, "");
+    const field = /^--at: /.test(located.message) || /the rows of/.test(message) ? "at" : "expr";
+    throw new FieldError(field, message, located.start, located.end);
   }
-  if (root.shape.kind !== "scalar") {
-    throw new FieldError(
-      "expr",
-      `the expression is not a scalar (${shapeToText(root.shape)}); backprop starts from a scalar output, e.g. sum(…) or u' * (…)`,
-    );
-  }
-  let env;
-  try {
-    env = bindValues(variablesOf(root), values);
-  } catch (error) {
-    throw new FieldError("at", (error as Error).message);
-  }
-  const leaves = new Map<string, Tensor>();
-  for (const [name, t] of env.values) {
-    const leaf = tensor(toNested(Array.from(t.data), t.shape), { dtype: "float64", requiresGrad: true });
-    leaf.name = name;
-    leaves.set(name, leaf);
-  }
-  const output = evaluateExpr(root, { values: leaves, dims: env.dims, memo: new Map() });
-  if (!output.requiresGrad) {
-    throw new FieldError(
-      "expr",
-      "the expression does not depend on its variables through differentiable ops",
-    );
-  }
-  const trace = traceBackward(output);
   const { nodes, outputName } = nameNodes(trace, variables);
   return { expression, variables, values, random, trace, nodes, outputName };
-}
-
-function toNested(data: number[], shape: readonly number[]): NestedArray {
-  if (shape.length === 0) return data[0]!;
-  if (shape.length === 1) return data;
-  const [rows, ...rest] = shape;
-  const width = rest.reduce((a, b) => a * b, 1);
-  return Array.from({ length: rows! }, (_, r) => toNested(data.slice(r * width, (r + 1) * width), rest));
 }
