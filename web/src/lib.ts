@@ -10,6 +10,8 @@ export {
   ParseError,
   noGrad,
   traceBackward,
+  traceExpression,
+  type ExpressionTrace,
   initWasm,
   getBackend,
   parseExpression,
@@ -43,6 +45,4 @@ export {
   type NerTrainingOptions,
 } from "../../src/ner/index.js";
 export { parseSymbolicShape, type SymbolicShape } from "../../src/calculus/index.js";
-// The CLI's `chainrule grad` front end (browser-safe): expression + values → evaluated with autograd → trace.
-export { traceExpression } from "../../src/cli/commands/grad.js";
 export { splitTopLevel } from "../../src/cli/commands/derive.js";

@@ -10,7 +10,7 @@ import {
   parseSymbolicShape,
   splitTopLevel,
   traceExpression,
-  type BackpropTrace,
+  type ExpressionTrace,
   type NestedArray,
   type SymbolicShape as Shape,
   type TraceNode,
@@ -217,7 +217,7 @@ export interface BackpropRun {
   values: Map<string, NestedArray>;
   /** Variables whose values were drawn at random. */
   random: string[];
-  trace: BackpropTrace;
+  trace: ExpressionTrace;
   nodes: GraphNode[];
   outputName: string;
 }
@@ -253,31 +253,17 @@ function formulaOf(node: TraceNode, names: readonly string[], shapes: readonly n
   }
 }
 
-/** Names the nodes as the lecture does: variables by their names, the output f, the rest a, b, c, … */
-export function nameNodes(
-  trace: BackpropTrace,
-  variables: readonly string[],
-): { nodes: GraphNode[]; outputName: string } {
-  const outputName = variables.includes("f") ? "F" : "f";
-  const taken = new Set([...variables, outputName]);
-  const letters = "abcdeghkmpqrstuvw".split("").filter((l) => !taken.has(l));
-  let next = 0;
-  const names = trace.nodes.map((node) => {
-    if (node.id === trace.output) return outputName;
-    if (node.op === "leaf" || node.op === "constant") return node.label;
-    if (/^[A-Za-z][A-Za-z0-9_]{0,7}$/.test(node.label) && !taken.has(node.label)) {
-      taken.add(node.label);
-      return node.label;
-    }
-    return letters[next++] ?? `n${node.id}`;
-  });
+/** The nodes with the lecture's names (`z = Wx + b`, `h = tanh(z)`; in scalar expressions a, b, …, and f). */
+export function nameNodes(trace: ExpressionTrace): GraphNode[] {
   const shapes = trace.nodes.map((n) => n.shape);
-  const nodes = trace.nodes.map((node) => ({
+  return trace.nodes.map((node) => ({
     node,
-    name: names[node.id]!,
-    formula: node.op === "leaf" || node.op === "constant" ? "" : formulaOf(node, names, shapes),
+    name: trace.names[node.id]!,
+    formula:
+      node.op === "leaf" || node.op === "constant"
+        ? ""
+        : (trace.definitions[node.id] ?? formulaOf(node, trace.names, shapes)),
   }));
-  return { nodes, outputName };
 }
 
 /** Evaluates the expression at the values with chainrule's autograd and traces the backward pass. */
@@ -288,15 +274,22 @@ export function runBackprop(
   sizesText: string,
 ): BackpropRun {
   const { values, random, variables } = valuesFor(expression, at, shapesText, sizesText);
-  let trace: BackpropTrace;
+  let trace: ExpressionTrace;
   try {
-    trace = traceExpression(expression, values).trace;
+    trace = traceExpression(expression, values);
   } catch (error) {
     const located = locateError((error as Error).message);
-    const message = located.message.replace(/^(--at|grad): /, "");
-    const field = /^--at: /.test(located.message) || /the rows of/.test(message) ? "at" : "expr";
+    const message = located.message.replace(/^traceExpression: /, "");
+    const field = /value/.test(message) && !/differentiable/.test(message) ? "at" : "expr";
     throw new FieldError(field, message, located.start, located.end);
   }
-  const { nodes, outputName } = nameNodes(trace, variables);
-  return { expression, variables, values, random, trace, nodes, outputName };
+  return {
+    expression,
+    variables,
+    values,
+    random,
+    trace,
+    nodes: nameNodes(trace),
+    outputName: trace.outputName,
+  };
 }
