@@ -105,6 +105,13 @@ export {
   type WindowModelInit,
 } from "./model.js";
 export {
+  checkModelConfigSizes,
+  checkWeightsFitConfig,
+  checkFiniteWeights,
+  MAX_MODEL_SIZE,
+  type FiniteWeightsOptions,
+} from "./model-config.js";
+export {
   greedyDecode,
   viterbiDecode,
   transitionTable,

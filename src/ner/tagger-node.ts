@@ -8,6 +8,7 @@ import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ValueError } from "../errors.js";
 import { saveModelDirectoryAtomically } from "./model-directory-node.js";
+import type { FiniteWeightsOptions } from "./model-config.js";
 import { MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, NerTagger as BrowserNerTagger } from "./tagger.js";
 
 /**
@@ -17,9 +18,9 @@ import { MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, NerTagger as BrowserNerTagger } 
  */
 export class NerTagger extends BrowserNerTagger {
   /** Reads a model directory (`config.json` + `model.safetensors`); a missing file is an error naming it. */
-  static async load(directory: string): Promise<NerTagger> {
+  static async load(directory: string, options: FiniteWeightsOptions = {}): Promise<NerTagger> {
     const { config, weights } = await readNerModelFiles(directory);
-    return BrowserNerTagger.fromBytes(config, weights);
+    return BrowserNerTagger.fromBytes(config, weights, options);
   }
 
   /** `tagger instanceof NerTagger` holds for every tagger, including those made by the browser-safe class. */

@@ -14,6 +14,8 @@ import { FormatError, ValueError } from "../errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import { VERSION } from "../version.js";
 import { parse, serialize } from "../nn/safetensors.js";
+import { checkFiniteWeights, checkModelConfigSizes, checkWeightsFitConfig } from "./model-config.js";
+import type { FiniteWeightsOptions } from "./model-config.js";
 import { WindowModel, windowModelConfig, type WindowModelConfig } from "./model.js";
 import { Vocabulary, TagSet, type VocabularyJSON, type TagSetJSON } from "./vocab.js";
 import { casingFromJSON, casingToJSON, type CasingJSON } from "./features.js";
@@ -191,6 +193,7 @@ export function parseNerModelConfig(json: unknown): NerModelConfig {
       `"version" ${JSON.stringify(config.version)} is not supported (this chainrule reads version ${NER_MODEL_VERSION})`,
     );
   }
+  checkModelConfigSizes(config.model);
   const model = windowModelConfig(config.model as WindowModelConfig);
   const vocabulary = Vocabulary.fromJSON(config.vocabulary);
   if (vocabulary.size !== model.vocabularySize) {
@@ -309,7 +312,11 @@ export class NerTagger {
    * A tagger from the contents of a model directory: the text (or bytes, or parsed object) of `config.json`
    * and the bytes of `model.safetensors`. Works in a browser.
    */
-  static fromBytes(configJson: string | Uint8Array | object, safetensorsBytes: Uint8Array): NerTagger {
+  static fromBytes(
+    configJson: string | Uint8Array | object,
+    safetensorsBytes: Uint8Array,
+    options: FiniteWeightsOptions = {},
+  ): NerTagger {
     let json: unknown = configJson;
     if (configJson instanceof Uint8Array) json = new TextDecoder("utf-8").decode(configJson);
     if (typeof json === "string") {
@@ -332,6 +339,8 @@ export class NerTagger {
       );
     }
     const { tensors } = parse(safetensorsBytes, { file: config.weights.file });
+    checkWeightsFitConfig(config.model, tensors, config.weights.file);
+    checkFiniteWeights(tensors, { ...options, file: config.weights.file });
     const model = new WindowModel(config.model);
     model.loadStateDict(tensors);
     model.eval();
