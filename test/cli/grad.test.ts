@@ -116,4 +116,15 @@ describe("chainrule grad", () => {
     expect(stdout).toContain("f = NaN");
     expect(stderr).toBe("chainrule: warning: log(x): log is defined for x > 0, but x = -1\n");
   });
+
+  it("takes a leading minus quoted as is, and options on either side of --", async () => {
+    const asIs = await run("grad", "-x*y", "--at", "x=1,y=2");
+    expect(asIs.code).toBe(0);
+    expect(asIs.stdout.trimEnd().endsWith("∂f/∂x = -2, ∂f/∂y = -1")).toBe(true);
+    const after = await run("grad", "--", "-x*y", "--at", "x=1,y=2");
+    expect(after.stdout).toBe(asIs.stdout);
+    const missing = await run("grad", "--", "-x*y");
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("required option '--at <values>' not specified");
+  });
 });

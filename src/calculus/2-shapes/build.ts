@@ -58,19 +58,11 @@ export function syntaxChildren(node: SyntaxNode): readonly SyntaxNode[] {
   }
 }
 
-/** How an undeclared variable's shape is declared: as an option of derive, or as a CLI flag. */
-export type DeclarationStyle = "library" | "cli";
-
 class Builder {
   constructor(
     private readonly parsed: ParsedExpression,
     private readonly shapes: ShapeDeclarations,
-    private readonly style: DeclarationStyle = "library",
   ) {}
-
-  private declarationHint(name: string): string {
-    return this.style === "cli" ? `--shapes ${name}:n` : `shapes: { ${name}: "n" }`;
-  }
 
   private text(node: SyntaxNode): string {
     return this.parsed.source.slice(node.start, node.end);
@@ -149,7 +141,7 @@ class Builder {
         if (shape === undefined) {
           const declared = [...this.shapes.keys()];
           throw new ValueError(
-            `undeclared variable '${node.name}': declare its shape, e.g. ${this.declarationHint(node.name)}` +
+            `undeclared variable '${node.name}': declare its shape, e.g. shapes: { ${node.name}: "n" }` +
               (declared.length > 0 ? ` (declared: ${declared.join(", ")})` : "") +
               `\n${caretSnippet(this.parsed.source, node.start, node.end)}`,
           );
@@ -232,12 +224,8 @@ class Builder {
 }
 
 /** The shaped expression tree of a parsed expression (throws ShapeError or ValueError with a caret). */
-export function buildExpression(
-  parsed: ParsedExpression,
-  shapes: ShapeDeclarations,
-  style: DeclarationStyle = "library",
-): Expr {
-  return new Builder(parsed, shapes, style).build(parsed.tree).root;
+export function buildExpression(parsed: ParsedExpression, shapes: ShapeDeclarations): Expr {
+  return new Builder(parsed, shapes).build(parsed.tree).root;
 }
 
 /**
@@ -247,7 +235,6 @@ export function buildExpression(
 export function buildExpressionNodes(
   parsed: ParsedExpression,
   shapes: ShapeDeclarations,
-  style: DeclarationStyle = "library",
 ): { root: Expr; nodes: ReadonlyMap<SyntaxNode, Expr> } {
-  return new Builder(parsed, shapes, style).build(parsed.tree, true);
+  return new Builder(parsed, shapes).build(parsed.tree, true);
 }

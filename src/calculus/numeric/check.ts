@@ -12,7 +12,7 @@ import { noGrad } from "../../autograd/mode.js";
 import { contains, dimensionsOf, variable, type Expr, type VariableExpr } from "../expression/expr.js";
 import { ruleOf } from "../expression/functions.js";
 import { evaluateExpr, numericShape, type Environment } from "./evaluate.js";
-import { symbolsOf } from "../expression/shape.js";
+import { shapeToText, symbolsOf } from "../expression/shape.js";
 import type { Derivation } from "../derive.js";
 
 export interface CheckOptions {
@@ -22,7 +22,16 @@ export interface CheckOptions {
   sizes?: Readonly<Record<string, number>>;
   /** Finite-difference step (default 1e-6; Hessians use 1e-5). */
   eps?: number;
+  /**
+   * Called as the check goes: `done` of `total` evaluations for one variable, `what` says which stage
+   * ("backprop" or "finite differences"). A check costs two evaluations of the expression per entry of
+   * each variable, so large sizes take a while.
+   */
+  onProgress?: (progress: { variable: string; what: string; done: number; total: number }) => void;
 }
+
+/** The most numbers a check gives one variable (its values, then as many finite-difference columns). */
+export const MAX_CHECK_ENTRIES = 1 << 24;
 
 export interface CheckReport {
   /** The sizes used for the symbolic dimensions. */
@@ -83,6 +92,23 @@ function usedAsMatrixArgument(root: Expr, name: string): boolean {
       ruleOf(node).invertible === true &&
       contains(node.args[0]!, (x) => x.kind === "var" && x.name === name),
   );
+}
+
+/** Refuses sizes whose values could not be allocated (or checked) before allocating anything. */
+function checkSizes(variables: readonly VariableExpr[], dims: Map<string, number>): void {
+  for (const v of variables) {
+    const shape = numericShape(v.shape, dims);
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (size > MAX_CHECK_ENTRIES) {
+      const sizes = symbolsOf(v.shape)
+        .map((d) => `${d} = ${dims.get(d)}`)
+        .join(", ");
+      throw new ValueError(
+        `check: ${v.name} (${shapeToText(v.shape)}) would hold ${shape.join(" × ")} = ${size.toExponential(2)} numbers at ${sizes}, ` +
+          `more than the ${MAX_CHECK_ENTRIES} a check allocates per variable; give smaller sizes`,
+      );
+    }
+  }
 }
 
 function randomValue(v: VariableExpr, root: Expr, dims: Map<string, number>, random: Random): Tensor {
@@ -162,6 +188,7 @@ function finiteDifference(
   dims: Map<string, number>,
   target: string,
   eps: number,
+  onProgress: CheckOptions["onProgress"],
 ): Tensor {
   const base = values.get(target)!;
   const evaluateAt = (data: Float64Array): Tensor => {
@@ -186,6 +213,7 @@ function finiteDifference(
     minus[j] = minus[j]! - h;
     const fp = evaluateAt(plus);
     const fm = evaluateAt(minus);
+    onProgress?.({ variable: target, what: "finite differences", done: j + 1, total: base.size });
     outSize = fp.size;
     const column = new Float64Array(fp.size);
     for (let i = 0; i < fp.size; i++) column[i] = (fp.data[i]! - fm.data[i]!) / (2 * h);
@@ -224,6 +252,7 @@ export function checkDerivation(derivation: Derivation, options: CheckOptions = 
   const root = derivation.output.expression;
   const variables = Object.entries(derivation.variableShapes).map(([name, shape]) => variable(name, shape));
   const dims = assignSizes(root, variables, options.sizes);
+  checkSizes(variables, dims);
   const random = new Random(options.seed ?? 0);
   const values = new Map<string, Tensor>();
   for (const v of variables) values.set(v.name, randomValue(v, root, dims, random));
@@ -242,7 +271,8 @@ export function checkDerivation(derivation: Derivation, options: CheckOptions = 
   for (const w of derivation.wrt) {
     const mine = symbolic.gradients[w]!;
     const backprop = backpropDerivative(derivation, root, variables, values, dims, w);
-    const numeric = finiteDifference(derivation, root, values, dims, w, eps);
+    options.onProgress?.({ variable: w, what: "backprop", done: 1, total: 1 });
+    const numeric = finiteDifference(derivation, root, values, dims, w, eps, options.onProgress);
     const b = compare(mine, backprop, "backprop derivative");
     const f = compare(mine, numeric, "finite-difference derivative");
     report.variables.push({ variable: w, backprop: b.absolute, finiteDifference: f.absolute });

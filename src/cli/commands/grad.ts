@@ -15,7 +15,7 @@ import type { TraceNode } from "../../autograd/trace.js";
 import { toDot } from "../../viz/dot.js";
 import { expressionVariables, parseExpression } from "../../calculus/1-parse/parser.js";
 import { traceExpression, type ExpressionTrace } from "../../calculus/numeric/trace.js";
-import { splitTopLevel } from "./derive.js";
+import { readLateOptions, splitTopLevel } from "./derive.js";
 
 /** Reads `--at x=1,y=2,v=[1,2],A=[[1,0],[0,1]]`. */
 export function parseValues(text: string): Map<string, NestedArray> {
@@ -194,13 +194,24 @@ export function register(program: Command): void {
     )
     .argument(
       "<expression>",
-      `a scalar expression, e.g. "(x + y) * max(y, z)" (put -- before one that starts with a minus sign)`,
+      `a scalar expression, e.g. "(x + y) * max(y, z)" (quoted; one that starts with a minus sign works as is or after --)`,
     )
-    .requiredOption("--at <values>", "values of the variables, e.g. x=1,y=2,z=0 (vectors as v=[1,2])")
+    .argument("[options...]", "options may also follow the expression after --")
+    .allowUnknownOption()
+    .option("--at <values>", "values of the variables, e.g. x=1,y=2,z=0 (vectors as v=[1,2])")
     .option("--name <name>", "the output's name (default f), e.g. s for the lecture's s = uᵀh")
     .option("--dot", "print the computation graph with values and gradients as Graphviz DOT")
     .option("--json", "print the backprop trace as JSON")
-    .action((expression: string, options: GradCommandOptions) => {
+    .action(function (this: Command, expression: string, more: string[]) {
+      readLateOptions(this, expression, more);
+      const options = this.opts<GradCommandOptions>();
+      // required, checked here so that it may also follow the expression after --
+      if (options.at === undefined) {
+        this.error("error: required option '--at <values>' not specified", {
+          exitCode: 2,
+          code: "commander.missingMandatoryOptionValue",
+        });
+      }
       const values = parseValues(options.at ?? "");
       checkValues(expression, values);
       const trace = traceExpression(expression, values, {
