@@ -14,6 +14,7 @@ export function formatNumber(v: number): string {
 export function formatValue(value: NestedArray | null | undefined): string {
   if (value === null || value === undefined) return "—";
   if (typeof value === "number") return formatNumber(value);
+  if (value.length === 1) return formatValue(value[0]!);
   return `[${value.map((v) => formatValue(v)).join(", ")}]`;
 }
 
@@ -33,6 +34,8 @@ export function asMatrix(value: NestedArray): { rows: number; cols: number; data
   return { rows: rows.length, cols, data };
 }
 
+/** True for a number or a one-element array (a 1 × 1 result, shown as its number). */
 export function isScalarValue(value: NestedArray | null | undefined): boolean {
-  return typeof value === "number";
+  if (value === null || value === undefined) return false;
+  return typeof value === "number" || (value.length === 1 && isScalarValue(value[0]!));
 }

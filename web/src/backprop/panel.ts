@@ -93,7 +93,7 @@ function gradientText(run: BackpropRun, node: GraphNode, state: StepState): stri
 }
 
 function nodeSize(node: GraphNode, finalGradient: string | null): { width: number; height: number } {
-  const title = node.formula ? `${node.name} = ${node.formula}` : node.name;
+  const title = node.formula && node.formula !== node.name ? `${node.name} = ${node.formula}` : node.name;
   if (isScalarValue(node.node.value)) {
     const text = Math.max(8 * title.length + 28, 7 * (finalGradient ?? "").length + 24);
     return { width: Math.max(96, Math.min(260, text)), height: 62 };
@@ -331,7 +331,7 @@ export function backpropPanel(store: Store): HTMLElement {
       if (n.node.id === active) classes.push("active");
       if (n.node.id === current.trace.output) classes.push("output");
       const scalar = isScalarValue(n.node.value);
-      const title = n.formula ? `${n.name} = ${n.formula}` : n.name;
+      const title = n.formula && n.formula !== n.name ? `${n.name} = ${n.formula}` : n.name;
       const gradientValue = stepState.complete.has(n.node.id) ? n.node.grad : null;
       layer.appendChild(
         h(
@@ -464,7 +464,12 @@ export function backpropPanel(store: Store): HTMLElement {
     });
     replace(
       stepInfo,
-      h("h3", {}, `Step ${k}: node ${node.name}`, node.formula ? ` = ${node.formula}` : ""),
+      h(
+        "h3",
+        {},
+        `Step ${k}: node ${node.name}`,
+        node.formula && node.formula !== node.name ? ` = ${node.formula}` : "",
+      ),
       h(
         "p",
         {},
