@@ -100,6 +100,15 @@ for (const [name, button] of tabButtons) {
 
 void select(store.state.tab);
 
+// A link or an edited address: switch tabs in place; other changes (an expression, values) rebuild the page.
+window.addEventListener("hashchange", () => {
+  const next = readState(location.hash);
+  const { tab, ...rest } = next;
+  const { tab: _current, ...now } = store.state;
+  if (JSON.stringify(rest) !== JSON.stringify(now)) location.reload();
+  else if (tab !== store.state.tab) void select(tab);
+});
+
 // The WebAssembly kernels compile after first paint; until then (or if this browser cannot) the JavaScript
 // kernels compute the same numbers.
 void initWasm().catch(() => undefined);
