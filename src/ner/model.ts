@@ -15,16 +15,39 @@
  *
  * Dropout (inverted, off in evaluation mode) can be applied to x and to h. Every random draw (initialisation,
  * dropout masks) comes from one {@link Random}, so a seed reproduces a model bit for bit.
+ *
+ * Two extensions beyond the lecture, both off unless configured:
+ *
+ * - token features (`features`): each word of the window also contributes learned vectors of its prefix,
+ *   suffix or shape (see char-features.ts), x_i = [e_word(i); e_casing(i); e_prefix(i); …];
+ * - sentence-level training (`objective: "sentence"`): the softmax outputs become the emission scores of a
+ *   linear-chain CRF with learned tag-transition, start and end scores (see crf.ts), trained on whole
+ *   sentences and decoded with Viterbi.
  */
 import { ValueError, quoteInput } from "../errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import { Random } from "../tensor/random.js";
 import { concat, reshape, squeeze } from "../ops/index.js";
+import { zeros as zerosTensor } from "../tensor/creation.js";
 import { noGrad } from "../autograd/mode.js";
 import { Module } from "../nn/module.js";
 import { Dropout, Embedding, HardTanh, Linear, ReLU, Sigmoid, Tanh } from "../nn/layers.js";
 import { glorotUniform, normal, zeros } from "../nn/init.js";
 import { CASING_CLASSES } from "./features.js";
+import { checkTokenFeatures, featureTableSize, type TokenFeatureConfig } from "./char-features.js";
+import type { CrfParameters } from "./crf.js";
+
+/** What the network is trained on: each window on its own (softmax), or whole sentences (a CRF on top). */
+export type Objective = "window" | "sentence";
+
+export const OBJECTIVES: readonly Objective[] = ["window", "sentence"];
+
+export function checkObjective(value: unknown, where = "WindowModel"): Objective {
+  if (value !== "window" && value !== "sentence") {
+    throw new ValueError(`${where}: objective must be "window" or "sentence", got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
 
 /** The hidden layer's nonlinearity f in h = f(Wx + b). */
 export type Activation = "tanh" | "relu" | "sigmoid" | "hardtanh";
@@ -54,6 +77,10 @@ export interface WindowModelConfig {
   dropout: number;
   /** Dropout probability on the concatenated window x (training only). */
   inputDropout: number;
+  /** "window" (softmax per window) or "sentence" (CRF over the sentence). Absent in older models: "window". */
+  objective: Objective;
+  /** Token features beside the word and casing vectors (prefix, suffix, shape); [] in older models. */
+  features: TokenFeatureConfig[];
 }
 
 /** Options for {@link WindowModel}: everything but the sizes has a default. */
@@ -76,6 +103,10 @@ export interface WindowModelOptions {
   dropout?: number;
   /** Default 0. */
   inputDropout?: number;
+  /** Default "window". */
+  objective?: Objective;
+  /** Default none. */
+  features?: TokenFeatureConfig[];
 }
 
 export interface WindowModelInit {
@@ -123,6 +154,12 @@ export function windowModelConfig(options: WindowModelOptions | WindowModelConfi
   const given = options as Partial<WindowModelConfig> & WindowModelOptions;
   const outputSize = binary ? 1 : positiveInteger(given.outputSize ?? given.tagCount, "tagCount");
   const casingDimension = nonNegativeInteger(given.casingDimension ?? 5, "casingDimension");
+  const objective = checkObjective(options.objective ?? "window");
+  if (objective === "sentence" && binary) {
+    throw new ValueError(
+      "WindowModel: the sentence objective needs the softmax over tags, not the binary classifier",
+    );
+  }
   return {
     vocabularySize: positiveInteger(options.vocabularySize, "vocabularySize"),
     outputSize,
@@ -135,6 +172,8 @@ export function windowModelConfig(options: WindowModelOptions | WindowModelConfi
     activation: checkActivation(options.activation ?? "tanh"),
     dropout: probability(options.dropout ?? 0, "dropout"),
     inputDropout: probability(options.inputDropout ?? 0, "inputDropout"),
+    objective,
+    features: checkTokenFeatures(options.features, "WindowModel"),
   };
 }
 
@@ -160,10 +199,14 @@ function activationModule(activation: Activation): Module<[Tensor], Tensor> {
  * `hidden.weight` W [H, (2w + 1)(d + c)], `hidden.bias` b [H], and `output.weight` U [tags, H] with
  * `output.bias` [tags], or, for the binary classifier, `output.weight` uᵀ [1, H] without a bias (s = uᵀh).
  */
-export class WindowModel extends Module<[Int32Array, Int32Array], Tensor> {
+export class WindowModel extends Module<[Int32Array, Int32Array, (readonly Int32Array[])?], Tensor> {
   readonly config: WindowModelConfig;
   readonly wordEmbedding: Embedding;
   readonly casingEmbedding: Embedding | null;
+  /** One table per token feature (`prefixEmbedding`, `suffixEmbedding`, `shapeEmbedding`), in config order. */
+  readonly featureEmbeddings: Embedding[];
+  /** The CRF's scores for the sentence objective (null for the window objective). */
+  readonly crf: CrfParameters | null;
   readonly inputDropoutLayer: Dropout;
   readonly hidden: Linear;
   readonly activation: Module<[Tensor], Tensor>;
@@ -197,11 +240,19 @@ export class WindowModel extends Module<[Int32Array, Int32Array], Tensor> {
             }),
           )
         : null;
+    this.featureEmbeddings = config.features.map((feature) =>
+      this.registerModule(
+        `${feature.kind}Embedding`,
+        new Embedding(featureTableSize(feature), feature.dimension, {
+          init: (shape, o) => normal(shape, 0, scale, { ...o, random }),
+        }),
+      ),
+    );
     this.inputDropoutLayer = this.registerModule(
       "inputDropout",
       new Dropout(config.inputDropout, { random }),
     );
-    const inputSize = width * (config.wordDimension + config.casingDimension);
+    const inputSize = width * this.positionSize;
     this.hidden = this.registerModule(
       "hidden",
       new Linear(inputSize, config.hiddenSize, {
@@ -218,6 +269,23 @@ export class WindowModel extends Module<[Int32Array, Int32Array], Tensor> {
         weightInit: (shape, o) => glorotUniform(shape, { ...o, random }),
       }),
     );
+    if (config.objective === "sentence") {
+      // A[i, j] scores tag i followed by tag j; start and end score the first and last tags. Zero at first:
+      // the CRF starts as the window network's per-token scores.
+      const K = config.outputSize;
+      this.crf = {
+        transitions: this.registerParameter("transitions", zerosTensor([K, K])),
+        start: this.registerParameter("startTransitions", zerosTensor([K])),
+        end: this.registerParameter("endTransitions", zerosTensor([K])),
+      };
+    } else this.crf = null;
+  }
+
+  /** The length of one word's vector x_i: d + c + the token features' dimensions. */
+  get positionSize(): number {
+    let size = this.config.wordDimension + this.config.casingDimension;
+    for (const feature of this.config.features) size += feature.dimension;
+    return size;
   }
 
   /** The number of values in one window row: 2w + 1. */
@@ -226,10 +294,11 @@ export class WindowModel extends Module<[Int32Array, Int32Array], Tensor> {
   }
 
   /**
-   * The concatenated window vectors x = [x_{t−w}; …; x_{t+w}], shape [N, (2w + 1)(d + c)], where each
-   * x_i = [word vector; casing vector].
+   * The concatenated window vectors x = [x_{t−w}; …; x_{t+w}], shape [N, (2w + 1)(d + c + …)], where each
+   * x_i = [word vector; casing vector; token feature vectors]. `features` holds one id matrix per token
+   * feature, shaped like `words` (see `buildFeatureWindows`).
    */
-  windowVectors(words: Int32Array, casing: Int32Array): Tensor {
+  windowVectors(words: Int32Array, casing: Int32Array, features: readonly Int32Array[] = []): Tensor {
     const width = this.width;
     if (words.length % width !== 0 || words.length === 0) {
       throw new ValueError(
@@ -237,36 +306,48 @@ export class WindowModel extends Module<[Int32Array, Int32Array], Tensor> {
       );
     }
     const count = words.length / width;
-    const wordVectors = reshape(this.wordEmbedding.forward(words), [count, width, this.config.wordDimension]);
-    if (this.casingEmbedding === null) return reshape(wordVectors, [count, -1]);
-    if (casing.length !== words.length) {
-      throw new ValueError(`WindowModel: ${words.length} word ids but ${casing.length} casing ids`);
+    if (features.length !== this.featureEmbeddings.length) {
+      throw new ValueError(
+        `WindowModel: the model has ${this.featureEmbeddings.length} token features but ${features.length} id matrices were given`,
+      );
     }
-    const casingVectors = reshape(this.casingEmbedding.forward(casing), [
-      count,
-      width,
-      this.config.casingDimension,
-    ]);
-    return reshape(concat([wordVectors, casingVectors], 2), [count, -1]);
+    const parts = [reshape(this.wordEmbedding.forward(words), [count, width, this.config.wordDimension])];
+    if (this.casingEmbedding !== null) {
+      if (casing.length !== words.length) {
+        throw new ValueError(`WindowModel: ${words.length} word ids but ${casing.length} casing ids`);
+      }
+      parts.push(reshape(this.casingEmbedding.forward(casing), [count, width, this.config.casingDimension]));
+    }
+    this.featureEmbeddings.forEach((table, i) => {
+      const ids = features[i]!;
+      if (ids.length !== words.length) {
+        throw new ValueError(
+          `WindowModel: ${words.length} word ids but ${ids.length} ids of token feature ${i} (${this.config.features[i]!.kind})`,
+        );
+      }
+      parts.push(reshape(table.forward(ids), [count, width, table.embeddingDim]));
+    });
+    return reshape(parts.length === 1 ? parts[0]! : concat(parts, 2), [count, -1]);
   }
 
   /** h = f(Wx + b) for each window (dropout applied in training mode). */
-  hiddenLayer(words: Int32Array, casing: Int32Array): Tensor {
-    const x = this.inputDropoutLayer.forward(this.windowVectors(words, casing));
+  hiddenLayer(words: Int32Array, casing: Int32Array, features: readonly Int32Array[] = []): Tensor {
+    const x = this.inputDropoutLayer.forward(this.windowVectors(words, casing, features));
     return this.dropoutLayer.forward(this.activation.forward(this.hidden.forward(x)));
   }
 
-  forward(words: Int32Array, casing: Int32Array): Tensor {
-    const scores = this.output.forward(this.hiddenLayer(words, casing));
+  /** The logits [N, tags] (the CRF's emission scores for the sentence objective), or s [N] if binary. */
+  forward(words: Int32Array, casing: Int32Array, features: readonly Int32Array[] = []): Tensor {
+    const scores = this.output.forward(this.hiddenLayer(words, casing, features));
     return this.config.binary ? squeeze(scores, 1) : scores;
   }
 
   /** The logits in evaluation mode, without recording a graph (for prediction). */
-  predictLogits(words: Int32Array, casing: Int32Array): Tensor {
+  predictLogits(words: Int32Array, casing: Int32Array, features: readonly Int32Array[] = []): Tensor {
     const wasTraining = this.training;
     this.train(false);
     try {
-      return noGrad(() => this.forward(words, casing));
+      return noGrad(() => this.forward(words, casing, features));
     } finally {
       this.train(wasTraining);
     }

@@ -29,6 +29,8 @@ import {
   type TagScheme,
 } from "./tags.js";
 import { tokenizeSentences, type Token } from "./tokenizer.js";
+import { buildFeatureWindows } from "./char-features.js";
+import { crfMarginals, crfViterbi } from "./crf.js";
 import {
   checkDecoding,
   greedyDecode,
@@ -126,20 +128,41 @@ const PREDICTION_CHUNK = 8192;
 export function predictWindows(
   model: WindowModel,
   windows: Windows,
-  options: { decoding: Decoding; transitions: TransitionTable | null },
+  options: {
+    decoding: Decoding;
+    transitions: TransitionTable | null;
+    /** The token features' id matrices (`buildFeatureWindows`), when the model has token features. */
+    features?: readonly Int32Array[];
+  },
 ): SentencePrediction[] {
   const { count, width } = windows;
   const binary = model.config.binary;
   const size = model.config.outputSize;
+  const crf = model.crf;
   const scores = new Float64Array(binary ? count : count * size);
   for (let first = 0; first < count; first += PREDICTION_CHUNK) {
     const rows = Math.min(PREDICTION_CHUNK, count - first);
     const words = windows.words.subarray(first * width, (first + rows) * width);
     const casing = windows.casing.subarray(first * width, (first + rows) * width);
-    const logits = model.predictLogits(words, casing).data;
-    if (binary) scores.set(logits, first);
+    const features = (options.features ?? []).map((ids) =>
+      ids.subarray(first * width, (first + rows) * width),
+    );
+    const logits = model.predictLogits(words, casing, features).data;
+    if (binary || crf !== null) scores.set(logits, binary ? first : first * size);
     else scores.set(logSoftmaxRows(logits, rows, size), first * size);
   }
+  // The sentence objective: the CRF's best path (within the scheme's transitions for "viterbi" decoding);
+  // each token's score is its tag's marginal probability.
+  const crfScores =
+    crf === null
+      ? null
+      : {
+          size,
+          transitions: crf.transitions.data,
+          start: crf.start.data,
+          end: crf.end.data,
+          allowed: options.decoding === "viterbi" ? options.transitions : null,
+        };
   const out: SentencePrediction[] = [];
   const sentenceCount = windows.offsets.length - 1;
   for (let s = 0; s < sentenceCount; s++) {
@@ -155,6 +178,14 @@ export function predictWindows(
         const positive = 1 / (1 + Math.exp(-score));
         probabilities[t] = score > 0 ? positive : 1 - positive;
       }
+    } else if (crfScores !== null) {
+      ids = crfViterbi(scores, first, length, crfScores);
+      const marginals = crfMarginals(
+        scores.subarray(first * size, (first + length) * size),
+        [0, length],
+        crfScores,
+      );
+      for (let t = 0; t < length; t++) probabilities[t] = marginals[t * size + ids[t]!]!;
     } else {
       ids =
         options.decoding === "viterbi" && options.transitions !== null
@@ -390,9 +421,10 @@ export class NerTagger {
   /** Predicted tag ids (and probabilities) for tokenised sentences. */
   predict(sentences: readonly (readonly string[])[]): SentencePrediction[] {
     const nonEmpty = sentences.filter((s) => s.length > 0);
+    const { windowSize, features } = this.model.config;
     const windows = buildWindows(
       nonEmpty.map((tokens) => ({ tokens })),
-      { vocabulary: this.vocabulary, windowSize: this.model.config.windowSize },
+      { vocabulary: this.vocabulary, windowSize },
     );
     const predicted =
       windows.count === 0
@@ -400,6 +432,7 @@ export class NerTagger {
         : predictWindows(this.model, windows, {
             decoding: this.decoding,
             transitions: this.transitions,
+            features: buildFeatureWindows(nonEmpty, features, windowSize),
           });
     let next = 0;
     return sentences.map((s) =>

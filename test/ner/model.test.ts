@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { Random, ValueError, tanh } from "../../src/index.js";
 import { WindowModel, windowModelConfig, ACTIVATIONS } from "../../src/ner/model.js";
 import { CASING_CLASSES } from "../../src/ner/features.js";
+import type { TokenFeatureConfig } from "../../src/ner/char-features.js";
+import { crfNegativeLogLikelihood } from "../../src/ner/crf.js";
 
 /** Two windows of 5 (w = 2) over a vocabulary of 10 words. */
 const words = Int32Array.from([1, 1, 5, 6, 7, 5, 6, 7, 2, 2]);
@@ -164,7 +166,87 @@ describe("WindowModel", () => {
       activation: "tanh",
       dropout: 0,
       inputDropout: 0,
+      objective: "window",
+      features: [],
     });
     expect(windowModelConfig(small().config)).toEqual(small().config);
+  });
+
+  it("reads an older configuration without objective and features as the window objective without features", () => {
+    const { objective: _objective, features: _features, ...older } = small().config;
+    expect(windowModelConfig(older as never)).toEqual(small().config);
+  });
+});
+
+describe("WindowModel with token features", () => {
+  const features: TokenFeatureConfig[] = [
+    { kind: "suffix", length: 2, dimension: 3, values: ["is", "ce"] },
+    { kind: "shape", length: 8, dimension: 2, values: ["Xxx", "xx"] },
+  ];
+  // Ids per window position: padding 0, unknown 1, values 2…
+  const suffixIds = Int32Array.from([0, 0, 2, 1, 3, 2, 1, 3, 0, 0]);
+  const shapeIds = Int32Array.from([0, 0, 2, 3, 3, 2, 3, 3, 0, 0]);
+
+  it("appends each word's feature vectors to x_i = [word; casing; suffix; shape]", () => {
+    const model = small({ features });
+    expect(model.namedParameters().map(([name, p]) => [name, p.shape])).toContainEqual([
+      "suffixEmbedding.weight",
+      [4, 3],
+    ]);
+    expect(model.hidden.weight.shape).toEqual([6, 5 * (3 + 2 + 3 + 2)]);
+    const x = model.windowVectors(words, casing, [suffixIds, shapeIds]).data;
+    const suffixTable = model.featureEmbeddings[0]!.weight.data;
+    const shapeTable = model.featureEmbeddings[1]!.weight.data;
+    for (let row = 0; row < 2; row++) {
+      for (let i = 0; i < 5; i++) {
+        const at = row * 50 + i * 10 + 5;
+        const suffix = suffixIds[row * 5 + i]!;
+        const shape = shapeIds[row * 5 + i]!;
+        expect(Array.from(x.slice(at, at + 5))).toEqual([
+          ...Array.from(suffixTable.slice(suffix * 3, suffix * 3 + 3)),
+          ...Array.from(shapeTable.slice(shape * 2, shape * 2 + 2)),
+        ]);
+      }
+    }
+    expect(model.forward(words, casing, [suffixIds, shapeIds]).shape).toEqual([2, 4]);
+  });
+
+  it("gets gradients into the feature tables of the rows used", () => {
+    const model = small({ features });
+    model.forward(words, casing, [suffixIds, shapeIds]).sum().backward();
+    const grad = model.featureEmbeddings[0]!.weight.grad!.data;
+    // Row 1 (unknown) and rows 0, 2, 3 were used; all four rows of the suffix table get a gradient.
+    expect(grad.some((v) => v !== 0)).toBe(true);
+  });
+
+  it("checks the feature id matrices", () => {
+    const model = small({ features });
+    expect(() => model.forward(words, casing)).toThrow(/2 token features but 0 id matrices/);
+    expect(() => model.forward(words, casing, [suffixIds, shapeIds.slice(0, 5)])).toThrow(
+      /10 word ids but 5 ids of token feature 1 \(shape\)/,
+    );
+    expect(() => small({ features: [features[0]!, features[0]!] })).toThrow(/appears twice/);
+  });
+});
+
+describe("WindowModel with the sentence objective", () => {
+  it("adds zero-initialised transition, start and end scores", () => {
+    const model = small({ objective: "sentence" });
+    expect(model.crf!.transitions.shape).toEqual([4, 4]);
+    expect(model.stateDict()["transitions"]!.data).toEqual(new Float32Array(16));
+    expect(Object.keys(model.stateDict())).toEqual(
+      expect.arrayContaining(["transitions", "startTransitions", "endTransitions"]),
+    );
+    expect(small().crf).toBeNull();
+    expect(() => small({ objective: "sentence", binary: true })).toThrow(/binary/);
+    expect(() => small({ objective: "tokens" as never })).toThrow(/objective must be "window" or "sentence"/);
+  });
+
+  it("trains the window network and the transitions through the CRF loss", () => {
+    const model = small({ objective: "sentence" });
+    const emissions = model.forward(words, casing);
+    crfNegativeLogLikelihood(emissions, model.crf!, [1, 2], [0, 2]).backward();
+    expect(model.crf!.transitions.grad!.data.some((v) => v !== 0)).toBe(true);
+    expect(model.hidden.weight.grad!.data.some((v) => v !== 0)).toBe(true);
   });
 });
