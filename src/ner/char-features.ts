@@ -183,3 +183,37 @@ export function buildFeatureWindows(
     return out;
   });
 }
+
+/** Training options that choose the token features (a dimension of 0 leaves a feature out). */
+export interface TokenFeatureOptions {
+  /** Length of the prefix vectors (0: no prefix feature). */
+  prefixDimension: number;
+  /** Length of the suffix vectors (0: no suffix feature). */
+  suffixDimension: number;
+  /** Length of the word shape vectors (0: no shape feature). */
+  shapeDimension: number;
+  /** Characters of a prefix or suffix. */
+  affixLength: number;
+  /** Keep the feature values seen at least this often in the training words. */
+  featureMinCount: number;
+}
+
+/** The longest shape string kept by the shape feature. */
+export const SHAPE_LENGTH = 8;
+
+/** The token features the options ask for, with their values collected from the training sentences. */
+export function tokenFeaturesFor(
+  options: TokenFeatureOptions,
+  sentences: readonly (readonly string[])[],
+): TokenFeatureConfig[] {
+  const features: TokenFeatureConfig[] = [];
+  const add = (kind: TokenFeatureKind, dimension: number, length: number) => {
+    if (dimension <= 0) return;
+    const values = collectFeatureValues(sentences, kind, length, options.featureMinCount);
+    features.push({ kind, length, dimension, values });
+  };
+  add("prefix", options.prefixDimension, options.affixLength);
+  add("suffix", options.suffixDimension, options.affixLength);
+  add("shape", options.shapeDimension, SHAPE_LENGTH);
+  return features;
+}

@@ -1,11 +1,15 @@
 /**
  * Stage 2 of a training run: one epoch of minibatch training over the shuffled windows (the lecture's
- * θ_new = θ_old − α ∇_θ J with SGD), reporting progress after each minibatch.
+ * θ_new = θ_old − α ∇_θ J with SGD), reporting progress after each minibatch. With the sentence objective
+ * the shuffled units are whole sentences, packed into minibatches of at least `batchSize` windows, and the
+ * loss is the CRF's negative log-likelihood per token.
  */
 import { ValueError } from "../../errors.js";
 import { Tensor } from "../../tensor/tensor.js";
 import type { Random } from "../../tensor/random.js";
 import { binaryCrossEntropyWithLogits, crossEntropy } from "../../ops/index.js";
+import { crfNegativeLogLikelihood } from "../crf.js";
+import type { Windows } from "../windows.js";
 import { clipGradNorm } from "../../nn/clip.js";
 import { SPECIAL_WORDS } from "../vocab.js";
 import type { TrainingRun } from "./prepare.js";
@@ -39,6 +43,35 @@ function dropWords(words: Int32Array, p: number, random: Random): void {
   }
 }
 
+/**
+ * The sentence objective's minibatches: the window rows of the shuffled sentences one after another
+ * (`order`), and where each batch starts in `sentenceOrder` (the last entry is the sentence count). A batch
+ * takes whole sentences until it holds at least `batchSize` windows.
+ */
+function packSentences(
+  windows: Windows,
+  random: Random,
+  batchSize: number,
+  order: Int32Array,
+): { sentenceOrder: Int32Array; batchStarts: number[] } {
+  const sentenceCount = windows.offsets.length - 1;
+  const sentenceOrder = new Int32Array(sentenceCount);
+  for (let i = 0; i < sentenceCount; i++) sentenceOrder[i] = i;
+  random.shuffle(sentenceOrder);
+  const batchStarts: number[] = [];
+  let row = 0;
+  let inBatch = 0;
+  for (let i = 0; i < sentenceCount; i++) {
+    const s = sentenceOrder[i]!;
+    if (inBatch === 0) batchStarts.push(i);
+    for (let r = windows.offsets[s]!; r < windows.offsets[s + 1]!; r++) order[row++] = r;
+    inBatch += windows.offsets[s + 1]! - windows.offsets[s]!;
+    if (inBatch >= batchSize) inBatch = 0;
+  }
+  batchStarts.push(sentenceCount);
+  return { sentenceOrder, batchStarts };
+}
+
 /** Lets timers and signals run (a macrotask turn), in Node and in browsers. */
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
@@ -55,22 +88,29 @@ export async function trainEpoch(
   completedEpochs: number,
   hooks: EpochHooks,
 ): Promise<EpochTraining> {
-  const { options, model, optimizer, random, windows, tagSet, binaryTargets } = run;
+  const { options, model, optimizer, random, windows, tagSet, binaryTargets, featureWindows } = run;
   const { batchSize, epochs } = options;
   const { now, signal } = hooks;
   const count = windows.count;
   const width = windows.width;
-  const batches = Math.ceil(count / batchSize);
   const order = new Int32Array(count);
-  const words = new Int32Array(batchSize * width);
-  const casing = new Int32Array(batchSize * width);
-  const targets = new Int32Array(batchSize);
+  let words = new Int32Array(batchSize * width);
+  let casing = new Int32Array(batchSize * width);
+  let targets = new Int32Array(batchSize);
   const binaryBatch = new Float32Array(batchSize);
+  const featureBatches = featureWindows.map(() => new Int32Array(batchSize * width));
 
   optimizer.lr = options.lr / (1 + options.lrDecay * (epoch - 1));
   model.train();
-  for (let i = 0; i < count; i++) order[i] = i;
-  random.shuffle(order);
+  const sentences = model.crf !== null;
+  let packed: { sentenceOrder: Int32Array; batchStarts: number[] } | null = null;
+  if (sentences) packed = packSentences(windows, random, batchSize, order);
+  else {
+    for (let i = 0; i < count; i++) order[i] = i;
+    random.shuffle(order);
+  }
+  const batches = packed !== null ? packed.batchStarts.length - 1 : Math.ceil(count / batchSize);
+  let nextRow = 0;
   const started = now();
   let lastYield = started;
   let lossSum = 0;
@@ -83,30 +123,60 @@ export async function trainEpoch(
       }
       if (signal.aborted) throw new TrainingInterrupted(completedEpochs);
     }
-    const first = b * batchSize;
-    const rows = Math.min(batchSize, count - first);
-    const batchWords = rows === batchSize ? words : words.subarray(0, rows * width);
-    const batchCasing = rows === batchSize ? casing : casing.subarray(0, rows * width);
+    const first = nextRow;
+    let rows = Math.min(batchSize, count - first);
+    // The sentence objective: the batch's sentences and their offsets within the batch.
+    let sentenceOffsets: Int32Array | null = null;
+    if (packed !== null) {
+      const from = packed.batchStarts[b]!;
+      const to = packed.batchStarts[b + 1]!;
+      sentenceOffsets = new Int32Array(to - from + 1);
+      for (let i = from; i < to; i++) {
+        const s = packed.sentenceOrder[i]!;
+        sentenceOffsets[i - from + 1] =
+          sentenceOffsets[i - from]! + windows.offsets[s + 1]! - windows.offsets[s]!;
+      }
+      rows = sentenceOffsets[to - from]!;
+      if (rows * width > words.length) {
+        words = new Int32Array(rows * width);
+        casing = new Int32Array(rows * width);
+        targets = new Int32Array(rows);
+        featureBatches.forEach((_, f) => (featureBatches[f] = new Int32Array(rows * width)));
+      }
+    }
+    nextRow += rows;
+    const full = rows * width === words.length;
+    const batchWords = full ? words : words.subarray(0, rows * width);
+    const batchCasing = full ? casing : casing.subarray(0, rows * width);
+    const batchFeatures = featureBatches.map((ids) => (full ? ids : ids.subarray(0, rows * width)));
     for (let r = 0; r < rows; r++) {
       const row = order[first + r]!;
       batchWords.set(windows.words.subarray(row * width, (row + 1) * width), r * width);
       batchCasing.set(windows.casing.subarray(row * width, (row + 1) * width), r * width);
+      for (let f = 0; f < batchFeatures.length; f++) {
+        batchFeatures[f]!.set(featureWindows[f]!.subarray(row * width, (row + 1) * width), r * width);
+      }
       if (tagSet !== null) targets[r] = windows.tags![row]!;
       else binaryBatch[r] = binaryTargets[row]!;
     }
     if (options.wordDropout > 0) dropWords(batchWords, options.wordDropout, random);
-    const logits = model.forward(batchWords, batchCasing);
+    const logits = model.forward(batchWords, batchCasing, batchFeatures);
+    const batchTargets = rows === targets.length ? targets : targets.subarray(0, rows);
     const loss =
-      tagSet !== null
-        ? crossEntropy(logits, rows === batchSize ? targets : targets.subarray(0, rows))
-        : binaryCrossEntropyWithLogits(
-            logits,
-            new Tensor(
-              rows === batchSize ? binaryBatch.slice() : binaryBatch.slice(0, rows),
-              [rows],
-              "float32",
-            ),
-          );
+      sentenceOffsets !== null
+        ? crfNegativeLogLikelihood(logits, model.crf!, batchTargets, sentenceOffsets, {
+            allowed: run.allowed,
+          })
+        : tagSet !== null
+          ? crossEntropy(logits, batchTargets)
+          : binaryCrossEntropyWithLogits(
+              logits,
+              new Tensor(
+                rows === batchSize ? binaryBatch.slice() : binaryBatch.slice(0, rows),
+                [rows],
+                "float32",
+              ),
+            );
     const value = loss.item();
     if (!Number.isFinite(value)) {
       throw new ValueError(

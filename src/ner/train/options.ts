@@ -7,7 +7,7 @@
  * compiler refuses the one without the other); give it a `flag` to offer it on the command line.
  */
 import { ValueError } from "../../errors.js";
-import { ACTIVATIONS, type Activation } from "../model.js";
+import { ACTIVATIONS, OBJECTIVES, type Activation, type Objective } from "../model.js";
 import { DECODINGS, type Decoding } from "../decode.js";
 import type { TagScheme } from "../tags.js";
 
@@ -72,6 +72,21 @@ export interface NerTrainingOptions {
   seed?: number;
   /** Probability of replacing a training word by `<unk>` in a window (default 0). */
   wordDropout?: number;
+  /**
+   * "window": each window on its own with a softmax (the lecture's model); "sentence": whole sentences with
+   * a CRF over the window network's tag scores (Collobert's sentence-level log-likelihood).
+   */
+  objective?: Objective;
+  /** Length of each word's prefix vector (0: no prefix feature). */
+  prefixDimension?: number;
+  /** Length of each word's suffix vector (0: no suffix feature). */
+  suffixDimension?: number;
+  /** Length of each word's shape vector (0: no shape feature). */
+  shapeDimension?: number;
+  /** Characters of the prefix and suffix features (default 3). */
+  affixLength?: number;
+  /** Prefixes, suffixes and shapes seen fewer times in the training words count as unknown (default 2). */
+  featureMinCount?: number;
 }
 
 /** The options with every default filled in (stored in checkpoints and in the model's config). */
@@ -201,6 +216,53 @@ export const TRAINING_OPTIONS: { readonly [K in keyof NerTrainingOptions]-?: Opt
     maxOpen: true,
     default: 0,
     cli: { flag: "--word-dropout <p>", help: "replace training words by <unk> with this probability" },
+  },
+  objective: {
+    kind: "choice",
+    choices: OBJECTIVES,
+    default: "window",
+    cli: {
+      flag: "--objective <o>",
+      help: "window (softmax per window) or sentence (a CRF over the sentence: learned tag transitions, Viterbi)",
+    },
+  },
+  prefixDimension: {
+    kind: "integer",
+    min: 0,
+    max: MAX_SIZE,
+    default: 0,
+    cli: { flag: "--prefix-dim <n>", help: "length of each word's prefix vector; 0: no prefix feature" },
+  },
+  suffixDimension: {
+    kind: "integer",
+    min: 0,
+    max: MAX_SIZE,
+    default: 0,
+    cli: { flag: "--suffix-dim <n>", help: "length of each word's suffix vector; 0: no suffix feature" },
+  },
+  shapeDimension: {
+    kind: "integer",
+    min: 0,
+    max: MAX_SIZE,
+    default: 0,
+    cli: { flag: "--shape-dim <n>", help: "length of each word's shape vector (Xxx, X.X., dd-dd); 0: none" },
+  },
+  affixLength: {
+    kind: "integer",
+    min: 1,
+    max: 100,
+    default: 3,
+    cli: { flag: "--affix-length <n>", help: "characters of the prefix and suffix features" },
+  },
+  featureMinCount: {
+    kind: "integer",
+    min: 1,
+    max: Number.MAX_SAFE_INTEGER,
+    default: 2,
+    cli: {
+      flag: "--feature-min-count <n>",
+      help: "keep prefixes, suffixes and shapes seen at least n times",
+    },
   },
   embeddingScale: {
     kind: "number",

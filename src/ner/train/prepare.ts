@@ -9,6 +9,8 @@ import { AdaGrad, Adam, SGD, type Optimizer } from "../../nn/optim.js";
 import { WindowModel, windowModelConfig, type WindowModelConfig } from "../model.js";
 import { Vocabulary, TagSet, SPECIAL_WORDS } from "../vocab.js";
 import { buildWindows, type Windows } from "../windows.js";
+import { buildFeatureWindows, tokenFeaturesFor } from "../char-features.js";
+import { transitionTable, type TransitionTable } from "../decode.js";
 import { checkTagScheme, convertTags, detectScheme, entityTypes, splitTag, type TagScheme } from "../tags.js";
 import { checksumOf, type NerTaggerParts } from "../tagger.js";
 import type { EmbeddingTable } from "../embeddings.js";
@@ -30,6 +32,10 @@ export interface TrainingRun {
   /** The tags of the softmax model (null for the binary classifier). */
   readonly tagSet: TagSet | null;
   readonly windows: Windows;
+  /** The token features' id matrices, one per feature of the model, rows as in `windows`. */
+  readonly featureWindows: Int32Array[];
+  /** For the sentence objective with Viterbi decoding: the transitions the training scheme allows. */
+  readonly allowed: TransitionTable | null;
   /** Per window, 1 if the centre word has the binary classifier's type (all zeros for the softmax model). */
   readonly binaryTargets: Float32Array;
   readonly devSentences: readonly LabelledSentence[] | null;
@@ -172,6 +178,9 @@ export function prepareRun(
     const d = detectScheme(dev.map((s) => s.tags));
     if (d.certain) devScheme = d.scheme;
   }
+  if (options.objective === "sentence" && options.binary !== null) {
+    throw new ValueError("trainNer: the sentence objective trains the softmax over all tags, not binary");
+  }
   const types = entityTypes(train.flatMap((s) => s.tags));
   if (options.binary !== null && !types.includes(options.binary)) {
     throw new ValueError(
@@ -231,7 +240,21 @@ export function prepareRun(
           activation: options.activation,
           dropout: options.dropout,
           inputDropout: options.inputDropout,
+          objective: options.objective,
+          features: tokenFeaturesFor(
+            options,
+            nonEmptyTrain.map((s) => s.tokens),
+          ),
         });
+  const featureWindows = buildFeatureWindows(
+    nonEmptyTrain.map((s) => s.tokens),
+    modelConfig.features,
+    modelConfig.windowSize,
+  );
+  const allowed =
+    modelConfig.objective === "sentence" && options.decoding === "viterbi" && tagSet !== null
+      ? transitionTable(tagSet.tags, trainingScheme)
+      : null;
   const random = new Random(options.seed);
   const model = new WindowModel(modelConfig, { random, embeddingScale: options.embeddingScale });
   let pretrainedInfo: PretrainedInfo | null = resume?.state.pretrained ?? null;
@@ -274,6 +297,8 @@ export function prepareRun(
     vocabulary,
     tagSet,
     windows,
+    featureWindows,
+    allowed,
     binaryTargets,
     devSentences,
     modelConfig,

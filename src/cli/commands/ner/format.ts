@@ -118,7 +118,11 @@ export function describeRun(
     const parts = [
       `window ${o.windowSize}`,
       `hidden ${o.hiddenSize} ${o.activation}`,
-      o.binary !== null ? `binary ${o.binary}` : "softmax",
+      o.binary !== null
+        ? `binary ${o.binary}`
+        : o.objective === "sentence"
+          ? "sentence-level CRF"
+          : "softmax",
       `${o.optimizer} lr ${o.lr}`,
       `batch ${o.batchSize}`,
       `epochs ${o.epochs}`,
@@ -128,6 +132,12 @@ export function describeRun(
     if (o.dropout > 0) parts.push(`dropout ${o.dropout}`);
     if (o.inputDropout > 0) parts.push(`input dropout ${o.inputDropout}`);
     if (o.wordDropout > 0) parts.push(`word dropout ${o.wordDropout}`);
+    const features = [
+      o.prefixDimension > 0 ? `prefix ${o.affixLength} (${o.prefixDimension}-d)` : "",
+      o.suffixDimension > 0 ? `suffix ${o.affixLength} (${o.suffixDimension}-d)` : "",
+      o.shapeDimension > 0 ? `shape (${o.shapeDimension}-d)` : "",
+    ].filter((f) => f !== "");
+    if (features.length > 0) parts.push(`features: ${features.join(", ")}`);
     lines.push(`model: ${parts.join(", ")}`);
   }
   return lines.join("\n") + "\n";
