@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Random } from "../../src/index.js";
-import { NerTagger } from "../../src/ner/tagger.js";
+import { NerTagger } from "../../src/ner/tagger-node.js";
 import { WindowModel } from "../../src/ner/model.js";
 import { Vocabulary, TagSet } from "../../src/ner/vocab.js";
 import { collectFeatureValues } from "../../src/ner/char-features.js";
