@@ -2,6 +2,11 @@
  * A progress bar for long loops (an epoch of training): on a terminal it redraws one line in place, at most
  * every `interval` ms, with the fraction done, the rate, the loss and the estimated time left; elsewhere (a
  * pipe, a file, or with --quiet) it prints nothing while running, and callers print one plain line at the end.
+ *
+ * Hand-written rather than cli-progress: the line is a pure function of (label, done, total, fields, width)
+ * that tests check character by character, the clock is injected (redraws are throttled and testable without
+ * timers), nothing at all is written off a terminal, and `clear()` hands the line over to the per-epoch lines;
+ * with cli-progress the same needs a custom format, a stream shim and its own timer, for one bar.
  */
 
 /** Where the bar is drawn: a stream with `write`, and `isTTY` / `columns` when it is a terminal. */
@@ -53,7 +58,8 @@ export function renderProgressLine(
     parts.push(`ETA ${formatDuration((total - done) / fields.rate)}`);
   const tail = ` ${percent} ${parts.join("  ")}`;
   const barWidth = Math.max(10, Math.min(40, width - label.length - tail.length - 4));
-  const filled = Math.round(fraction * barWidth);
+  // Rounded down, so that the bar is full only when the work is done (99.9 % is not a full bar).
+  const filled = Math.floor(fraction * barWidth);
   const bar = "=".repeat(Math.max(0, filled - 1)) + (filled > 0 ? (filled === barWidth ? "=" : ">") : "");
   return `${label} [${bar.padEnd(barWidth)}]${tail}`;
 }

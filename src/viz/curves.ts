@@ -39,6 +39,8 @@ export interface LineChartOptions {
   rightRange?: [number, number];
   /** Ticks on the x axis only at whole numbers (e.g. epochs). */
   integerX?: boolean;
+  /** A vertical line marking one x position (e.g. the best epoch), labelled at the top of the plot. */
+  marker?: { x: number; label: string };
 }
 
 const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"];
@@ -259,6 +261,17 @@ export function lineChartSvg(options: LineChartOptions): string {
     flush();
     parts.push(`</g>`);
   });
+  // The marker: a vertical line at its x position, labelled above the plot.
+  const marker = options.marker;
+  if (marker !== undefined && Number.isFinite(marker.x) && marker.x >= xStart && marker.x <= xEnd) {
+    const xp = fmt(px(marker.x));
+    parts.push(
+      `<g class="marker">`,
+      `<line x1="${xp}" y1="${margin.top}" x2="${xp}" y2="${margin.top + plotHeight}" stroke="#2ca02c" stroke-width="1.5" stroke-dasharray="2 3"/>`,
+      `<text x="${xp}" y="${margin.top - 6}" text-anchor="middle" fill="#2ca02c">${escapeXml(marker.label)}</text>`,
+      `</g>`,
+    );
+  }
   // The legend: one row of entries centred under the plot, where it never hides a point.
   const entryWidths = series.map((s) => 38 + s.name.length * 7 + 16);
   const legendWidth = entryWidths.reduce((a, b) => a + b, 0);
@@ -287,11 +300,35 @@ export interface CurvePoint {
   dev?: { f1: number } | null;
 }
 
-/** The training loss (left axis) and, when present, the dev F1 (right axis) per epoch. */
-export function trainingCurveSvg(
-  history: readonly CurvePoint[],
-  options: { title?: string; width?: number; height?: number; f1Label?: string } = {},
-): string {
+/** Options of {@link trainingCurveSvg}. */
+export interface TrainingCurveOptions {
+  title?: string;
+  width?: number;
+  height?: number;
+  f1Label?: string;
+  /**
+   * The F1 axis' range (default [0, 100]: the whole scale, so that a wobble of a point or two looks like
+   * one). Scores outside it widen it.
+   */
+  f1Range?: [number, number];
+  /** The epoch to mark as the best (default: the first with the highest dev F1; none without dev scores). */
+  bestEpoch?: number | null;
+}
+
+/** The epoch of the highest dev F1 (the first one on a tie), or null without dev scores. */
+export function bestEpochOf(history: readonly CurvePoint[]): number | null {
+  let best: CurvePoint | null = null;
+  for (const r of history) {
+    if (r.dev && Number.isFinite(r.dev.f1) && (best === null || r.dev.f1 > best.dev!.f1)) best = r;
+  }
+  return best === null ? null : best.epoch;
+}
+
+/**
+ * The training loss (left axis) and, when present, the dev F1 (right axis, 0–100 by default) per epoch,
+ * with the best epoch marked.
+ */
+export function trainingCurveSvg(history: readonly CurvePoint[], options: TrainingCurveOptions = {}): string {
   if (!Array.isArray(history) || history.length === 0) {
     throw new ValueError("trainingCurveSvg: needs at least one epoch");
   }
@@ -309,6 +346,13 @@ export function trainingCurveSvg(
       dashed: true,
     });
   }
+  let rightRange: [number, number] | undefined;
+  if (hasDev) {
+    const [low, high] = options.f1Range ?? [0, 100];
+    const scores = history.flatMap((r) => (r.dev && Number.isFinite(r.dev.f1) ? [r.dev.f1] : []));
+    rightRange = [Math.min(low, ...scores), Math.max(high, ...scores)];
+  }
+  const bestEpoch = options.bestEpoch === undefined ? bestEpochOf(history) : options.bestEpoch;
   return lineChartSvg({
     x: history.map((r) => r.epoch),
     series,
@@ -316,7 +360,8 @@ export function trainingCurveSvg(
     xLabel: "epoch",
     integerX: true,
     leftLabel: "mean training loss",
-    ...(hasDev ? { rightLabel: f1Label } : {}),
+    ...(hasDev ? { rightLabel: f1Label, rightRange: rightRange! } : {}),
+    ...(bestEpoch !== null ? { marker: { x: bestEpoch, label: `best: epoch ${bestEpoch}` } } : {}),
     ...(options.width !== undefined ? { width: options.width } : {}),
     ...(options.height !== undefined ? { height: options.height } : {}),
   });

@@ -195,6 +195,12 @@ describe("killing a training", () => {
     await NerTagger.load(out);
     const csv = (await readFile(join(out, "loss.csv"), "utf8")).trimEnd().split("\n");
     expect(csv).toHaveLength(EPOCHS + 1);
-    expect((await readdir(out)).sort()).toEqual(["config.json", "loss.csv", "loss.svg", "model.safetensors"]);
+    expect((await readdir(out)).sort()).toEqual([
+      "README.md",
+      "config.json",
+      "loss.csv",
+      "loss.svg",
+      "model.safetensors",
+    ]);
   }, 180_000);
 });

@@ -17,6 +17,17 @@ describe("progress bar", () => {
     expect(renderProgressLine("e", 0, 10, {}, 60)).toMatch(/^e \[ +\] {3}0% $/);
   });
 
+  it("shows a full bar only when the work is done", () => {
+    for (const width of [40, 60, 80, 100, 200]) {
+      for (const done of [950, 990, 999]) {
+        const line = renderProgressLine("epoch 1/1", done, 1000, {}, width);
+        expect(line, `${done} at width ${width}`).toMatch(/\[=*> *\]|\[=* +\]/);
+        expect(line).not.toMatch(/\[=+\]/);
+      }
+      expect(renderProgressLine("epoch 1/1", 1000, 1000, {}, width)).toMatch(/\[=+\] 100%/);
+    }
+  });
+
   it("redraws in place on a terminal, throttled, and prints nothing elsewhere", () => {
     let time = 0;
     const terminal = stream(true);

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { ValueError } from "../../src/index.js";
 import {
+  bestEpochOf,
   escapeXml,
   formatTick,
   lineChartSvg,
@@ -195,6 +196,40 @@ describe("trainingCurveSvg", () => {
     // Equal steps in epochs are equal steps in x.
     const x = xs(loss!);
     expect(x[2]! - x[1]!).toBeCloseTo(x[1]! - x[0]!, 1);
+  });
+
+  it("draws the F1 axis over 0–100, so that noise looks like noise, and marks the best epoch", () => {
+    // Dev F1 between 63 and 68: the axis still spans 0–100 (a zoomed 63–68 axis makes a point look like ten).
+    const noisy = [65.1, 67.9, 63.2, 66.4].map((f1, i) => ({
+      epoch: i + 1,
+      loss: 0.5 - i * 0.05,
+      dev: { f1 },
+    }));
+    const root = parseXml(trainingCurveSvg(noisy));
+    const groups = all(root, "g");
+    const right = all(
+      groups.find((g) => g.attributes.class === "axis right")!,
+      "text",
+    ).map((t) => Number(t.text));
+    expect(Math.min(...right)).toBe(0);
+    expect(Math.max(...right)).toBe(100);
+    // The best epoch (2, F1 67.9) is marked by a vertical line at its x, labelled.
+    const marker = groups.find((g) => g.attributes.class === "marker")!;
+    expect(all(marker, "text")[0]!.text).toBe("best: epoch 2");
+    const f1Points = all(groups.filter((g) => g.attributes.class === "series")[1]!, "circle");
+    expect(Number(all(marker, "line")[0]!.attributes.x1)).toBeCloseTo(Number(f1Points[1]!.attributes.cx), 1);
+    expect(bestEpochOf(noisy)).toBe(2);
+    // A chosen range and a chosen (or no) marker; no marker without dev scores.
+    const zoomed = parseXml(trainingCurveSvg(noisy, { f1Range: [60, 70], bestEpoch: null }));
+    const zoomedGroups = all(zoomed, "g");
+    expect(zoomedGroups.some((g) => g.attributes.class === "marker")).toBe(false);
+    const zoomedRight = all(
+      zoomedGroups.find((g) => g.attributes.class === "axis right")!,
+      "text",
+    ).map((t) => Number(t.text));
+    expect(Math.min(...zoomedRight)).toBe(60);
+    const lossOnly = parseXml(trainingCurveSvg(noisy.map((r) => ({ ...r, dev: null }))));
+    expect(all(lossOnly, "g").some((g) => g.attributes.class === "marker")).toBe(false);
   });
 
   it("plots the loss alone without a dev set, and a single epoch", () => {

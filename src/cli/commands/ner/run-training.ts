@@ -17,6 +17,7 @@ import { saveNerModel } from "../../../ner/tagger-node.js";
 import {
   TrainingInterrupted,
   checkpointToBytes,
+  resolveTrainingOptions,
   trainNer,
   type EpochRecord,
   type NerTrainingOptions,
@@ -27,6 +28,7 @@ import { trainingCurveCsv, trainingCurveSvg } from "../../../viz/curves.js";
 import { ProgressBar, type ProgressStream } from "../../progress.js";
 import { CommandExit, INTERRUPTED_EXIT_CODE } from "../../exit.js";
 import { describeScores, formatEpochLine, formatHistoryTable } from "./format.js";
+import { modelCard, type CardFile } from "./model-card.js";
 import {
   CHECKPOINT_FILE,
   TrainingLock,
@@ -51,6 +53,20 @@ export interface RunTrainingArguments {
   force?: boolean;
   /** The command that resumes this run, printed after an interruption. */
   resumeCommand?: string | null;
+  /** The data files, for the model card (`README.md` in `out`). */
+  files?: readonly CardFile[];
+  /** Write the per-epoch figures as JSON here (after every epoch). */
+  metrics?: string | null;
+}
+
+/** The per-epoch figures of `ner train --metrics FILE`. */
+export interface TrainingMetrics {
+  /** False while the run goes on (the file is rewritten after every epoch). */
+  finished: boolean;
+  stoppedEarly: boolean;
+  bestEpoch: number;
+  best: EpochRecord["dev"];
+  epochs: EpochRecord[];
 }
 
 /** A word quoted for a POSIX shell when it needs it. */
@@ -125,8 +141,34 @@ export async function runTraining(args: RunTrainingArguments): Promise<NerTraini
         writeFileAtomic(svg, trainingCurveSvg(records, { title: "Window NER training" })),
       );
     };
-    const saveModel = async (tagger: NerTrainingResult["tagger"]) => {
-      if (out !== null) await guardWrite(`the model in ${out}`, () => saveNerModel(out, tagger));
+    const options = args.resume?.state.options ?? resolveTrainingOptions(args.options);
+    const saveModel = async (
+      tagger: NerTrainingResult["tagger"],
+      records: readonly EpochRecord[],
+      bestEpoch: number,
+      finished: boolean,
+    ) => {
+      if (out === null) return;
+      await guardWrite(`the model in ${out}`, () => saveNerModel(out, tagger));
+      const card = join(out, "README.md");
+      const text = modelCard({
+        tagger,
+        files: args.files ?? [],
+        history: records,
+        bestEpoch,
+        options,
+        finished,
+      });
+      await guardWrite(card, () => writeFileAtomic(card, text));
+    };
+    const writeMetrics = async (metrics: TrainingMetrics) => {
+      const path = args.metrics;
+      if (path === undefined || path === null) return;
+      await guardWrite(path, () => writeFileAtomic(path, JSON.stringify(metrics, null, 2) + "\n"));
+    };
+    let best: { epoch: number; dev: EpochRecord["dev"] } = {
+      epoch: args.resume?.state.bestEpoch ?? 0,
+      dev: args.resume?.state.history.find((r) => r.epoch === args.resume?.state.bestEpoch)?.dev ?? null,
     };
     let result: NerTrainingResult;
     try {
@@ -149,12 +191,22 @@ export async function runTraining(args: RunTrainingArguments): Promise<NerTraini
             await guardWrite(path, () => writeFileAtomic(path, checkpointToBytes(checkpoint)));
             saved = true;
           },
-          onImprovement: saveModel,
+          onImprovement: async (tagger, record) => {
+            best = { epoch: record.epoch, dev: record.dev };
+            await saveModel(tagger, [...history, record], record.epoch, false);
+          },
           onEpoch: async (record) => {
             bar.clear();
             history.push(record);
             write(formatEpochLine(record, epochs) + "\n");
             await writeCurves(history);
+            await writeMetrics({
+              finished: false,
+              stoppedEarly: false,
+              bestEpoch: best.epoch,
+              best: best.dev,
+              epochs: history,
+            });
           },
         },
       );
@@ -170,10 +222,17 @@ export async function runTraining(args: RunTrainingArguments): Promise<NerTraini
     }
     bar.clear();
     if (out !== null) {
-      await saveModel(result.tagger);
+      await saveModel(result.tagger, result.history, result.bestEpoch, true);
       await writeCurves(result.history);
       await rm(join(out, CHECKPOINT_FILE), { force: true });
     }
+    await writeMetrics({
+      finished: true,
+      stoppedEarly: result.stoppedEarly,
+      bestEpoch: result.bestEpoch,
+      best: result.best,
+      epochs: result.history,
+    });
     return result;
   } finally {
     interrupt.remove();
@@ -190,7 +249,9 @@ export function reportTraining(result: NerTrainingResult, out: string | null, bi
   if (best) write(`\nbest model: epoch ${result.bestEpoch}, dev ${describeScores(best)}${stopped}\n`);
   else write(`\nmodel: epoch ${result.bestEpoch} (no dev set)\n`);
   if (out !== null) {
-    write(`saved: ${join(out, "model.safetensors")}, ${join(out, "config.json")}\n`);
+    write(
+      `saved: ${join(out, "model.safetensors")}, ${join(out, "config.json")}, ${join(out, "README.md")} (model card)\n`,
+    );
     write(`curves: ${join(out, "loss.csv")}, ${join(out, "loss.svg")}\n`);
   }
 }

@@ -3,6 +3,7 @@
  * pretrained vectors, and the shipped data's location.
  */
 import { readFile, stat } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ValueError } from "../../../errors.js";
 import { readConllFile } from "../../../ner/conll-node.js";
@@ -94,4 +95,28 @@ export async function checkOutputDirectory(path: string, flag = "--out"): Promis
     return; // Absent: it will be created.
   }
   if (!info.isDirectory()) throw new ValueError(`${flag} ${path}: exists and is not a directory`);
+}
+
+/**
+ * A file to write, checked before the work: not a directory, in a folder that exists. `flag` names the
+ * option in messages.
+ */
+export async function checkOutputFile(path: string, flag: string): Promise<void> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch {
+    info = null;
+  }
+  if (info !== null && info.isDirectory()) {
+    throw new ValueError(`${flag} ${path}: is a directory (give a file name)`);
+  }
+  const folder = dirname(resolve(path));
+  let parent;
+  try {
+    parent = await stat(folder);
+  } catch {
+    throw new ValueError(`${flag} ${path}: the folder ${folder} does not exist`);
+  }
+  if (!parent.isDirectory()) throw new ValueError(`${flag} ${path}: ${folder} is not a folder`);
 }

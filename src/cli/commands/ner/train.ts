@@ -18,7 +18,8 @@ import { formatCount } from "../../progress.js";
 import { describeRun } from "./format.js";
 import { CHECKPOINT_FILE, reportTraining, runTraining, shellQuote } from "./run-training.js";
 import { checkTrainingOutput, type OutputState } from "./output-directory.js";
-import { readCorpus, readPretrained, write } from "./shared.js";
+import { checkOutputFile, readCorpus, readPretrained, write } from "./shared.js";
+import { cardFiles } from "./model-card.js";
 
 /** The flags of `ner train` that are not hyperparameters. */
 interface TrainCommandOptions {
@@ -27,6 +28,7 @@ interface TrainCommandOptions {
   embeddings?: string;
   resume?: boolean;
   force?: boolean;
+  metrics?: string;
   quiet?: boolean;
   out: string;
   [attribute: string]: string | boolean | undefined;
@@ -78,6 +80,7 @@ async function trainCommand(o: TrainCommandOptions): Promise<void> {
   const options = trainingOptionsFrom(o);
   const resuming = o.resume === true;
   const state = await checkTrainingOutput(o.out, { force: o.force === true, resume: resuming });
+  if (o.metrics !== undefined) await checkOutputFile(o.metrics, "--metrics");
   const resume = resuming ? await readResumeCheckpoint(o.out, state) : null;
   const train = await readCorpus(o.train, "--train");
   const dev = o.dev !== undefined ? await readCorpus(o.dev, "--dev") : null;
@@ -108,6 +111,8 @@ async function trainCommand(o: TrainCommandOptions): Promise<void> {
     stream: process.stdout,
     force: o.force === true,
     resumeCommand: resumeCommandOf(o),
+    files: await cardFiles(train, dev, o.embeddings ?? null),
+    metrics: o.metrics ?? null,
   });
   reportTraining(result, o.out, result.tagger.binary);
 }
@@ -131,6 +136,7 @@ export function registerTrain(ner: Command): void {
       "--force",
       "train even if DIR holds a model (replaced once the new run has a better one) or an interrupted run",
     )
+    .option("--metrics <file>", "write the per-epoch figures as JSON to this file (after every epoch)")
     .option("--quiet", "no progress bar: one plain line per epoch")
     .requiredOption(
       "--out <dir>",
