@@ -127,4 +127,20 @@ describe("chainrule grad", () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("required option '--at <values>' not specified");
   });
+
+  it("says so when the output is a variable itself, instead of printing empty tables", async () => {
+    const { code, stdout } = await run("grad", "x''", "--at", "x=2");
+    expect(code).toBe(0);
+    expect(stdout).toBe(
+      [
+        "f = x''   at x = 2",
+        "",
+        "(f is the variable x itself: there is no operation to backpropagate through)",
+        "",
+        "f = 2",
+        "∂f/∂x = 1",
+        "",
+      ].join("\n"),
+    );
+  });
 });

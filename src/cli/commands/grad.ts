@@ -102,6 +102,18 @@ function table(rows: string[][]): string[] {
 /** The report of a backward pass: forward values, the per-node backward table, fan-in sums and gradients. */
 export function formatTrace(trace: ExpressionTrace, heading: string): string {
   const { names, outputName } = trace;
+  if (trace.steps.length === 0) {
+    // The output is a variable itself (x, x''): no operation, nothing to tabulate.
+    const output = trace.nodes[trace.output]!;
+    return [
+      heading,
+      "",
+      `(${outputName} is the variable ${output.label} itself: there is no operation to backpropagate through)`,
+      "",
+      `${outputName} = ${formatValue(output.value)}`,
+      trace.variables.map((v) => `∂${outputName}/∂${v} = ${v === output.label ? 1 : 0}`).join(", "),
+    ].join("\n");
+  }
   const lines: string[] = [heading, "", "forward (each node after its inputs)"];
   const forward: string[][] = [];
   for (const node of trace.nodes) {
