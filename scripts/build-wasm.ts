@@ -60,7 +60,7 @@ export async function renderModule(binary: Uint8Array): Promise<string> {
     `// Flags: ${ASC_FLAGS.join(" ")}`,
     "",
     `/** The kernels' WebAssembly binary (${binary.length} bytes), base64-encoded. */`,
-    `export const KERNELS_WASM_BASE64 = "${Buffer.from(binary).toString("base64")}";`,
+    `export const KERNELS_WASM_BASE64: string = "${Buffer.from(binary).toString("base64")}";`,
     "",
   ].join("\n");
   const options = (await prettier.resolveConfig(GENERATED)) ?? {};
@@ -70,7 +70,7 @@ export async function renderModule(binary: Uint8Array): Promise<string> {
 /** The binary held by the committed generated module. */
 export async function readGeneratedBinary(): Promise<Uint8Array> {
   const text = await readFile(GENERATED, "utf8");
-  const match = /KERNELS_WASM_BASE64\s*=\s*"([A-Za-z0-9+/=]*)"/.exec(text);
+  const match = /KERNELS_WASM_BASE64(?::\s*string)?\s*=\s*"([A-Za-z0-9+/=]*)"/.exec(text);
   if (!match) throw new Error(`${GENERATED}: no KERNELS_WASM_BASE64 string found`);
   return new Uint8Array(Buffer.from(match[1]!, "base64"));
 }

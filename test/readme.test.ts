@@ -1,80 +1,137 @@
-import { describe, expect, it } from "vitest";
-import {
-  crossEntropy,
-  grad,
-  gradcheck,
-  hessian,
-  jacobian,
-  matmul,
-  maximum,
-  nn,
-  randn,
-  seed,
-  tanh,
-  tensor,
-  type Tensor,
-} from "../src/index.js";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { mkdtemp, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import ts from "typescript";
+import { readConllFile } from "../src/ner/conll-node.js";
+import { saveNerModel } from "../src/ner/tagger-node.js";
+import { trainNer } from "../src/ner/trainer.js";
 
-// The README's tour, run as written (so that it stays true).
-describe("the README's tour", () => {
-  it("the lecture's example", () => {
-    const x = tensor(1, { requiresGrad: true });
-    const y = tensor(2, { requiresGrad: true });
-    const z = tensor(0, { requiresGrad: true });
-    const f = x.add(y).mul(maximum(y, z));
-    f.backward();
-    expect([f.item(), x.grad!.item(), y.grad!.item(), z.grad!.item()]).toEqual([6, 2, 5, 0]);
-  });
+// Every ```ts block of README.md and docs/*.md, type-checked under strict TypeScript and run, each on its own
+// and as written. The only thing changed is where "chainrule" resolves: to the package's Node entry points in
+// src/ (what `import … from "chainrule"` gives a Node program). Each block runs with a temporary folder as the
+// working directory, holding the shipped data (`data/`) and a small model trained on it (`model/`), which is
+// what a reader has after following the README; `fetch` serves that folder, as a web server would.
 
-  it("tensors, gradients and checks", () => {
-    seed(0);
-    const W = randn([4, 5], { dtype: "float64", requiresGrad: true });
-    const x = randn([5], { dtype: "float64" });
-    const b = randn([4], { dtype: "float64", requiresGrad: true });
-    const u = randn([4], { dtype: "float64", requiresGrad: true });
-    const s = matmul(u, tanh(matmul(W, x).add(b)));
-    s.backward();
-    // δ = u ∘ (1 − tanh²(z)), ∂s/∂W = δ xᵀ, ∂s/∂b = δ
-    const z = matmul(W, x).add(b);
-    const delta = u.mul(tanh(z).square().neg().add(1));
-    expect(b.grad!.sub(delta).abs().max().item()).toBeLessThan(1e-12);
-    const outer = matmul(delta.reshape([4, 1]), x.reshape([1, 5]));
-    expect(W.grad!.sub(outer).abs().max().item()).toBeLessThan(1e-12);
-    expect(W.grad!.shape).toEqual([4, 5]);
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+/** The package's import paths and the source of what they give in Node (see package.json's exports). */
+const ENTRY_POINTS: Record<string, string> = {
+  chainrule: "src/node.ts",
+  "chainrule/node": "src/node.ts",
+  "chainrule/nn": "src/nn/node.ts",
+  "chainrule/nn/node": "src/nn/node.ts",
+  "chainrule/ner": "src/ner/node.ts",
+  "chainrule/ner/node": "src/ner/node.ts",
+};
 
-    expect(gradcheck((W, b, u) => matmul(u!, tanh(matmul(W!, x).add(b!))), [W, b, u]).passed).toBe(true);
+interface Block {
+  name: string;
+  /** The markdown file and the line of the block's first line of code. */
+  file: string;
+  line: number;
+  code: string;
+}
 
-    const f = (v: Tensor) => v.mul(v).sum();
-    expect((grad(f)(x) as Tensor).sub(x.mul(2)).abs().max().item()).toBe(0);
-    const J = jacobian((v: Tensor) => tanh(v))(x) as Tensor;
-    expect(J.shape).toEqual([5, 5]);
-    expect(J.data[1]).toBe(0);
-    expect(J.data[0]).toBeCloseTo(1 - Math.tanh(x.data[0]!) ** 2, 12);
-    const H = hessian(f)(x) as Tensor;
-    expect(H.toArray()).toEqual([0, 1, 2, 3, 4].map((i) => [0, 1, 2, 3, 4].map((j) => (i === j ? 2 : 0))));
-  });
-
-  it("training a small network", () => {
-    seed(0);
-    const inputs = tensor([
-      [0, 0],
-      [0, 1],
-      [1, 0],
-      [1, 1],
-    ]);
-    const targets = [0, 1, 1, 0];
-    const model = new nn.Sequential(new nn.Linear(2, 16), new nn.Tanh(), new nn.Linear(16, 2));
-    const optimizer = new nn.SGD(model, { lr: 0.1 });
-    let first = 0;
-    let last = 0;
-    for (let step = 0; step < 500; step++) {
-      const loss = crossEntropy(model.forward(inputs), targets);
-      optimizer.zeroGrad();
-      loss.backward();
-      optimizer.step();
-      if (step === 0) first = loss.item();
-      last = loss.item();
+async function collectBlocks(): Promise<Block[]> {
+  const files = [
+    "README.md",
+    ...(await readdir(join(ROOT, "docs"))).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`),
+  ];
+  const blocks: Block[] = [];
+  for (const file of files) {
+    const text = await readFile(join(ROOT, file), "utf8");
+    for (const match of text.matchAll(/^```ts\n([\s\S]*?)^```$/gm)) {
+      const line = text.slice(0, match.index).split("\n").length + 1;
+      blocks.push({ name: `${file}:${line}`, file, line, code: match[1]! });
     }
-    expect(last).toBeLessThan(first / 4);
+  }
+  return blocks;
+}
+
+/** The block with its "chainrule…" import specifiers pointed at the sources (nothing else changes). */
+function resolveImports(code: string): string {
+  return code.replace(
+    /(from\s+|import\s*\(\s*)"(chainrule(?:\/[a-z/]+)?)"/g,
+    (whole, prefix: string, specifier: string) => {
+      const target = ENTRY_POINTS[specifier];
+      if (target === undefined)
+        throw new Error(`unknown entry point "${specifier}" in a documentation block`);
+      return `${prefix}${JSON.stringify(join(ROOT, target).replace(/\.ts$/, ".js"))}`;
+    },
+  );
+}
+
+const blocks = await collectBlocks();
+let folder: string;
+const fileOf = (block: Block): string => join(folder, `${block.file.replace(/\W/g, "_")}_${block.line}.ts`);
+
+beforeAll(async () => {
+  folder = await mkdtemp(join(tmpdir(), "chainrule-docs-"));
+  await symlink(join(ROOT, "data"), join(folder, "data"), "dir");
+  // A small model, as `chainrule ner train … --out model/` leaves one.
+  const train = await readConllFile(join(ROOT, "data/wikigold/train.conll"));
+  const { tagger } = await trainNer(
+    { train: train.sentences.slice(0, 120) },
+    { epochs: 1, hiddenSize: 16, wordDimension: 8, seed: 1 },
+  );
+  await saveNerModel(join(folder, "model"), tagger);
+  for (const block of blocks) await writeFile(fileOf(block), resolveImports(block.code));
+  await writeFile(join(folder, "package.json"), JSON.stringify({ type: "module" }));
+});
+
+afterAll(async () => {
+  await rm(folder, { recursive: true, force: true });
+});
+
+describe("the documentation's TypeScript blocks", () => {
+  it("are found (README.md and every docs/*.md)", () => {
+    expect(blocks.length).toBeGreaterThanOrEqual(10);
+    expect(new Set(blocks.map((b) => b.file))).toContain("README.md");
+  });
+
+  it("type-check under strict TypeScript, each as a module of its own", () => {
+    const program = ts.createProgram(
+      blocks.map((b) => fileOf(b)),
+      {
+        strict: true,
+        noEmit: true,
+        target: ts.ScriptTarget.ES2022,
+        module: ts.ModuleKind.ESNext,
+        moduleResolution: ts.ModuleResolutionKind.Bundler,
+        lib: ["lib.es2022.d.ts", "lib.dom.d.ts"],
+        types: ["node"],
+        typeRoots: [join(ROOT, "node_modules/@types")],
+        skipLibCheck: true,
+      },
+    );
+    const problems = ts
+      .getPreEmitDiagnostics(program)
+      .filter((d) => d.file !== undefined && d.file.fileName.startsWith(folder))
+      .map((d) => {
+        const block = blocks.find((b) => fileOf(b) === d.file!.fileName)!;
+        const { line } = d.file!.getLineAndCharacterOfPosition(d.start ?? 0);
+        return `${block.file}:${block.line + line}: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`;
+      });
+    expect(problems).toEqual([]);
+  });
+
+  describe("run as written", () => {
+    const directory = process.cwd();
+    afterAll(() => {
+      process.chdir(directory);
+      vi.unstubAllGlobals();
+      vi.restoreAllMocks();
+    });
+
+    it.each(blocks.map((b) => [b.name, b] as const))("%s", async (_, block) => {
+      process.chdir(folder);
+      vi.spyOn(console, "log").mockImplementation(() => undefined);
+      vi.stubGlobal(
+        "fetch",
+        async (url: string) => new Response(await readFile(join(folder, relative(".", url)))),
+      );
+      await import(pathToFileURL(fileOf(block)).href);
+    });
   });
 });

@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { ParseError, ValueError } from "../../src/errors.js";
 import {
   formatConll,
@@ -317,6 +317,7 @@ describe("predictions in conlleval's format", () => {
 
 describe("conll-node", () => {
   const directory = mkdtempSync(join(tmpdir(), "chainrule-conll-"));
+  afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
   it("reads a file, naming it in errors", async () => {
     const path = join(directory, "eng.train");

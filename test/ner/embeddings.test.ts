@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { ParseError, ValueError } from "../../src/errors.js";
 import {
   EmbeddingTableBuilder,
@@ -278,6 +278,7 @@ describe("parseEmbeddingsForVocabulary", () => {
 
 describe("embeddings-node streams files", () => {
   const directory = mkdtempSync(join(tmpdir(), "chainrule-glove-"));
+  afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
   it("reads a file line by line, naming it in errors", async () => {
     const path = join(directory, "glove.txt");
