@@ -53,7 +53,7 @@ async function collectBlocks(): Promise<Block[]> {
 function resolveImports(code: string): string {
   return code.replace(
     /(from\s+|import\s*\(\s*)"(chainrule(?:\/[a-z/]+)?)"/g,
-    (whole, prefix: string, specifier: string) => {
+    (_match, prefix: string, specifier: string) => {
       const target = ENTRY_POINTS[specifier];
       if (target === undefined)
         throw new Error(`unknown entry point "${specifier}" in a documentation block`);
