@@ -3,14 +3,15 @@
  * and casing features, windows, pretrained embeddings, the tokenizer) and the lecture's window classifier
  * (model, decoding, trainer, tagger). Browser-safe: it imports nothing from Node. The file readers and writers
  * and `NerTagger.load` are in `node.ts`, which is what `chainrule/ner` resolves to in Node.
+ *
+ * These are the public names; the helpers behind them (validators, float16 conversion, the streaming
+ * builders, …) stay exported from their own files for the CLI and the tests, not from here.
  */
 export {
   parseConll,
   formatConll,
   formatPredictions,
   parsePredictions,
-  splitLines,
-  sortTags,
   DOCSTART,
   type ConllSentence,
   type ConllCorpus,
@@ -19,18 +20,12 @@ export {
 } from "./conll.js";
 export {
   splitTag,
-  tagProblem,
-  isChunkStart,
-  isChunkEnd,
-  iobesToIob2,
   extractEntities,
   encodeEntities,
   convertTags,
   detectScheme,
   entityTypes,
   isTagScheme,
-  checkTagScheme,
-  compareCodePoints,
   TAG_SCHEMES,
   OUTSIDE_TAG,
   type TagScheme,
@@ -41,7 +36,6 @@ export {
 export {
   conlleval,
   formatConllevalReport,
-  formatFixed2,
   ConllevalCounter,
   type ScoredSentence,
   type ConllevalOptions,
@@ -59,16 +53,7 @@ export {
   type VocabularyJSON,
   type TagSetJSON,
 } from "./vocab.js";
-export {
-  casingOf,
-  casingId,
-  casingToJSON,
-  casingFromJSON,
-  CASING_CLASSES,
-  CASING_PADDING_ID,
-  type CasingClass,
-  type CasingJSON,
-} from "./features.js";
+export { casingOf, CASING_CLASSES, type CasingClass } from "./features.js";
 export {
   buildWindows,
   selectWindows,
@@ -80,9 +65,6 @@ export {
 export {
   parseEmbeddings,
   parseEmbeddingsForVocabulary,
-  EmbeddingTableBuilder,
-  VocabularyEmbeddingsBuilder,
-  GloveLineReader,
   type EmbeddingReadOptions,
   type EmbeddingTable,
   type VocabularyEmbeddings,
@@ -96,8 +78,6 @@ export {
 } from "./tokenizer.js";
 export {
   WindowModel,
-  windowModelConfig,
-  checkActivation,
   ACTIVATIONS,
   type Activation,
   type WindowModelConfig,
@@ -115,17 +95,12 @@ export {
   greedyDecode,
   viterbiDecode,
   transitionTable,
-  logSoftmaxRows,
-  checkDecoding,
   DECODINGS,
   type Decoding,
   type TransitionTable,
 } from "./decode.js";
 export {
   NerTagger,
-  predictWindows,
-  parseNerModelConfig,
-  checksumOf,
   NER_MODEL_FORMAT,
   NER_MODEL_VERSION,
   MODEL_WEIGHTS_FILE,
@@ -140,18 +115,14 @@ export {
 } from "./tagger.js";
 export {
   trainNer,
-  resolveTrainingOptions,
   evaluateTagger,
-  binaryScores,
   checkpointToBytes,
   checkpointFromBytes,
-  fingerprintSentences,
   TrainingInterrupted,
   OPTIMIZERS,
   type OptimizerName,
   type LabelledSentence,
   type NerTrainingOptions,
-  type ResolvedTrainingOptions,
   type NerTrainingData,
   type NerTrainingResult,
   type TrainingHooks,
@@ -161,8 +132,4 @@ export {
   type BatchProgress,
   type DevScores,
 } from "./trainer.js";
-export {
-  embeddingTableToSafetensors,
-  embeddingTableFromSafetensors,
-  floatToHalf,
-} from "./embedding-table.js";
+export { embeddingTableToSafetensors, embeddingTableFromSafetensors } from "./embedding-table.js";

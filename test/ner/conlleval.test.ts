@@ -5,7 +5,6 @@ import {
   convertTags,
   encodeEntities,
   formatConllevalReport,
-  formatFixed2,
   formatPredictions,
   parsePredictions,
   ConllevalCounter,
@@ -13,6 +12,7 @@ import {
   type PredictedSentence,
   type TagScheme,
 } from "../../src/ner/index.js";
+import { formatFixed2 } from "../../src/ner/conlleval.js";
 import { ValueError } from "../../src/errors.js";
 
 /** Sentences written as `token gold predicted` rows, one sentence per string. */

@@ -4,12 +4,8 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { ParseError, ValueError } from "../../src/errors.js";
-import {
-  EmbeddingTableBuilder,
-  Vocabulary,
-  parseEmbeddings,
-  parseEmbeddingsForVocabulary,
-} from "../../src/ner/index.js";
+import { Vocabulary, parseEmbeddings, parseEmbeddingsForVocabulary } from "../../src/ner/index.js";
+import { EmbeddingTableBuilder } from "../../src/ner/embeddings.js";
 import { readEmbeddingsFile, readEmbeddingsForVocabulary } from "../../src/ner/embeddings-node.js";
 
 const GLOVE = `the 0.418 0.24968 -0.41242

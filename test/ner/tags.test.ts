@@ -6,14 +6,11 @@ import {
   encodeEntities,
   entityTypes,
   extractEntities,
-  iobesToIob2,
-  isChunkEnd,
-  isChunkStart,
   splitTag,
-  tagProblem,
   type EntitySpan,
   type TagScheme,
 } from "../../src/ner/index.js";
+import { iobesToIob2, isChunkEnd, isChunkStart, tagProblem } from "../../src/ner/tags.js";
 import { ValueError } from "../../src/errors.js";
 
 const tags = (text: string) => text.trim().split(/\s+/);

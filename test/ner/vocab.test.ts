@@ -1,16 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ValueError } from "../../src/errors.js";
-import {
-  CASING_CLASSES,
-  CASING_PADDING_ID,
-  TagSet,
-  Vocabulary,
-  casingFromJSON,
-  casingId,
-  casingOf,
-  casingToJSON,
-} from "../../src/ner/index.js";
+import { CASING_CLASSES, TagSet, Vocabulary, casingOf } from "../../src/ner/index.js";
+import { CASING_PADDING_ID, casingFromJSON, casingId, casingToJSON } from "../../src/ner/features.js";
 
 const sentences = [
   ["Paris", "Hilton", "wowed", "in", "Paris", "in", "1989", "."],

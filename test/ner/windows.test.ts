@@ -1,14 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ValueError } from "../../src/errors.js";
-import {
-  TagSet,
-  Vocabulary,
-  buildWindows,
-  casingId,
-  selectWindows,
-  windowTensors,
-} from "../../src/ner/index.js";
+import { TagSet, Vocabulary, buildWindows, selectWindows, windowTensors } from "../../src/ner/index.js";
+import { casingId } from "../../src/ner/features.js";
 
 const train = [
   { tokens: ["Paris", "Hilton", "wowed", "."], tags: ["B-PER", "I-PER", "O", "O"] },
