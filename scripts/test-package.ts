@@ -66,7 +66,14 @@ try {
   }[];
   const tarball = join(work, packed[0]!.filename);
   const shipped = new Set(packed[0]!.files.map((f) => f.path));
-  for (const file of ["README.md", "LICENSE", "docs/ner.md", "dist/index.js", "dist/node.js", "src/index.ts"]) {
+  for (const file of [
+    "README.md",
+    "LICENSE",
+    "docs/ner.md",
+    "dist/index.js",
+    "dist/node.js",
+    "src/index.ts",
+  ]) {
     check(`the tarball holds ${file}`, shipped.has(file));
   }
   check("the tarball holds no test or benchmark", ![...shipped].some((f) => /^(test|bench)\//.test(f)));
@@ -86,16 +93,24 @@ try {
   check("the README's first example type-checks (strict, nodenext)", readmeProblems === "", readmeProblems);
   writeFileSync(
     join(project, "readme-example.mjs"),
-    ts.transpileModule(example, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } })
-      .outputText +
-      "\nconsole.log(JSON.stringify([x.grad.item(), y.grad.item(), z.grad.item()]));\n",
+    ts.transpileModule(example, {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+    }).outputText + "\nconsole.log(JSON.stringify([x.grad.item(), y.grad.item(), z.grad.item()]));\n",
   );
   const grads = run("node", ["readme-example.mjs"], project).trim();
   check("the README's first example runs: ∂f/∂x, ∂f/∂y, ∂f/∂z = 2, 5, 0", grads === "[2,5,0]", grads);
 
   // 3. The command-line tool through npx.
-  const cli = run("npx", ["--offline", "chainrule", "grad", "(x + y) * max(y, z)", "--at", "x=1,y=2,z=0"], project);
-  check("npx chainrule grad prints the lecture's gradients", cli.includes("∂f/∂x = 2, ∂f/∂y = 5, ∂f/∂z = 0"), cli);
+  const cli = run(
+    "npx",
+    ["--offline", "chainrule", "grad", "(x + y) * max(y, z)", "--at", "x=1,y=2,z=0"],
+    project,
+  );
+  check(
+    "npx chainrule grad prints the lecture's gradients",
+    cli.includes("∂f/∂x = 2, ∂f/∂y = 5, ∂f/∂z = 0"),
+    cli,
+  );
 
   // 4. Every entry point imported in Node.
   const probe = `
@@ -108,7 +123,10 @@ try {
       nn: [typeof nn.Linear, typeof nn.save, typeof nnNode.load],
       ner: [typeof ner.parseConll, typeof ner.NerTagger.load, typeof nerNode.readEmbeddingsFile],
     }));`;
-  const imported = JSON.parse(run("node", ["--input-type=module", "-e", probe], project)) as Record<string, string[]>;
+  const imported = JSON.parse(run("node", ["--input-type=module", "-e", probe], project)) as Record<
+    string,
+    string[]
+  >;
   check(
     "every entry point imports in Node, with the file functions",
     Object.values(imported).every((types) => types.every((t) => t === "function")),
@@ -120,7 +138,10 @@ try {
   } catch (error) {
     requireError = String((error as { stderr?: string }).stderr);
   }
-  check("require() is refused (ESM only), as the README says", requireError.includes("ERR_PACKAGE_PATH_NOT_EXPORTED"));
+  check(
+    "require() is refused (ESM only), as the README says",
+    requireError.includes("ERR_PACKAGE_PATH_NOT_EXPORTED"),
+  );
 
   // 5. Types: Node's under nodenext, the browser's under bundler resolution.
   writeFileSync(
@@ -174,7 +195,11 @@ try {
     } catch (failure) {
       error = String(failure);
     }
-    check(`${entry} bundles for the browser from the package`, error === "" && !/["']node:/.test(code), error);
+    check(
+      `${entry} bundles for the browser from the package`,
+      error === "" && !/["']node:/.test(code),
+      error,
+    );
     if (entry === "chainrule" && code !== "") {
       const context = createContext({ TextEncoder, TextDecoder, console });
       runInContext(code, context);

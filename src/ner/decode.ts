@@ -23,12 +23,13 @@ export function checkDecoding(value: unknown, where: string): Decoding {
 
 /** Which tags may follow which in a scheme: the tables {@link viterbiDecode} uses. */
 export interface TransitionTable {
+  /** The number of tags. */
   readonly size: number;
-  /** [size × size]: allowed[previous * size + next] is 1 if `next` may follow `previous`. */
+  /** Shape `[size × size]`: `allowed[previous * size + next]` is 1 if `next` may follow `previous`. */
   readonly allowed: Uint8Array;
-  /** [size]: 1 if the tag may begin a sentence. */
+  /** Shape `[size]`: 1 if the tag may begin a sentence. */
   readonly start: Uint8Array;
-  /** [size]: 1 if the tag may end a sentence. */
+  /** Shape `[size]`: 1 if the tag may end a sentence. */
   readonly end: Uint8Array;
 }
 

@@ -6,7 +6,7 @@
  *
  * Every line is checked: a line whose vector has another dimension than the first, or a field that is not a
  * finite decimal number, is a {@link ParseError} naming the file, the line and the word. The readers work line
- * by line ({@link EmbeddingTableBuilder}, {@link VocabularyEmbeddingsBuilder}), so a 400,000-line file never
+ * by line (`EmbeddingTableBuilder`, `VocabularyEmbeddingsBuilder`), so a 400,000-line file never
  * has to be one string.
  */
 import { ParseError, ValueError, quoteInput } from "../errors.js";
@@ -292,7 +292,7 @@ const BLOCK_VALUES = 4096 * 100;
 
 /**
  * Collects every vector of a file, line by line. Memory grows with the file (a 400,000 × 100 table is 160 MB);
- * for pretrained vectors of a vocabulary, {@link VocabularyEmbeddingsBuilder} keeps only what it needs.
+ * for pretrained vectors of a vocabulary, `VocabularyEmbeddingsBuilder` keeps only what it needs.
  */
 export class EmbeddingTableBuilder {
   private readonly reader: GloveLineReader;
@@ -398,7 +398,7 @@ export function parseEmbeddings(text: string, options: EmbeddingReadOptions = {}
   return builder.finish();
 }
 
-/** Parses GloVe-format text, keeping only the vectors of `vocabulary`'s words (see {@link VocabularyEmbeddingsBuilder}). */
+/** Parses GloVe-format text, keeping only the vectors of `vocabulary`'s words (see `VocabularyEmbeddingsBuilder`). */
 export function parseEmbeddingsForVocabulary(
   text: string,
   vocabulary: Vocabulary,

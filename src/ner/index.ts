@@ -53,7 +53,7 @@ export {
   type VocabularyJSON,
   type TagSetJSON,
 } from "./vocab.js";
-export { casingOf, CASING_CLASSES, type CasingClass } from "./features.js";
+export { casingOf, CASING_CLASSES, type CasingClass, type CasingJSON } from "./features.js";
 export {
   buildWindows,
   selectWindows,
@@ -116,13 +116,15 @@ export {
 export {
   trainNer,
   evaluateTagger,
+  TrainingInterrupted,
   checkpointToBytes,
   checkpointFromBytes,
-  TrainingInterrupted,
   OPTIMIZERS,
   type OptimizerName,
   type LabelledSentence,
   type NerTrainingOptions,
+  type ResolvedTrainingOptions,
+  type PretrainedInfo,
   type NerTrainingData,
   type NerTrainingResult,
   type TrainingHooks,

@@ -165,7 +165,7 @@ export function iobesToIob2(tags: readonly string[]): string[] {
 
 /**
  * The entities in one sentence of tags, read as conlleval reads them (see the module comment); for IOBES the
- * tags are first rewritten with {@link iobesToIob2}. Spans come in order and never overlap.
+ * tags are first rewritten with `iobesToIob2`. Spans come in order and never overlap.
  */
 export function extractEntities(tags: readonly string[], scheme: TagScheme = "IOB2"): EntitySpan[] {
   checkTagScheme(scheme, "extractEntities");

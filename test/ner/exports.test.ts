@@ -23,6 +23,7 @@ const PUBLIC = [
   "SPECIAL_WORDS",
   "TAG_SCHEMES",
   "TagSet",
+  "TrainingInterrupted",
   "UNKNOWN_WORD",
   "Vocabulary",
   "WindowModel",
