@@ -184,6 +184,8 @@ export {
   wasmBackend,
   wasmThresholds,
   initWasm,
+  setThreads,
+  getThreads,
   type Backend,
 } from "./backend/index.js";
 export { VERSION } from "./version.js";

@@ -6,6 +6,7 @@ import { loadKernels, loadKernelsSync, wasmBackend } from "./wasm/index.js";
 export type { Backend, BinaryKernel, MatmulDesc, ReduceKernel, UnaryKernel, AxisView } from "./backend.js";
 export { jsBackend, wasmBackend };
 export { wasmThresholds } from "./wasm/thresholds.js";
+export { setThreads, getThreads } from "./wasm/threads.js";
 
 const backends = new Map<string, Backend>([
   ["js", jsBackend],

@@ -1,6 +1,7 @@
 import type { TypedArray } from "../../tensor/dtype.js";
 import type { MatmulDesc } from "../backend.js";
 import { matmul as jsMatmul } from "../js/matmul.js";
+import { threadedMatmul } from "./matmul-threads.js";
 import { align16, requireKernels } from "./runtime.js";
 import { wasmThresholds } from "./thresholds.js";
 
@@ -16,6 +17,7 @@ export function matmul(a: TypedArray, b: TypedArray, out: TypedArray, desc: Matm
     jsMatmul(a, b, out, desc);
     return;
   }
+  if (threadedMatmul(a, b, out, desc)) return;
   const kernels = requireKernels();
   const { exports } = kernels;
   const size = f32 ? 4 : 8;

@@ -1,6 +1,7 @@
 import { ValueError } from "../../errors.js";
 import { KERNELS_WASM_BASE64 } from "./kernels.generated.js";
 import { wasmThresholds } from "./thresholds.js";
+import { choosePlainVariant } from "./variants.js";
 
 /**
  * Loading the WebAssembly kernels and managing their memory. Every kernel call copies its inputs in at addresses
@@ -137,7 +138,8 @@ let kernels: Kernels | null = null;
 let pending: Promise<Kernels> | null = null;
 
 function moduleBytes(): Uint8Array<ArrayBuffer> {
-  bytes ??= decodeBase64(KERNELS_WASM_BASE64);
+  // Relaxed SIMD (a fused multiply-add in the float32 matmul) where the engine validates it and it is faster.
+  bytes ??= choosePlainVariant()?.bytes ?? decodeBase64(KERNELS_WASM_BASE64);
   return bytes;
 }
 

@@ -8,6 +8,11 @@ export const wasmThresholds = {
   matmulFlops: 512,
   /** Values in the output of an elementwise op or in the input of a sum. */
   elementwise: 256,
+  /**
+   * Multiply-adds per matrix from which a product is split across threads (see setThreads); below it, waking the
+   * workers and the slower copies into shared memory cost more than the second core saves.
+   */
+  threadFlops: 1 << 21,
   /** Bytes of WebAssembly memory one call may use; larger calls run in JavaScript (memory never shrinks). */
   maxBytes: 1 << 30,
 };

@@ -1,0 +1,356 @@
+import { ValueError } from "../../errors.js";
+import { SHARED_MAXIMUM_PAGES, chooseSharedVariant } from "./variants.js";
+
+/**
+ * A pool of threads for the large matrix products: the main thread and `threads − 1` workers (worker_threads in
+ * Node; Web Workers in a cross-origin isolated page) each instantiate the shared-memory build of the matmul
+ * kernels (assembly/threaded.ts) over ONE shared WebAssembly memory. A product is split into chunks of output
+ * rows; every thread takes chunks from a counter in that memory with `Atomics.compareExchange` and counts the
+ * chunks it finished with `Atomics.add`, so no data is ever copied in a message. Workers sleep in `Atomics.wait`
+ * between products and are `unref`ed: a script that has finished exits without calling anything.
+ *
+ * The ordinary (non-shared) module keeps every other kernel: copies into shared memory cost more (V8 copies
+ * into a SharedArrayBuffer element by element with relaxed atomics), which pays only where the work is large.
+ */
+
+/** Int32 slots of the control block at the start of the shared memory's free space. */
+const GENERATION = 0; // bumped for each product; workers wait on it
+const COUNTER = 1; // (tag << 16) | next chunk; tag CLOSED between products
+const COMPLETED = 2; // chunks finished
+const OP = 3; // 1: float32 rows, 2: float64 rows
+const ARGS = 4; // a, packedB, out, m, n, k, transA, rowsPerChunk, chunks, scratchBase, scratchStride
+const CONTROL_INTS = 16;
+const CLOSED = 0x7fff;
+
+/**
+ * The worker's program, as source text so that it needs no file of its own (it runs the same in Node, under a
+ * bundler and in a browser). It receives the module, the memory, the control block's address and its index.
+ */
+const WORKER_SOURCE = `
+"use strict";
+function serve(module, memory, control, index) {
+  const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  const ctl = new Int32Array(memory.buffer, control, ${CONTROL_INTS});
+  let seen = -1; // check for a product at once: one may have started before this worker did
+  for (;;) {
+    Atomics.wait(ctl, ${GENERATION}, seen);
+    seen = Atomics.load(ctl, ${GENERATION});
+    const tag = seen & 0x7fff;
+    for (;;) {
+      const value = Atomics.load(ctl, ${COUNTER});
+      if (value >>> 16 !== tag) break;
+      const chunk = value & 0xffff;
+      if (chunk >= ctl[${ARGS} + 8]) break;
+      if (Atomics.compareExchange(ctl, ${COUNTER}, value, value + 1) !== value) continue;
+      const rows = ctl[${OP}] === 1 ? kernels.matmulRowsF32 : kernels.matmulRowsF64;
+      const per = ctl[${ARGS} + 7];
+      const m = ctl[${ARGS} + 3];
+      const start = chunk * per;
+      rows(ctl[${ARGS}], ctl[${ARGS} + 1], ctl[${ARGS} + 2], m, ctl[${ARGS} + 4], ctl[${ARGS} + 5],
+        ctl[${ARGS} + 6], start, Math.min(per, m - start), ctl[${ARGS} + 9] + index * ctl[${ARGS} + 10]);
+      Atomics.add(ctl, ${COMPLETED}, 1);
+      Atomics.notify(ctl, ${COMPLETED});
+    }
+  }
+}
+if (typeof self === "object" && typeof self.postMessage === "function" && typeof require === "undefined") {
+  self.onmessage = (event) => serve(event.data.module, event.data.memory, event.data.control, event.data.index);
+} else {
+  const { workerData } = require("worker_threads");
+  serve(workerData.module, workerData.memory, workerData.control, workerData.index);
+}
+`;
+
+interface WorkerHandle {
+  terminate(): unknown;
+}
+
+type WorkerFactory = (data: {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  control: number;
+  index: number;
+}) => WorkerHandle;
+
+interface NodeProcess {
+  env?: Record<string, string | undefined>;
+  getBuiltinModule?: (name: string) => unknown;
+}
+
+function nodeProcess(): NodeProcess | undefined {
+  const candidate = (globalThis as { process?: NodeProcess }).process;
+  return typeof candidate === "object" && candidate !== null ? candidate : undefined;
+}
+
+/**
+ * How this environment starts a worker on shared memory, or null where it cannot: Node's worker_threads
+ * (through `process.getBuiltinModule`, Node 20.16+, so that nothing here imports a Node module), or Web Workers
+ * in a cross-origin isolated page.
+ */
+function workerFactory(): WorkerFactory | null {
+  if (typeof SharedArrayBuffer === "undefined" || typeof Atomics === "undefined") return null;
+  const node = nodeProcess()?.getBuiltinModule?.("worker_threads") as
+    | {
+        Worker: new (
+          source: string,
+          options: { eval: boolean; workerData: unknown },
+        ) => WorkerHandle & {
+          unref(): void;
+          on(event: string, listener: (error: unknown) => void): void;
+        };
+      }
+    | undefined;
+  if (node?.Worker) {
+    return (data) => {
+      const worker = new node.Worker(WORKER_SOURCE, { eval: true, workerData: data });
+      worker.on("error", () => pool?.fail());
+      worker.unref();
+      return worker;
+    };
+  }
+  const scope = globalThis as {
+    crossOriginIsolated?: boolean;
+    Worker?: new (url: string) => WorkerHandle & { postMessage(data: unknown): void; onerror: unknown };
+    Blob?: typeof Blob;
+    URL?: typeof URL;
+  };
+  if (scope.crossOriginIsolated === true && scope.Worker && scope.Blob && scope.URL) {
+    const url = scope.URL.createObjectURL(new scope.Blob([WORKER_SOURCE], { type: "text/javascript" }));
+    return (data) => {
+      const worker = new scope.Worker!(url);
+      worker.onerror = () => pool?.fail();
+      worker.postMessage(data);
+      return worker;
+    };
+  }
+  return null;
+}
+
+/** The number of cores: `os.availableParallelism()` in Node, `navigator.hardwareConcurrency` in browsers. */
+function coreCount(): number {
+  const os = nodeProcess()?.getBuiltinModule?.("os") as
+    { availableParallelism?: () => number; cpus(): unknown[] } | undefined;
+  if (os) return os.availableParallelism?.() ?? os.cpus().length;
+  const navigatorCores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator
+    ?.hardwareConcurrency;
+  return typeof navigatorCores === "number" && navigatorCores > 0 ? navigatorCores : 1;
+}
+
+function parseThreads(value: unknown, where: string): number {
+  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > 256)
+    throw new ValueError(
+      `${where}: the number of threads must be an integer from 1 to 256, got ${String(value)}`,
+    );
+  return n;
+}
+
+/** The default: `CHAINRULE_THREADS` if set, else the number of cores. */
+function defaultThreads(): number {
+  const fromEnvironment = nodeProcess()?.env?.CHAINRULE_THREADS;
+  if (fromEnvironment !== undefined && fromEnvironment !== "") {
+    try {
+      return parseThreads(fromEnvironment, "CHAINRULE_THREADS");
+    } catch {
+      return coreCount();
+    }
+  }
+  return coreCount();
+}
+
+let threads = defaultThreads();
+
+/**
+ * Sets how many threads large matrix products use (the main thread included): 1 turns the pool off. The
+ * default is the environment variable `CHAINRULE_THREADS`, else the number of cores. Results do not depend on
+ * it: each output row is computed by one thread, the same way whichever.
+ */
+export function setThreads(n: number): void {
+  threads = parseThreads(n, "setThreads");
+  pool?.resize(threads);
+}
+
+/** The number of threads large products may use (see `setThreads`). */
+export function getThreads(): number {
+  return threads;
+}
+
+/** Whether products can run on several threads here (shared memory, Atomics, and a way to start workers). */
+export function threadsAvailable(): boolean {
+  return workerFactory() !== null && chooseSharedVariant() !== null;
+}
+
+/** The shared-memory kernels' exports the pool calls. */
+interface SharedExports {
+  heapBase(): number;
+  matmulScratchBytes(elementBytes: number): number;
+  matmulPackedBytes(n: number, k: number, elementBytes: number): number;
+  matmulPackF32(b: number, n: number, k: number, transB: number, packedB: number): void;
+  matmulPackF64(b: number, n: number, k: number, transB: number, packedB: number): void;
+  matmulRowsF32(...args: number[]): void;
+  matmulRowsF64(...args: number[]): void;
+}
+
+const PAGE = 65536;
+
+/** The shared memory, the main thread's instance over it, and the workers. */
+export class ThreadPool {
+  readonly memory: WebAssembly.Memory;
+  readonly exports: SharedExports;
+  readonly module: WebAssembly.Module;
+  readonly variant: string;
+  /** Address of the control block; arrays are laid out from `base`. */
+  readonly control: number;
+  readonly base: number;
+  private readonly factory: WorkerFactory;
+  private workers: WorkerHandle[] = [];
+  private buffer: ArrayBuffer | SharedArrayBuffer;
+  private ctl: Int32Array;
+  private broken = false;
+  private generation = 0;
+  /** Whether the main thread takes chunks too (tests turn it off to have the workers compute everything). */
+  mainTakesChunks = true;
+  f32: Float32Array;
+  f64: Float64Array;
+
+  constructor(module: WebAssembly.Module, variant: string, factory: WorkerFactory) {
+    this.module = module;
+    this.variant = variant;
+    this.factory = factory;
+    this.memory = new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAXIMUM_PAGES, shared: true });
+    this.exports = new WebAssembly.Instance(module, { env: { memory: this.memory } })
+      .exports as unknown as SharedExports;
+    this.control = (this.exports.heapBase() + 63) & ~63;
+    this.base = this.control + 64;
+    this.buffer = this.memory.buffer;
+    this.ctl = new Int32Array(this.buffer, this.control, CONTROL_INTS);
+    Atomics.store(this.ctl, COUNTER, CLOSED << 16);
+    this.f32 = new Float32Array(this.buffer);
+    this.f64 = new Float64Array(this.buffer);
+  }
+
+  /** Workers alive (the main thread is the other participant). */
+  get workerCount(): number {
+    return this.workers.length;
+  }
+
+  /** Whether a worker failed; the pool then runs everything on the main thread. */
+  get failed(): boolean {
+    return this.broken;
+  }
+
+  fail(): void {
+    this.broken = true;
+  }
+
+  /** Starts or stops workers so that `n` threads take part (called between products only). */
+  resize(n: number): void {
+    while (this.workers.length > n - 1) this.workers.pop()!.terminate();
+    while (!this.broken && this.workers.length < n - 1) {
+      try {
+        const index = this.workers.length + 1;
+        this.workers.push(
+          this.factory({ module: this.module, memory: this.memory, control: this.control, index }),
+        );
+      } catch {
+        this.broken = true;
+      }
+    }
+  }
+
+  /** Grows the shared memory to hold addresses below `end`; false if it cannot. */
+  reserve(end: number, maxBytes: number): boolean {
+    if (end > maxBytes || end > SHARED_MAXIMUM_PAGES * PAGE) return false;
+    const memory = this.memory;
+    if (end > memory.buffer.byteLength) {
+      try {
+        memory.grow(Math.ceil((end - memory.buffer.byteLength) / PAGE));
+      } catch {
+        return false;
+      }
+    }
+    if (memory.buffer !== this.buffer) {
+      this.buffer = memory.buffer;
+      this.f32 = new Float32Array(this.buffer);
+      this.f64 = new Float64Array(this.buffer);
+      this.ctl = new Int32Array(this.buffer, this.control, CONTROL_INTS);
+    }
+    return true;
+  }
+
+  /**
+   * Rows [0, m) of out = op(A) · op(B) from the packed B, split in chunks of `rowsPerChunk` among the threads.
+   * Scratch space for thread i starts at scratchBase + i · scratchStride.
+   */
+  rows(
+    f32: boolean,
+    a: number,
+    packedB: number,
+    out: number,
+    m: number,
+    n: number,
+    k: number,
+    transA: number,
+    rowsPerChunk: number,
+    scratchBase: number,
+    scratchStride: number,
+  ): void {
+    const ctl = this.ctl;
+    const chunks = Math.ceil(m / rowsPerChunk);
+    const args = [a, packedB, out, m, n, k, transA, rowsPerChunk, chunks, scratchBase, scratchStride];
+    for (let i = 0; i < args.length; i++) ctl[ARGS + i] = args[i]!;
+    ctl[OP] = f32 ? 1 : 2;
+    Atomics.store(ctl, COMPLETED, 0);
+    this.generation = (this.generation + 1) % CLOSED;
+    const tag = this.generation;
+    Atomics.store(ctl, COUNTER, tag << 16);
+    Atomics.store(ctl, GENERATION, tag);
+    if (this.workers.length > 0) Atomics.notify(ctl, GENERATION);
+    const kernel = f32 ? this.exports.matmulRowsF32 : this.exports.matmulRowsF64;
+    // The main thread takes chunks like any worker.
+    while (this.mainTakesChunks || this.workers.length === 0) {
+      const value = Atomics.load(ctl, COUNTER);
+      const chunk = value & 0xffff;
+      if (chunk >= chunks) break;
+      if (Atomics.compareExchange(ctl, COUNTER, value, value + 1) !== value) continue;
+      const start = chunk * rowsPerChunk;
+      kernel(a, packedB, out, m, n, k, transA, start, Math.min(rowsPerChunk, m - start), scratchBase);
+      Atomics.add(ctl, COMPLETED, 1);
+    }
+    // Then waits for the chunks the workers took. A worker that failed mid-chunk would never finish it: after a
+    // failure the remaining rows are recomputed here.
+    const canWait = typeof (globalThis as { document?: unknown }).document === "undefined";
+    let done: number;
+    while ((done = Atomics.load(ctl, COMPLETED)) < chunks) {
+      if (this.broken) {
+        kernel(a, packedB, out, m, n, k, transA, 0, m, scratchBase);
+        break;
+      }
+      if (canWait) Atomics.wait(ctl, COMPLETED, done, 50);
+    }
+    Atomics.store(ctl, COUNTER, CLOSED << 16);
+  }
+}
+
+let pool: ThreadPool | null = null;
+let poolUnavailable = false;
+
+/** The pool, created on first use with `getThreads()` threads; null where threads are not available. */
+export function threadPool(): ThreadPool | null {
+  if (pool) return pool;
+  if (poolUnavailable) return null;
+  const factory = workerFactory();
+  const variant = factory ? chooseSharedVariant() : null;
+  if (!factory || !variant) {
+    poolUnavailable = true;
+    return null;
+  }
+  try {
+    pool = new ThreadPool(variant.module, variant.name, factory);
+  } catch {
+    poolUnavailable = true;
+    return null;
+  }
+  pool.resize(threads);
+  return pool;
+}

@@ -1,0 +1,166 @@
+import { KERNELS_WASM_BASE64 } from "./kernels.generated.js";
+import { RELAXED_WASM_BASE64, SHARED_RELAXED_WASM_BASE64, SHARED_WASM_BASE64 } from "./variants.generated.js";
+
+/**
+ * The builds of the kernels (scripts/build-wasm.ts) and the choice among them at run time. Each comes in two
+ * flavours: plain SIMD, and relaxed SIMD, whose float32 matmul uses `f32x4.relaxed_madd` (a fused multiply-add
+ * on CPUs with FMA). An engine without relaxed SIMD (Node 20 without --experimental-wasm-relaxed-simd) refuses
+ * to validate the relaxed build; where both validate, a short timed product picks the faster one.
+ */
+
+/** Largest shared memory the threaded builds declare, in 64 KiB pages (1 GiB, as wasmThresholds.maxBytes). */
+export const SHARED_MAXIMUM_PAGES = 16384;
+
+export interface Variant {
+  name: string;
+  bytes: Uint8Array<ArrayBuffer>;
+}
+
+/** A compiled variant, ready to instantiate. */
+export interface CompiledVariant {
+  name: string;
+  module: WebAssembly.Module;
+}
+
+/** Decodes base64 without Node's Buffer (runs in browsers too). */
+export function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+function lazyVariant(name: string, base64: string): () => Variant {
+  let bytes: Uint8Array<ArrayBuffer> | null = null;
+  return () => ({ name, bytes: (bytes ??= decodeBase64(base64)) });
+}
+
+/** The single-thread builds (every kernel, the module owns its memory), plain first. */
+export const plainVariants = [
+  lazyVariant("simd", KERNELS_WASM_BASE64),
+  lazyVariant("relaxed-simd", RELAXED_WASM_BASE64),
+];
+/** The thread pool's builds (matmul only, over an imported shared memory), plain first. */
+export const sharedVariants = [
+  lazyVariant("simd", SHARED_WASM_BASE64),
+  lazyVariant("relaxed-simd", SHARED_RELAXED_WASM_BASE64),
+];
+
+/**
+ * Picks a variant: the ones the engine validates, and among several the one `speed` finds fastest (calls per
+ * second, higher is better); the first (plain) one on a tie. Null when none validates.
+ */
+export function pickVariant(
+  candidates: readonly Variant[],
+  validate: (bytes: Uint8Array<ArrayBuffer>) => boolean,
+  speed: (variant: Variant) => number,
+): Variant | null {
+  const valid = candidates.filter((c) => {
+    try {
+      return validate(c.bytes);
+    } catch {
+      return false;
+    }
+  });
+  if (valid.length <= 1) return valid[0] ?? null;
+  let best = valid[0]!;
+  let bestSpeed = speed(best);
+  for (const candidate of valid.slice(1)) {
+    const s = speed(candidate);
+    if (s > bestSpeed) {
+      best = candidate;
+      bestSpeed = s;
+    }
+  }
+  return best;
+}
+
+/** The matmul exports a speed trial calls (both kinds of build have them). */
+interface MatmulExports {
+  heapBase(): number;
+  matmulScratchBytes(elementBytes: number): number;
+  matmulPackedBytes(n: number, k: number, elementBytes: number): number;
+  matmulPackF32(b: number, n: number, k: number, transB: number, packedB: number): void;
+  matmulRowsF32(...args: number[]): void;
+}
+
+/**
+ * Products of 96 × 256 · 256 × 96 per second in an instance (best of three short rounds): enough to tell a
+ * fused multiply-add from a multiply and an add, in about a millisecond per round.
+ */
+export function matmulSpeed(exports: MatmulExports, memory: WebAssembly.Memory): number {
+  const m = 96;
+  const n = 96;
+  const k = 256;
+  const base = (exports.heapBase() + 63) & ~63;
+  const b = base + m * k * 4;
+  const out = b + k * n * 4;
+  const packed = out + m * n * 4;
+  const scratch = packed + exports.matmulPackedBytes(n, k, 4);
+  const end = scratch + exports.matmulScratchBytes(4);
+  if (memory.buffer.byteLength < end) memory.grow(Math.ceil((end - memory.buffer.byteLength) / 65536));
+  const values = new Float32Array(memory.buffer, base, m * k + k * n);
+  for (let i = 0; i < values.length; i++) values[i] = ((i * 7919) % 17) / 17 - 0.5;
+  exports.matmulPackF32(b, n, k, 0, packed);
+  let best = 0;
+  for (let round = 0; round < 3; round++) {
+    const start = performance.now();
+    let calls = 0;
+    do {
+      exports.matmulRowsF32(base, packed, out, m, n, k, 0, 0, m, scratch);
+      calls++;
+    } while (performance.now() - start < 1);
+    best = Math.max(best, calls / (performance.now() - start));
+  }
+  return best;
+}
+
+let chosenShared: CompiledVariant | null | undefined;
+
+/** The thread pool's build for this engine (compiled), or null if none validates. */
+export function chooseSharedVariant(): CompiledVariant | null {
+  if (chosenShared !== undefined) return chosenShared;
+  const compiled = new Map<string, WebAssembly.Module>();
+  const compile = (v: Variant) => {
+    let module = compiled.get(v.name);
+    if (!module) compiled.set(v.name, (module = new WebAssembly.Module(v.bytes)));
+    return module;
+  };
+  try {
+    const picked = pickVariant(
+      sharedVariants.map((v) => v()),
+      (bytes) => WebAssembly.validate(bytes),
+      (v) => {
+        const memory = new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAXIMUM_PAGES, shared: true });
+        const instance = new WebAssembly.Instance(compile(v), { env: { memory } });
+        return matmulSpeed(instance.exports as unknown as MatmulExports, memory);
+      },
+    );
+    chosenShared = picked ? { name: picked.name, module: compile(picked) } : null;
+  } catch {
+    chosenShared = null;
+  }
+  return chosenShared;
+}
+
+/**
+ * The single-thread build for this engine: relaxed SIMD where it validates and is faster, else plain SIMD;
+ * null if neither validates (no WebAssembly SIMD).
+ */
+export function choosePlainVariant(): Variant | null {
+  return pickVariant(
+    plainVariants.map((v) => v()),
+    (bytes) => typeof WebAssembly === "object" && WebAssembly.validate(bytes),
+    (v) => {
+      try {
+        const instance = new WebAssembly.Instance(new WebAssembly.Module(v.bytes), {});
+        return matmulSpeed(
+          instance.exports as unknown as MatmulExports,
+          instance.exports.memory as WebAssembly.Memory,
+        );
+      } catch {
+        return 0; // a build that cannot be instantiated here (e.g. synchronously) is never picked over another
+      }
+    },
+  );
+}

@@ -1,0 +1,157 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { getThreads, setThreads, wasmBackend, wasmThresholds } from "../../src/index.js";
+import { threadPool, threadsAvailable } from "../../src/backend/wasm/threads.js";
+import type { MatmulDesc } from "../../src/backend/backend.js";
+import { ValueError } from "../../src/errors.js";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+
+/** Runs an ES module snippet in a fresh Node process with tsx (so it can import src/*.ts). */
+function runNode(code: string, env: Record<string, string> = {}, flags: string[] = []) {
+  return spawnSync(process.execPath, [...flags, "--import", "tsx", "--input-type=module", "-e", code], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+}
+
+function random(length: number, seed: number, Type: Float32ArrayConstructor | Float64ArrayConstructor) {
+  const out = new Type(length);
+  let state = seed;
+  for (let i = 0; i < length; i++) {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    out[i] = state / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+const saved = { ...wasmThresholds };
+const savedThreads = getThreads();
+afterEach(() => {
+  Object.assign(wasmThresholds, saved);
+  setThreads(savedThreads);
+});
+
+describe.skipIf(!threadsAvailable())("matrix products on several threads", () => {
+  // Every chunk of output rows is computed by one thread with the single-thread kernel, so the results must be
+  // bit-identical to one thread's, whatever the split.
+  const cases: [number, number, number][] = [
+    [8, 8, 8],
+    [9, 17, 5],
+    [37, 65, 300],
+    [130, 33, 257],
+    [256, 300, 250],
+  ];
+  for (const Type of [Float32Array, Float64Array]) {
+    for (const [m, n, k] of cases) {
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          it(`${Type.name} ${m}×${k}·${k}×${n} transA ${transA} transB ${transB}: identical to one thread`, () => {
+            wasmThresholds.threadFlops = 0;
+            const batch = 3;
+            // A broadcast over the batch (offset 0 each time), B and out per batch entry.
+            const a = random(m * k, m + n, Type);
+            const b = random(batch * k * n, k, Type);
+            const desc: MatmulDesc = {
+              m,
+              n,
+              k,
+              transA,
+              transB,
+              batch,
+              aOffsets: [0, 0, 0],
+              bOffsets: [0, k * n, 2 * k * n],
+              outOffsets: [0, m * n, 2 * m * n],
+            };
+            setThreads(1);
+            const one = new Type(batch * m * n);
+            wasmBackend.matmul(a, b, one, desc);
+            for (const threads of [2, 3]) {
+              setThreads(threads);
+              const many = new Type(batch * m * n).fill(NaN);
+              wasmBackend.matmul(a, b, many, desc);
+              expect(Array.from(many)).toEqual(Array.from(one));
+            }
+            // And with every chunk left to the workers.
+            const pool = threadPool()!;
+            pool.mainTakesChunks = false;
+            try {
+              const workers = new Type(batch * m * n).fill(NaN);
+              wasmBackend.matmul(a, b, workers, desc);
+              expect(Array.from(workers)).toEqual(Array.from(one));
+            } finally {
+              pool.mainTakesChunks = true;
+            }
+            expect(threadPool()!.workerCount).toBe(2);
+          });
+        }
+      }
+    }
+  }
+
+  it("the products are right (against a direct triple loop)", () => {
+    wasmThresholds.threadFlops = 0;
+    setThreads(2);
+    const [m, n, k] = [70, 45, 33];
+    const a = random(m * k, 1, Float64Array);
+    const b = random(k * n, 2, Float64Array);
+    const out = new Float64Array(m * n);
+    const zero = [0];
+    wasmBackend.matmul(a, b, out, {
+      m,
+      n,
+      k,
+      transA: false,
+      transB: false,
+      batch: 1,
+      aOffsets: zero,
+      bOffsets: zero,
+      outOffsets: zero,
+    });
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let sum = 0;
+        for (let p = 0; p < k; p++) sum += a[i * k + p]! * b[p * n + j]!;
+        expect(out[i * n + j]).toBeCloseTo(sum, 10);
+      }
+    }
+  });
+
+  it("a script that used the pool exits by itself (the workers do not keep it alive)", () => {
+    const result = runNode(
+      `import { matmul, randn, setThreads } from "./src/index.ts";
+       import { threadPool } from "./src/backend/wasm/threads.ts";
+       setThreads(2);
+       const a = randn([300, 300]);
+       matmul(a, a);
+       console.log("workers", threadPool()?.workerCount);`,
+    );
+    expect(result.signal).toBeNull();
+    expect(result.stderr).toBe("");
+    expect(result.stdout.trim()).toBe("workers 1");
+    expect(result.status).toBe(0);
+  });
+});
+
+describe("setThreads and CHAINRULE_THREADS", () => {
+  it("rejects counts that are not integers from 1 to 256", () => {
+    for (const bad of [0, -1, 1.5, NaN, 257]) expect(() => setThreads(bad)).toThrow(ValueError);
+    expect(() => setThreads(0)).toThrow(
+      /setThreads: the number of threads must be an integer from 1 to 256, got 0/,
+    );
+    setThreads(3);
+    expect(getThreads()).toBe(3);
+  });
+
+  it("defaults to CHAINRULE_THREADS, else the number of cores", () => {
+    const code = `import { getThreads } from "./src/index.ts"; console.log(getThreads());`;
+    expect(runNode(code, { CHAINRULE_THREADS: "3" }).stdout.trim()).toBe("3");
+    const cores = runNode(`import os from "node:os"; console.log(os.availableParallelism());`).stdout.trim();
+    expect(runNode(code, { CHAINRULE_THREADS: "" }).stdout.trim()).toBe(cores);
+    // A value that is not a count falls back to the cores rather than failing at import.
+    expect(runNode(code, { CHAINRULE_THREADS: "many" }).stdout.trim()).toBe(cores);
+  });
+});

@@ -1,0 +1,163 @@
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import * as generated from "../../src/backend/wasm/variants.generated.js";
+import {
+  SHARED_MAXIMUM_PAGES,
+  pickVariant,
+  plainVariants,
+  sharedVariants,
+  type Variant,
+} from "../../src/backend/wasm/variants.js";
+import { compileVariants, readGeneratedVariants } from "../../scripts/build-wasm.js";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+
+const compilerAvailable = await import("assemblyscript/asc").then(
+  () => true,
+  () => false,
+);
+
+function cpuHasFma(): boolean {
+  try {
+    return /^flags\s*:.*\bfma\b/m.test(readFileSync("/proc/cpuinfo", "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+function variant(name: string): Variant {
+  return { name, bytes: new Uint8Array([name.length]) };
+}
+
+describe("picking a build at run time", () => {
+  it("takes the builds the engine validates, and the faster of several", () => {
+    const plain = variant("simd");
+    const relaxed = variant("relaxed-simd");
+    const speeds = new Map([
+      ["simd", 10],
+      ["relaxed-simd", 12],
+    ]);
+    const speed = (v: Variant) => speeds.get(v.name)!;
+    // Both validate: the faster.
+    expect(pickVariant([plain, relaxed], () => true, speed)?.name).toBe("relaxed-simd");
+    speeds.set("relaxed-simd", 9);
+    expect(pickVariant([plain, relaxed], () => true, speed)?.name).toBe("simd");
+    // A tie keeps the first (plain) one.
+    speeds.set("relaxed-simd", 10);
+    expect(pickVariant([plain, relaxed], () => true, speed)?.name).toBe("simd");
+    // Only one validates (Node 20 without its flag refuses relaxed SIMD): that one, without timing anything.
+    const timed: string[] = [];
+    const counting = (v: Variant) => (timed.push(v.name), speed(v));
+    expect(pickVariant([plain, relaxed], (b) => b[0] === 4, counting)?.name).toBe("simd");
+    expect(pickVariant([plain, relaxed], (b) => b[0] === 12, counting)?.name).toBe("relaxed-simd");
+    expect(timed).toEqual([]);
+    // A validator that throws counts as a refusal; none valid: null.
+    expect(
+      pickVariant(
+        [plain, relaxed],
+        () => {
+          throw new Error("no");
+        },
+        counting,
+      ),
+    ).toBeNull();
+  });
+
+  it("the plain builds validate in every engine with SIMD; the relaxed ones exactly where relaxed SIMD is on", () => {
+    const [plain, relaxed] = plainVariants.map((v) => v());
+    const [shared, sharedRelaxed] = sharedVariants.map((v) => v());
+    expect(WebAssembly.validate(plain!.bytes)).toBe(true);
+    expect(WebAssembly.validate(shared!.bytes)).toBe(true);
+    // Node 20 ships relaxed SIMD behind --experimental-wasm-relaxed-simd; later engines have it on.
+    const major = Number(process.versions.node.split(".")[0]);
+    if (major === 20) {
+      expect(WebAssembly.validate(relaxed!.bytes)).toBe(false);
+      expect(WebAssembly.validate(sharedRelaxed!.bytes)).toBe(false);
+    }
+    const check = spawnSync(
+      process.execPath,
+      [
+        "--experimental-wasm-relaxed-simd",
+        "--import",
+        "tsx",
+        "--input-type=module",
+        "-e",
+        `import { plainVariants, sharedVariants } from "./src/backend/wasm/variants.ts";
+         console.log([...plainVariants, ...sharedVariants].map((v) => WebAssembly.validate(v().bytes)).join(" "));`,
+      ],
+      { cwd: root, encoding: "utf8", timeout: 120_000 },
+    );
+    expect(check.stdout.trim()).toBe("true true true true");
+  });
+
+  it("the shared builds import a shared memory of the declared maximum", () => {
+    const module = new WebAssembly.Module(sharedVariants[0]!().bytes);
+    expect(WebAssembly.Module.imports(module)).toEqual([{ module: "env", name: "memory", kind: "memory" }]);
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAXIMUM_PAGES, shared: true });
+    expect(() => new WebAssembly.Instance(module, { env: { memory } })).not.toThrow();
+  });
+
+  it("with relaxed SIMD on, the fused float32 matmul agrees with the plain one to float32 rounding", () => {
+    const result = spawnSync(
+      process.execPath,
+      [
+        "--experimental-wasm-relaxed-simd",
+        "--import",
+        "tsx",
+        "--input-type=module",
+        "-e",
+        `import { plainVariants } from "./src/backend/wasm/variants.ts";
+         const [m, n, k] = [37, 29, 300];
+         const outputs = plainVariants.map((v) => {
+           const x = new WebAssembly.Instance(new WebAssembly.Module(v().bytes), {}).exports;
+           const memory = x.memory;
+           const base = (x.heapBase() + 63) & ~63;
+           const b = base + m * k * 4, out = b + k * n * 4, packed = out + m * n * 4;
+           const scratch = packed + x.matmulPackedBytes(n, k, 4);
+           memory.grow(Math.ceil((scratch + x.matmulScratchBytes(4)) / 65536));
+           const values = new Float32Array(memory.buffer, base, m * k + k * n);
+           for (let i = 0; i < values.length; i++) values[i] = Math.sin(i) ;
+           x.matmulPackF32(b, n, k, 0, packed);
+           x.matmulRowsF32(base, packed, out, m, n, k, 0, 0, m, scratch);
+           return Array.from(new Float32Array(memory.buffer, out, m * n));
+         });
+         let worst = 0, differ = 0;
+         outputs[0].forEach((p, i) => { const d = Math.abs(p - outputs[1][i]); worst = Math.max(worst, d); if (d > 0) differ++; });
+         console.log(JSON.stringify({ worst, differ, size: outputs[0].length }));`,
+      ],
+      { cwd: root, encoding: "utf8", timeout: 120_000 },
+    );
+    const { worst, differ, size } = JSON.parse(result.stdout) as {
+      worst: number;
+      differ: number;
+      size: number;
+    };
+    expect(size).toBe(37 * 29);
+    // On a CPU with FMA the engine fuses: rounded once instead of twice, so some sums differ in the last bits.
+    if (cpuHasFma()) expect(differ).toBeGreaterThan(0);
+    // |error| ≤ k·ε·Σ|aᵢbᵢ| ≤ 300 · 2⁻²³ · 300 for values in [−1, 1]; in practice far below.
+    expect(worst).toBeLessThan(300 * 300 * 2 ** -23);
+  });
+});
+
+describe("src/backend/wasm/variants.generated.ts", () => {
+  it("holds every variant", () => {
+    for (const name of ["RELAXED_WASM_BASE64", "SHARED_WASM_BASE64", "SHARED_RELAXED_WASM_BASE64"])
+      expect((generated as Record<string, string>)[name]!.length).toBeGreaterThan(1000);
+  });
+
+  it.skipIf(!compilerAvailable)(
+    "matches a fresh compile of assembly/ (run `npm run build:wasm` if this fails)",
+    async () => {
+      const fresh = await compileVariants();
+      const committed = await readGeneratedVariants();
+      expect(committed.length).toBe(fresh.length);
+      fresh.forEach((binary, i) =>
+        expect(Buffer.compare(Buffer.from(committed[i]!), Buffer.from(binary))).toBe(0),
+      );
+    },
+    180_000,
+  );
+});
