@@ -8,7 +8,7 @@
  */
 import { readFileSync } from "node:fs";
 import os from "node:os";
-import { Tensor, getBackend, tensor } from "../src/index.js";
+import { Tensor, getBackend, setThreads, tensor } from "../src/index.js";
 import { best, format, printTable, rate } from "./util.js";
 import { BATCHES } from "./ner-step.js";
 import { SIZES, sideBySide, type ChainruleConfig } from "./side-by-side.js";
@@ -146,7 +146,7 @@ function machineLimit(): { row: (string | number)[]; note: string } {
   const limit = cpus.cores * ghz * perCycle;
   return {
     row: [
-      `limit: ${cpus.cores} cores × ${ghz.toFixed(2)} GHz × 4 lanes × 2 (mul+add) × 2 pipes`,
+      `SIMD limit: ${cpus.cores} cores × ${ghz.toFixed(2)} GHz × 4 lanes × 2 (mul+add) × 2 pipes (with FMA: 2 FMA pipes, the same)`,
       ...SIZES.map(() => format(limit, 1)),
     ],
     note: `${cpus.model}, ${cpus.cores} cores at ${ghz.toFixed(2)} GHz (/proc/cpuinfo), flags: ${cpus.flags}`,
@@ -207,7 +207,11 @@ async function main(): Promise<void> {
   }
   if (runs("matmul") || runs("ner")) {
     const rounds = option("rounds", 3);
-    const chainrule: ChainruleConfig[] = [{ label: "chainrule (wasm)", args: [], apply: () => {} }];
+    const chainrule: ChainruleConfig[] = [1, 2].map((threads) => ({
+      label: `chainrule (wasm), ${threads} thread${threads > 1 ? "s" : ""}`,
+      args: ["--threads", String(threads)],
+      apply: () => setThreads(threads),
+    }));
     const result = await sideBySide({
       rounds,
       seconds: option("seconds", 1),

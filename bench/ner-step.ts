@@ -7,11 +7,11 @@
  * Run on its own, it measures one configuration in a process of its own (so that its peak memory is its own)
  * and prints one JSON line:
  *
- *   node --import tsx bench/ner-step.ts --batch 256 --seconds 1
+ *   node --import tsx bench/ner-step.ts --batch 256 --seconds 1 [--threads 2]
  */
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
-import { crossEntropy, nn, seed, tensor, type Tensor } from "../src/index.js";
+import { crossEntropy, nn, seed, setThreads, tensor, type Tensor } from "../src/index.js";
 import { rate } from "./util.js";
 
 export const VOCABULARY = 20_000;
@@ -87,7 +87,9 @@ export function peakMemoryMB(): number {
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const batch = option("batch", BATCH);
   const seconds = option("seconds", 1);
+  const threads = option("threads", 0);
+  if (threads > 0) setThreads(threads);
   const perSecond = measureNerStep(batch, seconds);
   const maxRssMB = peakMemoryMB();
-  console.log(JSON.stringify({ batch, examplesPerSecond: perSecond, maxRssMB }));
+  console.log(JSON.stringify({ batch, threads, examplesPerSecond: perSecond, maxRssMB }));
 }

@@ -1,7 +1,9 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, onTestFinished } from "vitest";
 import * as chainrule from "../../src/index.js";
 import {
   getBackend,
+  getThreads,
+  setThreads,
   initWasm,
   jsBackend,
   listBackends,
@@ -97,6 +99,10 @@ describe("WebAssembly memory", () => {
 
   it("grows to the largest call and stays there: repeated calls never grow it further", () => {
     const kernels = loadKernelsSync()!;
+    // On one thread: larger products run in the thread pool's shared memory, not in this module's.
+    const threads = getThreads();
+    setThreads(1);
+    onTestFinished(() => setThreads(threads));
     product(400, 300, 500);
     const after = kernels.memoryBytes;
     // 400×500 + 500×300 + 400×300 float32 values at least.
