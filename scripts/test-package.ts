@@ -60,7 +60,9 @@ function typeCheck(files: string[], moduleResolution: "nodenext" | "bundler"): s
 
 try {
   // 1. Pack (prepare builds dist/) and install into a fresh project, offline.
-  const packed = JSON.parse(run("npm", ["pack", "--json", "--pack-destination", work], ROOT)) as {
+  // The build scripts (prepare, prepack) print to the same output before npm's JSON report.
+  const packOutput = run("npm", ["pack", "--json", "--pack-destination", work], ROOT);
+  const packed = JSON.parse(packOutput.slice(packOutput.search(/^\[\s*$/m))) as {
     filename: string;
     files: { path: string }[];
   }[];
