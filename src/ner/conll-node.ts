@@ -1,13 +1,19 @@
 /**
  * Node-only CoNLL file I/O: reads files with the parser of `conll.ts` and writes predictions atomically.
  */
+import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
+import { ValueError, quoteInput } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic-write-node.js";
 import {
+  ConllTableReader,
   formatPredictions,
   parseConll,
   parsePredictions,
   type ConllCorpus,
+  type ConllSentence,
   type ParseConllOptions,
   type PredictedSentence,
 } from "./conll.js";
@@ -46,4 +52,60 @@ export async function writePredictionsFile(
   sentences: Iterable<PredictedSentence>,
 ): Promise<void> {
   await writeFileAtomic(path, formatPredictions(sentences));
+}
+
+/**
+ * Reads CoNLL sentences from a file (a path) or a stream of UTF-8 text, one at a time, as an async iterable:
+ * memory is bounded by the longest sentence, whatever the size of the input. The sentences, and the errors
+ * for malformed input, are those of {@link parseConll}.
+ *
+ * ```ts
+ * for await (const sentence of readConllSentences("eng.testa")) counter.addSentence(sentence.tags, …);
+ * ```
+ */
+export async function* readConllSentences(
+  source: string | Readable,
+  options: ParseConllOptions = {},
+): AsyncGenerator<ConllSentence> {
+  const file = options.file ?? (typeof source === "string" ? source : "<stream>");
+  const tokenColumn = options.tokenColumn ?? 0;
+  const tagColumn = options.tagColumn ?? -1;
+  for (const [name, value] of [
+    ["tokenColumn", tokenColumn],
+    ["tagColumn", tagColumn],
+  ] as const) {
+    if (!Number.isInteger(value)) {
+      throw new ValueError(`readConllSentences: ${name} must be an integer, got ${quoteInput(value)}`);
+    }
+  }
+  const ready: ConllSentence[] = [];
+  const reader = new ConllTableReader(
+    {
+      file,
+      tokenColumn,
+      tagColumns: [tagColumn],
+      minimumColumns: 2,
+      columnNames: "a token and a tag",
+      validateTags: options.validateTags ?? true,
+      allowEmpty: options.allowEmpty ?? false,
+    },
+    (s) => ready.push({ tokens: s.tokens, tags: s.tagColumns[0]!, line: s.line, document: s.document }),
+  );
+  const input = typeof source === "string" ? createReadStream(source) : source;
+  input.setEncoding("utf8");
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  let first = true;
+  try {
+    for await (let line of lines) {
+      if (first && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
+      first = false;
+      reader.addLine(line);
+      while (ready.length > 0) yield ready.shift()!;
+    }
+    reader.finish();
+    while (ready.length > 0) yield ready.shift()!;
+  } finally {
+    lines.close();
+    input.destroy();
+  }
 }

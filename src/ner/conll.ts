@@ -108,7 +108,7 @@ export function sortTags(tags: Iterable<string>): string[] {
   );
 }
 
-interface TableOptions {
+export interface TableOptions {
   file: string;
   tokenColumn: number;
   /** The tag columns to read (0-based, or negative from the right). */
@@ -121,7 +121,7 @@ interface TableOptions {
   allowEmpty: boolean;
 }
 
-interface TableSentence {
+export interface TableSentence {
   tokens: string[];
   /** One array of tags per requested tag column. */
   tagColumns: string[][];
@@ -129,114 +129,154 @@ interface TableSentence {
   document: number;
 }
 
-/** The shared reader behind {@link parseConll} and {@link parsePredictions}. */
-function parseTable(text: string, options: TableOptions) {
-  const { file } = options;
-  const fail = (line: number, column: number, message: string): never => {
+/**
+ * The shared reader behind {@link parseConll}, {@link parsePredictions} and the streaming reader of
+ * `conll-node.ts`: fed one line at a time, it hands over each sentence as soon as the sentence ends, so that a
+ * stream's memory is bounded by its longest sentence.
+ */
+export class ConllTableReader {
+  private readonly options: TableOptions;
+  private readonly onSentence: (sentence: TableSentence) => void;
+  private readonly tagsSeen = new Set<string>();
+  private readonly starts: number[] = [];
+  private lineCount = 0;
+  private columnCount = -1;
+  private columnCountLine = 0;
+  private tokenColumn = 0;
+  private tagColumns: number[] = [];
+  private tokenCount = 0;
+  private sentenceCount = 0;
+  private document = 0;
+  private documentHasSentences = false;
+  private tokens: string[] = [];
+  private tags: string[][];
+  private sentenceLine = 0;
+
+  constructor(options: TableOptions, onSentence: (sentence: TableSentence) => void) {
+    this.options = options;
+    this.onSentence = onSentence;
+    this.tags = this.newTags();
+  }
+
+  private newTags(): string[][] {
+    return Array.from({ length: this.options.tagColumns.length }, () => []);
+  }
+
+  private fail(line: number, column: number, message: string): never {
+    const { file } = this.options;
     throw new ParseError(`${file}:${line}: ${message}`, line, column, file);
-  };
-  const lines = splitLines(text);
-  const sentences: TableSentence[] = [];
-  const tagsSeen = new Set<string>();
-  const tagColumnCount = options.tagColumns.length;
-  let columnCount = -1;
-  let columnCountLine = 0;
-  let tokenColumn = 0;
-  let tagColumns: number[] = [];
-  let tokenCount = 0;
-  let document = 0;
-  let documentHasSentences = false;
-  let tokens: string[] = [];
-  let tags: string[][] = [];
-  let sentenceLine = 0;
-  const starts: number[] = [];
+  }
 
-  const newTags = (): string[][] => Array.from({ length: tagColumnCount }, () => []);
-  tags = newTags();
-  const endSentence = (): void => {
-    if (tokens.length === 0) return;
-    sentences.push({ tokens, tagColumns: tags, line: sentenceLine, document });
-    tokenCount += tokens.length;
-    documentHasSentences = true;
-    tokens = [];
-    tags = newTags();
-  };
+  private endSentence(): void {
+    if (this.tokens.length === 0) return;
+    const sentence = {
+      tokens: this.tokens,
+      tagColumns: this.tags,
+      line: this.sentenceLine,
+      document: this.document,
+    };
+    this.tokenCount += this.tokens.length;
+    this.sentenceCount++;
+    this.documentHasSentences = true;
+    this.tokens = [];
+    this.tags = this.newTags();
+    this.onSentence(sentence);
+  }
 
-  for (let index = 0; index < lines.length; index++) {
-    const lineNumber = index + 1;
-    const columns = splitColumns(lines[index]!, starts);
+  /** Reads the next line (without its line break, and without the byte-order mark of the text's first line). */
+  addLine(text: string): void {
+    const lineNumber = ++this.lineCount;
+    const { options, starts } = this;
+    const columns = splitColumns(text, starts);
     if (columns.length === 0) {
-      endSentence();
-      continue;
+      this.endSentence();
+      return;
     }
     if (columns[0] === DOCSTART) {
-      endSentence();
-      if (documentHasSentences) {
-        document++;
-        documentHasSentences = false;
+      this.endSentence();
+      if (this.documentHasSentences) {
+        this.document++;
+        this.documentHasSentences = false;
       }
-      continue;
+      return;
     }
     if (columns.length < options.minimumColumns) {
-      fail(
+      this.fail(
         lineNumber,
         1,
         `expected at least ${options.minimumColumns} columns (${options.columnNames}), found ${columns.length}`,
       );
     }
-    if (columnCount < 0) {
-      columnCount = columns.length;
-      columnCountLine = lineNumber;
-      tokenColumn = resolveColumn(options.tokenColumn, columnCount);
-      if (tokenColumn < 0 || tokenColumn >= columnCount) {
-        fail(
+    if (this.columnCount < 0) {
+      const columnCount = columns.length;
+      this.columnCount = columnCount;
+      this.columnCountLine = lineNumber;
+      this.tokenColumn = resolveColumn(options.tokenColumn, columnCount);
+      if (this.tokenColumn < 0 || this.tokenColumn >= columnCount) {
+        this.fail(
           lineNumber,
           1,
           `token column ${options.tokenColumn} does not exist on a line of ${columnCount} columns`,
         );
       }
-      tagColumns = options.tagColumns.map((requested) => {
+      this.tagColumns = options.tagColumns.map((requested) => {
         const column = resolveColumn(requested, columnCount);
         if (column < 0 || column >= columnCount) {
-          fail(lineNumber, 1, `tag column ${requested} does not exist on a line of ${columnCount} columns`);
+          this.fail(
+            lineNumber,
+            1,
+            `tag column ${requested} does not exist on a line of ${columnCount} columns`,
+          );
         }
-        if (column === tokenColumn) {
-          fail(lineNumber, 1, `the token column and the tag column are both column ${column}`);
+        if (column === this.tokenColumn) {
+          this.fail(lineNumber, 1, `the token column and the tag column are both column ${column}`);
         }
         return column;
       });
-    } else if (columns.length !== columnCount) {
-      fail(
+    } else if (columns.length !== this.columnCount) {
+      this.fail(
         lineNumber,
         1,
-        `expected ${columnCount} columns as on line ${columnCountLine}, found ${columns.length}`,
+        `expected ${this.columnCount} columns as on line ${this.columnCountLine}, found ${columns.length}`,
       );
     }
-    if (tokens.length === 0) sentenceLine = lineNumber;
-    tokens.push(columns[tokenColumn]!);
-    for (let k = 0; k < tagColumnCount; k++) {
-      const tag = columns[tagColumns[k]!]!;
-      if (options.validateTags && !tagsSeen.has(tag)) {
+    if (this.tokens.length === 0) this.sentenceLine = lineNumber;
+    this.tokens.push(columns[this.tokenColumn]!);
+    for (let k = 0; k < this.tagColumns.length; k++) {
+      const tag = columns[this.tagColumns[k]!]!;
+      if (options.validateTags && !this.tagsSeen.has(tag)) {
         const problem = tagProblem(tag);
-        if (problem !== undefined) fail(lineNumber, starts[tagColumns[k]!]!, problem);
+        if (problem !== undefined) this.fail(lineNumber, starts[this.tagColumns[k]!]!, problem);
       }
-      tagsSeen.add(tag);
-      tags[k]!.push(tag);
+      this.tagsSeen.add(tag);
+      this.tags[k]!.push(tag);
     }
   }
-  endSentence();
 
-  if (sentences.length === 0 && !options.allowEmpty) {
-    const what = lines.length === 0 ? "the text is empty" : "it holds only blank lines and -DOCSTART- lines";
-    throw new ParseError(`${file}: no sentences found (${what})`, Math.max(1, lines.length), 1, file);
+  /** Ends the input: hands over the last sentence, and throws if there was none (unless allowed). */
+  finish() {
+    this.endSentence();
+    const { file } = this.options;
+    if (this.sentenceCount === 0 && !this.options.allowEmpty) {
+      const what =
+        this.lineCount === 0 ? "the text is empty" : "it holds only blank lines and -DOCSTART- lines";
+      throw new ParseError(`${file}: no sentences found (${what})`, Math.max(1, this.lineCount), 1, file);
+    }
+    return {
+      columnCount: Math.max(this.columnCount, 0),
+      tokenCount: this.tokenCount,
+      documentCount: this.document + (this.documentHasSentences ? 1 : 0),
+      tagsSeen: this.tagsSeen,
+    };
   }
-  return {
-    sentences,
-    columnCount: Math.max(columnCount, 0),
-    tokenCount,
-    documentCount: document + (documentHasSentences ? 1 : 0),
-    tagsSeen,
-  };
+}
+
+/** Reads a whole text with a {@link ConllTableReader}. */
+function parseTable(text: string, options: TableOptions) {
+  const sentences: TableSentence[] = [];
+  const reader = new ConllTableReader(options, (sentence) => sentences.push(sentence));
+  for (const line of splitLines(text)) reader.addLine(line);
+  return { sentences, ...reader.finish() };
 }
 
 /** Parses CoNLL-format text. Throws a {@link ParseError} (with file and line) for malformed input. */

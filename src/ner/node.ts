@@ -5,6 +5,12 @@
  * names it explicitly.
  */
 export * from "./index.js";
-export { readConllFile, readPredictionsFile, writePredictionsFile, writeFileAtomic } from "./conll-node.js";
+export {
+  readConllFile,
+  readConllSentences,
+  readPredictionsFile,
+  writePredictionsFile,
+  writeFileAtomic,
+} from "./conll-node.js";
 export { readEmbeddingsFile, readEmbeddingsForVocabulary } from "./embeddings-node.js";
 export { NerTagger, saveNerModel, readNerModelFiles } from "./tagger-node.js";

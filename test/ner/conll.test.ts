@@ -11,7 +11,13 @@ import {
   parsePredictions,
   type ConllCorpus,
 } from "../../src/ner/index.js";
-import { readConllFile, readPredictionsFile, writePredictionsFile } from "../../src/ner/conll-node.js";
+import {
+  readConllFile,
+  readConllSentences,
+  readPredictionsFile,
+  writePredictionsFile,
+} from "../../src/ner/conll-node.js";
+import { Readable } from "node:stream";
 
 // Invented sentences in CoNLL-2003's layout (four columns: token, POS, chunk, IOB1 tag; -DOCSTART- before each
 // document); the real files are never part of the project.
@@ -351,6 +357,72 @@ describe("conll-node", () => {
     expect((await readConllFile(path)).sentences[0]!.tokens).toEqual(["\uFEFFa"]);
     writeFileSync(path, "\uFEFFa O\n");
     expect((await readConllFile(path)).sentences[0]!.tokens).toEqual(["a"]);
+  });
+
+  /** Collects what the streaming reader yields for text cut into the given chunks. */
+  async function streamed(chunks: (string | Buffer)[], options = {}) {
+    const sentences = [];
+    for await (const sentence of readConllSentences(Readable.from(chunks), options)) sentences.push(sentence);
+    return sentences;
+  }
+
+  it("streams sentences one at a time, exactly as parseConll reads them", async () => {
+    const path = join(directory, "stream.conll");
+    writeFileSync(path, "\uFEFF" + CONLL_2003);
+    const all = [];
+    for await (const sentence of readConllSentences(path)) all.push(sentence);
+    expect(all).toEqual(parseConll(CONLL_2003).sentences);
+    // Cut anywhere, even inside a CRLF or a multi-byte character, the stream reads the same.
+    const text = "\uFEFF\uFEFFÉmile B-PER\r\nZola I-PER\r\n\r\n-DOCSTART- O\n\nà O\rParis B-LOC\n";
+    const bytes = Buffer.from(text, "utf8");
+    for (let cut = 1; cut < bytes.length; cut++) {
+      expect(await streamed([bytes.subarray(0, cut), bytes.subarray(cut)])).toEqual(
+        parseConll(text).sentences,
+      );
+    }
+  });
+
+  it("streaming errors are the parser's, with file and line, and come when the bad line is reached", async () => {
+    const seen: string[][] = [];
+    const read = async () => {
+      for await (const s of readConllSentences(Readable.from(["a O\n\nb O\nc\n"]), { file: "x.conll" })) {
+        seen.push(s.tokens);
+      }
+    };
+    await expect(read()).rejects.toThrow(
+      "x.conll:4: expected at least 2 columns (a token and a tag), found 1",
+    );
+    expect(seen).toEqual([["a"]]);
+    await expect(streamed(["\n\n"])).rejects.toThrow(/no sentences found/);
+    expect(await streamed(["\n"], { allowEmpty: true })).toEqual([]);
+    await expect(streamed(["a O\n"], { tagColumn: 0.5 })).rejects.toThrow(ValueError);
+  });
+
+  it("streams any CoNLL text as parseConll reads it (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc
+            .array(
+              fc.tuple(fc.stringMatching(/^[A-Za-zé0-9.,'-]{1,6}$/), fc.constantFrom("O", "B-PER", "I-LOC")),
+              {
+                minLength: 1,
+                maxLength: 6,
+              },
+            )
+            .map((pairs) => ({ tokens: pairs.map((p) => p[0]), tags: pairs.map((p) => p[1]) })),
+          { minLength: 1, maxLength: 5 },
+        ),
+        fc.integer({ min: 1, max: 40 }),
+        async (sentences, chunk) => {
+          const text = formatConll(sentences);
+          const chunks = [];
+          for (let i = 0; i < text.length; i += chunk) chunks.push(text.slice(i, i + chunk));
+          expect(await streamed(chunks)).toEqual(parseConll(text).sentences);
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 
   it("a missing file is an I/O error, not a crash", async () => {
