@@ -83,7 +83,10 @@ export {
   type WindowModelConfig,
   type WindowModelOptions,
   type WindowModelInit,
+  type Objective,
 } from "./model.js";
+export type { CrfParameters } from "./crf.js";
+export type { TokenFeatureConfig, TokenFeatureKind } from "./char-features.js";
 export {
   checkModelConfigSizes,
   checkWeightsFitConfig,

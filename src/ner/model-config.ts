@@ -68,7 +68,7 @@ function tablesOf(model: Record<string, number>): { name: string; fields: string
 /**
  * Checks that every size in a config's `model` section is an integer in [0 or 1, 2³¹ − 1] and that no table it
  * describes has more than 2³¹ − 1 values (what one typed array can hold here); fields left out take the
- * minimum, as {@link windowModelConfig} fills them in later. Throws a {@link ValueError} naming the field.
+ * minimum, as `windowModelConfig` fills them in later. Throws a {@link ValueError} naming the field.
  */
 export function checkModelConfigSizes(model: unknown, where = "NER model config"): void {
   if (model === null || typeof model !== "object" || Array.isArray(model)) {
