@@ -4,6 +4,10 @@
  * Tensors with reverse-mode autograd, the op table, the gradient checker, and (re-exported below) every
  * public function. See README.md for a tour.
  */
+import { installTensorMethods } from "./autograd/tensor-methods.js";
+
+// Tensor methods (t.add(u), t.backward(), …) sit above the tensor layer; attach them for this entry point.
+installTensorMethods();
 export {
   Tensor,
   type NestedArray,

@@ -1,13 +1,12 @@
 import { GradientError, GraphError, ShapeError, ValueError } from "../errors.js";
-import { Tensor, gradNodeOf, type BackwardOptions, type NestedArray } from "../tensor/tensor.js";
-import { RowSparse } from "../tensor/sparse.js";
+import { gradNodeOf } from "../graph/node.js";
+import { RowSparse, Tensor, type BackwardOptions, type NestedArray } from "../tensor/tensor.js";
 import { shapeToString, shapesEqual } from "../tensor/shape.js";
 import type { TypedArray } from "../tensor/dtype.js";
-import type { Node } from "./node.js";
-import { autogradState } from "./mode.js";
-import { getOpTable } from "../ops/table.js";
-import type { InputGrad, OpName } from "../ops/types.js";
-import { checkFiniteGradient, inBackwardOf } from "./anomaly.js";
+import type { Node } from "../graph/node.js";
+import { autogradState } from "../graph/mode.js";
+import type { InputGrad } from "../graph/rule.js";
+import { checkFiniteGradient, inBackwardOf } from "../graph/anomaly.js";
 import { add, astype, sumToShape } from "../ops/index.js";
 import { tensor } from "../tensor/creation.js";
 
@@ -238,18 +237,17 @@ function free(node: Node): void {
 
 /** Runs one node's rule and brings every gradient back to its input's shape and dtype (checked). */
 function backwardStep(node: Node, upstream: Tensor, createGraph: boolean): InputGrad[] {
-  const op = node.op as OpName;
+  const op = node.op;
   const inputs = node.inputs!;
   const next = node.next;
   const needsGrad = new Array<boolean>(next.length);
   for (let i = 0; i < next.length; i++) needsGrad[i] = next[i] !== null;
-  const rule = getOpTable()[op];
-  const backward = rule.backward as (g: Tensor, c: unknown) => InputGrad[];
+  const rule = node.rule!;
   const context = { inputs, output: node.output!, attrs: node.attrs, needsGrad, createGraph };
   // Under anomaly mode, a NaN or Inf made by the ops inside the rule is blamed on this node.
   const grads = autogradState.anomaly
-    ? inBackwardOf(node, () => backward(upstream, context))
-    : backward(upstream, context);
+    ? inBackwardOf(node, () => rule.backward(upstream, context))
+    : rule.backward(upstream, context);
   if (grads.length !== inputs.length) {
     throw new GradientError(
       `${op}: the backward rule returned ${grads.length} gradients for ${inputs.length} inputs`,

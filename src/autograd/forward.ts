@@ -13,19 +13,13 @@
  * tangent's own tangents are those of the enclosing levels, never of k itself (no perturbation confusion).
  */
 import { GradientError, GraphError } from "../errors.js";
-import type { Tensor } from "../tensor/tensor.js";
+import type { Tangent, Tensor } from "../tensor/tensor.js";
 import { shapeToString, shapesEqual } from "../tensor/shape.js";
-import { autogradState } from "./mode.js";
-import { getOpTable } from "../ops/table.js";
-import type { JvpContext, OpAttrs, OpName } from "../ops/types.js";
-import { broadcastTo } from "../ops/shape.js";
+import { autogradState } from "../graph/mode.js";
+import type { OpRule } from "../graph/rule.js";
+import { broadcastTo } from "../ops/index.js";
 
-/** The tangent of a tensor at one forward-mode level; a tensor's tangents form a linked list. */
-export interface Tangent {
-  readonly level: number;
-  readonly value: Tensor;
-  readonly next: Tangent | null;
-}
+export type { Tangent };
 
 /** Ids of the open levels, outermost first. `autogradState.forwardDepth` says how many are active. */
 const levels: number[] = [];
@@ -36,6 +30,7 @@ export function openLevel(): number {
   const level = nextLevel++;
   levels.push(level);
   autogradState.forwardDepth = levels.length;
+  autogradState.propagateTangents = propagateTangents;
   return level;
 }
 
@@ -78,17 +73,14 @@ export function dropTangent(t: Tensor, level: number): void {
  * tangent from the inputs' tangents with the op's jvp rule. Outer levels go first because an inner level's
  * rule may read the output, whose outer tangents must then already be attached.
  */
-export function propagateTangents<P extends OpName>(
-  op: P,
+export function propagateTangents(
+  op: string,
+  rule: OpRule<unknown>,
   inputs: readonly Tensor[],
-  attrs: OpAttrs[P],
+  attrs: unknown,
   output: Tensor,
 ): void {
   const depth = autogradState.forwardDepth;
-  const jvp = getOpTable()[op].jvp as (
-    tangents: readonly (Tensor | null)[],
-    context: JvpContext<OpAttrs[P]>,
-  ) => Tensor | null;
   for (let d = 0; d < depth; d++) {
     const level = levels[d]!;
     let tangents: (Tensor | null)[] | null = null;
@@ -100,7 +92,7 @@ export function propagateTangents<P extends OpName>(
     autogradState.forwardDepth = d;
     let tangent: Tensor | null;
     try {
-      tangent = jvp(tangents, { inputs, output, attrs });
+      tangent = rule.jvp(tangents, { inputs, output, attrs });
       if (tangent !== null) tangent = fitTangent(op, tangent, output);
     } finally {
       autogradState.forwardDepth = depth;

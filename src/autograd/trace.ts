@@ -10,15 +10,14 @@
  * as JSON has no such numbers.
  */
 import { GraphError } from "../errors.js";
-import { Tensor, gradNodeOf, type NestedArray } from "../tensor/tensor.js";
+import { gradNodeOf } from "../graph/node.js";
+import { RowSparse, Tensor, type NestedArray } from "../tensor/tensor.js";
 import type { DType, TypedArray } from "../tensor/dtype.js";
 import { shapesEqual } from "../tensor/shape.js";
 import { tensor } from "../tensor/creation.js";
-import { RowSparse } from "../tensor/sparse.js";
-import type { Node } from "./node.js";
-import { noGrad } from "./mode.js";
+import type { Node } from "../graph/node.js";
+import { noGrad } from "../graph/mode.js";
 import { runEngine, toSeed, topologicalSort } from "./engine.js";
-import { getOpTable } from "../ops/table.js";
 import type { InputGrad, OpAttrs, OpName } from "../ops/types.js";
 import { add, sumToShape } from "../ops/index.js";
 
@@ -339,8 +338,7 @@ function localJacobians(node: Node): (Float64Array | null)[] {
   const wanted = inputs.map((t, i) => node.next[i] !== null && output.size * t.size <= LOCAL_JACOBIAN_LIMIT);
   const result = inputs.map((t, i) => (wanted[i] ? new Float64Array(output.size * t.size) : null));
   if (!wanted.includes(true)) return result;
-  const rule = getOpTable()[op];
-  const backward = rule.backward as (g: Tensor, context: unknown) => InputGrad[];
+  const rule = node.rule!;
   noGrad(() => {
     for (let k = 0; k < output.size; k++) {
       // Row k of the local Jacobian is the rule's vector–Jacobian product with the k-th unit upstream.
@@ -349,7 +347,7 @@ function localJacobians(node: Node): (Float64Array | null)[] {
         shape: output.shape,
       });
       unit._data[k] = 1;
-      const grads = backward(unit, {
+      const grads = rule.backward(unit, {
         inputs,
         output,
         attrs: node.attrs,

@@ -15,15 +15,16 @@
  * an enclosing transform. Otherwise they are plain tensors with no graph attached.
  */
 import { DTypeError, GraphError, ShapeError, ValueError } from "../errors.js";
-import { Tensor, gradNodeOf, type NestedArray } from "../tensor/tensor.js";
+import { gradNodeOf } from "../graph/node.js";
+import { Tensor, type NestedArray } from "../tensor/tensor.js";
 import { tensor, zerosLike } from "../tensor/creation.js";
 import { isFloatDType, type TypedArray } from "../tensor/dtype.js";
 import { shapeToString, shapesEqual } from "../tensor/shape.js";
 import { apply } from "./record.js";
-import { enableGrad, isGradEnabled } from "./mode.js";
+import { enableGrad, isGradEnabled } from "../graph/mode.js";
 import { gradients, topologicalSort } from "./engine.js";
 import { closeLevel, dropTangent, openLevel, setTangent, tangentOf } from "./forward.js";
-import type { Node } from "./node.js";
+import type { Node } from "../graph/node.js";
 import { reshape, stack } from "../ops/index.js";
 
 /** What a transform accepts as an argument: a Tensor, or values that `tensor()` converts (to float64). */

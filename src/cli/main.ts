@@ -6,6 +6,10 @@ import { VERSION } from "../version.js";
 import { ChainruleError } from "../errors.js";
 import { commands } from "./commands/index.js";
 import { CommandExit, describeErrno, errnoCode } from "./exit.js";
+import { installTensorMethods } from "../autograd/tensor-methods.js";
+
+// Tensor methods (t.add(u), t.backward(), …) sit above the tensor layer; attach them for this entry point.
+installTensorMethods();
 
 /** Builds the `chainrule` command with every subcommand registered. */
 export function buildProgram(): Command {

@@ -7,6 +7,10 @@
  * These are the public names; the helpers behind them (validators, float16 conversion, the streaming
  * builders, …) stay exported from their own files for the CLI and the tests, not from here.
  */
+import { installTensorMethods } from "../autograd/tensor-methods.js";
+
+// Tensor methods (t.add(u), t.backward(), …) sit above the tensor layer; attach them for this entry point.
+installTensorMethods();
 export {
   parseConll,
   formatConll,

@@ -4,6 +4,10 @@
  * `import … from "chainrule/ner"` resolves here (the package's "node" export condition); `chainrule/ner/node`
  * names it explicitly.
  */
+import { installTensorMethods } from "../autograd/tensor-methods.js";
+
+// Tensor methods (t.add(u), t.backward(), …) sit above the tensor layer; attach them for this entry point.
+installTensorMethods();
 export * from "./index.js";
 export {
   readConllFile,

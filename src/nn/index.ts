@@ -6,6 +6,10 @@
  * Browser-safe: safetensors are read and written as bytes (`parse`, `serialize`). In Node, this entry point
  * resolves to `nn/node.ts`, which adds the file functions `save` and `load`.
  */
+import { installTensorMethods } from "../autograd/tensor-methods.js";
+
+// Tensor methods (t.add(u), t.backward(), …) sit above the tensor layer; attach them for this entry point.
+installTensorMethods();
 export { Module, Sequential, type AnyModule, type TensorMap, type LoadStateDictOptions } from "./module.js";
 export {
   Linear,

@@ -3,7 +3,7 @@ import { checkDType, isFloatDType, type DType } from "../tensor/dtype.js";
 import { broadcastShapes, shapesEqual } from "../tensor/shape.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { BinaryKernel, UnaryKernel } from "../backend/index.js";
-import { apply } from "../autograd/record.js";
+import { applyRule } from "../graph/apply.js";
 import { backend, checkFloat, checkTensor, empty, operands } from "./helpers.js";
 import type { OpAttrs, OpRule } from "./types.js";
 
@@ -146,7 +146,8 @@ export const elementwiseRules: Rules<
   },
   sign: {
     forward: unaryForward("sign"),
-    // sign is piecewise constant: gradient 0, tangent 0
+    // sign is piecewise constant: gradient 0, tangent 0 (never recorded)
+    differentiable: false,
     backward: noGradient,
     jvp: noTangent,
   },
@@ -243,13 +244,28 @@ export const elementwiseRules: Rules<
     },
     jvp: ([da, db], { inputs: [a, b] }) => selectTangent(add(less(a!, b!), mul(equal(a!, b!), 0.5)), da, db),
   },
-  // comparisons are piecewise constant: gradient 0, tangent 0
-  greater: { forward: binaryForward("greater"), backward: noGradient, jvp: noTangent },
-  greaterEqual: { forward: binaryForward("greaterEqual"), backward: noGradient, jvp: noTangent },
-  less: { forward: binaryForward("less"), backward: noGradient, jvp: noTangent },
-  lessEqual: { forward: binaryForward("lessEqual"), backward: noGradient, jvp: noTangent },
-  equal: { forward: binaryForward("equal"), backward: noGradient, jvp: noTangent },
+  // comparisons are piecewise constant: gradient 0, tangent 0 (never recorded)
+  greater: { forward: binaryForward("greater"), differentiable: false, backward: noGradient, jvp: noTangent },
+  greaterEqual: {
+    forward: binaryForward("greaterEqual"),
+    differentiable: false,
+    backward: noGradient,
+    jvp: noTangent,
+  },
+  less: { forward: binaryForward("less"), differentiable: false, backward: noGradient, jvp: noTangent },
+  lessEqual: {
+    forward: binaryForward("lessEqual"),
+    differentiable: false,
+    backward: noGradient,
+    jvp: noTangent,
+  },
+  equal: { forward: binaryForward("equal"), differentiable: false, backward: noGradient, jvp: noTangent },
 };
+
+/** Runs one of this file's primitives on `inputs`, recording it for backward (graph/apply.ts). */
+function apply<P extends keyof typeof elementwiseRules>(op: P, inputs: Tensor[], attrs: OpAttrs[P]): Tensor {
+  return applyRule(op, elementwiseRules[op] as OpRule<OpAttrs[P]>, inputs, attrs);
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Public functions

@@ -1,6 +1,6 @@
-import { DTypeError, ShapeError, ValueError } from "../errors.js";
+import { DTypeError, ValueError } from "../errors.js";
 import { allocate, isFloatDType, type DType } from "../tensor/dtype.js";
-import { shapeToString, shapesEqual } from "../tensor/shape.js";
+import { shapeToString } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { getBackend, type Backend } from "../backend/index.js";
 
@@ -60,12 +60,8 @@ export function operands(a: Tensor | number, b: Tensor | number, op: string): [T
   return [a, b];
 }
 
-export function checkSameShapeAndDType(op: string, a: Tensor, b: Tensor): void {
-  if (!shapesEqual(a.shape, b.shape)) {
-    throw new ShapeError(`${op}: expected shape ${shapeToString(a.shape)}, got ${shapeToString(b.shape)}`);
-  }
-  if (a.dtype !== b.dtype) throw new DTypeError(`${op}: expected dtype ${a.dtype}, got ${b.dtype}`);
-}
+export { checkSameShapeAndDType } from "../tensor/tensor.js";
+export { checkIndexRange } from "../tensor/shape.js";
 
 /** Converts an index list (int32 tensor, number array or Int32Array) to an Int32Array plus its shape. */
 export function toIndices(
@@ -92,13 +88,4 @@ export function toIndices(
     data[i] = v;
   }
   return { data, shape: [indices.length] };
-}
-
-export function checkIndexRange(indices: Int32Array, limit: number, op: string, what: string): void {
-  for (let i = 0; i < indices.length; i++) {
-    const v = indices[i]!;
-    if (v < 0 || v >= limit) {
-      throw new ValueError(`${op}: index ${v} at position ${i} is out of range for ${what} of size ${limit}`);
-    }
-  }
 }

@@ -1,5 +1,5 @@
 import type { Tensor } from "../tensor/tensor.js";
-import { noGrad } from "../autograd/mode.js";
+import { noGrad } from "../graph/mode.js";
 import { add } from "./elementwise.js";
 
 export * from "./elementwise.js";

@@ -1,7 +1,7 @@
 import { ShapeError, ValueError } from "../errors.js";
 import { broadcastShapes, shapeToString, sizeOf, stridesOf } from "../tensor/shape.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { apply } from "../autograd/record.js";
+import { applyRule } from "../graph/apply.js";
 import { backend, checkFloat, checkTensor, empty, operands } from "./helpers.js";
 import type { OpAttrs, OpRule } from "./types.js";
 import { add, mul, neg } from "./elementwise.js";
@@ -130,6 +130,11 @@ export const linalgRules: Rules<"matmul" | "inv" | "det" | "logdet"> = {
     jvp: ([dx], { inputs: [x] }) => sum(mul(transposeLastTwo(inv(x!)), dx!), [-2, -1]),
   },
 };
+
+/** Runs one of this file's primitives on `inputs`, recording it for backward (graph/apply.ts). */
+function apply<P extends keyof typeof linalgRules>(op: P, inputs: Tensor[], attrs: OpAttrs[P]): Tensor {
+  return applyRule(op, linalgRules[op] as OpRule<OpAttrs[P]>, inputs, attrs);
+}
 
 /** The primitive: op(a) · op(b) over the last two axes, batch axes broadcast. */
 function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {

@@ -2,7 +2,7 @@ import { DTypeError, ShapeError, ValueError } from "../errors.js";
 import { blockView, normalizeAxis, shapeToString, shapesEqual, type BlockView } from "../tensor/shape.js";
 import { Tensor, type NestedArray } from "../tensor/tensor.js";
 import { tensor } from "../tensor/creation.js";
-import { apply } from "../autograd/record.js";
+import { applyRule } from "../graph/apply.js";
 import { backend, checkFloat, checkTensor, empty } from "./helpers.js";
 import type { OpAttrs, OpRule, Reduction } from "./types.js";
 import { abs, exp, log, mul, neg, relu, sigmoid, square, sub, add } from "./elementwise.js";
@@ -150,6 +150,11 @@ export const nnRules: Rules<"softmax" | "logSoftmax" | "crossEntropy" | "binaryC
     },
   },
 };
+
+/** Runs one of this file's primitives on `inputs`, recording it for backward (graph/apply.ts). */
+function apply<P extends keyof typeof nnRules>(op: P, inputs: Tensor[], attrs: OpAttrs[P]): Tensor {
+  return applyRule(op, nnRules[op] as OpRule<OpAttrs[P]>, inputs, attrs);
+}
 
 function softmaxOf(x: Tensor): Tensor {
   return apply("softmax", [x], { axis: x.ndim - 1 });

@@ -1,11 +1,19 @@
-import { ValueError } from "../errors.js";
-import { blockView, normalizeAxes, normalizeAxis, reducedShape } from "../tensor/shape.js";
+import { GradientError, ShapeError, ValueError } from "../errors.js";
+import {
+  blockView,
+  checkShape,
+  normalizeAxes,
+  normalizeAxis,
+  reducedShape,
+  shapeToString,
+  shapesEqual,
+} from "../tensor/shape.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { apply } from "../autograd/record.js";
+import { applyRule } from "../graph/apply.js";
 import { backend, checkFloat, checkTensor, empty } from "./helpers.js";
 import type { OpAttrs, OpRule } from "./types.js";
 import { div, equal, exp, mul, sub } from "./elementwise.js";
-import { broadcastTo, reshape } from "./shape.js";
+import { reshape } from "./shape.js";
 
 type Axis = number | readonly number[] | null | undefined;
 type Rules<K extends keyof OpAttrs> = { [P in K]: OpRule<OpAttrs[P]> };
@@ -53,7 +61,19 @@ function extremumTangent(
   return sum(div(mul(dx, mask), sum(mask, axes, true)), axes, keepDims);
 }
 
-export const reduceRules: Rules<"sum" | "max" | "min" | "logSumExp"> = {
+// broadcastTo lives here beside sum: each is the other's adjoint (the backward of one is the other).
+export const reduceRules: Rules<"sum" | "max" | "min" | "logSumExp" | "broadcastTo"> = {
+  broadcastTo: {
+    forward: ([x], { shape }) => {
+      const out = empty(shape, x!.dtype);
+      backend().broadcastTo(x!._data, x!.shape, out._data, shape);
+      return out;
+    },
+    // Copies of an entry each pass their gradient back: the gradient is summed over the broadcast axes
+    backward: (g, { inputs: [x] }) => [sumToShape(g, x!.shape, "broadcastTo")],
+    // forward: d broadcastTo(x) = broadcastTo(dx)
+    jvp: ([dx], { attrs: { shape } }) => broadcastTo(dx!, shape),
+  },
   sum: {
     forward: reduceForward("sum"),
     // d Σx = Σ dx: every input entry receives the upstream gradient of its sum
@@ -101,6 +121,11 @@ export const reduceRules: Rules<"sum" | "max" | "min" | "logSumExp"> = {
       sum(mul(dx!, exp(sub(x!, keepDimsView(output, x!.shape, axes)))), axes, keepDims),
   },
 };
+
+/** Runs one of this file's primitives on `inputs`, recording it for backward (graph/apply.ts). */
+function apply<P extends keyof typeof reduceRules>(op: P, inputs: Tensor[], attrs: OpAttrs[P]): Tensor {
+  return applyRule(op, reduceRules[op] as OpRule<OpAttrs[P]>, inputs, attrs);
+}
 
 function resolveAxes(x: Tensor, axis: Axis, op: string): number[] {
   return normalizeAxes(axis ?? undefined, x.ndim, op);
@@ -179,4 +204,48 @@ export function argmax(x: Tensor, axis?: number, keepDims = false): Tensor {
     }
   }
   return out;
+}
+
+/** Repeats `x` along broadcast dimensions to fill `shape` (NumPy's broadcast_to, as a copy). */
+export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
+  checkTensor(x, "broadcastTo");
+  const target = checkShape(shape, "broadcastTo");
+  const offset = target.length - x.ndim;
+  let ok = offset >= 0;
+  for (let i = 0; ok && i < x.ndim; i++) {
+    const d = x.shape[i]!;
+    if (d !== 1 && d !== target[i + offset]) ok = false;
+  }
+  if (!ok)
+    throw new ShapeError(
+      `broadcastTo: cannot broadcast ${shapeToString(x.shape)} to ${shapeToString(target)}`,
+    );
+  if (shapesEqual(target, x.shape)) return x;
+  return apply("broadcastTo", [x], { shape: target });
+}
+
+/**
+ * Sums `g` down to `shape`, undoing NumPy broadcasting: leading extra axes are summed away, and axes where
+ * `shape` has size 1 are summed with keepDims. This is where the engine undoes broadcasting for every op.
+ */
+export function sumToShape(g: Tensor, shape: readonly number[], op = "sumToShape"): Tensor {
+  if (shapesEqual(g.shape, shape)) return g;
+  const lead = g.ndim - shape.length;
+  const axes: number[] = [];
+  let ok = lead >= 0;
+  for (let d = 0; ok && d < g.ndim; d++) {
+    if (d < lead) axes.push(d);
+    else {
+      const want = shape[d - lead]!;
+      const have = g.shape[d]!;
+      if (want === 1 && have !== 1) axes.push(d);
+      else if (want !== have) ok = false;
+    }
+  }
+  if (!ok) {
+    throw new GradientError(
+      `${op}: a gradient of shape ${shapeToString(g.shape)} does not fit its input of shape ${shapeToString(shape)}`,
+    );
+  }
+  return reshape(sum(g, axes, true), shape);
 }

@@ -1,4 +1,4 @@
-import { DTypeError, GradientError, ShapeError, ValueError } from "../errors.js";
+import { DTypeError, ShapeError, ValueError } from "../errors.js";
 import {
   checkShape,
   normalizeAxes,
@@ -11,10 +11,9 @@ import {
 } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { RowSparse } from "../tensor/sparse.js";
-import { apply } from "../autograd/record.js";
+import { applyRule } from "../graph/apply.js";
 import { backend, checkIndexRange, checkTensor, empty, toIndices } from "./helpers.js";
 import type { OpAttrs, OpRule } from "./types.js";
-import { sum } from "./reduce.js";
 
 type Rules<K extends keyof OpAttrs> = { [P in K]: OpRule<OpAttrs[P]> };
 
@@ -30,7 +29,7 @@ function inversePermutation(perm: readonly number[]): number[] {
 }
 
 export const shapeRules: Rules<
-  "reshape" | "broadcastTo" | "transpose" | "slice" | "pad" | "concat" | "gather" | "scatterAdd"
+  "reshape" | "transpose" | "slice" | "pad" | "concat" | "gather" | "scatterAdd"
 > = {
   reshape: {
     // A reshape shares the input's storage: row-major order does not change.
@@ -39,17 +38,6 @@ export const shapeRules: Rules<
     backward: (g, { inputs: [x] }) => [reshape(g, x!.shape)],
     // forward: d reshape(x) = reshape(dx)
     jvp: ([dx], { attrs: { shape } }) => reshape(dx!, shape),
-  },
-  broadcastTo: {
-    forward: ([x], { shape }) => {
-      const out = empty(shape, x!.dtype);
-      backend().broadcastTo(x!._data, x!.shape, out._data, shape);
-      return out;
-    },
-    // Copies of an entry each pass their gradient back: the gradient is summed over the broadcast axes
-    backward: (g, { inputs: [x] }) => [sumToShape(g, x!.shape, "broadcastTo")],
-    // forward: d broadcastTo(x) = broadcastTo(dx)
-    jvp: ([dx], { attrs: { shape } }) => broadcastTo(dx!, shape),
   },
   transpose: {
     forward: ([x], { perm }) => {
@@ -149,6 +137,11 @@ export const shapeRules: Rules<
   },
 };
 
+/** Runs one of this file's primitives on `inputs`, recording it for backward (graph/apply.ts). */
+function apply<P extends keyof typeof shapeRules>(op: P, inputs: Tensor[], attrs: OpAttrs[P]): Tensor {
+  return applyRule(op, shapeRules[op] as OpRule<OpAttrs[P]>, inputs, attrs);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Public functions
 
@@ -211,50 +204,6 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
   const shape = x.shape.slice();
   shape.splice(a, 0, 1);
   return reshape(x, shape);
-}
-
-/** Repeats `x` along broadcast dimensions to fill `shape` (NumPy's broadcast_to, as a copy). */
-export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
-  checkTensor(x, "broadcastTo");
-  const target = checkShape(shape, "broadcastTo");
-  const offset = target.length - x.ndim;
-  let ok = offset >= 0;
-  for (let i = 0; ok && i < x.ndim; i++) {
-    const d = x.shape[i]!;
-    if (d !== 1 && d !== target[i + offset]) ok = false;
-  }
-  if (!ok)
-    throw new ShapeError(
-      `broadcastTo: cannot broadcast ${shapeToString(x.shape)} to ${shapeToString(target)}`,
-    );
-  if (shapesEqual(target, x.shape)) return x;
-  return apply("broadcastTo", [x], { shape: target });
-}
-
-/**
- * Sums `g` down to `shape`, undoing NumPy broadcasting: leading extra axes are summed away, and axes where
- * `shape` has size 1 are summed with keepDims. This is where the engine undoes broadcasting for every op.
- */
-export function sumToShape(g: Tensor, shape: readonly number[], op = "sumToShape"): Tensor {
-  if (shapesEqual(g.shape, shape)) return g;
-  const lead = g.ndim - shape.length;
-  const axes: number[] = [];
-  let ok = lead >= 0;
-  for (let d = 0; ok && d < g.ndim; d++) {
-    if (d < lead) axes.push(d);
-    else {
-      const want = shape[d - lead]!;
-      const have = g.shape[d]!;
-      if (want === 1 && have !== 1) axes.push(d);
-      else if (want !== have) ok = false;
-    }
-  }
-  if (!ok) {
-    throw new GradientError(
-      `${op}: a gradient of shape ${shapeToString(g.shape)} does not fit its input of shape ${shapeToString(shape)}`,
-    );
-  }
-  return reshape(sum(g, axes, true), shape);
 }
 
 /** Permutes the axes (default: reverses them, so a matrix becomes its transpose). */

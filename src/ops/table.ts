@@ -5,20 +5,20 @@ import { shapeRules } from "./shape.js";
 import { linalgRules } from "./linalg.js";
 import { nnRules } from "./nn.js";
 
-let table: OpTable | null = null;
-
 /**
  * The op table: every primitive, keyed by name, with its forward and its backward side by side (in the
- * category files). Typed as `OpTable`, so a primitive missing a rule does not compile. Assembled on first
- * use, because the rule files and the recorder import each other.
+ * category files). Typed as `OpTable`, so a primitive missing a rule does not compile. Nothing below ops/
+ * reads it: a recorded node carries its own rule.
  */
+export const opTable: OpTable = {
+  ...elementwiseRules,
+  ...reduceRules,
+  ...shapeRules,
+  ...linalgRules,
+  ...nnRules,
+};
+
+/** The op table (see {@link opTable}). */
 export function getOpTable(): OpTable {
-  table ??= {
-    ...elementwiseRules,
-    ...reduceRules,
-    ...shapeRules,
-    ...linalgRules,
-    ...nnRules,
-  };
-  return table;
+  return opTable;
 }

@@ -137,3 +137,13 @@ export function blockView(shape: Shape, axes: readonly number[]): BlockView | nu
   }
   return { outer, axis, inner };
 }
+
+/** Throws unless every index lies in [0, limit) (the message names `op` and what is indexed). */
+export function checkIndexRange(indices: Int32Array, limit: number, op: string, what: string): void {
+  for (let i = 0; i < indices.length; i++) {
+    const v = indices[i]!;
+    if (v < 0 || v >= limit) {
+      throw new ValueError(`${op}: index ${v} at position ${i} is out of range for ${what} of size ${limit}`);
+    }
+  }
+}

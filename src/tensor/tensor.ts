@@ -1,14 +1,10 @@
-import { DTypeError, GraphError, ValueError } from "../errors.js";
+import { DTypeError, GraphError, ShapeError, ValueError } from "../errors.js";
 import type { DType, TypedArray } from "./dtype.js";
-import { isFloatDType } from "./dtype.js";
+import { allocate, isFloatDType } from "./dtype.js";
 import type { Shape } from "./shape.js";
-import { shapeToString } from "./shape.js";
+import { checkIndexRange, shapeToString, shapesEqual } from "./shape.js";
 import { formatValues } from "./format.js";
-import type { RowSparse } from "./sparse.js";
-import { Node, type GradHook } from "../autograd/node.js";
-import type { Tangent } from "../autograd/forward.js";
-import * as ops from "../ops/index.js";
-import { runBackward } from "../autograd/engine.js";
+import { getBackend } from "../backend/index.js";
 
 export type NestedArray = number | NestedArray[];
 export type Axis = number | readonly number[];
@@ -26,8 +22,28 @@ export interface HookHandle {
 }
 
 /**
+ * The graph node that produced a tensor. The tensor layer knows nothing of graphs: the graph layer
+ * (graph/node.ts) completes this interface with the members of its `Node` by declaration merging.
+ */
+export interface GraphNode {
+  /** The name of the op that produced the tensor, or "leaf". */
+  readonly op: string;
+}
+
+/** A forward-mode tangent of a tensor at one `jvp` level; a tensor's tangents form a linked list. */
+export interface Tangent {
+  readonly level: number;
+  readonly value: Tensor;
+  readonly next: Tangent | null;
+}
+
+/**
  * An n-dimensional array of float32, float64 or int32 values in a plain row-major typed array, optionally
  * recording the operations applied to it so that gradients can flow back to it.
+ *
+ * This file holds the data and the gradient storage. The op methods (`t.add(u)`, `t.matmul(w)`, …),
+ * `backward` and `registerHook` sit in the layers above and are attached to this class by
+ * `installTensorMethods()` (autograd/tensor-methods.ts), which every entry point calls.
  *
  * Memory is garbage-collected: there is nothing to dispose. Treat `data` as read-only unless you own the
  * tensor (mutating a tensor that a graph saved makes later gradients wrong).
@@ -39,9 +55,9 @@ export class Tensor {
   readonly dtype: DType;
   readonly size: number;
   /** @internal The op node that produced this tensor, or null for a leaf. */
-  _node: Node | null = null;
+  _node: GraphNode | null = null;
   /** @internal The accumulation node of a leaf that requires grad (created on first use). */
-  _leafNode: Node | null = null;
+  _leafNode: GraphNode | null = null;
   /** @internal */
   _requiresGrad = false;
   /** @internal */
@@ -105,7 +121,7 @@ export class Tensor {
   get grad(): Tensor | null {
     if (this._sparseGrad !== null) {
       const dense = this._sparseGrad.toDense();
-      this._grad = this._grad === null ? dense : ops.noGradAdd(this._grad, dense);
+      this._grad = this._grad === null ? dense : addDense(this._grad, dense);
       this._sparseGrad = null;
     }
     return this._grad;
@@ -114,7 +130,7 @@ export class Tensor {
   set grad(value: Tensor | null) {
     if (value !== null) {
       if (!(value instanceof Tensor)) throw new ValueError("grad: expected a Tensor or null");
-      ops.checkSameShapeAndDType("grad", this, value);
+      checkSameShapeAndDType("grad", this, value);
     }
     this._grad = value;
     this._sparseGrad = null;
@@ -135,36 +151,9 @@ export class Tensor {
     return this._node?.op;
   }
 
-  /**
-   * Backpropagates from this tensor. A scalar (one-element) output is seeded with 1; any other output needs a
-   * `seed` of its own shape (the upstream gradient ∂L/∂output).
-   */
-  backward(seed?: Tensor | NestedArray | TypedArray, options: BackwardOptions = {}): void {
-    runBackward(this, seed, options);
-  }
-
   /** A tensor sharing this one's values but cut from the graph (it never requires grad). */
   detach(): Tensor {
     return new Tensor(this._data, this.shape, this.dtype);
-  }
-
-  /** Registers `fn` to be called with the gradient flowing into this tensor during backward. */
-  registerHook(fn: GradHook): HookHandle {
-    if (!this._requiresGrad) {
-      throw new GraphError(
-        "registerHook: the tensor does not require grad, so no gradient will flow into it",
-      );
-    }
-    const node = this._node ?? leafNodeOf(this);
-    (node.hooks ??= []).push(fn);
-    return {
-      remove: () => {
-        const list = node.hooks;
-        if (!list) return;
-        const i = list.indexOf(fn);
-        if (i >= 0) list.splice(i, 1);
-      },
-    };
   }
 
   /** Nested arrays of the values (a number for a 0-d tensor). */
@@ -210,180 +199,113 @@ export class Tensor {
   [Symbol.for("nodejs.util.inspect.custom")](): string {
     return this.toString();
   }
-
-  // ---- ops as methods (each is also a free function of the same name) ----
-
-  astype(dtype: DType): Tensor {
-    return ops.astype(this, dtype);
-  }
-  neg(): Tensor {
-    return ops.neg(this);
-  }
-  exp(): Tensor {
-    return ops.exp(this);
-  }
-  log(): Tensor {
-    return ops.log(this);
-  }
-  sqrt(): Tensor {
-    return ops.sqrt(this);
-  }
-  abs(): Tensor {
-    return ops.abs(this);
-  }
-  sigmoid(): Tensor {
-    return ops.sigmoid(this);
-  }
-  tanh(): Tensor {
-    return ops.tanh(this);
-  }
-  relu(): Tensor {
-    return ops.relu(this);
-  }
-  sin(): Tensor {
-    return ops.sin(this);
-  }
-  cos(): Tensor {
-    return ops.cos(this);
-  }
-  square(): Tensor {
-    return ops.square(this);
-  }
-  sign(): Tensor {
-    return ops.sign(this);
-  }
-  clamp(min: number, max: number): Tensor {
-    return ops.clamp(this, min, max);
-  }
-  add(other: Tensor | number): Tensor {
-    return ops.add(this, other);
-  }
-  sub(other: Tensor | number): Tensor {
-    return ops.sub(this, other);
-  }
-  mul(other: Tensor | number): Tensor {
-    return ops.mul(this, other);
-  }
-  div(other: Tensor | number): Tensor {
-    return ops.div(this, other);
-  }
-  pow(other: Tensor | number): Tensor {
-    return ops.pow(this, other);
-  }
-  maximum(other: Tensor | number): Tensor {
-    return ops.maximum(this, other);
-  }
-  minimum(other: Tensor | number): Tensor {
-    return ops.minimum(this, other);
-  }
-  greater(other: Tensor | number): Tensor {
-    return ops.greater(this, other);
-  }
-  greaterEqual(other: Tensor | number): Tensor {
-    return ops.greaterEqual(this, other);
-  }
-  less(other: Tensor | number): Tensor {
-    return ops.less(this, other);
-  }
-  lessEqual(other: Tensor | number): Tensor {
-    return ops.lessEqual(this, other);
-  }
-  equal(other: Tensor | number): Tensor {
-    return ops.equal(this, other);
-  }
-  sum(axis?: Axis | null, keepDims = false): Tensor {
-    return ops.sum(this, axis, keepDims);
-  }
-  mean(axis?: Axis | null, keepDims = false): Tensor {
-    return ops.mean(this, axis, keepDims);
-  }
-  max(axis?: Axis | null, keepDims = false): Tensor {
-    return ops.max(this, axis, keepDims);
-  }
-  min(axis?: Axis | null, keepDims = false): Tensor {
-    return ops.min(this, axis, keepDims);
-  }
-  logSumExp(axis?: Axis | null, keepDims = false): Tensor {
-    return ops.logSumExp(this, axis, keepDims);
-  }
-  argmax(axis?: number, keepDims = false): Tensor {
-    return ops.argmax(this, axis, keepDims);
-  }
-  matmul(other: Tensor): Tensor {
-    return ops.matmul(this, other);
-  }
-  transpose(axes?: readonly number[]): Tensor {
-    return ops.transpose(this, axes);
-  }
-  /** The transpose of a matrix (all axes reversed), as in `Wᵀ`. */
-  get T(): Tensor {
-    return ops.transpose(this);
-  }
-  reshape(shape: readonly number[]): Tensor {
-    return ops.reshape(this, shape);
-  }
-  flatten(): Tensor {
-    return ops.reshape(this, [-1]);
-  }
-  squeeze(axis?: Axis): Tensor {
-    return ops.squeeze(this, axis);
-  }
-  unsqueeze(axis: number): Tensor {
-    return ops.unsqueeze(this, axis);
-  }
-  broadcastTo(shape: readonly number[]): Tensor {
-    return ops.broadcastTo(this, shape);
-  }
-  concat(others: readonly Tensor[], axis = 0): Tensor {
-    return ops.concat([this, ...others], axis);
-  }
-  stack(others: readonly Tensor[], axis = 0): Tensor {
-    return ops.stack([this, ...others], axis);
-  }
-  slice(begin: readonly number[], size?: readonly number[]): Tensor {
-    return ops.slice(this, begin, size);
-  }
-  gather(indices: Tensor | readonly number[] | Int32Array, axis = 0): Tensor {
-    return ops.gather(this, indices, axis);
-  }
-  softmax(axis = -1): Tensor {
-    return ops.softmax(this, axis);
-  }
-  logSoftmax(axis = -1): Tensor {
-    return ops.logSoftmax(this, axis);
-  }
-  crossEntropy(targets: Tensor | readonly number[] | Int32Array): Tensor {
-    return ops.crossEntropy(this, targets);
-  }
-  binaryCrossEntropyWithLogits(targets: Tensor | NestedArray): Tensor {
-    return ops.binaryCrossEntropyWithLogits(this, targets);
-  }
-  mseLoss(other: Tensor | NestedArray): Tensor {
-    return ops.mseLoss(this, other);
-  }
-  inv(): Tensor {
-    return ops.inv(this);
-  }
-  det(): Tensor {
-    return ops.det(this);
-  }
-  logdet(): Tensor {
-    return ops.logdet(this);
-  }
 }
 
-/** The accumulation node of a leaf tensor that requires grad, created on first use. */
-export function leafNodeOf(t: Tensor): Node {
-  let node = t._leafNode;
-  if (node === null) {
-    node = new Node("leaf", null, null, [], t);
-    t._leafNode = node;
+/** Throws unless `b` has the shape and dtype of `a` (the message names `op`). */
+export function checkSameShapeAndDType(op: string, a: Tensor, b: Tensor): void {
+  if (!shapesEqual(a.shape, b.shape)) {
+    throw new ShapeError(`${op}: expected shape ${shapeToString(a.shape)}, got ${shapeToString(b.shape)}`);
   }
-  return node;
+  if (a.dtype !== b.dtype) throw new DTypeError(`${op}: expected dtype ${a.dtype}, got ${b.dtype}`);
 }
 
-/** The node gradients of `t` flow into, or null when `t` does not require grad. */
-export function gradNodeOf(t: Tensor): Node | null {
-  if (!t._requiresGrad) return null;
-  return t._node ?? leafNodeOf(t);
+/** a + b for two gradients of one shape and dtype, straight on the kernel (gradient bookkeeping records nothing). */
+function addDense(a: Tensor, b: Tensor): Tensor {
+  const out = new Tensor(allocate(a.dtype, a.size), a.shape, a.dtype);
+  getBackend().binary("add", a._data, a.shape, b._data, b.shape, out._data, a.shape);
+  return out;
+}
+
+/**
+ * A row-sparse gradient: only the rows `indices` of a tensor of shape `shape` are non-zero, with values
+ * `values` (shape `[indices.length, ...shape.slice(1)]`). An embedding lookup produces one, so that its
+ * gradient and update cost scale with the rows a batch used rather than with the vocabulary.
+ * Indices may repeat until `coalesce()` sums them.
+ *
+ * Gradient bookkeeping, not a differentiable value: its methods call the kernels directly and record nothing.
+ */
+export class RowSparse {
+  readonly shape: readonly number[];
+  readonly indices: Int32Array;
+  readonly values: Tensor;
+
+  constructor(shape: readonly number[], indices: Int32Array, values: Tensor) {
+    if (values.shape[0] !== indices.length || values.ndim !== shape.length) {
+      throw new ShapeError(
+        `RowSparse: values of shape ${shapeToString(values.shape)} do not fit ${indices.length} rows of ${shapeToString(shape)}`,
+      );
+    }
+    this.shape = shape;
+    this.indices = indices;
+    this.values = values;
+  }
+
+  get dtype(): DType {
+    return this.values.dtype;
+  }
+
+  /** Number of values in one row. */
+  get rowSize(): number {
+    let size = 1;
+    for (let d = 1; d < this.shape.length; d++) size *= this.shape[d]!;
+    return size;
+  }
+
+  /** The same gradient with each row index once (duplicates summed), indices ascending. */
+  coalesce(): RowSparse {
+    const n = this.indices.length;
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => this.indices[a]! - this.indices[b]!);
+    const unique: number[] = [];
+    const slot = new Int32Array(n);
+    for (const i of order) {
+      const row = this.indices[i]!;
+      if (unique.length === 0 || unique[unique.length - 1] !== row) unique.push(row);
+      slot[i] = unique.length - 1;
+    }
+    const values = this.scatterRows(slot, unique.length, "coalesce");
+    return new RowSparse(this.shape, Int32Array.from(unique), values);
+  }
+
+  /** The dense tensor this gradient stands for. */
+  toDense(): Tensor {
+    return this.scatterRows(this.indices, this.shape[0]!, "toDense");
+  }
+
+  /** Concatenates two row-sparse gradients of the same tensor (no summing). */
+  concat(other: RowSparse): RowSparse {
+    if (!shapesEqual(this.shape, other.shape) || this.dtype !== other.dtype) {
+      throw new ShapeError(
+        `RowSparse.concat: cannot join a gradient of ${shapeToString(other.shape)} (${other.dtype}) to one of ` +
+          `${shapeToString(this.shape)} (${this.dtype})`,
+      );
+    }
+    const indices = new Int32Array(this.indices.length + other.indices.length);
+    indices.set(this.indices);
+    indices.set(other.indices, this.indices.length);
+    const data = allocate(this.dtype, this.values.size + other.values.size);
+    data.set(this.values._data);
+    data.set(other.values._data, this.values.size);
+    const values = new Tensor(data, [indices.length, ...this.shape.slice(1)], this.dtype);
+    return new RowSparse(this.shape, indices, values);
+  }
+
+  /** The same gradient multiplied by a number. */
+  scale(factor: number): RowSparse {
+    const values = this.values;
+    const scalar = allocate(this.dtype, 1);
+    scalar[0] = factor;
+    const out = new Tensor(allocate(this.dtype, values.size), values.shape, this.dtype);
+    getBackend().binary("mul", values._data, values.shape, scalar, [], out._data, values.shape);
+    return new RowSparse(this.shape, this.indices, out);
+  }
+
+  /** Sums row i of `values` into row `rows[i]` of a zero tensor with `count` rows. */
+  private scatterRows(rows: Int32Array, count: number, method: string): Tensor {
+    checkIndexRange(rows, count, `RowSparse.${method}`, `axis 0 of ${shapeToString(this.shape)}`);
+    const shape = [count, ...this.shape.slice(1)];
+    const out = new Tensor(allocate(this.dtype, count * this.rowSize), shape, this.dtype);
+    const view = { outer: 1, axis: count, inner: this.rowSize };
+    getBackend().scatterAdd(this.values._data, view, rows, out._data);
+    return out;
+  }
 }

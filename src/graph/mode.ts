@@ -1,0 +1,52 @@
+import type { Tensor } from "../tensor/tensor.js";
+import type { OpRule } from "./rule.js";
+
+/** Computes an op's output tangents from its inputs' (forward mode); see autograd/forward.ts. */
+export type TangentPropagator = (
+  op: string,
+  rule: OpRule<unknown>,
+  inputs: readonly Tensor[],
+  attrs: unknown,
+  output: Tensor,
+) => void;
+
+/** Global switches of the autograd engine: grad mode, anomaly mode and forward mode. */
+export const autogradState = {
+  /** When false, ops record nothing (inside `noGrad`, and while backward runs without `createGraph`). */
+  gradEnabled: true,
+  /** When true, every op checks its outputs and every backward step its gradients for NaN and infinity. */
+  anomaly: false,
+  /** Number of open forward-mode (jvp) levels whose tangents ops propagate; 0 outside `jvp`. */
+  forwardDepth: 0,
+  /**
+   * What `apply` calls while a forward-mode level is open: set by `jvp` (autograd/forward.ts) when it opens
+   * a level, so that this layer runs jvp rules without depending on the forward-mode machinery above it.
+   */
+  propagateTangents: null as TangentPropagator | null,
+};
+
+/** Runs `fn` with recording switched off and returns its result: tensors it creates have no graph. */
+export function noGrad<T>(fn: () => T): T {
+  const previous = autogradState.gradEnabled;
+  autogradState.gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    autogradState.gradEnabled = previous;
+  }
+}
+
+/** Runs `fn` with recording switched on (for use inside `noGrad`). */
+export function enableGrad<T>(fn: () => T): T {
+  const previous = autogradState.gradEnabled;
+  autogradState.gradEnabled = true;
+  try {
+    return fn();
+  } finally {
+    autogradState.gradEnabled = previous;
+  }
+}
+
+export function isGradEnabled(): boolean {
+  return autogradState.gradEnabled;
+}
