@@ -8,7 +8,7 @@
  */
 const layers = [
   { rank: 0, name: "cli", path: "^src/cli/" },
-  { rank: 0, name: "entry", path: "^src/index\\.ts$" },
+  { rank: 0, name: "entry", path: "^src/(index|node)\\.ts$" },
   { rank: 1, name: "ner", path: "^src/ner/" },
   { rank: 1, name: "calculus", path: "^src/calculus/" },
   { rank: 1, name: "viz", path: "^src/viz/" },
@@ -57,11 +57,10 @@ module.exports = {
       from: { path: "^src/" },
       to: {
         circular: true,
-        // TEMPORARY exemptions, for cycles this check found that the layering work did not create; only a
-        // cycle made entirely of these files is let through. Delete each when its cycle is gone:
-        // - ner/tagger.ts ↔ ner/tagger-node.ts (removed with the browser-safe entry points);
-        // - type-only imports among ner/train/ (types.ts, checkpoint.ts, prepare.ts, best.ts).
-        viaSomeNot: "^src/ner/(tagger(-node)?\\.ts$|train/)",
+        // TEMPORARY exemption, for cycles this check found that the layering work did not create: type-only
+        // imports among ner/train/ (types.ts, checkpoint.ts, prepare.ts, best.ts). Only a cycle made entirely
+        // of ner/train/ files is let through. Delete this line when they are gone.
+        viaSomeNot: "^src/ner/train/",
       },
     },
     ...layerRules,
