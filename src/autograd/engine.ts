@@ -3,7 +3,7 @@ import { gradNodeOf } from "../graph/node.js";
 import { RowSparse, Tensor, type BackwardOptions, type NestedArray } from "../tensor/tensor.js";
 import { shapeToString, shapesEqual } from "../tensor/shape.js";
 import type { TypedArray } from "../tensor/dtype.js";
-import type { Node } from "../graph/node.js";
+import type { GradHook, Node } from "../graph/node.js";
 import { autogradState } from "../graph/mode.js";
 import type { InputGrad } from "../graph/rule.js";
 import { checkFiniteGradient, inBackwardOf } from "../graph/anomaly.js";
@@ -126,92 +126,143 @@ export function runBackward(
 }
 
 /**
- * The backward pass over the graph behind `roots`, seeded with `seeds`. Returns the gradient that reached
- * each node of `options.capture` (null where none did).
+ * The backward pass over the graph behind `roots`, seeded with `seeds`. Like micrograd's `backward()`: sort
+ * the nodes topologically, then visit them in reverse order, each handing its gradient on to its inputs.
+ * Returns the gradient that reached each node of `options.capture` (null where none did).
  */
 export function runEngine(
   roots: readonly Node[],
   seeds: readonly Tensor[],
   options: EngineOptions,
 ): (Tensor | null)[] {
-  const all = topologicalSort(roots);
-  // With captured nodes (functional gradients), only the nodes on a path to one of them run: the graph
-  // beyond them (an enclosing computation's) is neither walked nor freed, and its hooks do not fire.
-  const needed =
-    options.capture !== undefined && options.capture.length > 0 ? pathsTo(all, options.capture) : null;
-  const order = needed === null ? all : all.filter((node) => needed.has(node));
-  for (const node of order) {
-    if (node.freed && !(needed !== null && options.capture!.includes(node) && !leadsFurther(node, needed))) {
-      throw new GraphError(
-        `backward: the graph through ${node.op} has already been freed by an earlier backward; ` +
-          "pass { retainGraph: true } to the first backward to run backward through it again",
-      );
-    }
-  }
-  const capture = options.capture ?? [];
-  const captured: (Tensor | null)[] = capture.map(() => null);
+  const walk = new BackwardWalk(roots, options.capture ?? []);
+  walk.checkNotFreed();
   const previousMode = autogradState.gradEnabled;
   autogradState.gradEnabled = options.createGraph;
   let finished = false;
   try {
-    for (let r = 0; r < roots.length; r++) accumulatePending(roots[r]!, seeds[r]!);
-    for (let o = order.length - 1; o >= 0; o--) {
-      const node = order[o]!;
-      const pending = node.pending;
-      node.pending = null;
-      if (pending === null) {
-        if (!options.retainGraph) free(node);
-        continue;
-      }
-      const c = capture.length === 0 ? -1 : capture.indexOf(node);
-      if (
-        node.leaf !== null &&
-        pending instanceof RowSparse &&
-        node.hooks === null &&
-        c < 0 &&
-        !options.onLeaf
-      ) {
-        // A row-sparse gradient reaches its leaf (an embedding table) without ever being made dense.
-        if (options.accumulate) accumulateLeaf(node.leaf, pending, options.createGraph);
-        continue;
-      }
-      let upstream = pending instanceof RowSparse ? pending.toDense() : pending;
-      if (node.hooks !== null) upstream = runHooks(node, upstream);
-      if (c >= 0) {
-        captured[c] = upstream;
-        // A captured tensor's own rule runs only if another captured tensor lies below it.
-        if (needed !== null && !leadsFurther(node, needed)) continue;
-      }
-      if (node.leaf !== null) {
-        options.onLeaf?.(node, upstream);
-        if (options.accumulate) accumulateLeaf(node.leaf, upstream, options.createGraph);
-        continue;
-      }
-      const downstream = backwardStep(node, upstream, options.createGraph);
-      if (options.onStep) {
-        options.onStep({
-          node,
-          upstream,
-          downstream: downstream.map((g) => (g instanceof RowSparse ? g.toDense() : g)),
-        });
-      }
-      for (let i = 0; i < downstream.length; i++) {
-        const g = downstream[i];
-        const target = node.next[i];
-        if (g && target) accumulatePending(target, g);
-      }
-      if (!options.retainGraph) free(node);
-    }
+    for (let r = 0; r < roots.length; r++) accumulatePending(roots[r], seeds[r]);
+    for (let o = walk.order.length - 1; o >= 0; o--) visit(walk.order[o], walk, options);
     finished = true;
   } finally {
     autogradState.gradEnabled = previousMode;
     // Gradients left waiting (after an error midway, or on nodes beyond the captured ones) must not leak
     // into a later backward through the same nodes (leaves are shared by every backward).
-    if (!finished || order !== all) for (const node of all) node.pending = null;
+    if (!finished || walk.isPartial) for (const node of walk.all) node.pending = null;
   }
-  return captured;
+  return walk.captured;
 }
 
+/**
+ * One node's turn: the upstream gradient that reached it (summed over its consumers) goes through its hooks,
+ * then into a leaf's `.grad`, or through its rule to give each input its downstream gradient.
+ */
+function visit(node: Node, walk: BackwardWalk, options: EngineOptions): void {
+  const pending = node.pending;
+  node.pending = null;
+  if (pending === null) {
+    release(node, options); // no gradient flows through this node
+    return;
+  }
+  if (pending instanceof RowSparse && node.leaf !== null && keepsSparse(node, walk, options)) {
+    // A row-sparse gradient reaches its leaf (an embedding table) without ever being made dense.
+    if (options.accumulate) accumulateSparseLeaf(node.leaf, pending);
+    return;
+  }
+  let upstream = pending instanceof RowSparse ? pending.toDense() : pending;
+  if (node.hooks !== null) upstream = runHooks(node.hooks, upstream);
+  if (walk.capture(node, upstream)) return; // a captured node with nothing captured below it
+  if (node.leaf !== null) {
+    reachLeaf(node, node.leaf, upstream, options);
+    return;
+  }
+  const downstream = backwardStep(node, upstream, options.createGraph);
+  options.onStep?.({ node, upstream, downstream: downstream.map(densify) });
+  for (let i = 0; i < downstream.length; i++) {
+    const g = downstream[i];
+    const target = node.next[i];
+    if (g && target) accumulatePending(target, g);
+  }
+  release(node, options);
+}
+
+/**
+ * The nodes one backward pass visits (children before parents) and, for functional gradients, the captured
+ * nodes with the gradient that reached each.
+ */
+class BackwardWalk {
+  /** Every node reachable from the roots. */
+  readonly all: Node[];
+  /** The nodes visited: all of them, or only those on a path to a captured node. */
+  readonly order: Node[];
+  /** The gradient that reached each captured node (null until one does). */
+  readonly captured: (Tensor | null)[];
+  private readonly targets: readonly Node[];
+  private readonly needed: Set<Node> | null;
+
+  constructor(roots: readonly Node[], targets: readonly Node[]) {
+    this.all = topologicalSort(roots);
+    this.targets = targets;
+    this.captured = targets.map(() => null);
+    // With captured nodes (functional gradients), only the nodes on a path to one of them run: the graph
+    // beyond them (an enclosing computation's) is neither walked nor freed, and its hooks do not fire.
+    const needed = targets.length > 0 ? pathsTo(this.all, targets) : null;
+    this.needed = needed;
+    this.order = needed === null ? this.all : this.all.filter((node) => needed.has(node));
+  }
+
+  /** True when some reachable nodes are not visited (they lie beyond the captured ones). */
+  get isPartial(): boolean {
+    return this.order !== this.all;
+  }
+
+  isCaptured(node: Node): boolean {
+    return this.targets.length > 0 && this.targets.includes(node);
+  }
+
+  /** True for a captured node whose own rule does not run, because no other captured node lies below it. */
+  endsAt(node: Node): boolean {
+    return this.needed !== null && this.isCaptured(node) && !leadsFurther(node, this.needed);
+  }
+
+  /** Keeps the gradient reaching `node` if it is captured; true when the walk ends there. */
+  capture(node: Node, upstream: Tensor): boolean {
+    const c = this.targets.length === 0 ? -1 : this.targets.indexOf(node);
+    if (c < 0) return false;
+    this.captured[c] = upstream;
+    return this.endsAt(node);
+  }
+
+  /** Throws if a node whose rule must run has had its saved tensors freed by an earlier backward. */
+  checkNotFreed(): void {
+    for (const node of this.order) {
+      if (node.freed && !this.endsAt(node)) {
+        throw new GraphError(
+          `backward: the graph through ${node.op} has already been freed by an earlier backward; ` +
+            "pass { retainGraph: true } to the first backward to run backward through it again",
+        );
+      }
+    }
+  }
+}
+
+/** A row-sparse gradient stays sparse on its way into a leaf unless something must see it as a tensor. */
+function keepsSparse(node: Node, walk: BackwardWalk, options: EngineOptions): boolean {
+  return node.hooks === null && !walk.isCaptured(node) && !options.onLeaf;
+}
+
+/** A leaf receives its gradient: reported to `onLeaf`, and added to `.grad` in an ordinary backward. */
+function reachLeaf(node: Node, leaf: Tensor, upstream: Tensor, options: EngineOptions): void {
+  options.onLeaf?.(node, upstream);
+  if (options.accumulate) accumulateLeaf(leaf, upstream, options.createGraph);
+}
+
+/** After its turn a node drops the tensors it saved for backward, unless the graph is to be kept. */
+function release(node: Node, options: EngineOptions): void {
+  if (!options.retainGraph) free(node);
+}
+
+/** Whether a node of `needed` lies directly below `node`. */
 function leadsFurther(node: Node, needed: ReadonlySet<Node>): boolean {
   return node.next.some((child) => child !== null && needed.has(child));
 }
@@ -228,6 +279,10 @@ function pathsTo(order: readonly Node[], targets: readonly Node[]): Set<Node> {
   return reaches;
 }
 
+function densify(g: InputGrad): Tensor | null {
+  return g instanceof RowSparse ? g.toDense() : g;
+}
+
 function free(node: Node): void {
   if (node.leaf === null) {
     node.inputs = null;
@@ -235,15 +290,15 @@ function free(node: Node): void {
   }
 }
 
-/** Runs one node's rule and brings every gradient back to its input's shape and dtype (checked). */
+/** Runs one node's rule: ∂L/∂input for each input that needs one, brought back to the input's shape. */
 function backwardStep(node: Node, upstream: Tensor, createGraph: boolean): InputGrad[] {
-  const op = node.op;
-  const inputs = node.inputs!;
-  const next = node.next;
+  const { op, inputs, output, rule, next } = node;
+  if (inputs === null || output === null || rule === null) {
+    throw new GraphError(`backward: the ${op} node has no saved inputs or rule to run`);
+  }
   const needsGrad = new Array<boolean>(next.length);
   for (let i = 0; i < next.length; i++) needsGrad[i] = next[i] !== null;
-  const rule = node.rule!;
-  const context = { inputs, output: node.output!, attrs: node.attrs, needsGrad, createGraph };
+  const context = { inputs, output, attrs: node.attrs, needsGrad, createGraph };
   // Under anomaly mode, a NaN or Inf made by the ops inside the rule is blamed on this node.
   const grads = autogradState.anomaly
     ? inBackwardOf(node, () => rule.backward(upstream, context))
@@ -254,37 +309,39 @@ function backwardStep(node: Node, upstream: Tensor, createGraph: boolean): Input
     );
   }
   for (let i = 0; i < grads.length; i++) {
-    let g = grads[i]!;
-    if (g === null || !needsGrad[i]) {
-      grads[i] = null;
-      continue;
-    }
-    const input = inputs[i]!;
-    if (g instanceof RowSparse) {
-      if (!shapesEqual(g.shape, input.shape) || g.dtype !== input.dtype) {
-        throw new GradientError(
-          `${op}: row-sparse gradient of shape ${shapeToString(g.shape)} for input ${i} of shape ${shapeToString(input.shape)}`,
-        );
-      }
-      continue;
-    }
-    if (!shapesEqual(g.shape, input.shape)) {
-      // Broadcasting is undone here, in one place, for every op.
-      g = sumToShape(g, input.shape, op);
-    }
-    if (g.dtype !== input.dtype) {
-      throw new GradientError(
-        `${op}: the gradient for input ${i} has dtype ${g.dtype} but the input is ${input.dtype}`,
-      );
-    }
-    if (autogradState.anomaly) checkFiniteGradient(node, i, g);
-    grads[i] = g;
+    const g = grads[i];
+    grads[i] = g === null || !needsGrad[i] ? null : fitGradient(node, i, g, inputs[i]);
   }
   return grads;
 }
 
-function runHooks(node: Node, grad: Tensor): Tensor {
-  for (const hook of node.hooks!.slice()) {
+/**
+ * Brings the gradient a rule returned for input `i` to the input's shape, undoing broadcasting (here, in one
+ * place, for every op), and checks its shape and dtype.
+ */
+function fitGradient(node: Node, i: number, g: Tensor | RowSparse, input: Tensor): Tensor | RowSparse {
+  const op = node.op;
+  if (g instanceof RowSparse) {
+    if (!shapesEqual(g.shape, input.shape) || g.dtype !== input.dtype) {
+      throw new GradientError(
+        `${op}: row-sparse gradient of shape ${shapeToString(g.shape)} for input ${i} of shape ${shapeToString(input.shape)}`,
+      );
+    }
+    return g;
+  }
+  if (!shapesEqual(g.shape, input.shape)) g = sumToShape(g, input.shape, op);
+  if (g.dtype !== input.dtype) {
+    throw new GradientError(
+      `${op}: the gradient for input ${i} has dtype ${g.dtype} but the input is ${input.dtype}`,
+    );
+  }
+  if (autogradState.anomaly) checkFiniteGradient(node, i, g);
+  return g;
+}
+
+/** Runs the hooks registered on a node on its gradient; each may return a replacement (checked). */
+function runHooks(hooks: readonly GradHook[], grad: Tensor): Tensor {
+  for (const hook of hooks.slice()) {
     const replaced = hook(grad);
     if (replaced === undefined || replaced === null) continue;
     if (!(replaced instanceof Tensor))
@@ -316,19 +373,15 @@ function accumulatePending(node: Node, g: Tensor | RowSparse): void {
   node.pending = add(a, b);
 }
 
-function accumulateLeaf(leaf: Tensor, g: Tensor | RowSparse, createGraph: boolean): void {
-  if (g instanceof RowSparse) {
-    if (leaf._grad !== null) {
-      leaf._grad = add(leaf._grad, g.toDense());
-    } else {
-      leaf._sparseGrad = leaf._sparseGrad === null ? g : leaf._sparseGrad.concat(g);
-    }
-    return;
-  }
-  if (leaf._sparseGrad !== null) {
-    // Mixed sparse and dense contributions: densify.
-    void leaf.grad;
-  }
+/** Adds a row-sparse gradient to a leaf: kept sparse unless the leaf already has a dense gradient. */
+function accumulateSparseLeaf(leaf: Tensor, g: RowSparse): void {
+  if (leaf._grad !== null) leaf._grad = add(leaf._grad, g.toDense());
+  else leaf._sparseGrad = leaf._sparseGrad === null ? g : leaf._sparseGrad.concat(g);
+}
+
+/** Adds a dense gradient to a leaf's `.grad` (a row-sparse gradient it holds is made dense first). */
+function accumulateLeaf(leaf: Tensor, g: Tensor, createGraph: boolean): void {
+  leaf._densifyGrad();
   if (leaf._grad === null) {
     // The engine's gradient tensors may be shared (add hands the same tensor to both inputs), so a leaf
     // gets its own copy unless the gradient is part of a recorded graph.

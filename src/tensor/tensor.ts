@@ -119,11 +119,7 @@ export class Tensor {
    * optimisers read `sparseGrad` instead to update only the rows used.
    */
   get grad(): Tensor | null {
-    if (this._sparseGrad !== null) {
-      const dense = this._sparseGrad.toDense();
-      this._grad = this._grad === null ? dense : addDense(this._grad, dense);
-      this._sparseGrad = null;
-    }
+    this._densifyGrad();
     return this._grad;
   }
 
@@ -133,6 +129,14 @@ export class Tensor {
       checkSameShapeAndDType("grad", this, value);
     }
     this._grad = value;
+    this._sparseGrad = null;
+  }
+
+  /** @internal Folds a row-sparse gradient waiting in `sparseGrad` into the dense `grad`. */
+  _densifyGrad(): void {
+    if (this._sparseGrad === null) return;
+    const dense = this._sparseGrad.toDense();
+    this._grad = this._grad === null ? dense : addDense(this._grad, dense);
     this._sparseGrad = null;
   }
 
