@@ -6,7 +6,8 @@
 // are computed in float64 lanes to about 1e-14 relative error and then rounded to float32, so they agree with
 // JavaScript's Math functions except, very rarely, in the last bit.
 
-// Unary operation codes (mirrored in src/backend/wasm/elementwise.ts).
+// Unary operation codes (the host passes them: src/backend/wasm/elementwise.ts; test/backend/kernel-interface.test.ts
+// checks that both sides agree).
 const NEG = 0;
 const ABS = 1;
 const RELU = 2;
@@ -18,7 +19,7 @@ const EXP = 7;
 const TANH = 8;
 const SIGMOID = 9;
 
-// Binary operation codes (mirrored in src/backend/wasm/elementwise.ts).
+// Binary operation codes (the host passes them too; checked the same way).
 const ADD = 0;
 const SUB = 1;
 const MUL = 2;

@@ -18,7 +18,8 @@ import { tensor } from "../tensor/creation.js";
 import type { Node } from "../graph/node.js";
 import { noGrad } from "../graph/mode.js";
 import { runEngine, toSeed, topologicalSort } from "./engine.js";
-import type { InputGrad, OpAttrs, OpName } from "../ops/types.js";
+import type { InputGrad, OpRule } from "../graph/rule.js";
+import type { OpName } from "../ops/types.js";
 import { add, sumToShape } from "../ops/index.js";
 
 /** Local Jacobians with at most this many entries are recorded in full; larger ones are described. */
@@ -185,14 +186,6 @@ function buildGraph(output: Tensor, caller: string): Graph {
 // ---------------------------------------------------------------------------------------------------------
 // Labels
 
-const INFIX: Partial<Record<OpName, string>> = {
-  add: "+",
-  sub: "−",
-  mul: "·",
-  div: "/",
-  matmul: "@",
-};
-
 function formatNumber(v: number): string {
   if (Number.isInteger(v)) return String(v);
   const a = Math.abs(v);
@@ -213,26 +206,15 @@ function makeLabel(
   if (op === "constant") {
     return { label: t.size === 1 ? formatNumber(t._data[0]!) : `const${id}`, infix: false };
   }
-  const operand = (i: number): string => {
-    const entry = entries[inputs[i]!]!;
-    return entry.infix ? `(${entry.node.label})` : entry.node.label;
-  };
-  let label: string;
-  let infix = false;
-  const symbol = INFIX[op];
-  if (symbol !== undefined && inputs.length === 2) {
-    const attrs = engineNode?.attrs as OpAttrs["matmul"] | null;
-    const ta = op === "matmul" && attrs?.transA ? "ᵀ" : "";
-    const tb = op === "matmul" && attrs?.transB ? "ᵀ" : "";
-    label = `${operand(0)}${ta} ${symbol} ${operand(1)}${tb}`;
-    infix = true;
-  } else if (op === "neg") label = `−${operand(0)}`;
-  else if (op === "square") label = `${operand(0)}²`;
-  else if (op === "pow") label = `${operand(0)}^${operand(1)}`;
-  else if (op === "transpose") label = `${operand(0)}ᵀ`;
-  else if (op === "maximum" || op === "minimum") {
-    label = `${op === "maximum" ? "max" : "min"}(${entries[inputs[0]!]!.node.label}, ${entries[inputs[1]!]!.node.label})`;
-  } else label = `${op}(${inputs.map((i) => entries[i]!.node.label).join(", ")})`;
+  const plain = inputs.map((i) => entries[i].node.label);
+  const grouped = inputs.map((i) =>
+    entries[i].infix ? `(${entries[i].node.label})` : entries[i].node.label,
+  );
+  const describe = engineNode?.rule?.describe;
+  const label = describe?.label
+    ? describe.label({ grouped, plain }, engineNode?.attrs)
+    : `${op}(${plain.join(", ")})`;
+  const infix = describe?.infix ?? false;
   if (label.length > MAX_LABEL) return { label: `${op}#${id}`, infix: false };
   return { label, infix };
 }
@@ -245,86 +227,14 @@ function symbolFor(label: string | undefined, fallback: string): string {
   return label !== undefined && label.length <= 12 && !/[\s()]/.test(label) ? label : fallback;
 }
 
-type Describe<A> = (symbols: string[], attrs: A, broadcast: boolean[]) => string[];
+/** What a node saved for backward: its inputs, output and rule (a traced graph is never freed). */
+function savedOf(node: Node): { inputs: Tensor[]; output: Tensor; rule: OpRule<unknown> } {
+  const { inputs, output, rule } = node;
+  if (inputs === null || output === null || rule === null) throw freedError("traceBackward", node.op);
+  return { inputs, output, rule };
+}
 
-const fixedPerInput =
-  (...texts: string[]): Describe<unknown> =>
-  (_symbols, _attrs, broadcast) =>
-    texts.map((text, i) => (broadcast[i] ? `${text}, summed over the broadcast axes` : text));
-
-const unary =
-  (text: (x: string) => string): Describe<unknown> =>
-  ([x]) => [text(x!)];
-
-/** How each op's local Jacobian reads in the lecture's notation, used when it is too large to list. */
-const DESCRIPTIONS: { [P in OpName]: Describe<OpAttrs[P]> } = {
-  neg: fixedPerInput("−I"),
-  exp: unary((x) => `diag(exp(${x}))`),
-  log: unary((x) => `diag(1/${x})`),
-  sqrt: unary((x) => `diag(1/(2√${x}))`),
-  abs: unary((x) => `diag(sign(${x}))`),
-  sigmoid: unary((x) => `diag(σ(${x}) ∘ (1 − σ(${x})))`),
-  tanh: unary((x) => `diag(1 − tanh²(${x}))`),
-  relu: unary((x) => `diag(1(${x} > 0))`),
-  sin: unary((x) => `diag(cos(${x}))`),
-  cos: unary((x) => `diag(−sin(${x}))`),
-  square: unary((x) => `diag(2${x})`),
-  sign: fixedPerInput("0"),
-  clamp: ([x], { min, max }) => [`diag(1(${min} ≤ ${x} ≤ ${max}))`],
-  astype: fixedPerInput("I"),
-  add: fixedPerInput("I", "I"),
-  sub: fixedPerInput("I", "−I"),
-  mul: ([a, b], _attrs, broadcast) => [
-    `diag(${b})` + (broadcast[0] ? ", summed over the broadcast axes" : ""),
-    `diag(${a})` + (broadcast[1] ? ", summed over the broadcast axes" : ""),
-  ],
-  div: ([a, b]) => [`diag(1/${b})`, `diag(−${a}/${b}²)`],
-  pow: ([a, b]) => [`diag(${b}·${a}^(${b} − 1))`, `diag(${a}^${b}·ln ${a})`],
-  maximum: ([a, b]) => [`diag(1(${a} > ${b}))`, `diag(1(${b} > ${a}))`],
-  minimum: ([a, b]) => [`diag(1(${a} < ${b}))`, `diag(1(${b} < ${a}))`],
-  greater: fixedPerInput("0", "0"),
-  greaterEqual: fixedPerInput("0", "0"),
-  less: fixedPerInput("0", "0"),
-  lessEqual: fixedPerInput("0", "0"),
-  equal: fixedPerInput("0", "0"),
-  sum: () => ["1ᵀ: every summed entry receives the upstream gradient"],
-  max: ([x]) => [`onehot(argmax ${x})ᵀ: routes the gradient to the largest entry (ties share it)`],
-  min: ([x]) => [`onehot(argmin ${x})ᵀ: routes the gradient to the smallest entry (ties share it)`],
-  logSumExp: ([x]) => [`softmax(${x})ᵀ`],
-  reshape: fixedPerInput("I (the values in a new shape)"),
-  broadcastTo: fixedPerInput("copies: the gradient is summed over the broadcast axes"),
-  transpose: fixedPerInput("a permutation: the gradient is transposed back"),
-  slice: fixedPerInput("a selection: zero outside the slice"),
-  pad: fixedPerInput("an embedding into zeros: the gradient is sliced back"),
-  concat: (symbols) => symbols.map(() => "a selection of this input's block"),
-  gather: fixedPerInput("a selection of the gathered entries (repeated indices accumulate)"),
-  scatterAdd: fixedPerInput("the transpose of a selection: the gradient is gathered back"),
-  matmul: ([a, b], { transA, transB }) => {
-    const at = transA ? `${a}ᵀ` : a!;
-    const bt = transB ? `${b}ᵀ` : b!;
-    return [`(·)(${bt})ᵀ: downstream = upstream · (${bt})ᵀ`, `(${at})ᵀ(·): downstream = (${at})ᵀ · upstream`];
-  },
-  inv: ([x]) => [`−${x}⁻ᵀ (·) ${x}⁻ᵀ`],
-  det: ([x]) => [`det(${x}) ${x}⁻ᵀ`],
-  logdet: ([x]) => [`${x}⁻ᵀ`],
-  softmax: ([x]) => [`diag(p) − ppᵀ with p = softmax(${x})`],
-  logSoftmax: ([x]) => [`I − 1pᵀ with p = softmax(${x})`],
-  crossEntropy: ([x], { reduction }) => [
-    `w ∘ (softmax(${x}) − onehot(targets))` + (reduction === "mean" ? " / Σw" : ""),
-  ],
-  binaryCrossEntropyWithLogits: ([x, t], { reduction, posWeight }) => {
-    // Elementwise losses have a diagonal Jacobian; a reduced loss has one row, the same values transposed.
-    const wrap = (text: string) =>
-      reduction === "none" ? `diag(${text})` : `(${text})ᵀ${reduction === "mean" ? " / N" : ""}`;
-    const p = posWeight === 1 ? "" : `${posWeight}·`;
-    return [
-      wrap(posWeight === 1 ? `σ(${x}) − ${t}` : `(1 − ${t}) ∘ σ(${x}) − ${p}${t} ∘ (1 − σ(${x}))`),
-      wrap(`${p}softplus(−${x}) − softplus(${x})`),
-    ];
-  },
-};
-
-function denseGrad(g: InputGrad, input: Tensor, op: OpName): Tensor | null {
+function denseGrad(g: InputGrad, input: Tensor, op: string): Tensor | null {
   if (g === null) return null;
   const dense = g instanceof RowSparse ? g.toDense() : g;
   return shapesEqual(dense.shape, input.shape) ? dense : sumToShape(dense, input.shape, op);
@@ -332,13 +242,10 @@ function denseGrad(g: InputGrad, input: Tensor, op: OpName): Tensor | null {
 
 /** The local Jacobians of `node` with at most `LOCAL_JACOBIAN_LIMIT` entries, one row per output entry. */
 function localJacobians(node: Node): (Float64Array | null)[] {
-  const inputs = node.inputs!;
-  const output = node.output!;
-  const op = node.op as OpName;
+  const { inputs, output, rule } = savedOf(node);
   const wanted = inputs.map((t, i) => node.next[i] !== null && output.size * t.size <= LOCAL_JACOBIAN_LIMIT);
   const result = inputs.map((t, i) => (wanted[i] ? new Float64Array(output.size * t.size) : null));
   if (!wanted.includes(true)) return result;
-  const rule = node.rule!;
   noGrad(() => {
     for (let k = 0; k < output.size; k++) {
       // Row k of the local Jacobian is the rule's vector–Jacobian product with the k-th unit upstream.
@@ -357,7 +264,7 @@ function localJacobians(node: Node): (Float64Array | null)[] {
       inputs.forEach((input, i) => {
         const rows = result[i];
         if (!rows) return;
-        const g = denseGrad(grads[i] ?? null, input, op);
+        const g = denseGrad(grads[i] ?? null, input, node.op);
         if (g !== null) rows.set(g._data as TypedArray, k * input.size);
       });
     }
@@ -370,13 +277,11 @@ function localGradients(
   entries: readonly GraphEntry[],
   inputIds: readonly number[],
 ): (LocalGradient | null)[] {
-  const inputs = node.inputs!;
-  const output = node.output!;
-  const op = node.op as OpName;
+  const { inputs, output, rule } = savedOf(node);
   const jacobians = localJacobians(node);
   const letters =
     inputs.length === 2 ? ["a", "b"] : inputs.length === 1 ? ["x"] : inputs.map((_, i) => `x${i + 1}`);
-  const symbols = inputIds.map((id, i) => symbolFor(entries[id]?.node.label, letters[i]!));
+  const symbols = inputIds.map((id, i) => symbolFor(entries[id]?.node.label, letters[i]));
   const broadcast = inputs.map((t) => !shapesEqual(t.shape, output.shape));
   let texts: string[] | null = null;
   return inputs.map((input, i) => {
@@ -384,8 +289,8 @@ function localGradients(
     const shape = [...output.shape, ...input.shape];
     const rows = jacobians[i];
     if (rows) return { kind: "jacobian", shape, value: tensor(rows, { dtype: "float64", shape }).toArray() };
-    texts ??= (DESCRIPTIONS[op] as Describe<unknown>)(symbols, node.attrs, broadcast);
-    return { kind: "description", shape, text: texts[i] ?? texts[0]! };
+    const described = (texts ??= rule.describe.jacobian(symbols, node.attrs, broadcast));
+    return { kind: "description", shape, text: described[i] ?? described[0] };
   });
 }
 

@@ -21,9 +21,30 @@ export interface JvpContext<A> {
   readonly attrs: A;
 }
 
+/** A node's operands as a trace labels them: `grouped` wraps an infix label in parentheses, `plain` does not. */
+export interface LabelOperands {
+  readonly grouped: readonly string[];
+  readonly plain: readonly string[];
+}
+
+/** How the backprop trace and the graph picture show an op (autograd/trace.ts, viz/dot.ts). */
+export interface OpPresentation<A> {
+  /**
+   * The label of the op's output in terms of its operands' labels (`a + b`, `x²`, `max(a, b)`); by default
+   * `op(x, y)`. Set `infix` when the label is an infix expression, which must be parenthesised as an operand.
+   */
+  label?(operands: LabelOperands, attrs: A): string;
+  readonly infix?: boolean;
+  /**
+   * Each input's local Jacobian ∂output/∂input in the lecture's notation, given short symbols for the inputs
+   * and which inputs were broadcast; shown when the Jacobian is too large to list.
+   */
+  jacobian(symbols: readonly string[], attrs: A, broadcast: readonly boolean[]): string[];
+}
+
 /**
- * Everything the graph needs to know about a primitive: how to compute it, and its derivative in both
- * directions. The op table (ops/) holds one per primitive; a recorded node keeps the rule of its op, so that
+ * Everything about a primitive, in one place: how to compute it, its derivative in both directions, whether
+ * it is differentiable at all, and how traces show it. The op table (ops/) holds one per primitive; a recorded node keeps the rule of its op, so that
  * the backward engine runs it without looking anything up.
  */
 export interface OpRule<A> {
@@ -46,4 +67,9 @@ export interface OpRule<A> {
    * zero everywhere it exists, so it is never recorded. Default true.
    */
   readonly differentiable?: boolean;
+  /** How traces and graph pictures show the op. */
+  readonly describe: OpPresentation<A>;
 }
+
+/** The attributes type of a rule. */
+export type AttrsOf<R> = R extends OpRule<infer A> ? A : never;

@@ -1,36 +1,40 @@
 import { ValueError } from "../errors.js";
 import { checkDType, isFloatDType, type DType } from "../tensor/dtype.js";
 import { broadcastShapes, shapesEqual } from "../tensor/shape.js";
-import type { Tensor } from "../tensor/tensor.js";
+import { Tensor } from "../tensor/tensor.js";
 import type { BinaryKernel, UnaryKernel } from "../backend/index.js";
 import { applyRule } from "../graph/apply.js";
+import type { AttrsOf, JvpContext, OpRule } from "../graph/rule.js";
 import { backend, checkFloat, checkTensor, empty, operands } from "./helpers.js";
-import type { OpAttrs, OpRule } from "./types.js";
+import { fixedPerInput, noteBroadcast } from "./describe.js";
 
 // ---------------------------------------------------------------------------------------------------------
-// Forward kernels
+// The local derivative, written once per op
+//
+// An elementwise op y = f(x) (or f(a, b)) has a diagonal Jacobian: its local derivative ∂y/∂x is itself an
+// elementwise tensor. Each rule below writes that local derivative once; backward ("downstream = upstream ×
+// local") and forward mode ("tangent of y = tangent of x × local") are both derived from it.
 
-function unaryForward(kernel: UnaryKernel) {
-  return ([x]: readonly Tensor[]): Tensor => {
-    const out = empty(x!.shape, x!.dtype);
-    backend().unary(kernel, x!._data, out._data);
-    return out;
-  };
+/**
+ * A local derivative ∂y/∂x: a tensor or a number to multiply by, or a quotient `times / over` (a division is
+ * written as one, so that `upstream / x` is computed as a division, not as a product with 1/x).
+ */
+export type Local = Tensor | number | { readonly times?: Tensor; readonly over: Tensor };
+
+/** upstream × local: a downstream gradient, or (with a tangent for `upstream`) an output tangent. */
+function times(upstream: Tensor, local: Local): Tensor {
+  if (typeof local === "number") {
+    if (local === 1) return upstream;
+    return local === -1 ? neg(upstream) : mul(upstream, local);
+  }
+  if (local instanceof Tensor) return mul(upstream, local);
+  return div(local.times === undefined ? upstream : mul(upstream, local.times), local.over);
 }
 
-function binaryForward(kernel: BinaryKernel) {
-  return ([a, b]: readonly Tensor[]): Tensor => {
-    const shape = shapesEqual(a!.shape, b!.shape) ? a!.shape : broadcastShapes(a!.shape, b!.shape, kernel);
-    const out = empty(shape, a!.dtype);
-    backend().binary(kernel, a!._data, a!.shape, b!._data, b!.shape, out._data, shape);
-    return out;
-  };
+/** One input's term of an output tangent, dx × local, or null (zero) when dx or local is absent. */
+function tangentTerm(dx: Tensor | null, local: Local | null): Tensor | null {
+  return dx === null || local === null ? null : times(dx, local);
 }
-
-const noGradient = (_g: Tensor, c: { inputs: readonly Tensor[] }): null[] => c.inputs.map(() => null);
-
-/** A piecewise-constant op has a zero tangent. */
-const noTangent = (): null => null;
 
 /** The sum of two tangent terms, where null stands for a zero term. */
 function addTangents(a: Tensor | null, b: Tensor | null): Tensor | null {
@@ -39,242 +43,285 @@ function addTangents(a: Tensor | null, b: Tensor | null): Tensor | null {
   return add(a, b);
 }
 
-/** The tangent of max/min: each input's tangent weighted by its share `toA` / 1 − `toA` of the output. */
-function selectTangent(toA: Tensor, da: Tensor | null, db: Tensor | null): Tensor | null {
-  return addTangents(da && mul(da, toA), db && mul(db, sub(1, toA)));
+interface UnarySpec<A> {
+  /** Whether int32 tensors are accepted as well (default: float tensors only). */
+  anyDType?: boolean;
+  /** ∂y/∂x, from the input x, the output y and the attributes. */
+  local(context: JvpContext<A>): Local;
+  /** ∂y/∂x in the lecture's notation, for a symbol `x`. */
+  jacobian(x: string, attrs: A): string;
+  label?: (x: string) => string;
+}
+
+interface BinarySpec {
+  /**
+   * ∂y/∂a and ∂y/∂b. `wanted[i]` says whether input i's is needed: a rule may return null for the others
+   * (and must where computing it could fail, as ln a does for a negative base).
+   */
+  local(context: JvpContext<null>, wanted: readonly boolean[]): [Local | null, Local | null];
+  /** ∂y/∂a and ∂y/∂b in the lecture's notation. */
+  jacobian(symbols: readonly string[], broadcast: readonly boolean[]): string[];
+  /** Whether only float tensors are accepted (default: int32 too). */
+  floatOnly?: boolean;
+  /** The infix symbol of the op (`+`), or a label function. */
+  infix?: string;
+  label?: (a: string, b: string) => string;
+}
+
+/** An elementwise rule, with whether its public function accepts int32 tensors. */
+export interface ElementwiseRule<A> extends OpRule<A> {
+  readonly anyDType: boolean;
+}
+
+/** The rule of an elementwise unary op from its local derivative; `kernel` is the backend's or a function. */
+function unaryRule<A>(
+  kernel: UnaryKernel | ((x: Tensor, attrs: A) => Tensor),
+  spec: UnarySpec<A>,
+): ElementwiseRule<A> {
+  const forward = typeof kernel === "function" ? kernel : unaryKernelForward(kernel);
+  const label = spec.label;
+  return {
+    anyDType: spec.anyDType ?? false,
+    forward: ([x], attrs) => forward(x, attrs),
+    backward: (upstream, context) => [times(upstream, spec.local(context))],
+    jvp: ([dx], context) => (dx === null ? null : times(dx, spec.local(context))),
+    describe: {
+      label: label && (({ grouped: [x] }) => label(x)),
+      jacobian: ([x], attrs) => [spec.jacobian(x, attrs)],
+    },
+  };
+}
+
+function unaryKernelForward(kernel: UnaryKernel) {
+  return (x: Tensor): Tensor => {
+    const out = empty(x.shape, x.dtype);
+    backend().unary(kernel, x._data, out._data);
+    return out;
+  };
+}
+
+function binaryForward(kernel: BinaryKernel) {
+  return ([a, b]: readonly Tensor[]): Tensor => {
+    const shape = shapesEqual(a.shape, b.shape) ? a.shape : broadcastShapes(a.shape, b.shape, kernel);
+    const out = empty(shape, a.dtype);
+    backend().binary(kernel, a._data, a.shape, b._data, b.shape, out._data, shape);
+    return out;
+  };
+}
+
+/** The rule of an elementwise binary op from its local derivatives. */
+function binaryRule(kernel: BinaryKernel, spec: BinarySpec): ElementwiseRule<null> {
+  const { infix, label } = spec;
+  return {
+    anyDType: !spec.floatOnly,
+    forward: binaryForward(kernel),
+    backward: (upstream, context) => {
+      const [toA, toB] = spec.local(context, context.needsGrad);
+      return [toA === null ? null : times(upstream, toA), toB === null ? null : times(upstream, toB)];
+    },
+    jvp: ([da, db], context) => {
+      const [toA, toB] = spec.local(context, [da !== null, db !== null]);
+      return addTangents(tangentTerm(da, toA), tangentTerm(db, toB));
+    },
+    describe: {
+      infix: infix !== undefined,
+      label: infix
+        ? ({ grouped: [a, b] }) => `${a} ${infix} ${b}`
+        : label && (({ plain: [a, b] }) => label(a, b)),
+      jacobian: (symbols, _attrs, broadcast) => spec.jacobian(symbols, broadcast),
+    },
+  };
+}
+
+/** A piecewise-constant op (a comparison, sign): gradient 0 and tangent 0, so it is never recorded. */
+function piecewiseConstantRule(
+  forward: (inputs: readonly Tensor[]) => Tensor,
+  inputs: number,
+): ElementwiseRule<null> {
+  return {
+    anyDType: true,
+    forward,
+    differentiable: false,
+    backward: (_upstream, { inputs }) => inputs.map(() => null),
+    jvp: () => null,
+    describe: { jacobian: fixedPerInput(...Array<string>(inputs).fill("0")) },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Rules: forward, backward and jvp side by side. `g` is the upstream gradient ∂L/∂out. The math comment of
-// each rule is its differential: `jvp` evaluates it with the input tangents as dx, `backward` transposes it.
+// Rules. The math comment of each is its differential dy; `local` is dy/dx.
 
-type Rules<K extends keyof OpAttrs> = { [P in K]: OpRule<OpAttrs[P]> };
-
-export const elementwiseRules: Rules<
-  | "neg"
-  | "exp"
-  | "log"
-  | "sqrt"
-  | "abs"
-  | "sigmoid"
-  | "tanh"
-  | "relu"
-  | "sin"
-  | "cos"
-  | "square"
-  | "sign"
-  | "clamp"
-  | "astype"
-  | "add"
-  | "sub"
-  | "mul"
-  | "div"
-  | "pow"
-  | "maximum"
-  | "minimum"
-  | "greater"
-  | "greaterEqual"
-  | "less"
-  | "lessEqual"
-  | "equal"
-> = {
-  neg: {
-    forward: unaryForward("neg"),
-    // d(−x) = −dx
-    backward: (g) => [neg(g)],
-    jvp: ([dx]) => neg(dx!),
-  },
-  exp: {
-    forward: unaryForward("exp"),
-    // d exp(x) = exp(x) dx
-    backward: (g, { output }) => [mul(g, output)],
-    jvp: ([dx], { output }) => mul(dx!, output),
-  },
-  log: {
-    forward: unaryForward("log"),
-    // d log(x) = dx / x
-    backward: (g, { inputs: [x] }) => [div(g, x!)],
-    jvp: ([dx], { inputs: [x] }) => div(dx!, x!),
-  },
-  sqrt: {
-    forward: unaryForward("sqrt"),
-    // d √x = dx / (2√x)
-    backward: (g, { output }) => [div(g, mul(output, 2))],
-    jvp: ([dx], { output }) => div(dx!, mul(output, 2)),
-  },
-  abs: {
-    forward: unaryForward("abs"),
-    // d |x| = sign(x) dx, with abs'(0) = 0
-    backward: (g, { inputs: [x] }) => [mul(g, sign(x!))],
-    jvp: ([dx], { inputs: [x] }) => mul(dx!, sign(x!)),
-  },
-  sigmoid: {
-    forward: unaryForward("sigmoid"),
-    // d σ(x) = σ(x)(1 − σ(x)) dx
-    backward: (g, { output }) => [mul(g, mul(output, sub(1, output)))],
-    jvp: ([dx], { output }) => mul(dx!, mul(output, sub(1, output))),
-  },
-  tanh: {
-    forward: unaryForward("tanh"),
-    // d tanh(x) = (1 − tanh²(x)) dx
-    backward: (g, { output }) => [mul(g, sub(1, square(output)))],
-    jvp: ([dx], { output }) => mul(dx!, sub(1, square(output))),
-  },
-  relu: {
-    forward: unaryForward("relu"),
-    // d relu(x) = 1(x > 0) dx, with relu'(0) = 0
-    backward: (g, { inputs: [x] }) => [mul(g, greater(x!, 0))],
-    jvp: ([dx], { inputs: [x] }) => mul(dx!, greater(x!, 0)),
-  },
-  sin: {
-    forward: unaryForward("sin"),
-    // d sin(x) = cos(x) dx
-    backward: (g, { inputs: [x] }) => [mul(g, cos(x!))],
-    jvp: ([dx], { inputs: [x] }) => mul(dx!, cos(x!)),
-  },
-  cos: {
-    forward: unaryForward("cos"),
-    // d cos(x) = −sin(x) dx
-    backward: (g, { inputs: [x] }) => [neg(mul(g, sin(x!)))],
-    jvp: ([dx], { inputs: [x] }) => neg(mul(dx!, sin(x!))),
-  },
-  square: {
-    forward: unaryForward("square"),
-    // d x² = 2x dx
-    backward: (g, { inputs: [x] }) => [mul(g, mul(x!, 2))],
-    jvp: ([dx], { inputs: [x] }) => mul(dx!, mul(x!, 2)),
-  },
-  sign: {
-    forward: unaryForward("sign"),
-    // sign is piecewise constant: gradient 0, tangent 0 (never recorded)
-    differentiable: false,
-    backward: noGradient,
-    jvp: noTangent,
-  },
-  clamp: {
-    forward: ([x], { min, max }) => {
-      const out = empty(x!.shape, x!.dtype);
-      const src = x!._data;
+const unaryRules = {
+  // d(−x) = −dx
+  neg: unaryRule<null>("neg", {
+    anyDType: true,
+    local: () => -1,
+    jacobian: () => "−I",
+    label: (x) => `−${x}`,
+  }),
+  // d exp(x) = exp(x) dx
+  exp: unaryRule<null>("exp", { local: ({ output }) => output, jacobian: (x) => `diag(exp(${x}))` }),
+  // d log(x) = dx / x
+  log: unaryRule<null>("log", { local: ({ inputs: [x] }) => ({ over: x }), jacobian: (x) => `diag(1/${x})` }),
+  // d √x = dx / (2√x)
+  sqrt: unaryRule<null>("sqrt", {
+    local: ({ output }) => ({ over: mul(output, 2) }),
+    jacobian: (x) => `diag(1/(2√${x}))`,
+  }),
+  // d |x| = sign(x) dx, with abs'(0) = 0
+  abs: unaryRule<null>("abs", {
+    anyDType: true,
+    local: ({ inputs: [x] }) => sign(x),
+    jacobian: (x) => `diag(sign(${x}))`,
+  }),
+  // d σ(x) = σ(x)(1 − σ(x)) dx
+  sigmoid: unaryRule<null>("sigmoid", {
+    local: ({ output }) => mul(output, sub(1, output)),
+    jacobian: (x) => `diag(σ(${x}) ∘ (1 − σ(${x})))`,
+  }),
+  // d tanh(x) = (1 − tanh²(x)) dx
+  tanh: unaryRule<null>("tanh", {
+    local: ({ output }) => sub(1, square(output)),
+    jacobian: (x) => `diag(1 − tanh²(${x}))`,
+  }),
+  // d relu(x) = 1(x > 0) dx, with relu'(0) = 0
+  relu: unaryRule<null>("relu", {
+    anyDType: true,
+    local: ({ inputs: [x] }) => greater(x, 0),
+    jacobian: (x) => `diag(1(${x} > 0))`,
+  }),
+  // d sin(x) = cos(x) dx
+  sin: unaryRule<null>("sin", { local: ({ inputs: [x] }) => cos(x), jacobian: (x) => `diag(cos(${x}))` }),
+  // d cos(x) = −sin(x) dx
+  cos: unaryRule<null>("cos", {
+    local: ({ inputs: [x] }) => neg(sin(x)),
+    jacobian: (x) => `diag(−sin(${x}))`,
+  }),
+  // d x² = 2x dx
+  square: unaryRule<null>("square", {
+    anyDType: true,
+    local: ({ inputs: [x] }) => mul(x, 2),
+    jacobian: (x) => `diag(2${x})`,
+    label: (x) => `${x}²`,
+  }),
+  // d clamp(x, lo, hi) = 1(lo ≤ x ≤ hi) dx
+  clamp: unaryRule<{ min: number; max: number }>(
+    (x, { min, max }) => {
+      const out = empty(x.shape, x.dtype);
+      const src = x._data;
       const dst = out._data;
       for (let i = 0; i < src.length; i++) {
-        const v = src[i]!;
+        const v = src[i];
         dst[i] = v < min ? min : v > max ? max : v;
       }
       return out;
     },
-    // d clamp(x, lo, hi) = 1(lo ≤ x ≤ hi) dx
-    backward: (g, { inputs: [x], attrs: { min, max } }) => [
-      mul(g, mul(greaterEqual(x!, min), lessEqual(x!, max))),
-    ],
-    jvp: ([dx], { inputs: [x], attrs: { min, max } }) =>
-      mul(dx!, mul(greaterEqual(x!, min), lessEqual(x!, max))),
-  },
-  astype: {
-    forward: ([x], { dtype }) => {
-      const out = empty(x!.shape, dtype);
-      backend().cast(x!._data, out._data);
-      return out;
+    {
+      anyDType: true,
+      local: ({ inputs: [x], attrs: { min, max } }) => mul(greaterEqual(x, min), lessEqual(x, max)),
+      jacobian: (x, { min, max }) => `diag(1(${min} ≤ ${x} ≤ ${max}))`,
     },
-    // d cast(x) = cast⁻¹(dx): the gradient goes back in the input's dtype
-    backward: (g, { inputs: [x] }) => [astype(g, x!.dtype)],
-    // forward: the tangent is converted like the value
-    jvp: ([dx], { attrs: { dtype } }) => astype(dx!, dtype),
-  },
-  add: {
-    forward: binaryForward("add"),
-    // d(a + b) = da + db: the gradient is distributed unchanged to both inputs
-    backward: (g) => [g, g],
-    jvp: ([da, db]) => addTangents(da, db),
-  },
-  sub: {
-    forward: binaryForward("sub"),
-    // d(a − b) = da − db
-    backward: (g, { needsGrad }) => [g, needsGrad[1] ? neg(g) : null],
-    jvp: ([da, db]) => (db ? (da ? sub(da, db) : neg(db)) : da),
-  },
-  mul: {
-    forward: binaryForward("mul"),
-    // d(a·b) = b da + a db: each input gets the upstream gradient times the other ("switching")
-    backward: (g, { inputs: [a, b], needsGrad }) => [
-      needsGrad[0] ? mul(g, b!) : null,
-      needsGrad[1] ? mul(g, a!) : null,
-    ],
-    jvp: ([da, db], { inputs: [a, b] }) => addTangents(da && mul(da, b!), db && mul(db, a!)),
-  },
-  div: {
-    forward: binaryForward("div"),
-    // d(a/b) = da/b − (a/b²) db
-    backward: (g, { inputs: [, b], output, needsGrad }) => [
-      needsGrad[0] ? div(g, b!) : null,
-      needsGrad[1] ? neg(div(mul(g, output), b!)) : null,
-    ],
-    jvp: ([da, db], { inputs: [, b], output }) => {
-      const fromA = da && div(da, b!);
-      const fromB = db && div(mul(db, output), b!);
-      return fromB ? (fromA ? sub(fromA, fromB) : neg(fromB)) : fromA;
-    },
-  },
-  pow: {
-    forward: binaryForward("pow"),
-    // d(aᵇ) = b·aᵇ⁻¹ da + aᵇ·ln(a) db
-    backward: (g, { inputs: [a, b], output, needsGrad }) => [
-      needsGrad[0] ? mul(g, mul(b!, pow(a!, sub(b!, 1)))) : null,
-      needsGrad[1] ? mul(g, mul(output, log(a!))) : null,
-    ],
-    // (ln a is only evaluated when b has a tangent, so a constant exponent allows a negative base)
-    jvp: ([da, db], { inputs: [a, b], output }) =>
-      addTangents(da && mul(da, mul(b!, pow(a!, sub(b!, 1)))), db && mul(db, mul(output, log(a!)))),
-  },
-  maximum: {
-    forward: binaryForward("maximum"),
-    // d max(a, b) = 1(a > b) da + 1(b > a) db; a tie sends half of the gradient to each input
-    backward: (g, { inputs: [a, b] }) => {
-      const toA = add(greater(a!, b!), mul(equal(a!, b!), 0.5));
-      return [mul(g, toA), mul(g, sub(1, toA))];
-    },
-    jvp: ([da, db], { inputs: [a, b] }) =>
-      selectTangent(add(greater(a!, b!), mul(equal(a!, b!), 0.5)), da, db),
-  },
-  minimum: {
-    forward: binaryForward("minimum"),
-    // d min(a, b) = 1(a < b) da + 1(b < a) db; a tie sends half of the gradient to each input
-    backward: (g, { inputs: [a, b] }) => {
-      const toA = add(less(a!, b!), mul(equal(a!, b!), 0.5));
-      return [mul(g, toA), mul(g, sub(1, toA))];
-    },
-    jvp: ([da, db], { inputs: [a, b] }) => selectTangent(add(less(a!, b!), mul(equal(a!, b!), 0.5)), da, db),
-  },
-  // comparisons are piecewise constant: gradient 0, tangent 0 (never recorded)
-  greater: { forward: binaryForward("greater"), differentiable: false, backward: noGradient, jvp: noTangent },
-  greaterEqual: {
-    forward: binaryForward("greaterEqual"),
-    differentiable: false,
-    backward: noGradient,
-    jvp: noTangent,
-  },
-  less: { forward: binaryForward("less"), differentiable: false, backward: noGradient, jvp: noTangent },
-  lessEqual: {
-    forward: binaryForward("lessEqual"),
-    differentiable: false,
-    backward: noGradient,
-    jvp: noTangent,
-  },
-  equal: { forward: binaryForward("equal"), differentiable: false, backward: noGradient, jvp: noTangent },
+  ),
+  // sign is piecewise constant: gradient 0, tangent 0
+  sign: piecewiseConstantRule(([x]) => unaryKernelForward("sign")(x), 1),
 };
 
+/** The tie-aware share of max/min's gradient that goes to a: 1 where a wins, ½ at a tie, 0 where b wins. */
+function shareOfA(wins: Tensor, a: Tensor, b: Tensor): Tensor {
+  return add(wins, mul(equal(a, b), 0.5));
+}
+
+const binaryRules = {
+  // d(a + b) = da + db: the gradient is distributed unchanged to both inputs
+  add: binaryRule("add", {
+    local: () => [1, 1],
+    jacobian: (_symbols, broadcast) => noteBroadcast(["I", "I"], broadcast),
+    infix: "+",
+  }),
+  // d(a − b) = da − db
+  sub: binaryRule("sub", {
+    local: () => [1, -1],
+    jacobian: (_symbols, broadcast) => noteBroadcast(["I", "−I"], broadcast),
+    infix: "−",
+  }),
+  // d(a·b) = b da + a db: each input gets the upstream gradient times the other ("switching")
+  mul: binaryRule("mul", {
+    local: ({ inputs: [a, b] }) => [b, a],
+    jacobian: ([a, b], broadcast) => noteBroadcast([`diag(${b})`, `diag(${a})`], broadcast),
+    infix: "·",
+  }),
+  // d(a/b) = da/b − (a/b²) db = da/b − (y/b) db
+  div: binaryRule("div", {
+    floatOnly: true,
+    local: ({ inputs: [, b], output }) => [{ over: b }, { times: neg(output), over: b }],
+    jacobian: ([a, b]) => [`diag(1/${b})`, `diag(−${a}/${b}²)`],
+    infix: "/",
+  }),
+  // d(aᵇ) = b·aᵇ⁻¹ da + aᵇ·ln(a) db (ln a only when b needs it, so a constant exponent allows a negative base)
+  pow: binaryRule("pow", {
+    floatOnly: true,
+    local: ({ inputs: [a, b], output }, wanted) => [
+      wanted[0] ? mul(b, pow(a, sub(b, 1))) : null,
+      wanted[1] ? mul(output, log(a)) : null,
+    ],
+    jacobian: ([a, b]) => [`diag(${b}·${a}^(${b} − 1))`, `diag(${a}^${b}·ln ${a})`],
+    label: (a, b) => `${a}^${b}`,
+  }),
+  // d max(a, b) = 1(a > b) da + 1(b > a) db; a tie sends half of the gradient to each input
+  maximum: binaryRule("maximum", {
+    local: ({ inputs: [a, b] }) => {
+      const toA = shareOfA(greater(a, b), a, b);
+      return [toA, sub(1, toA)];
+    },
+    jacobian: ([a, b]) => [`diag(1(${a} > ${b}))`, `diag(1(${b} > ${a}))`],
+    label: (a, b) => `max(${a}, ${b})`,
+  }),
+  // d min(a, b) = 1(a < b) da + 1(b < a) db; a tie sends half of the gradient to each input
+  minimum: binaryRule("minimum", {
+    local: ({ inputs: [a, b] }) => {
+      const toA = shareOfA(less(a, b), a, b);
+      return [toA, sub(1, toA)];
+    },
+    jacobian: ([a, b]) => [`diag(1(${a} < ${b}))`, `diag(1(${b} < ${a}))`],
+    label: (a, b) => `min(${a}, ${b})`,
+  }),
+  // comparisons are piecewise constant: gradient 0, tangent 0
+  greater: piecewiseConstantRule(binaryForward("greater"), 2),
+  greaterEqual: piecewiseConstantRule(binaryForward("greaterEqual"), 2),
+  less: piecewiseConstantRule(binaryForward("less"), 2),
+  lessEqual: piecewiseConstantRule(binaryForward("lessEqual"), 2),
+  equal: piecewiseConstantRule(binaryForward("equal"), 2),
+};
+
+const astypeRule: OpRule<{ dtype: DType }> = {
+  forward: ([x], { dtype }) => {
+    const out = empty(x.shape, dtype);
+    backend().cast(x._data, out._data);
+    return out;
+  },
+  // d cast(x) = cast⁻¹(dx): the gradient goes back in the input's dtype
+  backward: (upstream, { inputs: [x] }) => [astype(upstream, x.dtype)],
+  // forward: the tangent is converted like the value
+  jvp: ([dx], { attrs: { dtype } }) => (dx === null ? null : astype(dx, dtype)),
+  describe: { jacobian: fixedPerInput("I") },
+};
+
+export const elementwiseRules = { ...unaryRules, astype: astypeRule, ...binaryRules };
+
 /** Runs one of this file's primitives on `inputs`, recording it for backward (graph/apply.ts). */
-function apply<P extends keyof typeof elementwiseRules>(op: P, inputs: Tensor[], attrs: OpAttrs[P]): Tensor {
-  return applyRule(op, elementwiseRules[op] as OpRule<OpAttrs[P]>, inputs, attrs);
+function apply<P extends keyof typeof elementwiseRules>(
+  op: P,
+  inputs: Tensor[],
+  attrs: AttrsOf<(typeof elementwiseRules)[P]>,
+): Tensor {
+  return applyRule(op, elementwiseRules[op] as OpRule<typeof attrs>, inputs, attrs);
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Public functions
 
-function unaryFloat(
-  op:
-    "neg" | "exp" | "log" | "sqrt" | "abs" | "sigmoid" | "tanh" | "relu" | "sin" | "cos" | "square" | "sign",
-) {
-  const anyDType = op === "neg" || op === "abs" || op === "relu" || op === "square" || op === "sign";
+function unaryFunction(op: Exclude<keyof typeof unaryRules, "clamp">): (x: Tensor) => Tensor {
+  const anyDType = unaryRules[op].anyDType;
   return (x: Tensor): Tensor => {
     checkTensor(x, op);
     if (!anyDType) checkFloat(x, op);
@@ -283,27 +330,27 @@ function unaryFloat(
 }
 
 /** −x */
-export const neg = unaryFloat("neg");
+export const neg = unaryFunction("neg");
 /** eˣ, elementwise */
-export const exp = unaryFloat("exp");
+export const exp = unaryFunction("exp");
 /** Natural logarithm, elementwise */
-export const log = unaryFloat("log");
+export const log = unaryFunction("log");
 /** √x, elementwise */
-export const sqrt = unaryFloat("sqrt");
+export const sqrt = unaryFunction("sqrt");
 /** |x|, elementwise (gradient 0 at 0) */
-export const abs = unaryFloat("abs");
+export const abs = unaryFunction("abs");
 /** σ(x) = 1 / (1 + e⁻ˣ), computed without overflow */
-export const sigmoid = unaryFloat("sigmoid");
+export const sigmoid = unaryFunction("sigmoid");
 /** tanh(x), elementwise */
-export const tanh = unaryFloat("tanh");
+export const tanh = unaryFunction("tanh");
 /** max(x, 0), elementwise (gradient 0 at 0) */
-export const relu = unaryFloat("relu");
-export const sin = unaryFloat("sin");
-export const cos = unaryFloat("cos");
+export const relu = unaryFunction("relu");
+export const sin = unaryFunction("sin");
+export const cos = unaryFunction("cos");
 /** x², elementwise */
-export const square = unaryFloat("square");
+export const square = unaryFunction("square");
 /** −1, 0 or 1 (not differentiable: gradient 0) */
-export const sign = unaryFloat("sign");
+export const sign = unaryFunction("sign");
 
 /** Limits every value to [min, max] (the gradient passes where min ≤ x ≤ max). `hardtanh` is clamp(x, −1, 1). */
 export function clamp(x: Tensor, min: number, max: number): Tensor {
@@ -331,11 +378,13 @@ export function astype(x: Tensor, dtype: DType): Tensor {
   checkDType(dtype, "astype");
   if (x.dtype === dtype) return x;
   // A conversion to int32 is not differentiable: its result never requires grad.
-  if (!isFloatDType(dtype)) return elementwiseRules.astype.forward([x], { dtype });
+  if (!isFloatDType(dtype)) return astypeRule.forward([x], { dtype });
   return apply("astype", [x], { dtype });
 }
 
-function binaryOp(op: "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum", floatOnly: boolean) {
+/** The public function of a binary op: NumPy broadcasting, numbers taking the dtype of the tensor beside them. */
+function binaryFunction(op: keyof typeof binaryRules): (a: Tensor | number, b: Tensor | number) => Tensor {
+  const floatOnly = !binaryRules[op].anyDType;
   return (a: Tensor | number, b: Tensor | number): Tensor => {
     const pair = operands(a, b, op);
     if (floatOnly) checkFloat(pair[0], op);
@@ -343,30 +392,23 @@ function binaryOp(op: "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minim
   };
 }
 
-function comparison(op: "greater" | "greaterEqual" | "less" | "lessEqual" | "equal") {
-  return (a: Tensor | number, b: Tensor | number): Tensor => {
-    const [x, y] = operands(a, b, op);
-    return apply(op, [x, y], null);
-  };
-}
-
 /** a + b with NumPy broadcasting */
-export const add = binaryOp("add", false);
+export const add = binaryFunction("add");
 /** a − b with NumPy broadcasting */
-export const sub = binaryOp("sub", false);
+export const sub = binaryFunction("sub");
 /** a · b elementwise, with NumPy broadcasting */
-export const mul = binaryOp("mul", false);
+export const mul = binaryFunction("mul");
 /** a / b elementwise, with NumPy broadcasting */
-export const div = binaryOp("div", true);
+export const div = binaryFunction("div");
 /** aᵇ elementwise, with NumPy broadcasting */
-export const pow = binaryOp("pow", true);
+export const pow = binaryFunction("pow");
 /** Elementwise maximum; at ties the gradient is split evenly between a and b. */
-export const maximum = binaryOp("maximum", false);
+export const maximum = binaryFunction("maximum");
 /** Elementwise minimum; at ties the gradient is split evenly between a and b. */
-export const minimum = binaryOp("minimum", false);
+export const minimum = binaryFunction("minimum");
 /** 1 where a > b, else 0 (same dtype as the operands; not differentiable) */
-export const greater = comparison("greater");
-export const greaterEqual = comparison("greaterEqual");
-export const less = comparison("less");
-export const lessEqual = comparison("lessEqual");
-export const equal = comparison("equal");
+export const greater = binaryFunction("greater");
+export const greaterEqual = binaryFunction("greaterEqual");
+export const less = binaryFunction("less");
+export const lessEqual = binaryFunction("lessEqual");
+export const equal = binaryFunction("equal");

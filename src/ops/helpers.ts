@@ -11,7 +11,7 @@ export function backend(): Backend {
 /** A fresh zero-filled output tensor. */
 export function empty(shape: readonly number[], dtype: DType): Tensor {
   let size = 1;
-  for (let i = 0; i < shape.length; i++) size *= shape[i]!;
+  for (let i = 0; i < shape.length; i++) size *= shape[i];
   return new Tensor(allocate(dtype, size), shape, dtype);
 }
 

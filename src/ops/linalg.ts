@@ -3,12 +3,10 @@ import { broadcastShapes, shapeToString, sizeOf, stridesOf } from "../tensor/sha
 import type { Tensor } from "../tensor/tensor.js";
 import { applyRule } from "../graph/apply.js";
 import { backend, checkFloat, checkTensor, empty, operands } from "./helpers.js";
-import type { OpAttrs, OpRule } from "./types.js";
+import type { OpRule } from "../graph/rule.js";
 import { add, mul, neg } from "./elementwise.js";
 import { sum } from "./reduce.js";
 import { reshape, transpose } from "./shape.js";
-
-type Rules<K extends keyof OpAttrs> = { [P in K]: OpRule<OpAttrs[P]> };
 
 /** Offsets of each batch matrix of `shape` (batch dims first) inside the broadcast batch `batchShape`. */
 function batchOffsets(
@@ -25,10 +23,10 @@ function batchOffsets(
   const index = new Array<number>(batchShape.length).fill(0);
   for (let b = 0; b < batch; b++) {
     let offset = 0;
-    for (let d = 0; d < own.length; d++) if (own[d] !== 1) offset += index[d + lead]! * ownStrides[d]!;
+    for (let d = 0; d < own.length; d++) if (own[d] !== 1) offset += index[d + lead] * ownStrides[d];
     offsets[b] = offset * matrixSize;
     for (let d = batchShape.length - 1; d >= 0; d--) {
-      if (++index[d]! < batchShape[d]!) break;
+      if (++index[d] < batchShape[d]) break;
       index[d] = 0;
     }
   }
@@ -48,92 +46,122 @@ function matmulShapes(a: Tensor, b: Tensor, transA: boolean, transB: boolean) {
 function transposeLastTwo(t: Tensor): Tensor {
   const perm = t.shape.map((_, i) => i);
   const n = perm.length;
-  [perm[n - 2], perm[n - 1]] = [perm[n - 1]!, perm[n - 2]!];
+  [perm[n - 2], perm[n - 1]] = [perm[n - 1], perm[n - 2]];
   return transpose(t, perm);
 }
 
-export const linalgRules: Rules<"matmul" | "inv" | "det" | "logdet"> = {
+/** The attributes each op of this file records (what its forward and backward read). */
+interface Attrs {
+  matmul: { transA: boolean; transB: boolean };
+  inv: null;
+  det: null;
+  logdet: null;
+}
+
+export const linalgRules: { [P in keyof Attrs]: OpRule<Attrs[P]> } = {
   matmul: {
     forward: ([a, b], { transA, transB }) => {
-      const { m, k, n } = matmulShapes(a!, b!, transA, transB);
-      const batchShape = broadcastShapes(a!.shape.slice(0, -2), b!.shape.slice(0, -2), "matmul");
-      const out = empty([...batchShape, m, n], a!.dtype);
+      const { m, k, n } = matmulShapes(a, b, transA, transB);
+      const batchShape = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), "matmul");
+      const out = empty([...batchShape, m, n], a.dtype);
       const batch = sizeOf(batchShape);
       const outOffsets = new Int32Array(batch);
       for (let i = 0; i < batch; i++) outOffsets[i] = i * m * n;
-      backend().matmul(a!._data, b!._data, out._data, {
+      backend().matmul(a._data, b._data, out._data, {
         m,
         n,
         k,
         transA,
         transB,
         batch,
-        aOffsets: batchOffsets(a!.shape, batchShape, m * k),
-        bOffsets: batchOffsets(b!.shape, batchShape, k * n),
+        aOffsets: batchOffsets(a.shape, batchShape, m * k),
+        bOffsets: batchOffsets(b.shape, batchShape, k * n),
         outOffsets,
       });
       return out;
     },
     // C = A·B: dA = dC·Bᵀ, dB = Aᵀ·dC (transposes are kernel flags, never copies; batch broadcasting is
     // summed back by the engine)
-    backward: (g, { inputs: [a, b], attrs: { transA, transB }, needsGrad }) => {
+    backward: (upstream, { inputs: [a, b], attrs: { transA, transB }, needsGrad }) => {
       let da: Tensor | null = null;
       let db: Tensor | null = null;
-      if (needsGrad[0]) da = transA ? matmulT(b!, g, transB, true) : matmulT(g, b!, false, !transB);
-      if (needsGrad[1]) db = transB ? matmulT(g, a!, true, transA) : matmulT(a!, g, !transA, false);
+      if (needsGrad[0])
+        da = transA ? matmulT(b, upstream, transB, true) : matmulT(upstream, b, false, !transB);
+      if (needsGrad[1])
+        db = transB ? matmulT(upstream, a, true, transA) : matmulT(a, upstream, !transA, false);
       return [da, db];
     },
     // forward: d(A·B) = dA·B + A·dB
     jvp: ([da, db], { inputs: [a, b], attrs: { transA, transB } }) => {
-      const fromA = da && matmulT(da, b!, transA, transB);
-      const fromB = db && matmulT(a!, db, transA, transB);
+      const fromA = da && matmulT(da, b, transA, transB);
+      const fromB = db && matmulT(a, db, transA, transB);
       return fromA && fromB ? add(fromA, fromB) : (fromA ?? fromB);
+    },
+    describe: {
+      infix: true,
+      label: ({ grouped: [a, b] }, { transA, transB }) =>
+        `${a}${transA ? "ᵀ" : ""} @ ${b}${transB ? "ᵀ" : ""}`,
+      jacobian: ([a, b], { transA, transB }) => {
+        const at = transA ? `${a}ᵀ` : a;
+        const bt = transB ? `${b}ᵀ` : b;
+        return [
+          `(·)(${bt})ᵀ: downstream = upstream · (${bt})ᵀ`,
+          `(${at})ᵀ(·): downstream = (${at})ᵀ · upstream`,
+        ];
+      },
     },
   },
   inv: {
     forward: ([x]) => {
-      const n = x!.shape[x!.ndim - 1]!;
-      const out = empty(x!.shape, x!.dtype);
-      if (!backend().inverse(x!._data, n, x!.size / (n * n || 1), out._data)) {
-        throw new ValueError(`inv: the matrix of shape ${shapeToString(x!.shape)} is singular`);
+      const n = x.shape[x.ndim - 1];
+      const out = empty(x.shape, x.dtype);
+      if (!backend().inverse(x._data, n, x.size / (n * n || 1), out._data)) {
+        throw new ValueError(`inv: the matrix of shape ${shapeToString(x.shape)} is singular`);
       }
       return out;
     },
     // d(X⁻¹) = −X⁻¹ dX X⁻¹, so ∂L/∂X = −X⁻ᵀ G X⁻ᵀ
-    backward: (g, { output }) => [neg(matmulT(matmulT(output, g, true, false), output, false, true))],
+    backward: (upstream, { output }) => [
+      neg(matmulT(matmulT(output, upstream, true, false), output, false, true)),
+    ],
     jvp: ([dx], { output }) => neg(matmulT(matmulT(output, dx!, false, false), output, false, false)),
+    describe: { jacobian: ([x]) => [`−${x}⁻ᵀ (·) ${x}⁻ᵀ`] },
   },
   det: {
     forward: ([x]) => {
-      const n = x!.shape[x!.ndim - 1]!;
-      const out = empty(x!.shape.slice(0, -2), x!.dtype);
-      backend().determinant(x!._data, n, out.size, out._data, false);
+      const n = x.shape[x.ndim - 1];
+      const out = empty(x.shape.slice(0, -2), x.dtype);
+      backend().determinant(x._data, n, out.size, out._data, false);
       return out;
     },
     // d det(X) = det(X) tr(X⁻¹ dX), so ∂L/∂X = g det(X) X⁻ᵀ
-    backward: (g, { inputs: [x], output }) => [
-      mul(reshape(mul(g, output), [...output.shape, 1, 1]), transposeLastTwo(inv(x!))),
+    backward: (upstream, { inputs: [x], output }) => [
+      mul(reshape(mul(upstream, output), [...output.shape, 1, 1]), transposeLastTwo(inv(x))),
     ],
     // forward: tr(X⁻¹ dX) = Σᵢⱼ (X⁻ᵀ)ᵢⱼ dXᵢⱼ
-    jvp: ([dx], { inputs: [x], output }) => mul(output, sum(mul(transposeLastTwo(inv(x!)), dx!), [-2, -1])),
+    jvp: ([dx], { inputs: [x], output }) => mul(output, sum(mul(transposeLastTwo(inv(x)), dx!), [-2, -1])),
+    describe: { jacobian: ([x]) => [`det(${x}) ${x}⁻ᵀ`] },
   },
   logdet: {
     forward: ([x]) => {
-      const n = x!.shape[x!.ndim - 1]!;
-      const out = empty(x!.shape.slice(0, -2), x!.dtype);
-      backend().determinant(x!._data, n, out.size, out._data, true);
+      const n = x.shape[x.ndim - 1];
+      const out = empty(x.shape.slice(0, -2), x.dtype);
+      backend().determinant(x._data, n, out.size, out._data, true);
       return out;
     },
     // d log|det X| = tr(X⁻¹ dX), so ∂L/∂X = g X⁻ᵀ
-    backward: (g, { inputs: [x] }) => [mul(reshape(g, [...g.shape, 1, 1]), transposeLastTwo(inv(x!)))],
+    backward: (upstream, { inputs: [x] }) => [
+      mul(reshape(upstream, [...upstream.shape, 1, 1]), transposeLastTwo(inv(x))),
+    ],
     // forward: tr(X⁻¹ dX) = Σᵢⱼ (X⁻ᵀ)ᵢⱼ dXᵢⱼ
-    jvp: ([dx], { inputs: [x] }) => sum(mul(transposeLastTwo(inv(x!)), dx!), [-2, -1]),
+    jvp: ([dx], { inputs: [x] }) => sum(mul(transposeLastTwo(inv(x)), dx!), [-2, -1]),
+    describe: { jacobian: ([x]) => [`${x}⁻ᵀ`] },
   },
 };
 
 /** Runs one of this file's primitives on `inputs`, recording it for backward (graph/apply.ts). */
-function apply<P extends keyof typeof linalgRules>(op: P, inputs: Tensor[], attrs: OpAttrs[P]): Tensor {
-  return applyRule(op, linalgRules[op] as OpRule<OpAttrs[P]>, inputs, attrs);
+function apply<P extends keyof Attrs>(op: P, inputs: Tensor[], attrs: Attrs[P]): Tensor {
+  return applyRule(op, linalgRules[op] as OpRule<Attrs[P]>, inputs, attrs);
 }
 
 /** The primitive: op(a) · op(b) over the last two axes, batch axes broadcast. */
@@ -168,8 +196,8 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const transB = options.transposeB === true && b.ndim >= 2;
   const vectorA = a.ndim === 1;
   const vectorB = b.ndim === 1;
-  const a2 = vectorA ? reshape(a, [1, a.shape[0]!]) : a;
-  const b2 = vectorB ? reshape(b, [b.shape[0]!, 1]) : b;
+  const a2 = vectorA ? reshape(a, [1, a.shape[0]]) : a;
+  const b2 = vectorB ? reshape(b, [b.shape[0], 1]) : b;
   const { m, k, kb, n } = matmulShapes(a2, b2, transA, transB);
   if (k !== kb) {
     const show = (t: Tensor, tr: boolean) => shapeToString(t.shape) + (tr ? "ᵀ" : "");

@@ -4,12 +4,10 @@ import { Tensor, type NestedArray } from "../tensor/tensor.js";
 import { tensor } from "../tensor/creation.js";
 import { applyRule } from "../graph/apply.js";
 import { backend, checkFloat, checkTensor, empty } from "./helpers.js";
-import type { OpAttrs, OpRule, Reduction } from "./types.js";
+import type { OpRule } from "../graph/rule.js";
 import { abs, exp, log, mul, neg, relu, sigmoid, square, sub, add } from "./elementwise.js";
 import { mean, sum } from "./reduce.js";
 import { reshape } from "./shape.js";
-
-type Rules<K extends keyof OpAttrs> = { [P in K]: OpRule<OpAttrs[P]> };
 
 /** [outer, axis, inner] sizes of `shape` around `axis`. */
 function view(shape: readonly number[], axis: number): BlockView {
@@ -18,16 +16,16 @@ function view(shape: readonly number[], axis: number): BlockView {
 
 /** Per-row coefficient of the cross-entropy gradient: weight of the target over the mean's denominator. */
 function crossEntropyCoefficients(
-  attrs: OpAttrs["crossEntropy"],
+  attrs: Attrs["crossEntropy"],
   dtype: Tensor["dtype"],
 ): { coef: Tensor; total: number } {
   const { targets, weight, ignoreIndex, reduction } = attrs;
   const coef = empty([targets.length, 1], dtype);
   let total = 0;
   for (let i = 0; i < targets.length; i++) {
-    const t = targets[i]!;
+    const t = targets[i];
     if (t === ignoreIndex) continue;
-    const w = weight ? weight[t]! : 1;
+    const w = weight ? weight[t] : 1;
     coef._data[i] = w;
     total += w;
   }
@@ -38,7 +36,7 @@ function crossEntropyCoefficients(
 function oneHot(targets: Int32Array, classes: number, ignoreIndex: number, dtype: Tensor["dtype"]): Tensor {
   const out = empty([targets.length, classes], dtype);
   for (let i = 0; i < targets.length; i++) {
-    const t = targets[i]!;
+    const t = targets[i];
     if (t !== ignoreIndex) out._data[i * classes + t] = 1;
   }
   return out;
@@ -49,111 +47,148 @@ function softplus(z: Tensor): Tensor {
   return add(relu(z), log(add(exp(neg(abs(z))), 1)));
 }
 
-export const nnRules: Rules<"softmax" | "logSoftmax" | "crossEntropy" | "binaryCrossEntropyWithLogits"> = {
+/** Loss reductions. */
+export type Reduction = "mean" | "sum" | "none";
+
+/** The attributes each op of this file records (what its forward and backward read). */
+interface Attrs {
+  softmax: { axis: number };
+  logSoftmax: { axis: number };
+  crossEntropy: {
+    targets: Int32Array;
+    weight: Float64Array | null;
+    ignoreIndex: number;
+    reduction: Reduction;
+  };
+  binaryCrossEntropyWithLogits: { reduction: Reduction; posWeight: number };
+}
+
+export const nnRules: { [P in keyof Attrs]: OpRule<Attrs[P]> } = {
   softmax: {
     forward: ([x], { axis }) => {
-      const out = empty(x!.shape, x!.dtype);
-      backend().softmax(x!._data, view(x!.shape, axis), out._data, false);
+      const out = empty(x.shape, x.dtype);
+      backend().softmax(x._data, view(x.shape, axis), out._data, false);
       return out;
     },
     // y = softmax(x): dx = y ∘ (dy − Σ(dy ∘ y)), i.e. (diag(y) − yyᵀ) dy
-    backward: (g, { output, attrs: { axis } }) => [mul(output, sub(g, sum(mul(g, output), axis, true)))],
+    backward: (upstream, { output, attrs: { axis } }) => [
+      mul(output, sub(upstream, sum(mul(upstream, output), axis, true))),
+    ],
     // forward: dy = y ∘ (dx − Σ(y ∘ dx)) (the Jacobian diag(y) − yyᵀ is symmetric)
     jvp: ([dx], { output, attrs: { axis } }) => mul(output, sub(dx!, sum(mul(dx!, output), axis, true))),
+    describe: { jacobian: ([x]) => [`diag(p) − ppᵀ with p = softmax(${x})`] },
   },
   logSoftmax: {
     forward: ([x], { axis }) => {
-      const out = empty(x!.shape, x!.dtype);
-      backend().softmax(x!._data, view(x!.shape, axis), out._data, true);
+      const out = empty(x.shape, x.dtype);
+      backend().softmax(x._data, view(x.shape, axis), out._data, true);
       return out;
     },
     // y = log softmax(x): dx = dy − softmax(x) Σ dy
-    backward: (g, { output, attrs: { axis } }) => [sub(g, mul(exp(output), sum(g, axis, true)))],
+    backward: (upstream, { output, attrs: { axis } }) => [
+      sub(upstream, mul(exp(output), sum(upstream, axis, true))),
+    ],
     // forward: dy = dx − Σ(softmax(x) ∘ dx)
     jvp: ([dx], { output, attrs: { axis } }) => sub(dx!, sum(mul(exp(output), dx!), axis, true)),
+    describe: { jacobian: ([x]) => [`I − 1pᵀ with p = softmax(${x})`] },
   },
   crossEntropy: {
     forward: ([logits], attrs) => {
-      const [n, c] = logits!.shape as [number, number];
+      const [n, c] = logits.shape as [number, number];
       const logp = new Float64Array(n * c);
-      backend().softmax(logits!._data, { outer: n, axis: c, inner: 1 }, logp, true);
+      backend().softmax(logits._data, { outer: n, axis: c, inner: 1 }, logp, true);
       const { weight, targets, ignoreIndex, reduction } = attrs;
       const losses = new Float64Array(n);
       let total = 0;
       let denominator = 0;
       for (let i = 0; i < n; i++) {
-        const t = targets[i]!;
+        const t = targets[i];
         if (t === ignoreIndex) continue;
-        const w = weight ? weight[t]! : 1;
-        losses[i] = -w * logp[i * c + t]!;
-        total += losses[i]!;
+        const w = weight ? weight[t] : 1;
+        losses[i] = -w * logp[i * c + t];
+        total += losses[i];
         denominator += w;
       }
-      if (reduction === "none") return tensor(losses, { dtype: logits!.dtype });
+      if (reduction === "none") return tensor(losses, { dtype: logits.dtype });
       const value = reduction === "sum" ? total : denominator > 0 ? total / denominator : NaN;
-      return tensor(value, { dtype: logits!.dtype });
+      return tensor(value, { dtype: logits.dtype });
     },
     // L_i = w_tᵢ (log Σ exp(xᵢ) − x_{i,tᵢ}): dxᵢ = w_tᵢ (softmax(xᵢ) − onehot(tᵢ)) dLᵢ (÷ Σw for the mean)
-    backward: (g, { inputs: [logits], attrs }) => {
-      const { coef } = crossEntropyCoefficients(attrs, logits!.dtype);
-      const [, c] = logits!.shape as [number, number];
-      const target = oneHot(attrs.targets, c, attrs.ignoreIndex, logits!.dtype);
-      const upstream = attrs.reduction === "none" ? reshape(g, [g.size, 1]) : g;
-      return [mul(sub(softmaxOf(logits!), target), mul(upstream, coef))];
+    backward: (upstream, { inputs: [logits], attrs }) => {
+      const { coef } = crossEntropyCoefficients(attrs, logits.dtype);
+      const [, c] = logits.shape as [number, number];
+      const target = oneHot(attrs.targets, c, attrs.ignoreIndex, logits.dtype);
+      const perRow = attrs.reduction === "none" ? reshape(upstream, [upstream.size, 1]) : upstream;
+      return [mul(sub(softmaxOf(logits), target), mul(perRow, coef))];
     },
     // forward: dLᵢ = w_tᵢ Σⱼ (softmax(xᵢ) − onehot(tᵢ))ⱼ dxᵢⱼ (÷ Σw for the mean; summed unless "none")
     jvp: ([dx], { inputs: [logits], attrs }) => {
-      const { coef } = crossEntropyCoefficients(attrs, logits!.dtype);
-      const [, c] = logits!.shape as [number, number];
-      const target = oneHot(attrs.targets, c, attrs.ignoreIndex, logits!.dtype);
-      const perRow = mul(sum(mul(sub(softmaxOf(logits!), target), dx!), 1, true), coef);
+      const { coef } = crossEntropyCoefficients(attrs, logits.dtype);
+      const [, c] = logits.shape as [number, number];
+      const target = oneHot(attrs.targets, c, attrs.ignoreIndex, logits.dtype);
+      const perRow = mul(sum(mul(sub(softmaxOf(logits), target), dx!), 1, true), coef);
       return attrs.reduction === "none" ? reshape(perRow, [perRow.size]) : sum(perRow);
+    },
+    describe: {
+      jacobian: ([x], { reduction }) => [
+        `w ∘ (softmax(${x}) − onehot(targets))` + (reduction === "mean" ? " / Σw" : ""),
+      ],
     },
   },
   binaryCrossEntropyWithLogits: {
     forward: ([x, t], { reduction, posWeight }) => {
-      const n = x!.size;
+      const n = x.size;
       const losses = new Float64Array(n);
       let total = 0;
       for (let i = 0; i < n; i++) {
-        const z = x!._data[i]!;
-        const y = t!._data[i]!;
+        const z = x._data[i];
+        const y = t._data[i];
         // softplus(±z) computed without overflow
         const spNeg = Math.max(-z, 0) + Math.log1p(Math.exp(-Math.abs(z)));
         const spPos = Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z)));
         losses[i] = posWeight * y * spNeg + (1 - y) * spPos;
-        total += losses[i]!;
+        total += losses[i];
       }
-      if (reduction === "none") return tensor(losses, { dtype: x!.dtype, shape: x!.shape });
-      return tensor(reduction === "sum" ? total : total / Math.max(1, n), { dtype: x!.dtype });
+      if (reduction === "none") return tensor(losses, { dtype: x.dtype, shape: x.shape });
+      return tensor(reduction === "sum" ? total : total / Math.max(1, n), { dtype: x.dtype });
     },
     // L = p·t·softplus(−x) + (1 − t)·softplus(x): dx = ((1 − t)σ(x) − p·t·(1 − σ(x))) dL,
     // dt = (p·softplus(−x) − softplus(x)) dL; with p = 1, dx = σ(x) − t
-    backward: (g, { inputs: [x, t], attrs: { reduction, posWeight }, needsGrad }) => {
-      const scale = reduction === "mean" ? mul(g, 1 / Math.max(1, x!.size)) : g;
-      const s = sigmoid(x!);
-      const dx = needsGrad[0]
-        ? mul(scale, sub(mul(sub(1, t!), s), mul(mul(t!, posWeight), sub(1, s))))
-        : null;
-      const dt = needsGrad[1] ? mul(scale, sub(mul(softplus(neg(x!)), posWeight), softplus(x!))) : null;
+    backward: (upstream, { inputs: [x, t], attrs: { reduction, posWeight }, needsGrad }) => {
+      const scale = reduction === "mean" ? mul(upstream, 1 / Math.max(1, x.size)) : upstream;
+      const s = sigmoid(x);
+      const dx = needsGrad[0] ? mul(scale, sub(mul(sub(1, t), s), mul(mul(t, posWeight), sub(1, s)))) : null;
+      const dt = needsGrad[1] ? mul(scale, sub(mul(softplus(neg(x)), posWeight), softplus(x))) : null;
       return [dx, dt];
     },
     // forward: dLᵢ = ((1 − t)σ(x) − p·t·(1 − σ(x))) dx + (p·softplus(−x) − softplus(x)) dt, then reduced
     jvp: ([dx, dt], { inputs: [x, t], attrs: { reduction, posWeight } }) => {
-      const s = sigmoid(x!);
-      const fromX = dx && mul(dx, sub(mul(sub(1, t!), s), mul(mul(t!, posWeight), sub(1, s))));
-      const fromT = dt && mul(dt, sub(mul(softplus(neg(x!)), posWeight), softplus(x!)));
+      const s = sigmoid(x);
+      const fromX = dx && mul(dx, sub(mul(sub(1, t), s), mul(mul(t, posWeight), sub(1, s))));
+      const fromT = dt && mul(dt, sub(mul(softplus(neg(x)), posWeight), softplus(x)));
       const perElement = fromX && fromT ? add(fromX, fromT) : (fromX ?? fromT)!;
       if (reduction === "none") return perElement;
       const total = sum(perElement);
-      return reduction === "mean" ? mul(total, 1 / Math.max(1, x!.size)) : total;
+      return reduction === "mean" ? mul(total, 1 / Math.max(1, x.size)) : total;
+    },
+    describe: {
+      jacobian: ([x, t], { reduction, posWeight }) => {
+        // Elementwise losses have a diagonal Jacobian; a reduced loss has one row, the same values transposed.
+        const wrap = (text: string) =>
+          reduction === "none" ? `diag(${text})` : `(${text})ᵀ${reduction === "mean" ? " / N" : ""}`;
+        const p = posWeight === 1 ? "" : `${posWeight}·`;
+        return [
+          wrap(posWeight === 1 ? `σ(${x}) − ${t}` : `(1 − ${t}) ∘ σ(${x}) − ${p}${t} ∘ (1 − σ(${x}))`),
+          wrap(`${p}softplus(−${x}) − softplus(${x})`),
+        ];
+      },
     },
   },
 };
 
 /** Runs one of this file's primitives on `inputs`, recording it for backward (graph/apply.ts). */
-function apply<P extends keyof typeof nnRules>(op: P, inputs: Tensor[], attrs: OpAttrs[P]): Tensor {
-  return applyRule(op, nnRules[op] as OpRule<OpAttrs[P]>, inputs, attrs);
+function apply<P extends keyof Attrs>(op: P, inputs: Tensor[], attrs: Attrs[P]): Tensor {
+  return applyRule(op, nnRules[op] as OpRule<Attrs[P]>, inputs, attrs);
 }
 
 function softmaxOf(x: Tensor): Tensor {
@@ -231,7 +266,7 @@ export function crossEntropy(
   }
   const ignoreIndex = options.ignoreIndex ?? -100;
   for (let i = 0; i < n; i++) {
-    const t = data[i]!;
+    const t = data[i];
     if (t !== ignoreIndex && (t < 0 || t >= c)) {
       throw new ValueError(`crossEntropy: target ${t} at row ${i} is out of range for ${c} classes`);
     }

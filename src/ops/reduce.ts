@@ -10,18 +10,18 @@ import {
 } from "../tensor/shape.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { applyRule } from "../graph/apply.js";
+import { fixedPerInput } from "./describe.js";
 import { backend, checkFloat, checkTensor, empty } from "./helpers.js";
-import type { OpAttrs, OpRule } from "./types.js";
+import type { OpRule } from "../graph/rule.js";
 import { div, equal, exp, mul, sub } from "./elementwise.js";
 import { reshape } from "./shape.js";
 
 type Axis = number | readonly number[] | null | undefined;
-type Rules<K extends keyof OpAttrs> = { [P in K]: OpRule<OpAttrs[P]> };
 
 function reduceForward(kind: "sum" | "max" | "min") {
   return ([x]: readonly Tensor[], { axes, keepDims }: { axes: number[]; keepDims: boolean }): Tensor => {
-    const out = empty(reducedShape(x!.shape, axes, keepDims), x!.dtype);
-    backend().reduce(kind, x!._data, x!.shape, axes, out._data);
+    const out = empty(reducedShape(x.shape, axes, keepDims), x.dtype);
+    backend().reduce(kind, x._data, x.shape, axes, out._data);
     return out;
   };
 }
@@ -39,15 +39,15 @@ function axesLast(ndim: number, axes: readonly number[]): number[] {
 }
 
 function extremumBackward(
-  g: Tensor,
+  upstream: Tensor,
   context: { inputs: readonly Tensor[]; output: Tensor; attrs: { axes: number[] } },
 ): Tensor[] {
   // The gradient goes to the entries equal to the extremum, split evenly among ties.
   const [x] = context.inputs;
   const { axes } = context.attrs;
-  const mask = equal(x!, keepDimsView(context.output, x!.shape, axes));
+  const mask = equal(x, keepDimsView(context.output, x.shape, axes));
   const count = sum(mask, axes, true);
-  return [div(mul(keepDimsView(g, x!.shape, axes), mask), count)];
+  return [div(mul(keepDimsView(upstream, x.shape, axes), mask), count)];
 }
 
 function extremumTangent(
@@ -57,74 +57,92 @@ function extremumTangent(
   // The tangent of the extremum is the mean of the tangents of the entries equal to it (ties share evenly).
   const [x] = context.inputs;
   const { axes, keepDims } = context.attrs;
-  const mask = equal(x!, keepDimsView(context.output, x!.shape, axes));
+  const mask = equal(x, keepDimsView(context.output, x.shape, axes));
   return sum(div(mul(dx, mask), sum(mask, axes, true)), axes, keepDims);
 }
 
 // broadcastTo lives here beside sum: each is the other's adjoint (the backward of one is the other).
-export const reduceRules: Rules<"sum" | "max" | "min" | "logSumExp" | "broadcastTo"> = {
+/** The attributes each op of this file records (what its forward and backward read). */
+interface Attrs {
+  sum: { axes: number[]; keepDims: boolean };
+  max: { axes: number[]; keepDims: boolean };
+  min: { axes: number[]; keepDims: boolean };
+  logSumExp: { axes: number[]; keepDims: boolean };
+  broadcastTo: { shape: number[] };
+}
+
+export const reduceRules: { [P in keyof Attrs]: OpRule<Attrs[P]> } = {
   broadcastTo: {
     forward: ([x], { shape }) => {
-      const out = empty(shape, x!.dtype);
-      backend().broadcastTo(x!._data, x!.shape, out._data, shape);
+      const out = empty(shape, x.dtype);
+      backend().broadcastTo(x._data, x.shape, out._data, shape);
       return out;
     },
     // Copies of an entry each pass their gradient back: the gradient is summed over the broadcast axes
-    backward: (g, { inputs: [x] }) => [sumToShape(g, x!.shape, "broadcastTo")],
+    backward: (upstream, { inputs: [x] }) => [sumToShape(upstream, x.shape, "broadcastTo")],
     // forward: d broadcastTo(x) = broadcastTo(dx)
     jvp: ([dx], { attrs: { shape } }) => broadcastTo(dx!, shape),
+    describe: { jacobian: fixedPerInput("copies: the gradient is summed over the broadcast axes") },
   },
   sum: {
     forward: reduceForward("sum"),
     // d Σx = Σ dx: every input entry receives the upstream gradient of its sum
-    backward: (g, { inputs: [x], attrs: { axes } }) => [
-      broadcastTo(keepDimsView(g, x!.shape, axes), x!.shape),
+    backward: (upstream, { inputs: [x], attrs: { axes } }) => [
+      broadcastTo(keepDimsView(upstream, x.shape, axes), x.shape),
     ],
     jvp: ([dx], { attrs: { axes, keepDims } }) => sum(dx!, axes, keepDims),
+    describe: { jacobian: () => ["1ᵀ: every summed entry receives the upstream gradient"] },
   },
   max: {
     forward: reduceForward("max"),
     // d max(x) = dx_k for the maximal entry k (ties share the gradient evenly, like PyTorch's amax)
-    backward: (g, context) => extremumBackward(g, context),
+    backward: (upstream, context) => extremumBackward(upstream, context),
     jvp: ([dx], context) => extremumTangent(dx!, context),
+    describe: {
+      jacobian: ([x]) => [`onehot(argmax ${x})ᵀ: routes the gradient to the largest entry (ties share it)`],
+    },
   },
   min: {
     forward: reduceForward("min"),
     // d min(x) = dx_k for the minimal entry k (ties share the gradient evenly)
-    backward: (g, context) => extremumBackward(g, context),
+    backward: (upstream, context) => extremumBackward(upstream, context),
     jvp: ([dx], context) => extremumTangent(dx!, context),
+    describe: {
+      jacobian: ([x]) => [`onehot(argmin ${x})ᵀ: routes the gradient to the smallest entry (ties share it)`],
+    },
   },
   logSumExp: {
     forward: ([x], { axes, keepDims }) => {
-      const out = empty(reducedShape(x!.shape, axes, keepDims), x!.dtype);
-      let data = x!._data;
-      let view = blockView(x!.shape, axes);
+      const out = empty(reducedShape(x.shape, axes, keepDims), x.dtype);
+      let data = x._data;
+      let view = blockView(x.shape, axes);
       if (view === null) {
         // Move the reduced axes to the end so the kernel sees them as one block.
-        const perm = axesLast(x!.ndim, axes);
-        data = empty(x!.shape, x!.dtype)._data;
-        backend().transpose(x!._data, x!.shape, perm, data);
-        const shape = perm.map((p) => x!.shape[p]!);
+        const perm = axesLast(x.ndim, axes);
+        data = empty(x.shape, x.dtype)._data;
+        backend().transpose(x._data, x.shape, perm, data);
+        const shape = perm.map((p) => x.shape[p]);
         view = blockView(
           shape,
-          axes.map((_, i) => x!.ndim - axes.length + i),
+          axes.map((_, i) => x.ndim - axes.length + i),
         )!;
       }
       backend().logSumExp(data, view, out._data);
       return out;
     },
     // d log Σ exp(x) = softmax(x) · dx
-    backward: (g, { inputs: [x], output, attrs: { axes } }) => [
-      mul(keepDimsView(g, x!.shape, axes), exp(sub(x!, keepDimsView(output, x!.shape, axes)))),
+    backward: (upstream, { inputs: [x], output, attrs: { axes } }) => [
+      mul(keepDimsView(upstream, x.shape, axes), exp(sub(x, keepDimsView(output, x.shape, axes)))),
     ],
     jvp: ([dx], { inputs: [x], output, attrs: { axes, keepDims } }) =>
-      sum(mul(dx!, exp(sub(x!, keepDimsView(output, x!.shape, axes)))), axes, keepDims),
+      sum(mul(dx!, exp(sub(x, keepDimsView(output, x.shape, axes)))), axes, keepDims),
+    describe: { jacobian: ([x]) => [`softmax(${x})ᵀ`] },
   },
 };
 
 /** Runs one of this file's primitives on `inputs`, recording it for backward (graph/apply.ts). */
-function apply<P extends keyof typeof reduceRules>(op: P, inputs: Tensor[], attrs: OpAttrs[P]): Tensor {
-  return applyRule(op, reduceRules[op] as OpRule<OpAttrs[P]>, inputs, attrs);
+function apply<P extends keyof Attrs>(op: P, inputs: Tensor[], attrs: Attrs[P]): Tensor {
+  return applyRule(op, reduceRules[op] as OpRule<Attrs[P]>, inputs, attrs);
 }
 
 function resolveAxes(x: Tensor, axis: Axis, op: string): number[] {
@@ -143,7 +161,7 @@ export function mean(x: Tensor, axis?: Axis, keepDims = false): Tensor {
   checkFloat(x, "mean");
   const axes = resolveAxes(x, axis, "mean");
   let count = 1;
-  for (const a of axes) count *= x.shape[a]!;
+  for (const a of axes) count *= x.shape[a];
   if (count === 0) throw new ValueError("mean: cannot take the mean of an empty tensor");
   return div(sum(x, axes, keepDims), count);
 }
@@ -181,9 +199,9 @@ export function argmax(x: Tensor, axis?: number, keepDims = false): Tensor {
   if (shape[ax] === 0) throw new ValueError("argmax: cannot take the argmax of an empty axis");
   let outer = 1;
   let inner = 1;
-  for (let d = 0; d < ax; d++) outer *= shape[d]!;
-  for (let d = ax + 1; d < shape.length; d++) inner *= shape[d]!;
-  const n = shape[ax]!;
+  for (let d = 0; d < ax; d++) outer *= shape[d];
+  for (let d = ax + 1; d < shape.length; d++) inner *= shape[d];
+  const n = shape[ax];
   const out = empty(
     flat ? (keepDims ? x.shape.map(() => 1) : []) : reducedShape(shape, [ax], keepDims),
     "int32",
@@ -192,9 +210,9 @@ export function argmax(x: Tensor, axis?: number, keepDims = false): Tensor {
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       let best = 0;
-      let bestValue = data[o * n * inner + i]!;
+      let bestValue = data[o * n * inner + i];
       for (let j = 1; j < n; j++) {
-        const v = data[(o * n + j) * inner + i]!;
+        const v = data[(o * n + j) * inner + i];
         if (v > bestValue) {
           bestValue = v;
           best = j;
@@ -213,7 +231,7 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   const offset = target.length - x.ndim;
   let ok = offset >= 0;
   for (let i = 0; ok && i < x.ndim; i++) {
-    const d = x.shape[i]!;
+    const d = x.shape[i];
     if (d !== 1 && d !== target[i + offset]) ok = false;
   }
   if (!ok)
@@ -236,8 +254,8 @@ export function sumToShape(g: Tensor, shape: readonly number[], op = "sumToShape
   for (let d = 0; ok && d < g.ndim; d++) {
     if (d < lead) axes.push(d);
     else {
-      const want = shape[d - lead]!;
-      const have = g.shape[d]!;
+      const want = shape[d - lead];
+      const have = g.shape[d];
       if (want === 1 && have !== 1) axes.push(d);
       else if (want !== have) ok = false;
     }

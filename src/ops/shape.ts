@@ -12,10 +12,9 @@ import {
 import { Tensor } from "../tensor/tensor.js";
 import { RowSparse } from "../tensor/sparse.js";
 import { applyRule } from "../graph/apply.js";
+import { fixedPerInput } from "./describe.js";
 import { backend, checkIndexRange, checkTensor, empty, toIndices } from "./helpers.js";
-import type { OpAttrs, OpRule } from "./types.js";
-
-type Rules<K extends keyof OpAttrs> = { [P in K]: OpRule<OpAttrs[P]> };
+import type { OpRule } from "../graph/rule.js";
 
 /** [outer, axis, inner] sizes of `shape` around `axis`. */
 function axisView(shape: readonly number[], axis: number): BlockView {
@@ -24,62 +23,78 @@ function axisView(shape: readonly number[], axis: number): BlockView {
 
 function inversePermutation(perm: readonly number[]): number[] {
   const inverse = new Array<number>(perm.length);
-  for (let i = 0; i < perm.length; i++) inverse[perm[i]!] = i;
+  for (let i = 0; i < perm.length; i++) inverse[perm[i]] = i;
   return inverse;
 }
 
-export const shapeRules: Rules<
-  "reshape" | "transpose" | "slice" | "pad" | "concat" | "gather" | "scatterAdd"
-> = {
+/** The attributes each op of this file records (what its forward and backward read). */
+interface Attrs {
+  reshape: { shape: number[] };
+  transpose: { perm: number[] };
+  slice: { begin: number[]; size: number[] };
+  pad: { begin: number[]; shape: number[] };
+  concat: { axis: number };
+  gather: { axis: number; indices: Int32Array; sparse: boolean };
+  scatterAdd: { axis: number; indices: Int32Array; shape: number[] };
+}
+
+export const shapeRules: { [P in keyof Attrs]: OpRule<Attrs[P]> } = {
   reshape: {
     // A reshape shares the input's storage: row-major order does not change.
-    forward: ([x], { shape }) => new Tensor(x!._data, shape, x!.dtype),
+    forward: ([x], { shape }) => new Tensor(x._data, shape, x.dtype),
     // d reshape(x) = reshape⁻¹(dx)
-    backward: (g, { inputs: [x] }) => [reshape(g, x!.shape)],
+    backward: (upstream, { inputs: [x] }) => [reshape(upstream, x.shape)],
     // forward: d reshape(x) = reshape(dx)
     jvp: ([dx], { attrs: { shape } }) => reshape(dx!, shape),
+    describe: { jacobian: fixedPerInput("I (the values in a new shape)") },
   },
   transpose: {
     forward: ([x], { perm }) => {
       const out = empty(
-        perm.map((p) => x!.shape[p]!),
-        x!.dtype,
+        perm.map((p) => x.shape[p]),
+        x.dtype,
       );
-      backend().transpose(x!._data, x!.shape, perm, out._data);
+      backend().transpose(x._data, x.shape, perm, out._data);
       return out;
     },
     // d transpose(x, perm) = transpose(dx, perm⁻¹)
-    backward: (g, { attrs: { perm } }) => [transpose(g, inversePermutation(perm))],
+    backward: (upstream, { attrs: { perm } }) => [transpose(upstream, inversePermutation(perm))],
     // forward: d transpose(x, perm) = transpose(dx, perm)
     jvp: ([dx], { attrs: { perm } }) => transpose(dx!, perm),
+    describe: {
+      label: ({ grouped: [x] }) => `${x}ᵀ`,
+      jacobian: fixedPerInput("a permutation: the gradient is transposed back"),
+    },
   },
   slice: {
     forward: ([x], { begin, size }) => {
-      const out = empty(size, x!.dtype);
-      backend().slice(x!._data, x!.shape, begin, size, out._data);
+      const out = empty(size, x.dtype);
+      backend().slice(x._data, x.shape, begin, size, out._data);
       return out;
     },
     // The gradient of a slice is zero outside the slice
-    backward: (g, { inputs: [x], attrs: { begin } }) => [pad(g, begin, x!.shape)],
+    backward: (upstream, { inputs: [x], attrs: { begin } }) => [pad(upstream, begin, x.shape)],
     // forward: d slice(x) = slice(dx)
     jvp: ([dx], { attrs: { begin, size } }) => slice(dx!, begin, size),
+    describe: { jacobian: fixedPerInput("a selection: zero outside the slice") },
   },
   pad: {
     forward: ([x], { begin, shape }) => {
-      const out = empty(shape, x!.dtype);
-      backend().sliceAdd(x!._data, x!.shape, out._data, shape, begin);
+      const out = empty(shape, x.dtype);
+      backend().sliceAdd(x._data, x.shape, out._data, shape, begin);
       return out;
     },
     // pad is the adjoint of slice
-    backward: (g, { inputs: [x], attrs: { begin } }) => [slice(g, begin, x!.shape)],
+    backward: (upstream, { inputs: [x], attrs: { begin } }) => [slice(upstream, begin, x.shape)],
     // forward: d pad(x) = pad(dx)
     jvp: ([dx], { attrs: { begin, shape } }) => pad(dx!, begin, shape),
+    describe: { jacobian: fixedPerInput("an embedding into zeros: the gradient is sliced back") },
   },
   concat: {
     forward: (inputs, { axis }) => {
-      const first = inputs[0]!;
+      const first = inputs[0];
       const shape = first.shape.slice();
-      shape[axis] = inputs.reduce((total, t) => total + t.shape[axis]!, 0);
+      shape[axis] = inputs.reduce((total, t) => total + t.shape[axis], 0);
       const out = empty(shape, first.dtype);
       const { outer } = axisView(shape, axis);
       backend().concat(
@@ -91,12 +106,12 @@ export const shapeRules: Rules<
       return out;
     },
     // Each input receives its own block of the upstream gradient
-    backward: (g, { inputs, attrs: { axis }, needsGrad }) => {
+    backward: (upstream, { inputs, attrs: { axis }, needsGrad }) => {
       let offset = 0;
       return inputs.map((t, i) => {
-        const begin = g.shape.map((_, d) => (d === axis ? offset : 0));
-        offset += t.shape[axis]!;
-        return needsGrad[i] ? slice(g, begin, t.shape) : null;
+        const begin = upstream.shape.map((_, d) => (d === axis ? offset : 0));
+        offset += t.shape[axis];
+        return needsGrad[i] ? slice(upstream, begin, t.shape) : null;
       });
     },
     // forward: d concat(x₁, …, xₙ) = concat(dx₁, …, dxₙ), a missing tangent being a block of zeros
@@ -106,40 +121,47 @@ export const shapeRules: Rules<
         inputs.map((t, i) => tangents[i] ?? empty(t.shape, t.dtype)),
         { axis },
       ),
+    describe: { jacobian: (symbols) => symbols.map(() => "a selection of this input's block") },
   },
   gather: {
     forward: ([x], { axis, indices }) => {
-      const view = axisView(x!.shape, axis);
-      const shape = x!.shape.slice();
+      const view = axisView(x.shape, axis);
+      const shape = x.shape.slice();
       shape[axis] = indices.length;
-      const out = empty(shape, x!.dtype);
-      backend().gather(x!._data, view, indices, out._data);
+      const out = empty(shape, x.dtype);
+      backend().gather(x._data, view, indices, out._data);
       return out;
     },
     // Rows picked several times accumulate gradient; an embedding lookup returns it row-sparse
-    backward: (g, { inputs: [x], attrs: { axis, indices, sparse }, createGraph }) => {
-      if (sparse && axis === 0 && !createGraph) return [new RowSparse(x!.shape, indices, g)];
-      return [scatterAdd(g, indices, axis, x!.shape)];
+    backward: (upstream, { inputs: [x], attrs: { axis, indices, sparse }, createGraph }) => {
+      if (sparse && axis === 0 && !createGraph) return [new RowSparse(x.shape, indices, upstream)];
+      return [scatterAdd(upstream, indices, axis, x.shape)];
     },
     // forward: d gather(x) = gather(dx)
     jvp: ([dx], { attrs: { axis, indices } }) => gatherRows(dx!, indices, axis, false),
+    describe: {
+      jacobian: fixedPerInput("a selection of the gathered entries (repeated indices accumulate)"),
+    },
   },
   scatterAdd: {
     forward: ([values], { axis, indices, shape }) => {
-      const out = empty(shape, values!.dtype);
-      backend().scatterAdd(values!._data, axisView(shape, axis), indices, out._data);
+      const out = empty(shape, values.dtype);
+      backend().scatterAdd(values._data, axisView(shape, axis), indices, out._data);
       return out;
     },
     // scatterAdd is the adjoint of gather
-    backward: (g, { attrs: { axis, indices } }) => [gatherRows(g, indices, axis, false)],
+    backward: (upstream, { attrs: { axis, indices } }) => [gatherRows(upstream, indices, axis, false)],
     // forward: d scatterAdd(v) = scatterAdd(dv)
     jvp: ([dv], { attrs: { axis, indices, shape } }) => apply("scatterAdd", [dv!], { axis, indices, shape }),
+    describe: {
+      jacobian: fixedPerInput("the transpose of a selection: the gradient is gathered back"),
+    },
   },
 };
 
 /** Runs one of this file's primitives on `inputs`, recording it for backward (graph/apply.ts). */
-function apply<P extends keyof typeof shapeRules>(op: P, inputs: Tensor[], attrs: OpAttrs[P]): Tensor {
-  return applyRule(op, shapeRules[op] as OpRule<OpAttrs[P]>, inputs, attrs);
+function apply<P extends keyof Attrs>(op: P, inputs: Tensor[], attrs: Attrs[P]): Tensor {
+  return applyRule(op, shapeRules[op] as OpRule<Attrs[P]>, inputs, attrs);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -152,7 +174,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   let unknown = -1;
   let known = 1;
   for (let i = 0; i < shape.length; i++) {
-    const d = shape[i]!;
+    const d = shape[i];
     if (d === -1) {
       if (unknown >= 0)
         throw new ShapeError(`reshape: only one dimension may be -1, got ${shapeToString(shape)}`);
@@ -246,7 +268,7 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
   const b: number[] = [];
   const s: number[] = [];
   for (let d = 0; d < ndim; d++) {
-    const dim = x.shape[d]!;
+    const dim = x.shape[d];
     let start = begin[d] ?? 0;
     if (!Number.isInteger(start)) throw new ValueError(`slice: begin[${d}] = ${start} is not an integer`);
     if (start < 0) start += dim;
@@ -273,7 +295,7 @@ export function pad(x: Tensor, begin: readonly number[], shape: readonly number[
   if (
     begin.length !== x.ndim ||
     target.length !== x.ndim ||
-    x.shape.some((d, i) => begin[i]! < 0 || begin[i]! + d > target[i]!)
+    x.shape.some((d, i) => begin[i] < 0 || begin[i] + d > target[i])
   ) {
     throw new ValueError(
       `pad: ${shapeToString(x.shape)} at ${JSON.stringify(begin)} does not fit in ${shapeToString(target)}`,
@@ -292,7 +314,7 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   if (!isList(tensors) || tensors.length === 0)
     throw new ValueError("concat: needs a non-empty list of tensors");
   tensors.forEach((t, i) => checkTensor(t, "concat", `tensor at position ${i}`));
-  const first = tensors[0]!;
+  const first = tensors[0];
   if (first.ndim === 0) throw new ShapeError("concat: cannot concatenate 0-d tensors (use stack)");
   const ax = normalizeAxis(axis, first.ndim, "concat");
   for (const t of tensors) {
@@ -313,7 +335,7 @@ export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
   if (!isList(tensors) || tensors.length === 0)
     throw new ValueError("stack: needs a non-empty list of tensors");
   tensors.forEach((t, i) => checkTensor(t, "stack", `tensor at position ${i}`));
-  const first = tensors[0]!;
+  const first = tensors[0];
   for (const t of tensors) {
     if (!shapesEqual(t.shape, first.shape)) {
       throw new ShapeError(
@@ -323,7 +345,7 @@ export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
   }
   const ax = normalizeAxis(axis, first.ndim + 1, "stack");
   const expanded = tensors.map((t) => unsqueeze(t, ax));
-  return expanded.length === 1 ? expanded[0]! : apply("concat", expanded, { axis: ax });
+  return expanded.length === 1 ? expanded[0] : apply("concat", expanded, { axis: ax });
 }
 
 export interface GatherOptions {
@@ -349,7 +371,7 @@ export function gather(
   if (x.ndim === 0) throw new ShapeError("gather: cannot index a 0-d tensor");
   const ax = normalizeAxis(axis, x.ndim, "gather");
   const { data, shape } = toIndices(indices, "gather");
-  checkIndexRange(data, x.shape[ax]!, "gather", `axis ${ax} of ${shapeToString(x.shape)}`);
+  checkIndexRange(data, x.shape[ax], "gather", `axis ${ax} of ${shapeToString(x.shape)}`);
   const flat = gatherRows(x, data, ax, options.sparseGrad === true && ax === 0);
   if (shape.length === 1) return flat;
   return reshape(flat, [...x.shape.slice(0, ax), ...shape, ...x.shape.slice(ax + 1)]);
@@ -369,7 +391,7 @@ export function scatterAdd(
   const target = checkShape(shape, "scatterAdd");
   const ax = normalizeAxis(axis, target.length, "scatterAdd");
   const { data } = toIndices(indices, "scatterAdd");
-  checkIndexRange(data, target[ax]!, "scatterAdd", `axis ${ax} of ${shapeToString(target)}`);
+  checkIndexRange(data, target[ax], "scatterAdd", `axis ${ax} of ${shapeToString(target)}`);
   const expected = target.slice();
   expected[ax] = data.length;
   const source = values.size === sizeOf(expected) ? reshape(values, expected) : values;

@@ -5,8 +5,11 @@ import { align16, requireKernels } from "./runtime.js";
 import { wasmThresholds } from "./thresholds.js";
 import { collapseBroadcast } from "../broadcast.js";
 
-/** Operation codes of assembly/elementwise.ts. */
-const UNARY_CODES: Partial<Record<UnaryKernel, number>> = {
+/**
+ * Operation codes of assembly/elementwise.ts (its `const NEG = 0;` … lines). test/backend/kernel-interface.test.ts
+ * reads them from there and fails if these differ.
+ */
+export const UNARY_CODES: Partial<Record<UnaryKernel, number>> = {
   neg: 0,
   abs: 1,
   relu: 2,
@@ -19,9 +22,9 @@ const UNARY_CODES: Partial<Record<UnaryKernel, number>> = {
   sigmoid: 9,
 };
 /** Codes from here on are transcendental: float32 only (float64 keeps JavaScript's Math precision). */
-const FIRST_TRANSCENDENTAL = 7;
+export const FIRST_TRANSCENDENTAL = 7;
 
-const BINARY_CODES: Partial<Record<BinaryKernel, number>> = {
+export const BINARY_CODES: Partial<Record<BinaryKernel, number>> = {
   add: 0,
   sub: 1,
   mul: 2,

@@ -71,6 +71,27 @@ export interface KernelExports {
   ): void;
 }
 
+/**
+ * The name of every function in {@link KernelExports}: the object below must name each exactly once (the
+ * compiler checks it against the interface), and test/backend/kernel-interface.test.ts checks the list against
+ * the functions the compiled module exports, so the interface and assembly/ cannot drift apart.
+ */
+export const KERNEL_FUNCTIONS = Object.keys({
+  heapBase: true,
+  matmulScratchBytes: true,
+  matmulPackedBytes: true,
+  matmulPackF32: true,
+  matmulPackF64: true,
+  matmulRowsF32: true,
+  matmulRowsF64: true,
+  sumAxisF32: true,
+  sumAxisF64: true,
+  unaryF32: true,
+  unaryF64: true,
+  binaryF32: true,
+  binaryF64: true,
+} satisfies Record<keyof KernelExports, true>) as (keyof KernelExports)[];
+
 const PAGE = 65536;
 
 export function align16(bytes: number): number {
