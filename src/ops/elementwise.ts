@@ -4,7 +4,7 @@ import { broadcastShapes, shapesEqual } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import type { BinaryKernel, UnaryKernel } from "../backend/index.js";
 import { applyRule } from "../graph/apply.js";
-import type { AttrsOf, JvpContext, OpRule } from "../graph/rule.js";
+import type { AttrsOf, JvpContext, LabelOperands, OpRule } from "../graph/rule.js";
 import { backend, checkFloat, checkTensor, empty, operands } from "./helpers.js";
 import { fixedPerInput, noteBroadcast } from "./describe.js";
 
@@ -63,9 +63,9 @@ interface BinarySpec {
   jacobian(symbols: readonly string[], broadcast: readonly boolean[]): string[];
   /** Whether only float tensors are accepted (default: int32 too). */
   floatOnly?: boolean;
-  /** The infix symbol of the op (`+`), or a label function. */
+  /** The infix symbol of the op (`+`), or a label function (see `OpPresentation.label`). */
   infix?: string;
-  label?: (a: string, b: string) => string;
+  label?: (operands: LabelOperands) => string;
 }
 
 /** An elementwise rule, with whether its public function accepts int32 tensors. */
@@ -125,9 +125,7 @@ function binaryRule(kernel: BinaryKernel, spec: BinarySpec): ElementwiseRule<nul
     },
     describe: {
       infix: infix !== undefined,
-      label: infix
-        ? ({ grouped: [a, b] }) => `${a} ${infix} ${b}`
-        : label && (({ plain: [a, b] }) => label(a, b)),
+      label: infix ? ({ grouped: [a, b] }) => `${a} ${infix} ${b}` : label,
       jacobian: (symbols, _attrs, broadcast) => spec.jacobian(symbols, broadcast),
     },
   };
@@ -265,7 +263,7 @@ const binaryRules = {
       wanted[1] ? mul(output, log(a)) : null,
     ],
     jacobian: ([a, b]) => [`diag(${b}·${a}^(${b} − 1))`, `diag(${a}^${b}·ln ${a})`],
-    label: (a, b) => `${a}^${b}`,
+    label: ({ grouped: [a, b] }) => `${a}^${b}`,
   }),
   // d max(a, b) = 1(a > b) da + 1(b > a) db; a tie sends half of the gradient to each input
   maximum: binaryRule("maximum", {
@@ -274,7 +272,7 @@ const binaryRules = {
       return [toA, sub(1, toA)];
     },
     jacobian: ([a, b]) => [`diag(1(${a} > ${b}))`, `diag(1(${b} > ${a}))`],
-    label: (a, b) => `max(${a}, ${b})`,
+    label: ({ plain: [a, b] }) => `max(${a}, ${b})`,
   }),
   // d min(a, b) = 1(a < b) da + 1(b < a) db; a tie sends half of the gradient to each input
   minimum: binaryRule("minimum", {
@@ -283,7 +281,7 @@ const binaryRules = {
       return [toA, sub(1, toA)];
     },
     jacobian: ([a, b]) => [`diag(1(${a} < ${b}))`, `diag(1(${b} < ${a}))`],
-    label: (a, b) => `min(${a}, ${b})`,
+    label: ({ plain: [a, b] }) => `min(${a}, ${b})`,
   }),
   // comparisons are piecewise constant: gradient 0, tangent 0
   greater: piecewiseConstantRule(binaryForward("greater"), 2),

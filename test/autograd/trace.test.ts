@@ -10,6 +10,8 @@ import {
   matmul,
   maximum,
   mul,
+  neg,
+  pow,
   sigmoid,
   softmax,
   sum,
@@ -317,6 +319,16 @@ describe("traceBackward in general", () => {
       "3",
       "result",
     ]);
+  });
+
+  it("labels: an infix operand is parenthesised inside a power, not inside max or a function call", () => {
+    const a = named(f64(2, true), "a");
+    const b = named(f64(3, true), "b");
+    const total = add(a, b);
+    const labels = describeGraph(add(pow(total, b), maximum(total, b))).map((n) => n.label);
+    expect(labels).toContain("(a + b)^b");
+    expect(labels).toContain("max(a + b, b)");
+    expect(describeGraph(neg(total)).map((n) => n.label)).toContain("−(a + b)");
   });
 
   it("errors: a tensor without a graph, and a graph freed by an earlier backward", () => {
