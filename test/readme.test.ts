@@ -7,6 +7,10 @@ import ts from "typescript";
 import { readConllFile } from "../src/ner/conll-node.js";
 import { saveNerModel } from "../src/ner/tagger-node.js";
 import { trainNer } from "../src/ner/trainer.js";
+import { installTensorMethods } from "../src/autograd/tensor-methods.js";
+
+// The trainer is imported from its file, not through an entry point, so the Tensor methods are attached here.
+installTensorMethods();
 
 // Every ```ts block of README.md and docs/*.md, type-checked under strict TypeScript and run, each on its own
 // and as written. The only thing changed is where "chainrule" resolves: to the package's Node entry points in
