@@ -23,6 +23,10 @@ import { trainNer } from "../../src/ner/trainer.js";
 import { parse, serialize } from "../../src/nn/safetensors.js";
 import { derive } from "../../src/calculus/derive.js";
 import { Tensor } from "../../src/tensor/tensor.js";
+import { installTensorMethods } from "../../src/autograd/tensor-methods.js";
+
+// The modules are imported from their files, not through an entry point, so the Tensor methods are attached here.
+installTensorMethods();
 
 /** An accepted input that does not read back the same after writing: a defect. */
 class RoundTripFailure extends Error {}
