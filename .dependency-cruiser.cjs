@@ -65,8 +65,14 @@ module.exports = {
     },
     ...layerRules,
     // ---- Node-only files -----------------------------------------------------------------------------------
-    // PLACE RESERVED for the rule "Node-only files (`node:` imports, `*-node.ts`) are reachable only from the
-    // Node entry points" (added with the browser-safe entry points). Add it here.
+    // The browser entry points never reach a Node-only file (`*-node.ts`, the Node entries, the CLI); the bundle
+    // test (test/bundles.test.ts) also refuses any `node:` import in their browser bundles.
+    {
+      name: "browser-entries-not-to-node-only",
+      severity: "error",
+      from: { path: "^src/(index|nn/index|ner/index)\\.ts$" },
+      to: { path: "(-node\\.ts$|^src/cli/|^src/(node|nn/node|ner/node)\\.ts$)", reachable: true },
+    },
     // ---------------------------------------------------------------------------------------------------------
     {
       name: "not-to-unresolvable",
