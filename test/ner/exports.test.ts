@@ -65,6 +65,7 @@ const PUBLIC = [
 ];
 const NODE_ONLY = [
   "readConllFile",
+  "readConllSentences",
   "readEmbeddingsFile",
   "readEmbeddingsForVocabulary",
   "readNerModelFiles",
