@@ -108,7 +108,17 @@ export {
   type Reduction,
   type OpName,
 } from "./ops/index.js";
-export { getOpTable } from "./ops/table.js";
+export { getOpTable, type OpTable, type OpAttrs } from "./ops/table.js";
+export type { ElementwiseRule } from "./ops/elementwise.js";
+export type {
+  OpRule,
+  OpPresentation,
+  BackwardContext,
+  JvpContext,
+  InputGrad,
+  LabelOperands,
+  AttrsOf,
+} from "./graph/rule.js";
 
 export { noGrad, enableGrad, isGradEnabled } from "./autograd/mode.js";
 export { detectAnomaly } from "./autograd/anomaly.js";

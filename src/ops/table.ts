@@ -19,13 +19,14 @@ export const opTable = {
   ...nnRules,
 };
 
+/** The type of the op table: each primitive's name and its rule. */
 export type OpTable = typeof opTable;
 /** The name of a primitive. */
 export type OpName = keyof OpTable;
 /** Every primitive and the attributes its forward and backward read (declared beside its rule). */
 export type OpAttrs = { [P in OpName]: AttrsOf<OpTable[P]> };
 
-/** The op table (see {@link opTable}). */
+/** The op table: every primitive, keyed by name, with its rule (forward, backward, jvp, how traces show it). */
 export function getOpTable(): OpTable {
   return opTable;
 }
