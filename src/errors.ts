@@ -29,8 +29,11 @@ export class AnomalyError extends ChainruleError {}
 
 /** Text that does not parse; `line` and `column` are 1-based. */
 export class ParseError extends ChainruleError {
+  /** The line of the problem, from 1. */
   readonly line: number;
+  /** The column of the problem on its line, from 1. */
   readonly column: number;
+  /** The text that was parsed, when known (to show the problem in context). */
   readonly source: string | undefined;
   constructor(message: string, line: number, column: number, source?: string) {
     super(message);
@@ -42,7 +45,9 @@ export class ParseError extends ChainruleError {
 
 /** A file whose bytes do not follow its format; `offset` is the byte offset where the problem was found. */
 export class FormatError extends ChainruleError {
+  /** The byte offset in the file where the problem was found. */
   readonly offset: number;
+  /** The file's path, when the bytes came from a file. */
   readonly file: string | undefined;
   constructor(message: string, offset: number, file?: string) {
     super(message);

@@ -12,6 +12,7 @@ import { tensor } from "../tensor/creation.js";
 
 /** One backward step as the engine took it, reported to `onStep` (used by the backprop trace). */
 export interface BackwardStep {
+  /** The graph node whose backward rule ran. */
   node: Node;
   /** ∂L/∂(this node's output), after hooks. */
   upstream: Tensor;
@@ -391,10 +392,13 @@ function accumulateLeaf(leaf: Tensor, g: Tensor, createGraph: boolean): void {
   }
 }
 
+/** Options of {@link gradients}. */
 export interface GradientsOptions {
   /** Upstream gradients for the outputs (default: 1 for each one-element output). */
   seeds?: readonly (Tensor | undefined)[];
+  /** Keep the graph's saved values, so that backward can run through it again (default: `createGraph`). */
   retainGraph?: boolean;
+  /** Record the backward pass, so that the returned gradients can be differentiated again (Hessians). */
   createGraph?: boolean;
 }
 

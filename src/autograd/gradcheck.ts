@@ -6,6 +6,7 @@ import { isFloatDType } from "../tensor/dtype.js";
 import { gradients } from "./engine.js";
 import { mul, sum } from "../ops/index.js";
 
+/** Options of {@link gradcheck}. An element passes when |analytic − numeric| ≤ atol + rtol·|numeric|. */
 export interface GradcheckOptions {
   /** Finite-difference step (default 1e-6). */
   eps?: number;
@@ -19,19 +20,34 @@ export interface GradcheckOptions {
   seed?: number;
 }
 
+/** How one input of a gradient check fared. */
 export interface GradcheckInputReport {
   /** Position of the input in the `inputs` list. */
   index: number;
+  /** The input tensor's `name`, if it has one. */
   name: string | undefined;
+  /** The largest |analytic − numeric| over the input's elements. */
   maxAbsError: number;
+  /** The largest |analytic − numeric| / |numeric| over the elements whose numeric gradient exceeds `atol`. */
   maxRelError: number;
-  /** The element with the largest error (relative to the tolerance), as a multi-index. */
-  worst: { index: number[]; analytic: number; numeric: number } | null;
+  /** The element with the largest error (relative to the tolerance), or null for an empty input. */
+  worst: {
+    /** Its multi-index in the input. */
+    index: number[];
+    /** The gradient backpropagation gave. */
+    analytic: number;
+    /** The central finite difference (f(x + ε) − f(x − ε)) / 2ε. */
+    numeric: number;
+  } | null;
+  /** True when every element of this input is within tolerance. */
   passed: boolean;
 }
 
+/** The result of {@link gradcheck}: one entry per input that requires grad. */
 export interface GradcheckReport {
+  /** True when every input passed. */
   passed: boolean;
+  /** The report of each checked input, in argument order. */
   inputs: GradcheckInputReport[];
 }
 

@@ -37,7 +37,9 @@ export interface TraceNode {
   label: string;
   /** Ids of the inputs, in the op's argument order (empty for leaves and constants). */
   inputs: number[];
+  /** The tensor's shape. */
   shape: number[];
+  /** The tensor's dtype. */
   dtype: DType;
   /** The forward value. */
   value: NestedArray;
@@ -49,12 +51,15 @@ export interface TraceNode {
 /** The local gradient of a node with respect to one input: ∂output/∂input. */
 export type LocalGradient =
   | {
+      /** The full Jacobian is listed. */
       kind: "jacobian";
       /** `[...outputShape, ...inputShape]`; entry (i, j) is ∂output_i/∂input_j. */
       shape: number[];
+      /** The Jacobian's entries, nested by `shape`. */
       value: NestedArray;
     }
   | {
+      /** The Jacobian is too large to list (more than {@link LOCAL_JACOBIAN_LIMIT} entries): it is described. */
       kind: "description";
       /** The shape the full Jacobian would have, `[...outputShape, ...inputShape]`. */
       shape: number[];
@@ -66,7 +71,9 @@ export type LocalGradient =
 export interface TraceStep {
   /** The id of the node whose rule ran. */
   node: number;
+  /** The primitive whose backward rule ran. */
   op: OpName;
+  /** The node's label (see {@link TraceNode.label}). */
   label: string;
   /** ∂L/∂(this node's output), the gradient arriving from above (summed over consumers, after hooks). */
   upstream: NestedArray;
@@ -79,10 +86,18 @@ export interface TraceStep {
 
 /** A tensor that fed several consumers, and the gradients that were summed for it. */
 export interface TraceFanOut {
+  /** The id of the tensor that fanned out. */
   node: number;
   /** Each contribution: the consumer's id, the argument position at which the tensor entered it, and the
    * downstream gradient that consumer sent. */
-  contributions: { from: number; input: number; value: NestedArray }[];
+  contributions: {
+    /** The consumer's id. */
+    from: number;
+    /** The argument position at which the tensor entered the consumer. */
+    input: number;
+    /** The downstream gradient the consumer sent. */
+    value: NestedArray;
+  }[];
   /** The sum of the contributions. */
   total: NestedArray;
 }

@@ -33,6 +33,7 @@ export type TensorLike = Tensor | NestedArray | TypedArray;
 /** A function of tensors returning a tensor: what the transforms differentiate. */
 export type TensorFunction = (...args: Tensor[]) => Tensor;
 
+/** Options of `grad`, `valueAndGrad` and `vjp`: which arguments to differentiate. */
 export interface ArgnumsOptions<N extends number | readonly number[] = number | readonly number[]> {
   /**
    * Which arguments to differentiate with respect to (default 0, the first). A number gives one result; a
@@ -41,6 +42,7 @@ export interface ArgnumsOptions<N extends number | readonly number[] = number | 
   argnums?: N;
 }
 
+/** Options of `jacobian` and `hessian`: which arguments, and which mode of differentiation. */
 export interface JacobianOptions<
   N extends number | readonly number[] = number | readonly number[],
 > extends ArgnumsOptions<N> {

@@ -60,8 +60,16 @@ export interface AxisView {
   inner: number;
 }
 
+/**
+ * The kernels every op calls, over plain typed arrays in row-major order. `jsBackend` is the reference;
+ * `wasmBackend` runs the same kernels in WebAssembly. A custom backend registered with `registerBackend`
+ * must give the same results; kernels write into `out` (preallocated, of the output's size) and return
+ * nothing.
+ */
 export interface Backend {
+  /** The name `setBackend` selects it by ("js", "wasm", …). */
   readonly name: string;
+  /** `out` = op(`x`), elementwise (`x` and `out` have one length). */
   unary(op: UnaryKernel, x: TypedArray, out: TypedArray): void;
   /** NumPy-broadcast binary op; `aShape`, `bShape` broadcast to `outShape`. */
   binary(
@@ -83,6 +91,7 @@ export interface Backend {
   ): void;
   /** Expands `x` of shape `shape` (broadcastable) to `outShape`. */
   broadcastTo(x: TypedArray, shape: readonly number[], out: TypedArray, outShape: readonly number[]): void;
+  /** `out` = op(a) · op(b) for each matrix of the (broadcast) batch; `desc` gives sizes and transpose flags. */
   matmul(a: TypedArray, b: TypedArray, out: TypedArray, desc: MatmulDesc): void;
   /** `out` = `x` (shape `shape`) with its axes permuted by `perm`. */
   transpose(x: TypedArray, shape: readonly number[], perm: readonly number[], out: TypedArray): void;

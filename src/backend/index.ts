@@ -49,6 +49,7 @@ export async function initWasm(): Promise<Backend> {
   return wasmBackend;
 }
 
+/** The names of the registered backends ("js" and "wasm", and any added with `registerBackend`). */
 export function listBackends(): string[] {
   return [...backends.keys()];
 }

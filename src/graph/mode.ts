@@ -47,6 +47,7 @@ export function enableGrad<T>(fn: () => T): T {
   }
 }
 
+/** Whether ops are being recorded for backward right now (false inside `noGrad`, true inside `enableGrad`). */
 export function isGradEnabled(): boolean {
   return autogradState.gradEnabled;
 }

@@ -13,9 +13,11 @@ let nextNodeId = 1;
  * `requiresGrad: true`; the engine accumulates its gradient into that tensor's `.grad`.
  */
 export class Node {
+  /** A number unique to this node in the process (creation order), used to tell nodes apart in traces. */
   readonly id: number;
   /** The primitive's name (a key of the op table), or "leaf". */
   readonly op: string;
+  /** The op's attributes (an axis, a target list, …) as its rule reads them; null for a leaf. */
   readonly attrs: unknown;
   /** The op's rule (forward, backward, jvp): the engine runs `rule.backward`; null for a leaf. */
   readonly rule: OpRule<unknown> | null;
@@ -31,6 +33,7 @@ export class Node {
   pending: Tensor | RowSparse | null = null;
   /** Topological-sort visit mark. */
   mark = 0;
+  /** Hooks registered with `registerHook`, called in order with the gradient arriving here; null when none. */
   hooks: GradHook[] | null = null;
   /** Where the op was called, recorded only under `detectAnomaly`. */
   stack: string | undefined = undefined;
@@ -58,6 +61,10 @@ export class Node {
     return this.inputs ? this.inputs.map((t) => t.shape) : [];
   }
 
+  /**
+   * True once backward has released the values this op node saved (the graph was not retained): running
+   * backward through it again throws a `GraphError`.
+   */
   get freed(): boolean {
     return this.op !== "leaf" && this.inputs === null;
   }

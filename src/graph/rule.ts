@@ -2,8 +2,11 @@ import type { RowSparse, Tensor } from "../tensor/tensor.js";
 
 /** What a backward rule sees: the op's inputs and output as saved by the forward pass. */
 export interface BackwardContext<A> {
+  /** The op's inputs, as they were in the forward pass. */
   readonly inputs: readonly Tensor[];
+  /** The op's output, which some rules reuse (exp, tanh, softmax, …). */
   readonly output: Tensor;
+  /** The op's attributes (an axis, the targets, …). */
   readonly attrs: A;
   /** For each input, whether its gradient is wanted (rules skip the others). */
   readonly needsGrad: readonly boolean[];
@@ -16,14 +19,19 @@ export type InputGrad = Tensor | RowSparse | null;
 
 /** What a forward-mode (jvp) rule sees: the op's inputs, its output and its attributes. */
 export interface JvpContext<A> {
+  /** The op's inputs (primal values). */
   readonly inputs: readonly Tensor[];
+  /** The op's output (primal value). */
   readonly output: Tensor;
+  /** The op's attributes. */
   readonly attrs: A;
 }
 
 /** A node's operands as a trace labels them: `grouped` wraps an infix label in parentheses, `plain` does not. */
 export interface LabelOperands {
+  /** The operands' labels, an infix one wrapped in parentheses (for use inside an infix label: `(a + b) · c`). */
   readonly grouped: readonly string[];
+  /** The operands' labels as they are (for use as function arguments: `max(a + b, c)`). */
   readonly plain: readonly string[];
 }
 
@@ -34,6 +42,7 @@ export interface OpPresentation<A> {
    * `op(x, y)`. Set `infix` when the label is an infix expression, which must be parenthesised as an operand.
    */
   label?(operands: LabelOperands, attrs: A): string;
+  /** True when `label` gives an infix expression (`a + b`), so that it is parenthesised as an operand. */
   readonly infix?: boolean;
   /**
    * Each input's local Jacobian ∂output/∂input in the lecture's notation, given short symbols for the inputs

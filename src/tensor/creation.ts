@@ -4,14 +4,23 @@ import { checkShape, shapeToString, sizeOf } from "./shape.js";
 import { Tensor, type NestedArray } from "./tensor.js";
 import { globalRandom } from "./random.js";
 
+/** Options of `tensor(values, options)`. */
 export interface TensorOptions {
+  /** The element type; by default float32, or the typed array's own type when `values` is one. */
   dtype?: DType;
+  /**
+   * The shape to give the values (a flat array or typed array is reshaped to it); by default the nesting of `values`.
+   */
   shape?: readonly number[];
+  /** Track gradients for this leaf (float dtypes only; a `DTypeError` otherwise). */
   requiresGrad?: boolean;
 }
 
+/** Options of the creation functions (`zeros`, `ones`, `full`, `arange`, `randn`, …). */
 export interface CreationOptions {
+  /** The element type (default float32). */
   dtype?: DType;
+  /** Track gradients for this leaf (float dtypes only; a `DTypeError` otherwise). */
   requiresGrad?: boolean;
 }
 
@@ -120,6 +129,11 @@ export function fromData(data: TypedArray, shape: readonly number[], dtype?: DTy
   return new Tensor(data, shape, dtype ?? dtypeOfArray(data)!);
 }
 
+/**
+ * A tensor of `shape` filled with `value` (float32 unless `options.dtype` says otherwise).
+ *
+ * @throws {@link ShapeError} for a shape that is not a list of non-negative integers.
+ */
 export function full(shape: readonly number[], value: number, options: CreationOptions = {}): Tensor {
   const s = checkShape(shape, "full");
   const dtype = optionDType(options, "float32", "full");
@@ -128,18 +142,29 @@ export function full(shape: readonly number[], value: number, options: CreationO
   return finish(new Tensor(data, s, dtype), options, "full");
 }
 
+/**
+ * A tensor of `shape` filled with 0.
+ *
+ * @example
+ * ```ts
+ * const b = zeros([5], { requiresGrad: true }); // a bias vector to train
+ * ```
+ */
 export function zeros(shape: readonly number[], options: CreationOptions = {}): Tensor {
   return full(shape, 0, options);
 }
 
+/** A tensor of `shape` filled with 1. */
 export function ones(shape: readonly number[], options: CreationOptions = {}): Tensor {
   return full(shape, 1, options);
 }
 
+/** A tensor of 0 with the shape and (unless `options.dtype` is given) the dtype of `t`. */
 export function zerosLike(t: Tensor, options: CreationOptions = {}): Tensor {
   return full(t.shape, 0, { dtype: t.dtype, ...options });
 }
 
+/** A tensor of 1 with the shape and (unless `options.dtype` is given) the dtype of `t`. */
 export function onesLike(t: Tensor, options: CreationOptions = {}): Tensor {
   return full(t.shape, 1, { dtype: t.dtype, ...options });
 }

@@ -1,7 +1,10 @@
 import { DTypeError } from "../errors.js";
 
+/** A tensor's element type: float32 for training, float64 for checking, int32 for indices and labels. */
 export type DType = "float32" | "float64" | "int32";
+/** The dtypes that can carry gradients. */
 export type FloatDType = "float32" | "float64";
+/** The storage of a tensor: a typed array of its dtype. */
 export type TypedArray = Float32Array | Float64Array | Int32Array;
 
 export interface TypedArrayOf {

@@ -9,10 +9,12 @@ export class Random {
   private s3 = 0;
   private spareNormal: number | null = null;
 
+  /** A generator started from `seed` (an unsigned 32-bit integer; other numbers are truncated to one). */
   constructor(seed = 0) {
     this.reseed(seed);
   }
 
+  /** Restarts the sequence from `seed`, as a new `Random(seed)` would. */
   reseed(seed: number): void {
     let state = seed >>> 0;
     const next = (): number => {
@@ -71,7 +73,13 @@ export class Random {
   }
 
   /** Shuffles `array` in place (Fisher–Yates) and returns it. */
-  shuffle<T extends { length: number; [index: number]: unknown }>(array: T): T {
+  shuffle<
+    T extends {
+      /** The number of items. */
+      length: number;
+      [index: number]: unknown;
+    },
+  >(array: T): T {
     for (let i = array.length - 1; i > 0; i--) {
       const j = this.int(i + 1);
       const tmp = array[i];
@@ -86,6 +94,7 @@ export class Random {
     return [this.s0, this.s1, this.s2, this.s3, this.spareNormal ?? NaN];
   }
 
+  /** Restores a state saved by `getState()`, so that the sequence continues from there. */
   setState(state: readonly number[]): void {
     this.s0 = state[0]! | 0;
     this.s1 = state[1]! | 0;
@@ -100,6 +109,7 @@ function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
 
+/** The generator behind `rand`, `randn`, initialisers, dropout and shuffling; `seed(n)` reseeds it. */
 export const globalRandom = new Random(0);
 
 /** Seeds the global generator used by `rand`, `randn`, initialisers, dropout and shuffling. */

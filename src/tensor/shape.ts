@@ -1,5 +1,6 @@
 import { ShapeError, ValueError, quoteInput } from "../errors.js";
 
+/** The size of each dimension of a tensor, outermost first (`[]` for a scalar). */
 export type Shape = readonly number[];
 
 export function shapeToString(shape: Shape): string {

@@ -6,9 +6,14 @@ import { checkIndexRange, shapeToString, shapesEqual } from "./shape.js";
 import { formatValues } from "./format.js";
 import { getBackend } from "../backend/index.js";
 
+/**
+ * A number, or an array of nested arrays: the plain-JavaScript form of a tensor's values (`[[1, 2], [3, 4]]`).
+ */
 export type NestedArray = number | NestedArray[];
+/** One axis, or several, of a tensor; negative numbers count from the last axis (−1 is the last). */
 export type Axis = number | readonly number[];
 
+/** Options of `t.backward(seed, options)`. */
 export interface BackwardOptions {
   /** Keep the graph's saved values, so that backward can run through it again (default: `createGraph`). */
   retainGraph?: boolean;
@@ -18,6 +23,7 @@ export interface BackwardOptions {
 
 /** A handle returned by `registerHook`; `remove()` detaches the hook. */
 export interface HookHandle {
+  /** Detaches the hook; calling it again does nothing. */
   remove(): void;
 }
 
@@ -32,8 +38,11 @@ export interface GraphNode {
 
 /** A forward-mode tangent of a tensor at one `jvp` level; a tensor's tangents form a linked list. */
 export interface Tangent {
+  /** The `jvp` nesting level this tangent belongs to. */
   readonly level: number;
+  /** The tangent itself (a tensor of the primal's shape). */
   readonly value: Tensor;
+  /** The tangent of the next outer level, or null. */
   readonly next: Tangent | null;
 }
 
@@ -51,8 +60,11 @@ export interface Tangent {
 export class Tensor {
   /** @internal */
   _data: TypedArray;
+  /** The size of each dimension (`[]` for a scalar, `[n]` for a vector, `[m, n]` for a matrix). */
   readonly shape: Shape;
+  /** The element type: `"float32"` (the default), `"float64"` or `"int32"`. */
   readonly dtype: DType;
+  /** The number of values (the product of `shape`; 1 for a scalar). */
   readonly size: number;
   /** @internal The op node that produced this tensor, or null for a leaf. */
   _node: GraphNode | null = null;
@@ -82,6 +94,7 @@ export class Tensor {
     return this._data;
   }
 
+  /** The number of dimensions (`shape.length`). */
   get ndim(): number {
     return this.shape.length;
   }
@@ -91,6 +104,10 @@ export class Tensor {
     return this._requiresGrad;
   }
 
+  /**
+   * Switches gradient tracking of a leaf on or off. Throws a `DTypeError` for an int32 tensor, and a
+   * `GraphError` when switching it off on a computed tensor (use `detach()`).
+   */
   set requiresGrad(value: boolean) {
     if (this._node !== null) {
       if (!value) {
@@ -123,6 +140,10 @@ export class Tensor {
     return this._grad;
   }
 
+  /**
+   * Replaces the accumulated gradient; `null` resets it. Throws a `ShapeError` or `DTypeError` when the
+   * new gradient's shape or dtype differs from the tensor's.
+   */
   set grad(value: Tensor | null) {
     if (value !== null) {
       if (!(value instanceof Tensor)) throw new ValueError("grad: expected a Tensor or null");
@@ -190,6 +211,7 @@ export class Tensor {
     return this._data[0]!;
   }
 
+  /** A readable rendering such as `tensor([1, 2, 3], requiresGrad=true)`, long tensors abbreviated. */
   toString(): string {
     const extras: string[] = [];
     if (this.dtype !== "float32") extras.push(`dtype=${this.dtype}`);
@@ -200,6 +222,7 @@ export class Tensor {
     return `tensor(${values}${shapeNote}${extras.length ? ", " + extras.join(", ") : ""})`;
   }
 
+  /** How Node's `console.log` and `util.inspect` show the tensor: as `toString()`. */
   [Symbol.for("nodejs.util.inspect.custom")](): string {
     return this.toString();
   }
@@ -229,10 +252,14 @@ function addDense(a: Tensor, b: Tensor): Tensor {
  * Gradient bookkeeping, not a differentiable value: its methods call the kernels directly and record nothing.
  */
 export class RowSparse {
+  /** The shape of the dense tensor this gradient stands for. */
   readonly shape: readonly number[];
+  /** The row of the dense tensor each row of `values` belongs to (rows may repeat). */
   readonly indices: Int32Array;
+  /** The rows' values: shape `[indices.length, ...shape.slice(1)]`. */
   readonly values: Tensor;
 
+  /** Throws a `ShapeError` when `values` does not have one row per index and the rank of `shape`. */
   constructor(shape: readonly number[], indices: Int32Array, values: Tensor) {
     if (values.shape[0] !== indices.length || values.ndim !== shape.length) {
       throw new ShapeError(
@@ -244,6 +271,7 @@ export class RowSparse {
     this.values = values;
   }
 
+  /** The dtype of the values. */
   get dtype(): DType {
     return this.values.dtype;
   }

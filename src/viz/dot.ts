@@ -8,6 +8,7 @@ import { Tensor, type NestedArray } from "../tensor/tensor.js";
 import type { TypedArray } from "../tensor/dtype.js";
 import { describeGraph, traceBackward, type BackpropTrace, type TraceNode } from "../autograd/trace.js";
 
+/** Options of {@link toDot}: what each vertex of the graph picture shows. */
 export interface DotOptions {
   /** Show each tensor's forward value (default true). */
   values?: boolean;
