@@ -18,7 +18,7 @@ export default defineConfig({
         },
       },
       {
-        // The web playground in Chromium (web/tests; skipped with a message where /usr/bin/chromium is missing).
+        // The web playground in Chromium and Firefox (web/tests; each skipped with a message where it is missing).
         extends: true,
         test: { name: "e2e", include: ["web/tests/**/*.test.ts"] },
       },

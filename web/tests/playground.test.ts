@@ -6,36 +6,24 @@
  * .ci/run), where a missing browser fails. Screenshots of each tab go to web/tests/artifacts/ (or
  * $CHAINRULE_E2E_ARTIFACTS).
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import {
+  ARTIFACTS,
+  LECTURE_SENTENCE,
+  browserAvailable,
+  startPlayground,
+  type PlaygroundServer,
+} from "./harness.js";
 
-const ROOT = resolve(import.meta.dirname, "..", "..");
 const CHROMIUM = process.env.CHAINRULE_CHROMIUM ?? "/usr/bin/chromium";
-const REQUIRED = process.env.CHAINRULE_E2E === "required";
-const AVAILABLE = existsSync(CHROMIUM);
-const ARTIFACTS = resolve(process.env.CHAINRULE_E2E_ARTIFACTS ?? join(ROOT, "web", "tests", "artifacts"));
-const SITE = join(ROOT, "web", "dist", "index.html");
-const LECTURE_SENTENCE = "Samuel Quinn was arrested in the Hilton Hotel in Paris in April 1989.";
-
-if (!AVAILABLE && !REQUIRED) {
-  process.stderr.write(
-    `playground browser tests skipped: ${CHROMIUM} is missing (apt-get install -y chromium; ` +
-      "CHAINRULE_E2E=required makes a missing browser a failure)\n",
-  );
-}
-
-describe.runIf(REQUIRED && !AVAILABLE)("the playground's browser tests", () => {
-  it("need Chromium", () => {
-    throw new Error(`CHAINRULE_E2E=required but ${CHROMIUM} is missing: apt-get install -y chromium`);
-  });
-});
+const AVAILABLE = browserAvailable("Chromium", CHROMIUM, "chromium");
 
 describe.runIf(AVAILABLE)("the playground in Chromium", () => {
-  let server: ChildProcess;
+  let server: PlaygroundServer;
   let url = "";
   let browser: Browser;
   let context: BrowserContext;
@@ -43,23 +31,8 @@ describe.runIf(AVAILABLE)("the playground in Chromium", () => {
   const problems = new Map<Page, string[]>();
 
   beforeAll(async () => {
-    if (!existsSync(SITE)) throw new Error(`${SITE} is missing: run npm run build:web first`);
-    mkdirSync(ARTIFACTS, { recursive: true });
-    server = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "playground", "--port", "0"], {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stderr = "";
-    server.stderr!.on("data", (d) => (stderr += String(d)));
-    url = await new Promise<string>((resolvePromise, reject) => {
-      let out = "";
-      server.stdout!.on("data", (d) => {
-        out += String(d);
-        const match = /chainrule playground: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
-        if (match) resolvePromise(match[1]!);
-      });
-      server.on("exit", (code) => reject(new Error(`chainrule playground exited with ${code}: ${stderr}`)));
-    });
+    server = await startPlayground();
+    url = server.url;
     const { chromium } = await import("playwright-core");
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -70,7 +43,7 @@ describe.runIf(AVAILABLE)("the playground in Chromium", () => {
 
   afterAll(async () => {
     await browser?.close();
-    server?.kill("SIGTERM");
+    server?.close();
   });
 
   async function open(hash: string, viewport?: { width: number; height: number }): Promise<Page> {
