@@ -2,7 +2,7 @@
  * The Tensor class's methods: the ops (`t.add(u)`, `t.matmul(w)`, `t.T`, …), `backward` and `registerHook`.
  *
  * They sit here, above the ops and the engine they call, rather than in tensor/tensor.ts, so that the tensor
- * layer imports nothing above it. TypeScript sees them on `Tensor` through declaration merging (below);
+ * layer imports nothing above it. TypeScript sees them on `Tensor` through declaration merging (tensor-type.ts);
  * `installTensorMethods()` puts them on `Tensor.prototype`. Every entry point of the package (index.ts, node.ts,
  * nn/index.ts, nn/node.ts, ner/index.ts, ner/node.ts, cli/main.ts) calls it, explicitly; calling it again does
  * nothing.
@@ -21,7 +21,7 @@ import * as ops from "../ops/index.js";
 import { runBackward } from "./engine.js";
 
 /** Each op method is the free function of the same name, with the tensor as its first argument. */
-const tensorMethods = {
+export const tensorMethods = {
   /** A copy converted to `dtype` (see `astype()`); differentiable between float32 and float64. */
   astype(this: Tensor, dtype: DType): Tensor {
     return ops.astype(this, dtype);
@@ -300,15 +300,6 @@ const tensorMethods = {
     };
   },
 };
-
-type TensorMethods = typeof tensorMethods;
-
-declare module "../tensor/tensor.js" {
-  interface Tensor extends TensorMethods {
-    /** The transpose of a matrix (all axes reversed), as in `Wᵀ`. */
-    readonly T: Tensor;
-  }
-}
 
 let installed = false;
 

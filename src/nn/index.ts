@@ -10,6 +10,8 @@ import { installTensorMethods } from "../autograd/tensor-methods.js";
 
 // Tensor methods (t.add(u), t.backward(), …) sit above the tensor layer; attach them for this entry point.
 installTensorMethods();
+// Naming the type keeps the methods' declarations in this entry point's .d.ts, so `t.add(u)` type-checks.
+export type { TensorMethods } from "../autograd/tensor-type.js";
 export { Module, Sequential, type AnyModule, type TensorMap, type LoadStateDictOptions } from "./module.js";
 export {
   Linear,
