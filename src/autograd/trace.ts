@@ -46,6 +46,8 @@ export interface TraceNode {
   /** ∂(traced output)/∂(this tensor) as it arrived at the node (after hooks), or null where no gradient
    * flows (constants, and tensors the output does not depend on). Null throughout in `describeGraph`. */
   grad: NestedArray | null;
+  /** For a matmul, whether the kernel transposes each operand (`uᵀh` is one node with the first flag set). */
+  transposed?: readonly [boolean, boolean];
 }
 
 /** The local gradient of a node with respect to one input: ∂output/∂input. */
@@ -155,6 +157,7 @@ function buildGraph(output: Tensor, caller: string): Graph {
   ): number => {
     const id = entries.length;
     const { label, infix } = makeLabel(tensorValue, op, inputs, entries, id, engineNode);
+    const attrs = engineNode?.attrs as { transA?: boolean; transB?: boolean } | null | undefined;
     entries.push({
       node: {
         id,
@@ -165,6 +168,7 @@ function buildGraph(output: Tensor, caller: string): Graph {
         dtype: tensorValue.dtype,
         value: tensorValue.toArray(),
         grad: null,
+        ...(op === "matmul" ? { transposed: [attrs?.transA === true, attrs?.transB === true] as const } : {}),
       },
       tensor: tensorValue,
       engineNode,

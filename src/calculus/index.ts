@@ -37,3 +37,5 @@ export {
   type TracePiece,
   type TraceValue,
 } from "./numeric/trace.js";
+export { nodeFormula, type FormulaNotation } from "./numeric/node-formula.js";
+export { splitTopLevel, parseAssignments, parseValueAssignments } from "./1-parse/assignments.js";

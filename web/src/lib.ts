@@ -44,5 +44,10 @@ export {
   type BatchProgress,
   type NerTrainingOptions,
 } from "../../src/ner/index.js";
-export { parseSymbolicShape, type SymbolicShape } from "../../src/calculus/index.js";
-export { splitTopLevel } from "../../src/cli/commands/derive.js";
+export {
+  parseSymbolicShape,
+  parseAssignments,
+  parseValueAssignments,
+  nodeFormula,
+  type SymbolicShape,
+} from "../../src/calculus/index.js";

@@ -7,23 +7,9 @@ import { ValueError, GradientError } from "../../errors.js";
 import { checkDerivation, type CheckReport } from "../../calculus/numeric/check.js";
 import { derive } from "../../calculus/derive.js";
 import { expressionVariables } from "../../calculus/1-parse/parser.js";
+import { splitTopLevel } from "../../calculus/1-parse/assignments.js";
 
-/** Splits on commas that are not inside brackets: `W:[3, 4], x:4` → `W:[3, 4]`, `x:4`. */
-export function splitTopLevel(text: string, separators = ",;"): string[] {
-  const parts: string[] = [];
-  let depth = 0;
-  let current = "";
-  for (const c of text) {
-    if (c === "[" || c === "(") depth++;
-    else if (c === "]" || c === ")") depth = Math.max(0, depth - 1);
-    if (depth === 0 && separators.includes(c)) {
-      parts.push(current);
-      current = "";
-    } else current += c;
-  }
-  parts.push(current);
-  return parts.map((p) => p.trim()).filter((p) => p.length > 0);
-}
+export { splitTopLevel };
 
 /** Reads `--shapes "W:n×m,x:m,b:n,a:scalar"` (also `W=3x4`). */
 export function parseShapesOption(text: string): Record<string, string> {

@@ -11,36 +11,22 @@
 import type { Command } from "commander";
 import { ValueError } from "../../errors.js";
 import type { NestedArray } from "../../tensor/tensor.js";
-import type { TraceNode } from "../../autograd/trace.js";
+
 import { toDot } from "../../viz/dot.js";
 import { expressionVariables, parseExpression } from "../../calculus/1-parse/parser.js";
 import { traceExpression, type ExpressionTrace } from "../../calculus/numeric/trace.js";
-import { readLateOptions, splitTopLevel } from "./derive.js";
+import { nodeFormula } from "../../calculus/numeric/node-formula.js";
+import { parseValueAssignments } from "../../calculus/1-parse/assignments.js";
+import { readLateOptions } from "./derive.js";
 
 /** Reads `--at x=1,y=2,v=[1,2],A=[[1,0],[0,1]]`. */
 export function parseValues(text: string): Map<string, NestedArray> {
-  const values = new Map<string, NestedArray>();
-  for (const entry of splitTopLevel(text, ",;")) {
-    const match = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+)$/.exec(entry);
-    if (!match) throw new ValueError(`--at: expected name=value (e.g. x=1 or v=[1,2]), got '${entry}'`);
-    let value: unknown;
-    try {
-      value = JSON.parse(match[2]!.trim());
-    } catch {
-      throw new ValueError(`--at: the value of ${match[1]} is not a number or an array: '${match[2]}'`);
-    }
-    const valid = (v: unknown, depth: number): boolean =>
-      (typeof v === "number" && Number.isFinite(v)) ||
-      (Array.isArray(v) && depth < 2 && v.length > 0 && v.every((item) => valid(item, depth + 1)));
-    if (!valid(value, 0)) {
-      throw new ValueError(
-        `--at: the value of ${match[1]} must be a number, a vector [..] or a matrix [[..], ..]`,
-      );
-    }
-    if (values.has(match[1]!)) throw new ValueError(`--at: ${match[1]} is given twice`);
-    values.set(match[1]!, value as NestedArray);
+  try {
+    return parseValueAssignments(text);
+  } catch (error) {
+    if (error instanceof ValueError) throw new ValueError(`--at: ${error.message}`);
+    throw error;
   }
-  return values;
 }
 
 function formatNumber(v: number): string {
@@ -57,35 +43,6 @@ function formatValue(value: NestedArray | null): string {
     return entries.length === 1 ? formatValue(entries[0]!) : formatValue(entries);
   }
   return `[${value.map((v) => formatValue(v)).join(", ")}]`;
-}
-
-const INFIX: Record<string, string> = { add: "+", sub: "−", mul: "·", div: "/", matmul: "@" };
-
-function describe(node: TraceNode, names: readonly string[]): string {
-  const args = node.inputs.map((i) => names[i]!);
-  const symbol = INFIX[node.op];
-  if (node.op === "matmul" && args.length === 2) {
-    // the kernel's transpose flags show in the trace's label, e.g. "uᵀ @ h"
-    const flags = /^(\S+?)(ᵀ?) @ (\S+?)(ᵀ?)$/.exec(node.label);
-    return `${args[0]}${flags?.[2] ?? ""} @ ${args[1]}${flags?.[4] ?? ""}`;
-  }
-  if (symbol !== undefined && args.length === 2) return `${args[0]} ${symbol} ${args[1]}`;
-  switch (node.op) {
-    case "neg":
-      return `−${args[0]}`;
-    case "square":
-      return `${args[0]}²`;
-    case "pow":
-      return `${args[0]}^${args[1]}`;
-    case "transpose":
-      return `${args[0]}ᵀ`;
-    case "maximum":
-      return `max(${args.join(", ")})`;
-    case "minimum":
-      return `min(${args.join(", ")})`;
-    default:
-      return `${node.op}(${args.join(", ")})`;
-  }
 }
 
 function table(rows: string[][]): string[] {
@@ -119,7 +76,7 @@ export function formatTrace(trace: ExpressionTrace, heading: string): string {
   for (const node of trace.nodes) {
     if (node.op === "leaf" || node.op === "constant") continue;
     const definition = trace.definitions[node.id];
-    const text = definition !== null && definition !== names[node.id] ? definition : describe(node, names);
+    const text = definition !== null && definition !== names[node.id] ? definition : nodeFormula(node, names);
     forward.push([`  ${names[node.id]} = ${text}`, `= ${formatValue(node.value)}`]);
   }
   lines.push(...table(forward));

@@ -8,7 +8,10 @@ import {
   expressionVariables,
   parseExpression,
   parseSymbolicShape,
-  splitTopLevel,
+  parseAssignments,
+  parseValueAssignments,
+  nodeFormula,
+  ChainruleError,
   traceExpression,
   type ExpressionTrace,
   type NestedArray,
@@ -44,42 +47,23 @@ export function locateError(message: string): { message: string; start: number |
   };
 }
 
-/** Splits on separators outside brackets: `W=[[1, 2]], x=1` → `W=[[1, 2]]`, `x=1`. */
-export function splitEntries(text: string): string[] {
-  return splitTopLevel(text, ",;\n");
+/** Runs `read`, turning chainrule's ValueError into an error of `field`. */
+function inField<T>(field: FieldError["field"], read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof ChainruleError) throw new FieldError(field, error.message);
+    throw error;
+  }
 }
 
 function entries(text: string, field: FieldError["field"], example: string): [string, string][] {
-  return splitEntries(text).map((entry) => {
-    const match = /^([A-Za-z_][A-Za-z0-9_]*)\s*[:=]\s*(.*)$/s.exec(entry);
-    if (!match) throw new FieldError(field, `expected name=value (e.g. ${example}), got “${entry}”`);
-    return [match[1]!, match[2]!.trim()];
-  });
+  return inField(field, () => parseAssignments(text, example));
 }
 
 /** `x=1, y=2, W=[[1,2],[3,4]]`. */
 export function parseValues(text: string): Map<string, NestedArray> {
-  const values = new Map<string, NestedArray>();
-  for (const [name, raw] of entries(text, "at", "x=1 or v=[1, 2]")) {
-    let value: unknown;
-    try {
-      value = JSON.parse(raw.replace(/−/g, "-"));
-    } catch {
-      throw new FieldError("at", `the value of ${name} is not a number or an array: “${raw}”`);
-    }
-    const valid = (v: unknown, depth: number): boolean =>
-      (typeof v === "number" && Number.isFinite(v)) ||
-      (Array.isArray(v) && depth < 2 && v.length > 0 && v.every((item) => valid(item, depth + 1)));
-    if (!valid(value, 0)) {
-      throw new FieldError(
-        "at",
-        `the value of ${name} must be a number, a vector [..] or a matrix [[..], ..]`,
-      );
-    }
-    if (values.has(name)) throw new FieldError("at", `${name} is given twice`);
-    values.set(name, value as NestedArray);
-  }
-  return values;
+  return inField("at", () => parseValueAssignments(text));
 }
 
 /** `W: n×m, x: m` (shapes as `derive` reads them). */
@@ -222,37 +206,6 @@ export interface BackpropRun {
   outputName: string;
 }
 
-const INFIX: Record<string, string> = { add: "+", sub: "−", mul: "·", div: "/", matmul: "" };
-
-function formulaOf(node: TraceNode, names: readonly string[], shapes: readonly number[][]): string {
-  const args = node.inputs.map((i) => names[i]!);
-  const symbol = INFIX[node.op];
-  if (symbol !== undefined && args.length === 2) {
-    if (node.op === "matmul") return `${args[0]}${args[1]}`;
-    if (node.op === "mul" && (shapes[node.inputs[0]!]!.length > 0 || shapes[node.inputs[1]!]!.length > 0)) {
-      const either = shapes[node.inputs[0]!]!.length > 0 && shapes[node.inputs[1]!]!.length > 0;
-      return either ? `${args[0]} ∘ ${args[1]}` : `${args[0]} ${args[1]}`;
-    }
-    return `${args[0]} ${symbol} ${args[1]}`;
-  }
-  switch (node.op) {
-    case "neg":
-      return `−${args[0]}`;
-    case "square":
-      return `${args[0]}²`;
-    case "pow":
-      return `${args[0]}^${args[1]}`;
-    case "transpose":
-      return `${args[0]}ᵀ`;
-    case "maximum":
-      return `max(${args.join(", ")})`;
-    case "minimum":
-      return `min(${args.join(", ")})`;
-    default:
-      return `${node.op}(${args.join(", ")})`;
-  }
-}
-
 /** The nodes with the lecture's names (`z = Wx + b`, `h = tanh(z)`; in scalar expressions a, b, …, and f). */
 export function nameNodes(trace: ExpressionTrace): GraphNode[] {
   const shapes = trace.nodes.map((n) => n.shape);
@@ -262,7 +215,7 @@ export function nameNodes(trace: ExpressionTrace): GraphNode[] {
     formula:
       node.op === "leaf" || node.op === "constant"
         ? ""
-        : (trace.definitions[node.id] ?? formulaOf(node, trace.names, shapes)),
+        : (trace.definitions[node.id] ?? nodeFormula(node, trace.names, "lecture", shapes)),
   }));
 }
 
