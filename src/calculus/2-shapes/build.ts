@@ -58,6 +58,28 @@ export function syntaxChildren(node: SyntaxNode): readonly SyntaxNode[] {
   }
 }
 
+/**
+ * Visits the syntax tree bottom-up (every node after its children, left to right) with a stack rather than
+ * recursion, so that a long flat expression (`x+x+…+x`, thousands of terms) cannot overflow the call stack.
+ */
+export function visitBottomUp(
+  root: SyntaxNode,
+  visit: (node: SyntaxNode, children: readonly SyntaxNode[]) => void,
+): void {
+  const stack: { node: SyntaxNode; expanded: boolean }[] = [{ node: root, expanded: false }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    const kids = syntaxChildren(top.node);
+    if (!top.expanded && kids.length > 0) {
+      top.expanded = true;
+      for (let i = kids.length - 1; i >= 0; i--) stack.push({ node: kids[i]!, expanded: false });
+      continue;
+    }
+    stack.pop();
+    visit(top.node, kids);
+  }
+}
+
 class Builder {
   constructor(
     private readonly parsed: ParsedExpression,
@@ -90,22 +112,13 @@ class Builder {
    */
   build(root: SyntaxNode, keep = false): { root: Expr; nodes: Map<SyntaxNode, Expr> } {
     const built = new Map<SyntaxNode, Expr>();
-    const stack: { node: SyntaxNode; expanded: boolean }[] = [{ node: root, expanded: false }];
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1]!;
-      const kids = syntaxChildren(top.node);
-      if (!top.expanded && kids.length > 0) {
-        top.expanded = true;
-        for (let i = kids.length - 1; i >= 0; i--) stack.push({ node: kids[i]!, expanded: false });
-        continue;
-      }
-      stack.pop();
+    visitBottomUp(root, (node, kids) => {
       const args = kids.map((k) => built.get(k)!);
       if (!keep) for (const k of kids) built.delete(k);
-      const expr = this.node(top.node, args);
-      this.checkDepth(top.node, expr);
-      built.set(top.node, expr);
-    }
+      const expr = this.node(node, args);
+      this.checkDepth(node, expr);
+      built.set(node, expr);
+    });
     return { root: built.get(root)!, nodes: built };
   }
 

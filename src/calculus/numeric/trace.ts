@@ -29,7 +29,7 @@ import { variable, type Expr } from "../expression/expr.js";
 import { functionRule } from "../expression/functions.js";
 import { SCALAR, isScalar, matrixShape, shapeToText, vectorShape, type Shape } from "../expression/shape.js";
 import { parseExpression, expressionVariables, type SyntaxNode } from "../1-parse/parser.js";
-import { buildExpressionNodes, syntaxChildren } from "../2-shapes/build.js";
+import { buildExpressionNodes, visitBottomUp } from "../2-shapes/build.js";
 import { findPieces, substitute } from "../4-simplify/pieces.js";
 import { toText } from "../5-output/print.js";
 import { diagonal } from "./tensor-ops.js";
@@ -172,17 +172,7 @@ export function traceExpression(
   const valueOf = new Map<SyntaxNode, Tensor>();
   const byKey = new Map<string, Tensor>();
   const named = new Map<Tensor, { name: string; expr: Expr }>();
-  const stack: { node: SyntaxNode; expanded: boolean }[] = [{ node: parsed.tree, expanded: false }];
-  while (stack.length > 0) {
-    const top = stack[stack.length - 1]!;
-    const kids = syntaxChildren(top.node);
-    if (!top.expanded && kids.length > 0) {
-      top.expanded = true;
-      for (let i = kids.length - 1; i >= 0; i--) stack.push({ node: kids[i]!, expanded: false });
-      continue;
-    }
-    stack.pop();
-    const node = top.node;
+  visitBottomUp(parsed.tree, (node, kids) => {
     const e = exprOf.get(node)!;
     const compound = node.type !== "name" && node.type !== "number" && e.kind !== "var" && e.kind !== "const";
     let t = compound ? byKey.get(e.key) : undefined;
@@ -215,7 +205,7 @@ export function traceExpression(
       t.name = name;
       named.set(t, { name, expr: e });
     }
-  }
+  });
   const output = valueOf.get(parsed.tree)!;
   if (!output.requiresGrad) {
     throw new ValueError(`${expression.trim()} does not depend on its variables through differentiable ops`);
