@@ -1,9 +1,13 @@
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { playgroundDirectory, servePlayground } from "../../src/cli/commands/playground.js";
+import {
+  playgroundDataDirectory,
+  playgroundDirectory,
+  servePlayground,
+} from "../../src/cli/commands/playground.js";
 import { run } from "../calculus/run-cli.js";
 
 /** A raw GET (no URL normalisation on the client side, so that `..` reaches the server as sent). */
@@ -31,7 +35,10 @@ describe("chainrule playground", () => {
     writeFileSync(join(site, "index.html"), "<!doctype html><title>playground</title>");
     writeFileSync(join(site, "assets", "app.js"), "export {};");
     writeFileSync(join(base, "secret.txt"), "outside the site");
-    server = await servePlayground({ port: 0, directory: site });
+    // The shipped data lives beside the site, not in it.
+    mkdirSync(join(base, "data", "wikigold"), { recursive: true });
+    writeFileSync(join(base, "data", "wikigold", "train.conll"), "Paris I-LOC\n");
+    server = await servePlayground({ port: 0, directory: site, dataDirectory: join(base, "data") });
   });
 
   afterAll(async () => {
@@ -63,8 +70,37 @@ describe("chainrule playground", () => {
     }
   });
 
-  it("finds the built site relative to the package", () => {
+  it("serves the shipped data under /data/ from the data directory, and nothing beside it", async () => {
+    const train = await get(server.url, "/data/wikigold/train.conll");
+    expect(train.status).toBe(200);
+    expect(train.type).toBe("text/plain; charset=utf-8");
+    expect(train.body).toBe("Paris I-LOC\n");
+    expect((await get(server.url, "/data/wikigold/dev.conll")).status).toBe(404);
+    for (const path of [
+      "/data/../secret.txt",
+      "/data/%2e%2e/secret.txt",
+      "/data/wikigold/..%2f..%2fsecret.txt",
+    ]) {
+      const response = await get(server.url, path);
+      expect(response.status, path).not.toBe(200);
+      expect(response.body).not.toContain("outside the site");
+    }
+  });
+
+  it("prefers the site's own copy of the data (a standalone build)", async () => {
+    mkdirSync(join(site, "data", "wikigold"), { recursive: true });
+    writeFileSync(join(site, "data", "wikigold", "train.conll"), "London I-LOC\n");
+    try {
+      expect((await get(server.url, "/data/wikigold/train.conll")).body).toBe("London I-LOC\n");
+    } finally {
+      rmSync(join(site, "data"), { recursive: true, force: true });
+    }
+  });
+
+  it("finds the built site and the shipped data relative to the package", () => {
     expect(playgroundDirectory().replace(/\\/g, "/")).toMatch(/\/web\/dist\/$/);
+    expect(playgroundDataDirectory().replace(/\\/g, "/")).toMatch(/\/data\/$/);
+    expect(existsSync(join(playgroundDataDirectory(), "wikigold", "train.conll"))).toBe(true);
   });
 
   it("refuses a bad port and a missing site with one clear line", async () => {

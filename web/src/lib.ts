@@ -51,3 +51,6 @@ export {
   nodeFormula,
   type SymbolicShape,
 } from "../../src/calculus/index.js";
+export { TRAINING_OPTIONS, defaultOption, optionHelp, parseOptionText } from "../../src/ner/train/options.js";
+export { buildFeatureWindows } from "../../src/ner/char-features.js";
+export { DEMO_OPTIONS } from "../../src/cli/commands/ner/demo-options.js";

@@ -218,6 +218,40 @@ describe.runIf(AVAILABLE)("the playground in Chromium", () => {
     await finish(page, "ner.png");
   }, 600_000);
 
+  it("offers the training options of ner train: a bad one is shown at its field; a CRF with character features trains", async () => {
+    const page = await open("#tab=ner");
+    await page.locator("#ner-epochs").fill("1");
+    await page.locator("summary", { hasText: "Settings" }).click();
+    // The fields start at ner demo's settings.
+    expect(await page.locator("#ner-hiddenSize").inputValue()).toBe("300");
+    expect(await page.locator("#ner-objective").inputValue()).toBe("window");
+    await page.locator("#ner-hiddenSize").fill("0");
+    await page.getByRole("button", { name: "Train", exact: true }).click();
+    expect(await page.locator("#ner-hiddenSize-error").textContent()).toBe(
+      "--hidden must be an integer ≥ 1, got 0",
+    );
+    expect(await page.locator("#ner-hiddenSize").getAttribute("aria-invalid")).toBe("true");
+    await page.locator("#ner-hiddenSize").fill("300");
+    await page.locator("#ner-objective").selectOption("sentence");
+    await page.locator("#ner-prefixDimension").fill("20");
+    await page.locator("#ner-suffixDimension").fill("20");
+    await page.locator("#ner-shapeDimension").fill("10");
+    await page.getByRole("button", { name: "Train", exact: true }).click();
+    await page.locator(".epoch-table tr[data-epoch='1']").waitFor({ timeout: 300_000 });
+    await expect
+      .poll(() => page.locator("#ner-model-info").textContent(), { timeout: 60_000 })
+      .toContain("a CRF over the sentence");
+    expect(await page.locator("#ner-model-info").textContent()).toContain("features prefix + suffix + shape");
+    await page.getByRole("button", { name: "Samuel Quinn … in Paris" }).click();
+    const paris = page.locator(".token", { hasText: "Paris" });
+    await paris.waitFor();
+    // Its window goes through the feature vectors too.
+    await paris.click();
+    await expect.poll(() => page.locator(".window .word").count()).toBe(5);
+    expect(await page.locator(".inspect svg.heatmap").count()).toBe(1);
+    await finish(page, "ner-crf.png");
+  }, 600_000);
+
   it("is keyboard reachable and readable on a narrow screen", async () => {
     const page = await open("", { width: 390, height: 844 });
     await page.locator(".node[data-node=f]").waitFor();

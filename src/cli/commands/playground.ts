@@ -1,6 +1,10 @@
 /**
  * `chainrule playground [--port N] [--host H]`: serves the built web playground (web/dist, shipped in the
  * package) on 127.0.0.1 and prints its address. It binds another interface only when asked with `--host`.
+ *
+ * The NER tab fetches the shipped data (data/wikigold, data/glove) from `data/` beside the page. The package
+ * ships that data once, in its data/ directory: this server answers `/data/…` from there whenever the built
+ * site has no copy of its own (a standalone build, `npm run build:web:static`, carries one).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { readFile, stat } from "node:fs/promises";
@@ -12,6 +16,11 @@ import { ValueError } from "../../errors.js";
 /** The built site, found relative to this file: `dist/cli/commands` or `src/cli/commands` → `web/dist`. */
 export function playgroundDirectory(): string {
   return fileURLToPath(new URL("../../../web/dist/", import.meta.url));
+}
+
+/** The package's shipped data (served under `/data/`), found relative to this file like the site. */
+export function playgroundDataDirectory(): string {
+  return fileURLToPath(new URL("../../../data/", import.meta.url));
 }
 
 const TYPES: Record<string, string> = {
@@ -31,7 +40,27 @@ const TYPES: Record<string, string> = {
   ".map": "application/json; charset=utf-8",
 };
 
-async function handle(root: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+/** The file a URL path names under `root`, or null when it would leave `root`. */
+function within(root: string, path: string): string | null {
+  const file = normalize(join(root, path));
+  return file === root || file.startsWith(root + sep) ? file : null;
+}
+
+/** Whether `file` is a regular file. */
+async function isFile(file: string): Promise<boolean> {
+  try {
+    return (await stat(file)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+async function handle(
+  root: string,
+  data: string | null,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
   if (request.method !== "GET" && request.method !== "HEAD") {
     response.writeHead(405, { allow: "GET, HEAD" }).end();
     return;
@@ -48,14 +77,21 @@ async function handle(root: string, request: IncomingMessage, response: ServerRe
     return;
   }
   if (path.endsWith("/")) path += "index.html";
-  const file = normalize(join(root, path));
-  if (file !== root && !file.startsWith(root.endsWith(sep) ? root : root + sep)) {
+  let file = within(root, path);
+  if (file === null) {
     response.writeHead(403).end("forbidden");
     return;
   }
+  // The shipped data, from the package's data/ unless the site carries its own copy.
+  if (data !== null && path.startsWith("/data/") && !(await isFile(file))) {
+    file = within(data, path.slice("/data".length));
+    if (file === null) {
+      response.writeHead(403).end("forbidden");
+      return;
+    }
+  }
   try {
-    const info = await stat(file);
-    if (!info.isFile()) throw Object.assign(new Error("not a file"), { code: "ENOENT" });
+    if (!(await isFile(file))) throw Object.assign(new Error("not a file"), { code: "ENOENT" });
     const body = await readFile(file);
     response.writeHead(200, {
       "content-type": TYPES[extname(file).toLowerCase()] ?? "application/octet-stream",
@@ -76,6 +112,10 @@ export interface PlaygroundServerOptions {
   host?: string;
   /** The built site (default: the package's web/dist). */
   directory?: string;
+  /**
+   * The data served under `/data/` when the site has no copy (default: the package's data/; null: none).
+   */
+  dataDirectory?: string | null;
 }
 
 /** Starts the static server and resolves with it and its address once it listens. */
@@ -91,10 +131,12 @@ export async function servePlayground(
       `playground: the built site is missing (${join(root, "index.html")}); run \`npm run build:web\` in the chainrule repository`,
     );
   }
+  const dataOption = options.dataDirectory === undefined ? playgroundDataDirectory() : options.dataDirectory;
+  const data = dataOption === null ? null : normalize(dataOption).replace(/[\\/]+$/, "");
   const host = options.host ?? "127.0.0.1";
   const port = options.port ?? 5175;
   const server = createServer((request, response) => {
-    handle(root, request, response).catch(() => {
+    handle(root, data, request, response).catch(() => {
       if (!response.headersSent) response.writeHead(500);
       response.end();
     });

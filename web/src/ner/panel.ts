@@ -3,29 +3,29 @@
  * shipped GloVe vectors (in a Web Worker), with a live loss and dev-F1 chart; then a sentence tagged, and for
  * any word its window, its hidden layer h = f(Wx + b) and its scores.
  */
-import trainUrl from "../../../data/wikigold/train.conll?url";
-import devUrl from "../../../data/wikigold/dev.conll?url";
-import gloveUrl from "../../../data/glove/glove-wikigold-100d.safetensors?url";
+import { SHIPPED_DATA } from "../shipped-data.js";
 import { exampleButtons, field, h, messageOf, replace } from "../dom.js";
 import { formatNumber } from "../format.js";
 import { heatmap } from "../backprop/heatmap.js";
 import { LECTURE_SENTENCE, type Store } from "../state.js";
 import {
   CASING_CLASSES,
+  DEMO_OPTIONS,
   MODEL_CONFIG_FILE,
   MODEL_WEIGHTS_FILE,
   NER_MODEL_FORMAT,
   NerTagger,
+  buildFeatureWindows,
   buildWindows,
   noGrad,
   parseSafetensors as parse,
   serializeSafetensors as serialize,
   type EpochRecord,
-  type NerTrainingOptions,
   type TaggedText,
 } from "../lib.js";
 import type { StartMessage, WorkerMessage } from "./protocol.js";
 import { TrainingChart } from "./chart.js";
+import { trainingSettings } from "./settings.js";
 
 const EXAMPLES = [
   { label: "Samuel Quinn … in Paris", text: LECTURE_SENTENCE },
@@ -34,17 +34,9 @@ const EXAMPLES = [
   { label: "Museums in Paris", text: "Tourists visited the Louvre museum in Paris and then flew to London." },
 ];
 
-/** The lecture's demo settings (those of `chainrule ner demo`). */
-const OPTIONS: NerTrainingOptions = {
-  windowSize: 2,
-  hiddenSize: 300,
-  casingDimension: 5,
-  optimizer: "sgd",
-  lr: 0.1,
-  batchSize: 32,
-  patience: 3,
-  seed: 1,
-};
+/** Epochs offered in the page (the demo's by default). */
+const DEFAULT_EPOCHS = DEMO_OPTIONS.epochs ?? 8;
+const MAX_EPOCHS = 50;
 
 function download(name: string, bytes: Uint8Array | string, type: string): void {
   const blob = new Blob([bytes as BlobPart], { type });
@@ -90,7 +82,8 @@ export function nerPanel(store: Store): HTMLElement {
   let running = false;
   let tagged: TaggedText | null = null;
   let selected: number | null = null;
-  let epochs = 8;
+  let epochs = DEFAULT_EPOCHS;
+  const settings = trainingSettings();
 
   const modelSelect = h(
     "select",
@@ -98,7 +91,13 @@ export function nerPanel(store: Store): HTMLElement {
     h("option", { value: "softmax" }, "All types: softmax over the tags"),
     h("option", { value: "LOC" }, "LOC only: binary σ(uᵀh)"),
   );
-  const epochsInput = h("input", { id: "ner-epochs", type: "number", min: "1", max: "50", value: "8" });
+  const epochsInput = h("input", {
+    id: "ner-epochs",
+    type: "number",
+    min: "1",
+    max: String(MAX_EPOCHS),
+    value: String(DEFAULT_EPOCHS),
+  });
   const trainButton = h(
     "button",
     { type: "button", class: "primary", onclick: () => startTraining(false) },
@@ -205,6 +204,7 @@ export function nerPanel(store: Store): HTMLElement {
     continueButton.disabled = running || checkpoint === null;
     modelSelect.disabled = running;
     epochsInput.disabled = running;
+    settings.setDisabled(running);
     downloadButton.disabled = tagger === null;
     downloadConfig.disabled = tagger === null;
   }
@@ -215,7 +215,11 @@ export function nerPanel(store: Store): HTMLElement {
       next.binary !== null
         ? `binary ${next.binary} classifier, s = uᵀh`
         : `softmax over ${next.tagSet!.size} tags`;
-    modelInfo.textContent = `Model: ${origin}; ${kind}, window ${2 * next.model.config.windowSize + 1}, hidden ${next.model.config.hiddenSize} ${next.model.config.activation}, ${next.vocabulary.size.toLocaleString("en")} words.`;
+    const config = next.model.config;
+    const objective = config.objective === "sentence" ? ", a CRF over the sentence" : "";
+    const features =
+      config.features.length > 0 ? `, features ${config.features.map((f) => f.kind).join(" + ")}` : "";
+    modelInfo.textContent = `Model: ${origin}; ${kind}${objective}, window ${2 * config.windowSize + 1}, hidden ${config.hiddenSize} ${config.activation}${features}, ${next.vocabulary.size.toLocaleString("en")} words.`;
     setButtons();
     tag();
   }
@@ -226,7 +230,7 @@ export function nerPanel(store: Store): HTMLElement {
     epochBody.appendChild(
       h(
         "tr",
-        { "data-epoch": record.epoch },
+        { "data-epoch": record.epoch, "data-rate": Math.round(record.examplesPerSecond) },
         h("td", {}, `${record.epoch}${record.best ? " *" : ""}`),
         h("td", {}, record.loss.toFixed(4)),
         h("td", {}, dev ? dev.precision.toFixed(2) : "—"),
@@ -297,10 +301,16 @@ export function nerPanel(store: Store): HTMLElement {
   function startTraining(resume: boolean): void {
     status.classList.remove("error");
     const wanted = Number(epochsInput.value);
-    if (!Number.isInteger(wanted) || wanted < 1 || wanted > 50) {
-      status.textContent = "Epochs: a whole number from 1 to 50.";
+    if (!Number.isInteger(wanted) || wanted < 1 || wanted > MAX_EPOCHS) {
+      status.textContent = `Epochs: a whole number from 1 to ${MAX_EPOCHS}.`;
       status.classList.add("error");
       epochsInput.focus();
+      return;
+    }
+    const chosen = settings.read();
+    if (chosen === null) {
+      status.textContent = "A setting is not valid: see the message under it.";
+      status.classList.add("error");
       return;
     }
     epochs = wanted;
@@ -324,11 +334,11 @@ export function nerPanel(store: Store): HTMLElement {
     const message: StartMessage = {
       type: "start",
       urls: {
-        train: new URL(trainUrl, base).href,
-        dev: new URL(devUrl, base).href,
-        glove: new URL(gloveUrl, base).href,
+        train: new URL(SHIPPED_DATA.train, base).href,
+        dev: new URL(SHIPPED_DATA.dev, base).href,
+        glove: new URL(SHIPPED_DATA.glove, base).href,
       },
-      options: { ...OPTIONS, epochs, ...(modelSelect.value === "LOC" ? { binary: "LOC" } : {}) },
+      options: { ...chosen, epochs, ...(modelSelect.value === "LOC" ? { binary: "LOC" } : {}) },
       resume: resume && checkpoint ? checkpoint.bytes.slice() : null,
     };
     worker.postMessage(message);
@@ -423,11 +433,14 @@ export function nerPanel(store: Store): HTMLElement {
     const width = windows.width;
     const words = windows.words.slice(t * width, (t + 1) * width);
     const casing = windows.casing.slice(t * width, (t + 1) * width);
+    const features = buildFeatureWindows([tokens], model.config.features, w).map((ids) =>
+      ids.slice(t * width, (t + 1) * width),
+    );
     const { hidden, logits } = noGrad(() => {
       const wasTraining = model.training;
       model.train(false);
       try {
-        const hiddenLayer = model.hiddenLayer(words, casing);
+        const hiddenLayer = model.hiddenLayer(words, casing, features);
         return {
           hidden: Array.from(hiddenLayer.data),
           logits: Array.from(model.output.forward(hiddenLayer).data),
@@ -479,7 +492,13 @@ export function nerPanel(store: Store): HTMLElement {
       scores = h(
         "table",
         { class: "scores" },
-        h("caption", { class: "hint" }, "softmax(Uh + b₂): probability of each tag"),
+        h(
+          "caption",
+          { class: "hint" },
+          model.config.objective === "sentence"
+            ? "softmax(Uh + b₂) of this window alone (the CRF tags the whole sentence, adding transition scores)"
+            : "softmax(Uh + b₂): probability of each tag",
+        ),
         h(
           "thead",
           {},
@@ -564,6 +583,7 @@ export function nerPanel(store: Store): HTMLElement {
         { class: "card", "aria-label": "Training" },
         h("h3", {}, "Train"),
         h("div", { class: "row" }, field("Model", modelSelect), field("Epochs", epochsInput)),
+        settings.element,
         h("div", { class: "buttons" }, trainButton, stopButton, continueButton),
         status,
         progress,

@@ -12,6 +12,7 @@ import { describeRun, formatTaggedText } from "./format.js";
 import { reportTraining, runTraining, shellQuote } from "./run-training.js";
 import { checkTrainingOutput } from "./output-directory.js";
 import { cardFiles } from "./model-card.js";
+import { DEMO_OPTIONS } from "./demo-options.js";
 import { DATA_DIRECTORY, readCorpus, readPretrained, write } from "./shared.js";
 
 /** The lecture's sentences, tagged by `ner demo`. */
@@ -20,21 +21,7 @@ export const LECTURE_SENTENCES = [
   "Samuel Quinn was arrested in the Hilton Hotel in Paris in April 1989.",
 ];
 
-/**
- * The demo's hyperparameters (chosen by measurement on the shipped Wikigold split; see docs/ner.md).
- * The shipped GloVe table is used when data/glove/ holds it.
- */
-export const DEMO_OPTIONS: NerTrainingOptions = {
-  windowSize: 2,
-  hiddenSize: 300,
-  casingDimension: 5,
-  optimizer: "sgd",
-  lr: 0.1,
-  batchSize: 32,
-  epochs: 8,
-  patience: 3,
-  seed: 1,
-};
+export { DEMO_OPTIONS } from "./demo-options.js";
 
 /** The shipped GloVe table (cut from GloVe 6B 100d for the shipped data's words), if present. */
 export const DEMO_EMBEDDINGS = "glove/glove-wikigold-100d.safetensors";
