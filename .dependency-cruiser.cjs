@@ -13,6 +13,8 @@ const layers = [
   { rank: 1, name: "calculus", path: "^src/calculus/" },
   { rank: 1, name: "viz", path: "^src/viz/" },
   { rank: 2, name: "nn", path: "^src/nn/" },
+  // compile(fn): traces a step and replays it as a plan of kernels over fixed buffers (a sibling of nn)
+  { rank: 2, name: "compile", path: "^src/compile/" },
   // transforms, engine, forward mode, gradcheck, trace, and the Tensor methods (installTensorMethods)
   { rank: 3, name: "autograd", path: "^src/autograd/" },
   // the op table: each primitive's rule, and the public op functions

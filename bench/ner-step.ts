@@ -7,11 +7,13 @@
  * Run on its own, it measures one configuration in a process of its own (so that its peak memory is its own)
  * and prints one JSON line:
  *
- *   node --import tsx bench/ner-step.ts --batch 256 --seconds 1 [--threads 2]
+ *   node --import tsx bench/ner-step.ts --batch 256 --seconds 1 [--threads 2] [--compile]
+ *
+ * With `--compile` the step is `compile(step)`: traced once, then replayed as a plan (see src/compile/).
  */
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
-import { crossEntropy, nn, seed, setThreads, tensor, type Tensor } from "../src/index.js";
+import { compile, crossEntropy, nn, seed, setThreads, tensor, type Tensor } from "../src/index.js";
 import { rate } from "./util.js";
 
 export const VOCABULARY = 20_000;
@@ -34,8 +36,11 @@ export function nerBatch(step: number, batch = BATCH): { ids: Tensor; targets: I
   return { ids: tensor(ids, { shape: [batch, 5] }), targets };
 }
 
-/** A fresh model (seeded) and a function running one training step on it; the step returns the loss. */
-export function nerStep(batch = BATCH): { step: () => number; parameters: () => Tensor[] } {
+/**
+ * A fresh model (seeded) and a function running one training step on it; the step returns the loss. With
+ * `compiled`, the step (forward, backward and the optimiser's update) runs through `compile`.
+ */
+export function nerStep(batch = BATCH, compiled = false): { step: () => number; parameters: () => Tensor[] } {
   seed(0);
   const embedding = new nn.Embedding(VOCABULARY, DIM, { sparse: true });
   const hidden = new nn.Linear(5 * DIM, HIDDEN);
@@ -44,16 +49,20 @@ export function nerStep(batch = BATCH): { step: () => number; parameters: () => 
   const optimizer = new nn.SGD(parameters, { lr: LR });
   const batches = Array.from({ length: 16 }, (_, i) => nerBatch(i, batch));
   let count = 0;
+  const train = (ids: Tensor, targets: Int32Array): Tensor => {
+    const x = embedding.forward(ids).reshape([batch, 5 * DIM]);
+    const logits = output.forward(hidden.forward(x).tanh());
+    const loss = crossEntropy(logits, targets);
+    optimizer.zeroGrad();
+    loss.backward();
+    optimizer.step();
+    return loss;
+  };
+  const run = compiled ? compile(train) : train;
   return {
     step: () => {
       const { ids, targets } = batches[count++ % batches.length]!;
-      const x = embedding.forward(ids).reshape([batch, 5 * DIM]);
-      const logits = output.forward(hidden.forward(x).tanh());
-      const loss = crossEntropy(logits, targets);
-      optimizer.zeroGrad();
-      loss.backward();
-      optimizer.step();
-      return loss.item();
+      return run(ids, targets).item();
     },
     parameters: () => parameters,
   };
@@ -65,8 +74,8 @@ function option(name: string, fallback: number): number {
 }
 
 /** Examples per second of one configuration, measured for `seconds` after a warm-up. */
-export function measureNerStep(batch: number, seconds: number): number {
-  const { step } = nerStep(batch);
+export function measureNerStep(batch: number, seconds: number, compiled = false): number {
+  const { step } = nerStep(batch, compiled);
   return rate(step, seconds * 1000, 5) * batch;
 }
 
@@ -89,7 +98,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const seconds = option("seconds", 1);
   const threads = option("threads", 0);
   if (threads > 0) setThreads(threads);
-  const perSecond = measureNerStep(batch, seconds);
+  const compiled = process.argv.includes("--compile");
+  const perSecond = measureNerStep(batch, seconds, compiled);
   const maxRssMB = peakMemoryMB();
-  console.log(JSON.stringify({ batch, threads, examplesPerSecond: perSecond, maxRssMB }));
+  console.log(JSON.stringify({ batch, threads, compiled, examplesPerSecond: perSecond, maxRssMB }));
 }

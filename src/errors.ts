@@ -24,6 +24,9 @@ export class GraphError extends ChainruleError {}
 /** A gradient that a rule or a hook returned with the wrong shape or dtype, or a failed gradient check. */
 export class GradientError extends ChainruleError {}
 
+/** A compiled function (`compile`) called in a way its plan does not fit: another sequence of ops, say. */
+export class CompileError extends ChainruleError {}
+
 /** A NaN or an infinity found by `detectAnomaly`. */
 export class AnomalyError extends ChainruleError {}
 

@@ -44,6 +44,7 @@ export {
   GraphError,
   GradientError,
   AnomalyError,
+  CompileError,
   ParseError,
   FormatError,
 } from "./errors.js";
@@ -155,6 +156,7 @@ export {
   type TraceFanOut,
   type LocalGradient,
 } from "./autograd/trace.js";
+export { compile, type CompileOptions, type CompiledFunction, type CompileStats } from "./compile/index.js";
 export { toDot, type DotOptions } from "./viz/dot.js";
 export {
   derive,

@@ -110,6 +110,9 @@ export function runBackward(
   seed: Tensor | NestedArray | TypedArray | undefined,
   options: BackwardOptions,
 ): void {
+  // A compiled function runs (or records) the backward pass of its plan itself.
+  const interceptor = autogradState.interceptor;
+  if (interceptor !== null && interceptor.backward(output, seed, options)) return;
   const root = gradNodeOf(output);
   if (root === null) {
     throw new GraphError(
@@ -136,6 +139,7 @@ export function runEngine(
   seeds: readonly Tensor[],
   options: EngineOptions,
 ): (Tensor | null)[] {
+  autogradState.interceptor?.functionalGradient();
   const walk = new BackwardWalk(roots, options.capture ?? []);
   walk.checkNotFreed();
   const previousMode = autogradState.gradEnabled;

@@ -10,6 +10,13 @@ import type { OpRule } from "./rule.js";
  * created. Inside `jvp` it also computes the output's tangent (forward mode).
  */
 export function applyRule<A>(op: string, rule: OpRule<A>, inputs: Tensor[], attrs: A): Tensor {
+  const interceptor = autogradState.interceptor;
+  if (interceptor !== null) return interceptor.apply(op, rule as OpRule<unknown>, inputs, attrs);
+  return recordRule(op, rule, inputs, attrs);
+}
+
+/** `applyRule` without the interceptor of a compiled function: runs the rule and records its node. */
+export function recordRule<A>(op: string, rule: OpRule<A>, inputs: Tensor[], attrs: A): Tensor {
   const output = rule.forward(inputs, attrs);
   if (autogradState.anomaly) checkFiniteForward(op, inputs, output);
   if (autogradState.gradEnabled && rule.differentiable !== false && anyRequiresGrad(inputs)) {

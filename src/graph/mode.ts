@@ -1,4 +1,4 @@
-import type { Tensor } from "../tensor/tensor.js";
+import type { BackwardOptions, Tensor } from "../tensor/tensor.js";
 import type { OpRule } from "./rule.js";
 
 /** Computes an op's output tangents from its inputs' (forward mode); see autograd/forward.ts. */
@@ -9,6 +9,17 @@ export type TangentPropagator = (
   attrs: unknown,
   output: Tensor,
 ) => void;
+
+/**
+ * Sees every op and every backward pass while a compiled function (compile/) traces or replays: `apply`
+ * runs in place of `applyRule`'s body, `backward` in place of `tensor.backward` (it returns true when it ran
+ * the pass itself), and `functionalGradient` is told of a functional gradient (`grad`, `vjp`, …).
+ */
+export interface OpInterceptor {
+  apply(op: string, rule: OpRule<unknown>, inputs: Tensor[], attrs: unknown): Tensor;
+  backward(output: Tensor, seed: unknown, options: BackwardOptions): boolean;
+  functionalGradient(): void;
+}
 
 /** Global switches of the autograd engine: grad mode, anomaly mode and forward mode. */
 export const autogradState = {
@@ -23,6 +34,8 @@ export const autogradState = {
    * a level, so that this layer runs jvp rules without depending on the forward-mode machinery above it.
    */
   propagateTangents: null as TangentPropagator | null,
+  /** Set while a compiled function traces or replays (see {@link OpInterceptor}); null otherwise. */
+  interceptor: null as OpInterceptor | null,
 };
 
 /** Runs `fn` with recording switched off and returns its result: tensors it creates have no graph. */

@@ -1,0 +1,1 @@
+export { compile, type CompileOptions, type CompiledFunction, type CompileStats } from "./compile.js";

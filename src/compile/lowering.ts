@@ -1,0 +1,406 @@
+/**
+ * How each op the compiler knows runs inside a plan: its forward as a kernel call into the op's planned output
+ * buffer, and, for each input, its vector–Jacobian product as a kernel writing that input's gradient into a
+ * planned buffer. The math is the op table's (ops/); here it is written against fixed buffers, so that a
+ * replayed step allocates nothing. An op missing from this table makes `compile` fall back to eager.
+ */
+import { getBackend, type BinaryKernel, type UnaryKernel } from "../backend/index.js";
+import type { Tensor } from "../tensor/tensor.js";
+import type { DType, TypedArray } from "../tensor/dtype.js";
+import { blockView, reducedShape, shapesEqual, sizeOf } from "../tensor/shape.js";
+
+/** What a lowering sees of one step of the plan: its live tensors and attributes, and scratch space. */
+export interface StepView<A = unknown> {
+  /** Input j as bound for the current call. */
+  input(j: number): Tensor;
+  /** The step's planned output. */
+  output(): Tensor;
+  /** ∂L/∂output, during backward. */
+  upstream(): Tensor;
+  /** The attributes the op was called with in the current call (indices and targets change per call). */
+  attrs(): A;
+  /** The traced attributes (fixed for the plan). */
+  readonly tracedAttrs: A;
+  readonly inputShapes: readonly (readonly number[])[];
+  readonly outputShape: readonly number[];
+  readonly dtype: DType;
+  /** Scratch space owned by the step, allocated once when the plan is built. */
+  scratch(size: number): TypedArray;
+}
+
+/** The kernels of one step: its forward, and the gradient of each input (written, not added, into `out`). */
+export interface StepKernels {
+  forward(): void;
+  /** Writes ∂L/∂input j (of the input's shape) into `out`; null when the op has no gradient for it. */
+  backward: ((j: number) => ((out: TypedArray) => void) | null) | null;
+}
+
+/** Builds the kernels of a step, or returns the reason the op cannot be compiled as called. */
+export type Lowering<A = unknown> = (view: StepView<A>) => StepKernels | string;
+
+const backend = getBackend;
+
+function copyInto(source: TypedArray, out: TypedArray): void {
+  out.set(source.length === out.length ? source : source.subarray(0, out.length));
+}
+
+/**
+ * The axes to sum `full` (of shape `fullShape`) over to bring it to `shape` (NumPy broadcasting undone), as
+ * in ops' sumToShape; null when the shapes are equal.
+ */
+export function broadcastAxes(fullShape: readonly number[], shape: readonly number[]): number[] | null {
+  if (shapesEqual(fullShape, shape)) return null;
+  const lead = fullShape.length - shape.length;
+  const axes: number[] = [];
+  for (let d = 0; d < fullShape.length; d++) {
+    if (d < lead || (shape[d - lead] === 1 && fullShape[d] !== 1)) axes.push(d);
+  }
+  return axes;
+}
+
+/** A gradient computed at the output's shape, then summed down to input j's shape when it was broadcast. */
+function reducedTo(view: StepView, j: number, compute: (out: TypedArray) => void): (out: TypedArray) => void {
+  const axes = broadcastAxes(view.outputShape, view.inputShapes[j]!);
+  if (axes === null) return compute;
+  const full = view.scratch(sizeOf(view.outputShape));
+  const shape = view.outputShape;
+  return (out) => {
+    compute(full);
+    backend().reduce("sum", full, shape, axes, out);
+  };
+}
+
+// ---- elementwise ------------------------------------------------------------------------------------------
+
+/** ∂y/∂x of a unary op as a loop over x, y and the upstream g, written into out. */
+type UnaryDerivative = (x: TypedArray, y: TypedArray, g: TypedArray, out: TypedArray) => void;
+
+const unaryDerivatives: Partial<Record<UnaryKernel, UnaryDerivative>> = {
+  // d(−x) = −dx
+  neg: (_x, _y, g, out) => {
+    for (let i = 0; i < out.length; i++) out[i] = -g[i]!;
+  },
+  // d eˣ = eˣ dx
+  exp: (_x, y, g, out) => {
+    for (let i = 0; i < out.length; i++) out[i] = g[i]! * y[i]!;
+  },
+  // d log x = dx / x
+  log: (x, _y, g, out) => {
+    for (let i = 0; i < out.length; i++) out[i] = g[i]! / x[i]!;
+  },
+  // d √x = dx / (2√x)
+  sqrt: (_x, y, g, out) => {
+    for (let i = 0; i < out.length; i++) out[i] = g[i]! / (2 * y[i]!);
+  },
+  // d σ(x) = σ(x)(1 − σ(x)) dx
+  sigmoid: (_x, y, g, out) => {
+    for (let i = 0; i < out.length; i++) out[i] = g[i]! * (y[i]! * (1 - y[i]!));
+  },
+  // d tanh(x) = (1 − tanh(x)²) dx
+  tanh: (_x, y, g, out) => {
+    for (let i = 0; i < out.length; i++) out[i] = g[i]! * (1 - y[i]! * y[i]!);
+  },
+  // d relu(x) = 1(x > 0) dx, read off the output (relu(x) > 0 exactly when x > 0)
+  relu: (_x, y, g, out) => {
+    for (let i = 0; i < out.length; i++) out[i] = y[i]! > 0 ? g[i]! : 0;
+  },
+  // d x² = 2x dx
+  square: (x, _y, g, out) => {
+    for (let i = 0; i < out.length; i++) out[i] = g[i]! * (2 * x[i]!);
+  },
+};
+
+function unary(kernel: UnaryKernel): Lowering {
+  const derivative = unaryDerivatives[kernel];
+  return (view) => ({
+    forward: () => backend().unary(kernel, view.input(0)._data, view.output()._data),
+    backward:
+      derivative === undefined
+        ? null
+        : () => (out) => derivative(view.input(0)._data, view.output()._data, view.upstream()._data, out),
+  });
+}
+
+/** The gradients of a binary op at the output's shape: each a kernel call or loop writing into out. */
+type BinaryDerivative = (view: StepView, j: number) => (out: TypedArray) => void;
+
+function broadcastBinary(
+  op: BinaryKernel,
+  a: TypedArray,
+  aShape: readonly number[],
+  b: TypedArray,
+  bShape: readonly number[],
+  out: TypedArray,
+  outShape: readonly number[],
+): void {
+  backend().binary(op, a, aShape, b, bShape, out, outShape);
+}
+
+const binaryDerivatives: Partial<Record<BinaryKernel, BinaryDerivative>> = {
+  // d(a + b) = da + db
+  add: (view) => (out) => copyInto(view.upstream()._data, out),
+  // d(a − b) = da − db
+  sub: (view, j) => (out) => {
+    const g = view.upstream()._data;
+    if (j === 0) copyInto(g, out);
+    else for (let i = 0; i < out.length; i++) out[i] = -g[i]!;
+  },
+  // d(a b) = b da + a db
+  mul: (view, j) => (out) =>
+    broadcastBinary(
+      "mul",
+      view.upstream()._data,
+      view.outputShape,
+      view.input(1 - j)._data,
+      view.inputShapes[1 - j]!,
+      out,
+      view.outputShape,
+    ),
+  // d(a / b) = da / b − (a / b²) db = da / b − (y / b) db
+  div: (view, j) => {
+    if (j === 0) {
+      return (out) =>
+        broadcastBinary(
+          "div",
+          view.upstream()._data,
+          view.outputShape,
+          view.input(1)._data,
+          view.inputShapes[1]!,
+          out,
+          view.outputShape,
+        );
+    }
+    return (out) => {
+      const shape = view.outputShape;
+      broadcastBinary(
+        "div",
+        view.output()._data,
+        shape,
+        view.input(1)._data,
+        view.inputShapes[1]!,
+        out,
+        shape,
+      );
+      const g = view.upstream()._data;
+      for (let i = 0; i < out.length; i++) out[i] = -g[i]! * out[i]!;
+    };
+  },
+};
+
+function binary(kernel: BinaryKernel): Lowering {
+  const derivative = binaryDerivatives[kernel];
+  return (view) => ({
+    forward: () =>
+      broadcastBinary(
+        kernel,
+        view.input(0)._data,
+        view.inputShapes[0]!,
+        view.input(1)._data,
+        view.inputShapes[1]!,
+        view.output()._data,
+        view.outputShape,
+      ),
+    backward: derivative === undefined ? null : (j) => reducedTo(view, j, derivative(view, j)),
+  });
+}
+
+// ---- linear algebra, reductions, layout --------------------------------------------------------------------
+
+interface MatmulAttrs {
+  transA: boolean;
+  transB: boolean;
+}
+
+/** op(a) · op(b) for 2-D a and b into out, with the backend's kernel (transposes are flags, never copies). */
+export function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean, out: TypedArray): void {
+  const [ar, ac] = a.shape as [number, number];
+  const [br, bc] = b.shape as [number, number];
+  const m = transA ? ac : ar;
+  const k = transA ? ar : ac;
+  const n = transB ? br : bc;
+  backend().matmul(a._data, b._data, out, {
+    m,
+    n,
+    k,
+    transA,
+    transB,
+    batch: 1,
+    aOffsets: ZERO,
+    bOffsets: ZERO,
+    outOffsets: ZERO,
+  });
+}
+
+const ZERO = [0] as const;
+
+const matmul: Lowering<MatmulAttrs> = (view) => {
+  if (view.inputShapes[0]!.length !== 2 || view.inputShapes[1]!.length !== 2) {
+    return "matmul: only 2-D products are compiled (batched products run eagerly)";
+  }
+  const { transA, transB } = view.tracedAttrs;
+  return {
+    forward: () => product(view.input(0), view.input(1), transA, transB, view.output()._data),
+    // C = A·B: dA = dC·Bᵀ, dB = Aᵀ·dC (with the transpose flags of the forward product)
+    backward: (j) => (out) => {
+      const g = view.upstream();
+      const a = view.input(0);
+      const b = view.input(1);
+      if (j === 0) {
+        if (transA) product(b, g, transB, true, out);
+        else product(g, b, false, !transB, out);
+      } else if (transB) product(g, a, true, transA, out);
+      else product(a, g, !transA, false, out);
+    },
+  };
+};
+
+interface ReduceAttrs {
+  axes: number[];
+  keepDims: boolean;
+}
+
+const sum: Lowering<ReduceAttrs> = (view) => {
+  const { axes } = view.tracedAttrs;
+  const inputShape = view.inputShapes[0]!;
+  const kept = reducedShape(inputShape, axes, true);
+  return {
+    forward: () => backend().reduce("sum", view.input(0)._data, inputShape, axes, view.output()._data),
+    // d Σx = Σ dx: every entry receives the upstream gradient of its sum
+    backward: () => (out) => backend().broadcastTo(view.upstream()._data, kept, out, inputShape),
+  };
+};
+
+const reshape: Lowering = (view) => ({
+  // A reshape shares its input's storage, whichever array that is in this call.
+  forward: () => {
+    view.output()._data = view.input(0)._data;
+  },
+  // d reshape(x) = reshape⁻¹(dx)
+  backward: () => (out) => copyInto(view.upstream()._data, out),
+});
+
+interface ConcatAttrs {
+  axis: number;
+}
+
+const concat: Lowering<ConcatAttrs> = (view) => {
+  const { axis } = view.tracedAttrs;
+  const shape = view.outputShape;
+  const { outer } = blockView(shape, [axis])!;
+  const blocks = view.inputShapes.map((s) => (outer === 0 ? 0 : sizeOf(s) / outer));
+  const parts: TypedArray[] = view.inputShapes.map(() => view.output()._data);
+  const begins: number[][] = [];
+  let offset = 0;
+  for (const s of view.inputShapes) {
+    begins.push(shape.map((_, d) => (d === axis ? offset : 0)));
+    offset += s[axis]!;
+  }
+  return {
+    forward: () => {
+      for (let j = 0; j < parts.length; j++) parts[j] = view.input(j)._data;
+      backend().concat(parts, outer, blocks, view.output()._data);
+    },
+    // Each input receives its own block of the upstream gradient
+    backward: (j) => (out) =>
+      backend().slice(view.upstream()._data, shape, begins[j]!, view.inputShapes[j]!, out),
+  };
+};
+
+interface GatherAttrs {
+  axis: number;
+  indices: Int32Array;
+  sparse: boolean;
+}
+
+const gather: Lowering<GatherAttrs> = (view) => {
+  const { axis } = view.tracedAttrs;
+  const shape = view.inputShapes[0]!;
+  const axisView = blockView(shape, [axis])!;
+  return {
+    forward: () => backend().gather(view.input(0)._data, axisView, view.attrs().indices, view.output()._data),
+    // Rows picked several times accumulate gradient (a row-sparse gradient is handled by the plan)
+    backward: () => (out) => {
+      out.fill(0);
+      backend().scatterAdd(view.upstream()._data, axisView, view.attrs().indices, out);
+    },
+  };
+};
+
+// ---- losses -----------------------------------------------------------------------------------------------
+
+interface CrossEntropyAttrs {
+  targets: Int32Array;
+  weight: Float64Array | null;
+  ignoreIndex: number;
+  reduction: "mean" | "sum" | "none";
+}
+
+/**
+ * Softmax cross-entropy as two fused kernels: the forward keeps the softmax of each row, and the backward is
+ * one pass δ = w_t (softmax(x) − onehot(t)) dL (÷ Σw for the mean), the error signal of the output layer.
+ */
+const crossEntropy: Lowering<CrossEntropyAttrs> = (view) => {
+  const [n, c] = view.inputShapes[0] as [number, number];
+  const { reduction } = view.tracedAttrs;
+  if (reduction === "none") return 'crossEntropy: reduction "none" runs eagerly';
+  const probabilities = new Float64Array(n * c);
+  let denominator = 0;
+  return {
+    forward: () => {
+      const x = view.input(0)._data;
+      const { targets, weight, ignoreIndex } = view.attrs();
+      let total = 0;
+      denominator = 0;
+      for (let i = 0; i < n; i++) {
+        const row = i * c;
+        let max = -Infinity;
+        for (let j = 0; j < c; j++) if (x[row + j]! > max) max = x[row + j]!;
+        let z = 0;
+        for (let j = 0; j < c; j++) {
+          const e = Math.exp(x[row + j]! - max);
+          probabilities[row + j] = e;
+          z += e;
+        }
+        for (let j = 0; j < c; j++) probabilities[row + j]! /= z;
+        const t = targets[i]!;
+        if (t === ignoreIndex) continue;
+        const w = weight ? weight[t]! : 1;
+        total += -w * (x[row + t]! - max - Math.log(z));
+        denominator += w;
+      }
+      view.output()._data[0] = reduction === "sum" ? total : denominator > 0 ? total / denominator : NaN;
+    },
+    // L_i = w_tᵢ (log Σ exp(xᵢ) − x_{i,tᵢ}): dxᵢ = w_tᵢ (softmax(xᵢ) − onehot(tᵢ)) dL (÷ Σw for the mean)
+    backward: () => (out) => {
+      const { targets, weight, ignoreIndex } = view.attrs();
+      const g = view.upstream()._data[0]!;
+      const scale = reduction === "mean" ? (denominator > 0 ? g / denominator : 0) : g;
+      for (let i = 0; i < n; i++) {
+        const row = i * c;
+        const t = targets[i]!;
+        if (t === ignoreIndex) {
+          for (let j = 0; j < c; j++) out[row + j] = 0;
+          continue;
+        }
+        const coefficient = (weight ? weight[t]! : 1) * scale;
+        for (let j = 0; j < c; j++) out[row + j] = probabilities[row + j]! * coefficient;
+        out[row + t] = (probabilities[row + t]! - 1) * coefficient;
+      }
+    },
+  };
+};
+
+const UNARY: readonly UnaryKernel[] = ["neg", "exp", "log", "sqrt", "sigmoid", "tanh", "relu", "square"];
+const BINARY: readonly BinaryKernel[] = ["add", "sub", "mul", "div"];
+
+/** The ops `compile` knows, by op name. */
+export const lowerings: ReadonlyMap<string, Lowering<never>> = new Map<string, Lowering<never>>([
+  ...UNARY.map((op) => [op, unary(op)] as [string, Lowering<never>]),
+  ...BINARY.map((op) => [op, binary(op)] as [string, Lowering<never>]),
+  ["matmul", matmul],
+  ["sum", sum],
+  ["reshape", reshape],
+  ["concat", concat],
+  ["gather", gather],
+  ["crossEntropy", crossEntropy],
+]);

@@ -1,0 +1,232 @@
+import { describe, expect, it } from "vitest";
+import {
+  CompileError,
+  compile,
+  crossEntropy,
+  exp,
+  mseLoss,
+  nn,
+  randn,
+  seed,
+  sum,
+  tensor,
+  type Tensor,
+} from "../../src/node.js";
+
+/** The largest |a − b| / (1 + |b|) over two lists of arrays. */
+function maxRelativeDifference(a: readonly ArrayLike<number>[], b: readonly ArrayLike<number>[]): number {
+  let worst = 0;
+  a.forEach((x, t) => {
+    const y = b[t]!;
+    expect(x.length).toBe(y.length);
+    for (let i = 0; i < x.length; i++)
+      worst = Math.max(worst, Math.abs(x[i]! - y[i]!) / (1 + Math.abs(y[i]!)));
+  });
+  return worst;
+}
+
+/** A model, its optimiser and a training step on one batch, built the same way for each run. */
+interface Setup {
+  parameters: Tensor[];
+  step: (batch: number) => number;
+}
+
+/** Runs `steps` steps eagerly and compiled from identical seeds; returns both runs' losses and parameters. */
+function eagerAndCompiled(build: (compiled: boolean) => Setup, steps: number) {
+  const run = (compiled: boolean) => {
+    const setup = build(compiled);
+    const losses: number[] = [];
+    for (let s = 0; s < steps; s++) losses.push(setup.step(s));
+    return { losses, parameters: setup.parameters.map((p) => Float64Array.from(p.data)) };
+  };
+  return { eager: run(false), compiled: run(true) };
+}
+
+/** The lecture's window network: 5 ids → embeddings → Linear → tanh → Linear → cross-entropy, SGD. */
+function windowNetwork(
+  compiled: boolean,
+  batchSize = 16,
+): Setup & { fn: { fallbackReason: string | null; stats: { replays: number } } | null } {
+  seed(3);
+  const embedding = new nn.Embedding(40, 6, { sparse: true });
+  const hidden = new nn.Linear(30, 12);
+  const output = new nn.Linear(12, 5);
+  const parameters = [...embedding.parameters(), ...hidden.parameters(), ...output.parameters()];
+  const optimizer = new nn.SGD(parameters, { lr: 0.3 });
+  const body = (ids: Int32Array, targets: Int32Array) => {
+    const x = embedding.forward(ids).reshape([-1, 30]);
+    const loss = crossEntropy(output.forward(hidden.forward(x).tanh()), targets);
+    optimizer.zeroGrad();
+    loss.backward();
+    optimizer.step();
+    return loss;
+  };
+  const fn = compiled ? compile(body) : null;
+  const run = fn ?? body;
+  return {
+    parameters,
+    fn,
+    step: (s) => {
+      const ids = Int32Array.from({ length: batchSize * 5 }, (_, i) => (i * 7 + s * 13) % 40);
+      const targets = Int32Array.from({ length: batchSize }, (_, i) => (i + s) % 5);
+      return run(ids, targets).item();
+    },
+  };
+}
+
+describe("compile", () => {
+  it("trains the window NER network (Embedding, Linear, tanh, Linear, crossEntropy, SGD) as eager does", () => {
+    const { eager, compiled } = eagerAndCompiled(windowNetwork, 6);
+    expect(maxRelativeDifference([compiled.losses], [eager.losses])).toBeLessThan(1e-5);
+    expect(maxRelativeDifference(compiled.parameters, eager.parameters)).toBeLessThan(1e-5);
+    // the losses went down, so the comparison is of a model that learns
+    expect(eager.losses[5]!).toBeLessThan(eager.losses[0]!);
+  });
+
+  it("replays a plan after the first call", () => {
+    const setup = windowNetwork(true);
+    for (let s = 0; s < 3; s++) setup.step(s);
+    expect(setup.fn!.fallbackReason).toBeNull();
+    expect(setup.fn!.stats).toEqual({ traces: 1, replays: 2, eager: 0 });
+  });
+
+  it("traces again for a new shape and keeps both plans", () => {
+    const w = tensor(
+      [
+        [1, -2],
+        [0.5, 3],
+      ],
+      { requiresGrad: true, dtype: "float64" },
+    );
+    const f = compile((x: Tensor) => {
+      const loss = sum(x.matmul(w).tanh());
+      loss.backward();
+      return loss;
+    });
+    const small = tensor([[0.1, 0.2]], { dtype: "float64" });
+    const large = tensor(
+      [
+        [0.1, 0.2],
+        [0.3, -0.4],
+        [1, 1],
+      ],
+      { dtype: "float64" },
+    );
+    const values = [f(small), f(small), f(large), f(large), f(small)].map((t) => t.item());
+    expect(f.stats).toEqual({ traces: 2, replays: 3, eager: 0 });
+    const expected = (x: Tensor) => sum(x.matmul(w.detach()).tanh()).item();
+    expect(values).toEqual([small, small, large, large, small].map(expected));
+  });
+
+  it("trains an MLP with relu, sigmoid and a mean squared error as eager does (float64)", () => {
+    const build = (compiled: boolean): Setup => {
+      seed(5);
+      const model = new nn.Sequential(
+        new nn.Linear(4, 8, { dtype: "float64" }),
+        new nn.ReLU(),
+        new nn.Linear(8, 8, { dtype: "float64" }),
+        new nn.Sigmoid(),
+        new nn.Linear(8, 2, { dtype: "float64" }),
+      );
+      const optimizer = new nn.SGD(model.parameters(), { lr: 0.5, momentum: 0.9 });
+      const x = randn([10, 4], { dtype: "float64" });
+      const y = randn([10, 2], { dtype: "float64" });
+      const body = (input: Tensor, target: Tensor) => {
+        optimizer.zeroGrad();
+        const loss = mseLoss(model.forward(input) as Tensor, target);
+        loss.backward();
+        optimizer.step();
+        return loss;
+      };
+      const fn = compiled ? compile(body) : body;
+      return { parameters: [...model.parameters()], step: () => fn(x, y).item() };
+    };
+    const { eager, compiled } = eagerAndCompiled(build, 5);
+    expect(maxRelativeDifference([compiled.losses], [eager.losses])).toBeLessThan(1e-12);
+    expect(maxRelativeDifference(compiled.parameters, eager.parameters)).toBeLessThan(1e-12);
+  });
+
+  it("sums the gradients of fan-out and undoes broadcasting as eager does", () => {
+    const build = (compiled: boolean): Setup => {
+      seed(9);
+      const w = randn([3, 4], { dtype: "float64", requiresGrad: true });
+      const b = randn([4], { dtype: "float64", requiresGrad: true });
+      const s = randn([1, 4], { dtype: "float64", requiresGrad: true });
+      const optimizer = new nn.SGD([w, b, s], { lr: 0.05 });
+      const body = (x: Tensor) => {
+        const h = x.matmul(w).add(b); // b broadcast over rows
+        const u = h.mul(s).sub(h.tanh()); // h used twice, s broadcast
+        const loss = sum(exp(u.mul(0.1)).add(h.square().div(s.square().add(1))));
+        optimizer.zeroGrad();
+        loss.backward();
+        optimizer.step();
+        return loss;
+      };
+      const fn = compiled ? compile(body) : body;
+      const x = randn([5, 3], { dtype: "float64" });
+      return { parameters: [w, b, s], step: () => fn(x).item() };
+    };
+    const { eager, compiled } = eagerAndCompiled(build, 4);
+    expect(maxRelativeDifference([compiled.losses], [eager.losses])).toBeLessThan(1e-12);
+    expect(maxRelativeDifference(compiled.parameters, eager.parameters)).toBeLessThan(1e-12);
+  });
+
+  it("leaves gradients as backward does when no optimiser runs (accumulating across calls)", () => {
+    seed(1);
+    const w = randn([3, 2], { requiresGrad: true, dtype: "float64" });
+    const body = (x: Tensor) => {
+      const loss = sum(x.matmul(w).tanh());
+      loss.backward();
+      return loss;
+    };
+    const x = randn([4, 3], { dtype: "float64" });
+    const f = compile(body);
+    f(x);
+    f(x);
+    f(x);
+    const compiledGrad = Float64Array.from(w.grad!.data);
+    w.grad = null;
+    body(x);
+    body(x);
+    body(x);
+    expect(maxRelativeDifference([compiledGrad], [w.grad!.data])).toBeLessThan(1e-12);
+    expect(f.stats.replays).toBe(2);
+  });
+
+  it("falls back to eager with a reason for an op it cannot compile", () => {
+    const reasons: string[] = [];
+    const w = tensor(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      { requiresGrad: true },
+    );
+    const f = compile((x: Tensor) => x.matmul(w).max(), { onFallback: (r) => reasons.push(r) });
+    expect(f(tensor([[1, 0]])).item()).toBe(2);
+    expect(f(tensor([[0, 1]])).item()).toBe(4);
+    expect(f.fallbackReason).toMatch(/max/);
+    expect(reasons).toHaveLength(1);
+    expect(f.stats).toEqual({ traces: 1, replays: 0, eager: 1 });
+  });
+
+  it("throws a CompileError when a call runs other ops than its trace, then runs eagerly", () => {
+    let branch = false;
+    const w = tensor([1, 2], { requiresGrad: true });
+    const f = compile((x: Tensor) => (branch ? x.mul(w).tanh() : x.mul(w)).sum());
+    f(tensor([1, 1]));
+    branch = true;
+    expect(() => f(tensor([1, 1]))).toThrow(CompileError);
+    expect(f.fallbackReason).toMatch(/tanh/);
+    expect(f(tensor([1, 1])).item()).toBeCloseTo(Math.tanh(1) + Math.tanh(2), 6);
+  });
+
+  it("hands out returned tensors as copies the next call does not overwrite", () => {
+    const w = tensor([1, 2]);
+    const f = compile((x: Tensor) => x.mul(w));
+    f(tensor([1, 1]));
+    const second = f(tensor([2, 2]));
+    f(tensor([3, 3]));
+    expect(Array.from(second.data)).toEqual([2, 4]);
+  });
+});
