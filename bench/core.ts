@@ -207,11 +207,15 @@ async function main(): Promise<void> {
   }
   if (runs("matmul") || runs("ner")) {
     const rounds = option("rounds", 3);
-    const chainrule: ChainruleConfig[] = [1, 2].map((threads) => ({
-      label: `chainrule (wasm), ${threads} thread${threads > 1 ? "s" : ""}`,
-      args: ["--threads", String(threads)],
-      apply: () => setThreads(threads),
-    }));
+    // Eager and compiled (`compile(step)`, src/compile/) at one and two threads; only the NER step differs.
+    const chainrule: ChainruleConfig[] = [false, true].flatMap((compiled) =>
+      [1, 2].map((threads) => ({
+        label: `chainrule (wasm)${compiled ? ", compiled" : ""}, ${threads} thread${threads > 1 ? "s" : ""}`,
+        args: ["--threads", String(threads), ...(compiled ? ["--compile"] : [])],
+        nerOnly: compiled,
+        apply: () => setThreads(threads),
+      })),
+    );
     const result = await sideBySide({
       rounds,
       seconds: option("seconds", 1),

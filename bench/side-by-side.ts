@@ -78,6 +78,8 @@ export interface ChainruleConfig {
   label: string;
   /** Extra arguments for bench/ner-step.ts run as a child process. */
   args: string[];
+  /** Measured on the NER step only (a compiled step: the matrix multiply is the same as eager's). */
+  nerOnly?: boolean;
   apply(): void;
 }
 
@@ -263,6 +265,7 @@ export async function sideBySide(options: SideBySideOptions): Promise<SideBySide
     log(`  round ${round} of ${rounds}`);
     if (options.matmul) {
       for (const config of chainrule) {
+        if (config.nerOnly === true) continue;
         config.apply();
         for (const n of SIZES) matmulSamples.add(config.label, n, chainruleMatmul(n, seconds));
       }

@@ -11,6 +11,7 @@ import { binaryCrossEntropyWithLogits, crossEntropy } from "../../ops/index.js";
 import { crfNegativeLogLikelihood } from "../crf.js";
 import type { Windows } from "../windows.js";
 import { clipGradNorm } from "../../nn/clip.js";
+import { compile } from "../../compile/index.js";
 import { SPECIAL_WORDS } from "../vocab.js";
 import type { TrainingRun } from "./prepare.js";
 import { TrainingInterrupted, type BatchProgress } from "./types.js";
@@ -72,6 +73,74 @@ function packSentences(
   return { sentenceOrder, batchStarts };
 }
 
+/** The tensors and ids of one minibatch. */
+interface Batch {
+  words: Int32Array;
+  casing: Int32Array;
+  features: Int32Array[];
+  targets: Int32Array;
+  /** The sentence objective: where each sentence starts among the batch's windows. */
+  sentenceOffsets: Int32Array | null;
+  /** The binary objective: the targets (0 or 1) of the batch's windows. */
+  binaryTargets: Float32Array | null;
+}
+
+/** A training step: the eager function, and what runs it (compiled unless the options say otherwise). */
+interface TrainingStep {
+  eager(batch: Batch): number;
+  run(batch: Batch): number;
+}
+
+/** Where a run is (for messages): the epoch and the batch of the step being taken. */
+interface StepPosition {
+  epoch: number;
+  batch: number;
+}
+
+/** The training step of each run, kept across its epochs (so a compiled step traces once per batch shape). */
+const trainingSteps = new WeakMap<TrainingRun, { position: StepPosition; step: TrainingStep }>();
+
+/**
+ * One training step on a batch: forward, the loss (checked finite before anything changes), backward,
+ * gradient clipping and the optimiser's step. Returns the loss. With `options.compile` (the default) the
+ * window objective's step runs through `compile`: traced on the first batch of each shape, then replayed.
+ */
+function trainingStep(run: TrainingRun): { position: StepPosition; step: TrainingStep } {
+  const kept = trainingSteps.get(run);
+  if (kept !== undefined) return kept;
+  const { options, model, optimizer } = run;
+  const where: StepPosition = { epoch: 0, batch: 0 };
+  const body = (batch: Batch): Tensor => {
+    const logits = model.forward(batch.words, batch.casing, batch.features);
+    const rows = batch.targets.length;
+    const loss =
+      batch.sentenceOffsets !== null
+        ? crfNegativeLogLikelihood(logits, model.crf!, batch.targets, batch.sentenceOffsets, {
+            allowed: run.allowed,
+          })
+        : batch.binaryTargets === null
+          ? crossEntropy(logits, batch.targets)
+          : binaryCrossEntropyWithLogits(logits, new Tensor(batch.binaryTargets.slice(), [rows], "float32"));
+    const value = loss.item();
+    if (!Number.isFinite(value)) {
+      throw new ValueError(
+        `trainNer: the training loss became ${value} in epoch ${where.epoch}, batch ${where.batch} (try a smaller learning rate)`,
+      );
+    }
+    optimizer.zeroGrad();
+    loss.backward();
+    if (options.clipNorm !== null) clipGradNorm(model, options.clipNorm);
+    optimizer.step();
+    return loss;
+  };
+  const eager = (batch: Batch): number => body(batch).item();
+  const compiled = options.compile ? compile(body) : null;
+  const step: TrainingStep = { eager, run: compiled === null ? eager : (batch) => compiled(batch).item() };
+  const made = { position: where, step };
+  trainingSteps.set(run, made);
+  return made;
+}
+
 /** Lets timers and signals run (a macrotask turn), in Node and in browsers. */
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
@@ -100,6 +169,8 @@ export async function trainEpoch(
   const binaryBatch = new Float32Array(batchSize);
   const featureBatches = featureWindows.map(() => new Int32Array(batchSize * width));
 
+  const { step, position } = trainingStep(run);
+  position.epoch = epoch;
   optimizer.lr = options.lr / (1 + options.lrDecay * (epoch - 1));
   model.train();
   const sentences = model.crf !== null;
@@ -160,33 +231,18 @@ export async function trainEpoch(
       else binaryBatch[r] = binaryTargets[row]!;
     }
     if (options.wordDropout > 0) dropWords(batchWords, options.wordDropout, random);
-    const logits = model.forward(batchWords, batchCasing, batchFeatures);
     const batchTargets = rows === targets.length ? targets : targets.subarray(0, rows);
-    const loss =
-      sentenceOffsets !== null
-        ? crfNegativeLogLikelihood(logits, model.crf!, batchTargets, sentenceOffsets, {
-            allowed: run.allowed,
-          })
-        : tagSet !== null
-          ? crossEntropy(logits, batchTargets)
-          : binaryCrossEntropyWithLogits(
-              logits,
-              new Tensor(
-                rows === batchSize ? binaryBatch.slice() : binaryBatch.slice(0, rows),
-                [rows],
-                "float32",
-              ),
-            );
-    const value = loss.item();
-    if (!Number.isFinite(value)) {
-      throw new ValueError(
-        `trainNer: the training loss became ${value} in epoch ${epoch}, batch ${b + 1} (try a smaller learning rate)`,
-      );
-    }
-    optimizer.zeroGrad();
-    loss.backward();
-    if (options.clipNorm !== null) clipGradNorm(model, options.clipNorm);
-    optimizer.step();
+    position.batch = b + 1;
+    const batch: Batch = {
+      words: batchWords,
+      casing: batchCasing,
+      features: batchFeatures,
+      targets: batchTargets,
+      sentenceOffsets,
+      binaryTargets:
+        tagSet === null ? (rows === batchSize ? binaryBatch : binaryBatch.subarray(0, rows)) : null,
+    };
+    const value = sentenceOffsets !== null ? step.eager(batch) : step.run(batch);
     lossSum += value * rows;
     seen += rows;
     hooks.onBatch?.({

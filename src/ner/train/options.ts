@@ -83,6 +83,11 @@ export interface NerTrainingOptions {
   suffixDimension?: number;
   /** Length of each word's shape vector (0: no shape feature). */
   shapeDimension?: number;
+  /**
+   * Run each training step through `compile` (default true): traced once, then replayed as a plan of kernels
+   * over fixed buffers. `false` trains eagerly, one op at a time; both give the same losses.
+   */
+  compile?: boolean;
   /** Characters of the prefix and suffix features (default 3). */
   affixLength?: number;
   /** Prefixes, suffixes and shapes seen fewer times in the training words count as unknown (default 2). */
@@ -115,6 +120,8 @@ interface SpecBase<T> {
   /** The default, or a function of the options resolved before this one (in table order). */
   default: T | ((resolved: Partial<ResolvedTrainingOptions>) => T);
   cli?: OptionFlag;
+  /** Added after checkpoints were first written: a checkpoint without it gets the default. */
+  addedLater?: boolean;
 }
 
 /** An integer in [min, max] (`nullable`: null is allowed too, meaning "not set"). */
@@ -391,6 +398,16 @@ export const TRAINING_OPTIONS: { readonly [K in keyof NerTrainingOptions]-?: Opt
     default: 0,
     cli: { flag: "--seed <n>", help: "seed of initialisation, shuffling and dropout" },
   },
+  compile: {
+    kind: "boolean",
+    default: true,
+    addedLater: true,
+    cli: {
+      flag: "--no-compile",
+      help: "train eagerly, one op at a time, instead of replaying a compiled step",
+      shownDefault: "compiled",
+    },
+  },
 };
 
 /** The option names in resolution order. */
@@ -491,6 +508,10 @@ export function checkResolvedOptions(value: unknown, where: string): ResolvedTra
   const record = value as Record<string, unknown>;
   const resolved: Record<string, unknown> = {};
   for (const key of TRAINING_OPTION_NAMES) {
+    if (!(key in record) && TRAINING_OPTIONS[key].addedLater === true) {
+      resolved[key] = defaultOption(key, resolved as Partial<ResolvedTrainingOptions>);
+      continue;
+    }
     if (!(key in record)) throw new ValueError(`${where}: "options" has no "${key}"`);
     resolved[key] = checkOptionValue(key, record[key], `${where}: options.${key}`);
   }

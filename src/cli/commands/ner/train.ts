@@ -58,6 +58,8 @@ export function trainingOptionsFrom(given: Record<string, unknown>): NerTraining
   for (const [key, option] of hyperparameterFlags()) {
     const text = given[option.attributeName()];
     if (typeof text === "string") options[key] = parseOptionText(key, text, option.long!);
+    // A negated boolean flag (--no-compile) gives false when given.
+    else if (text === false && option.negate) options[key] = false;
   }
   return options as NerTrainingOptions;
 }
