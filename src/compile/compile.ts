@@ -183,7 +183,7 @@ function withInterceptor<T>(interceptor: OpInterceptor, fn: () => T): T {
  * activation into its matmul's output, the softmax cross-entropy's gradient into one kernel), and `backward`
  * runs the planned gradient kernels, leaving each parameter's gradient in `.grad` (or `.sparseGrad`) as the
  * eager engine does. Code that is not an op (an optimiser's `step()`, `loss.item()`) runs as written, and
- * ops after `backward` run eagerly. Results equal the eager path's up to float rounding.
+ * ops after `backward` run eagerly. Results equal the eager path's (the window network's, to the bit).
  *
  * A function whose trace cannot be compiled (an op without a compiled kernel, a functional gradient, a
  * hook) runs eagerly for that signature; the reason is in `fallbackReason` and passed to `onFallback`.

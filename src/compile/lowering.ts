@@ -72,7 +72,11 @@ function reducedTo(view: StepView, j: number, compute: (out: TypedArray) => void
 
 // ---- elementwise ------------------------------------------------------------------------------------------
 
-/** ∂y/∂x of a unary op as a loop over x, y and the upstream g, written into out. */
+/**
+ * ∂L/∂x of a unary op as a loop over x, y and the upstream g, written into out. Each mirrors its rule's ops
+ * (ops/elementwise.ts) one by one, rounding where an op stores its result (`out` is of the tensors' dtype),
+ * so that a compiled step gives the eager step's numbers to the last bit.
+ */
 type UnaryDerivative = (x: TypedArray, y: TypedArray, g: TypedArray, out: TypedArray) => void;
 
 const unaryDerivatives: Partial<Record<UnaryKernel, UnaryDerivative>> = {
@@ -90,25 +94,32 @@ const unaryDerivatives: Partial<Record<UnaryKernel, UnaryDerivative>> = {
   },
   // d √x = dx / (2√x)
   sqrt: (_x, y, g, out) => {
-    for (let i = 0; i < out.length; i++) out[i] = g[i]! / (2 * y[i]!);
+    for (let i = 0; i < out.length; i++) out[i] = g[i]! / (y[i]! * 2);
   },
   // d σ(x) = σ(x)(1 − σ(x)) dx
   sigmoid: (_x, y, g, out) => {
-    for (let i = 0; i < out.length; i++) out[i] = g[i]! * (y[i]! * (1 - y[i]!));
+    const round = rounding(out);
+    for (let i = 0; i < out.length; i++) out[i] = g[i]! * round(y[i]! * round(1 - y[i]!));
   },
   // d tanh(x) = (1 − tanh(x)²) dx
   tanh: (_x, y, g, out) => {
-    for (let i = 0; i < out.length; i++) out[i] = g[i]! * (1 - y[i]! * y[i]!);
+    const round = rounding(out);
+    for (let i = 0; i < out.length; i++) out[i] = g[i]! * round(1 - round(y[i]! * y[i]!));
   },
   // d relu(x) = 1(x > 0) dx, read off the output (relu(x) > 0 exactly when x > 0)
   relu: (_x, y, g, out) => {
-    for (let i = 0; i < out.length; i++) out[i] = y[i]! > 0 ? g[i]! : 0;
+    for (let i = 0; i < out.length; i++) out[i] = g[i]! * (y[i]! > 0 ? 1 : 0);
   },
   // d x² = 2x dx
   square: (x, _y, g, out) => {
-    for (let i = 0; i < out.length; i++) out[i] = g[i]! * (2 * x[i]!);
+    for (let i = 0; i < out.length; i++) out[i] = g[i]! * (x[i]! * 2);
   },
 };
+
+/** What storing into `array` does to a number: float32 rounding, or nothing for float64. */
+function rounding(array: TypedArray): (value: number) => number {
+  return array instanceof Float32Array ? Math.fround : (value) => value;
+}
 
 function unary(kernel: UnaryKernel): Lowering {
   const derivative = unaryDerivatives[kernel];
@@ -172,17 +183,10 @@ const binaryDerivatives: Partial<Record<BinaryKernel, BinaryDerivative>> = {
     }
     return (out) => {
       const shape = view.outputShape;
-      broadcastBinary(
-        "div",
-        view.output()._data,
-        shape,
-        view.input(1)._data,
-        view.inputShapes[1]!,
-        out,
-        shape,
-      );
       const g = view.upstream()._data;
-      for (let i = 0; i < out.length; i++) out[i] = -g[i]! * out[i]!;
+      const y = view.output()._data;
+      for (let i = 0; i < out.length; i++) out[i] = g[i]! * -y[i]!;
+      broadcastBinary("div", out, shape, view.input(1)._data, view.inputShapes[1]!, out, shape);
     };
   },
 };
@@ -336,36 +340,29 @@ interface CrossEntropyAttrs {
 }
 
 /**
- * Softmax cross-entropy as two fused kernels: the forward keeps the softmax of each row, and the backward is
- * one pass δ = w_t (softmax(x) − onehot(t)) dL (÷ Σw for the mean), the error signal of the output layer.
+ * Softmax cross-entropy as two fused kernels: the forward computes the loss from the rows' log-softmax, and the
+ * backward is one pass δ = w_t (softmax(x) − onehot(t)) dL (÷ Σw for the mean), the error signal of the
+ * output layer. Both follow the op's rule (ops/nn.ts) number for number, rounding where its ops store.
  */
 const crossEntropy: Lowering<CrossEntropyAttrs> = (view) => {
   const [n, c] = view.inputShapes[0] as [number, number];
   const { reduction } = view.tracedAttrs;
   if (reduction === "none") return 'crossEntropy: reduction "none" runs eagerly';
-  const probabilities = new Float64Array(n * c);
-  let denominator = 0;
+  const rows = { outer: n, axis: c, inner: 1 };
+  const logProbabilities = new Float64Array(n * c);
+  const probabilities = view.scratch(n * c);
   return {
     forward: () => {
       const x = view.input(0)._data;
       const { targets, weight, ignoreIndex } = view.attrs();
+      backend().softmax(x, rows, logProbabilities, true);
       let total = 0;
-      denominator = 0;
+      let denominator = 0;
       for (let i = 0; i < n; i++) {
-        const row = i * c;
-        let max = -Infinity;
-        for (let j = 0; j < c; j++) if (x[row + j]! > max) max = x[row + j]!;
-        let z = 0;
-        for (let j = 0; j < c; j++) {
-          const e = Math.exp(x[row + j]! - max);
-          probabilities[row + j] = e;
-          z += e;
-        }
-        for (let j = 0; j < c; j++) probabilities[row + j]! /= z;
         const t = targets[i]!;
         if (t === ignoreIndex) continue;
         const w = weight ? weight[t]! : 1;
-        total += -w * (x[row + t]! - max - Math.log(z));
+        total += -w * logProbabilities[i * c + t]!;
         denominator += w;
       }
       view.output()._data[0] = reduction === "sum" ? total : denominator > 0 ? total / denominator : NaN;
@@ -373,18 +370,26 @@ const crossEntropy: Lowering<CrossEntropyAttrs> = (view) => {
     // L_i = w_tᵢ (log Σ exp(xᵢ) − x_{i,tᵢ}): dxᵢ = w_tᵢ (softmax(xᵢ) − onehot(tᵢ)) dL (÷ Σw for the mean)
     backward: () => (out) => {
       const { targets, weight, ignoreIndex } = view.attrs();
+      const round = rounding(out);
       const g = view.upstream()._data[0]!;
-      const scale = reduction === "mean" ? (denominator > 0 ? g / denominator : 0) : g;
+      let total = 0;
+      for (let i = 0; i < n; i++) {
+        const t = targets[i]!;
+        if (t !== ignoreIndex) total += weight ? weight[t]! : 1;
+      }
+      backend().softmax(view.input(0)._data, rows, probabilities, false);
       for (let i = 0; i < n; i++) {
         const row = i * c;
         const t = targets[i]!;
-        if (t === ignoreIndex) {
-          for (let j = 0; j < c; j++) out[row + j] = 0;
-          continue;
+        let coefficient = 0;
+        if (t !== ignoreIndex) {
+          coefficient = round(weight ? weight[t]! : 1);
+          if (reduction === "mean" && total > 0) coefficient = round(coefficient / total);
         }
-        const coefficient = (weight ? weight[t]! : 1) * scale;
-        for (let j = 0; j < c; j++) out[row + j] = probabilities[row + j]! * coefficient;
-        out[row + t] = (probabilities[row + t]! - 1) * coefficient;
+        const scale = round(g * coefficient);
+        for (let j = 0; j < c; j++) {
+          out[row + j] = round(probabilities[row + j]! - (j === t ? 1 : 0)) * scale;
+        }
       }
     },
   };
