@@ -6,7 +6,7 @@ import type { TypedArray } from "../tensor/dtype.js";
 import type { GradHook, Node } from "../graph/node.js";
 import { autogradState } from "../graph/mode.js";
 import type { InputGrad } from "../graph/rule.js";
-import { checkFiniteGradient, inBackwardOf } from "../graph/anomaly.js";
+import { checkFiniteGradient, checkFiniteRoots, inBackwardOf } from "../graph/anomaly.js";
 import { add, astype, sumToShape } from "../ops/index.js";
 import { tensor } from "../tensor/creation.js";
 
@@ -142,6 +142,7 @@ export function runEngine(
   autogradState.interceptor?.functionalGradient();
   const walk = new BackwardWalk(roots, options.capture ?? []);
   walk.checkNotFreed();
+  if (autogradState.anomaly) checkFiniteRoots(roots, walk.all);
   const previousMode = autogradState.gradEnabled;
   autogradState.gradEnabled = options.createGraph;
   let finished = false;

@@ -58,9 +58,64 @@ export function checkFiniteGradient(node: Node, inputIndex: number, grad: Tensor
   );
 }
 
+/** The tensor a node stands for in the forward pass: an op's output or a leaf. */
+function valueOf(node: Node): Tensor | null {
+  return node.leaf ?? node.output;
+}
+
+/**
+ * Under anomaly mode, before backward: throws if an output backward starts from holds NaN or ±Inf, even when
+ * every gradient would be finite (a non-finite input makes a NaN loss, which the forward check lets pass since
+ * the op that carried it did not make it). The message names where the non-finite value entered the graph:
+ * the first op (in forward order) whose output is not finite, and its input that was already not finite.
+ * `order` is the graph behind `roots`, children before parents.
+ */
+export function checkFiniteRoots(roots: readonly Node[], order: readonly Node[]): void {
+  let root: Node | null = null;
+  let bad = -1;
+  for (const candidate of roots) {
+    const value = valueOf(candidate);
+    bad = value === null ? -1 : firstNonFinite(value);
+    if (bad >= 0) {
+      root = candidate;
+      break;
+    }
+  }
+  if (root === null) return;
+  const rootValue = valueOf(root)!;
+  const start =
+    `detectAnomaly: backward was called on an output holding ${rootValue._data[bad]} ` +
+    `(flat index ${bad} of a ${shapeToString(rootValue.shape)} tensor)`;
+  if (root.leaf !== null) {
+    throw new AnomalyError(`${start}: the output is itself a leaf tensor (created with requiresGrad).`);
+  }
+  // The first op in forward order whose output is not finite: its op-node inputs come before it, so they are
+  // finite, and a non-finite input of its is a leaf or a constant, the place where the value entered.
+  for (const node of order) {
+    if (node.leaf !== null || node.output === null || firstNonFinite(node.output) < 0) continue;
+    const inputs = node.inputs ?? [];
+    const culprit = inputs.findIndex((input) => firstNonFinite(input) >= 0);
+    let source = `${node.op} (inputs ${describeInputs(node.inputShapes)}) made it from finite inputs`;
+    if (culprit >= 0) {
+      const input = inputs[culprit]!;
+      const at = firstNonFinite(input);
+      const kind = input._requiresGrad ? "a leaf tensor" : "a tensor that does not require grad";
+      source =
+        `it entered the graph as input ${culprit} of ${node.op} (inputs ${describeInputs(node.inputShapes)}), ` +
+        `${kind} which holds ${input._data[at]} at flat index ${at}`;
+    }
+    throw new AnomalyError(
+      `${start}: ${source}.\nThe ${node.op} was created at:\n${node.stack ?? "(unknown)"}`,
+    );
+  }
+  throw new AnomalyError(`${start}.`);
+}
+
 /**
  * Runs `fn` with anomaly detection: the first op whose forward output or backward gradient contains NaN or
- * Inf throws an {@link AnomalyError} naming the op, its input shapes and the stack where it was created.
+ * Inf throws an {@link AnomalyError} naming the op, its input shapes and the stack where it was created. A
+ * backward started from a non-finite output (a NaN loss made from a non-finite input, say) throws as well,
+ * naming where the non-finite value entered the graph, even if every gradient would be finite.
  * Slower than normal mode; meant for debugging.
  */
 export function detectAnomaly<T>(fn: () => T): T {

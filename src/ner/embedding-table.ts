@@ -6,7 +6,15 @@
  */
 import { FormatError, ValueError } from "../errors.js";
 import { parse } from "../nn/safetensors.js";
+import { Tensor } from "../tensor/tensor.js";
 import type { EmbeddingTable } from "./embeddings.js";
+import { checkFiniteWeights } from "./model-config.js";
+
+/** Options of {@link embeddingTableFromSafetensors}. */
+export interface EmbeddingTableOptions {
+  /** Accept NaN and infinite values in the vectors (default false: refuse them with a FormatError). */
+  allowNonFinite?: boolean;
+}
 
 const float32 = new Float32Array(1);
 const bits32 = new Uint32Array(float32.buffer);
@@ -84,7 +92,11 @@ export function embeddingTableToSafetensors(
 }
 
 /** Reads a table written by {@link embeddingTableToSafetensors} (any float dtype safetensors reads). */
-export function embeddingTableFromSafetensors(bytes: Uint8Array, file = "<bytes>"): EmbeddingTable {
+export function embeddingTableFromSafetensors(
+  bytes: Uint8Array,
+  file = "<bytes>",
+  options: EmbeddingTableOptions = {},
+): EmbeddingTable {
   const { tensors, metadata } = parse(bytes, { file });
   const vectors = tensors.vectors;
   if (vectors === undefined || vectors.ndim !== 2 || vectors.dtype === "int32") {
@@ -108,5 +120,10 @@ export function embeddingTableFromSafetensors(bytes: Uint8Array, file = "<bytes>
     throw new FormatError(`${file}: ${words.length} words but ${rows} vectors`, 8, file);
   }
   if (dimension === 0) throw new FormatError(`${file}: the vectors have no dimensions`, 8, file);
-  return { words: words as string[], dimension, vectors: Float32Array.from(vectors.data) };
+  const values = Float32Array.from(vectors.data);
+  // NaN or ±Infinity in a vector (also a float64 value beyond float32's range) would give every sentence using
+  // the word a NaN loss: refused as a model's weights are (and as GloVe text refuses them), unless allowed.
+  const asRead = new Tensor(values, vectors.shape, "float32");
+  checkFiniteWeights({ vectors: asRead }, { file, allowNonFinite: options.allowNonFinite });
+  return { words: words as string[], dimension, vectors: values };
 }

@@ -143,4 +143,8 @@ export {
   type BatchProgress,
   type DevScores,
 } from "./trainer.js";
-export { embeddingTableToSafetensors, embeddingTableFromSafetensors } from "./embedding-table.js";
+export {
+  embeddingTableToSafetensors,
+  embeddingTableFromSafetensors,
+  type EmbeddingTableOptions,
+} from "./embedding-table.js";

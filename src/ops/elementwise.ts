@@ -255,12 +255,14 @@ const binaryRules = {
     jacobian: ([a, b]) => [`diag(1/${b})`, `diag(−${a}/${b}²)`],
     infix: "/",
   }),
-  // d(aᵇ) = b·aᵇ⁻¹ da + aᵇ·ln(a) db (ln a only when b needs it, so a constant exponent allows a negative base)
+  // d(aᵇ) = b·aᵇ⁻¹ da + aᵇ·ln(a) db (ln a only when b needs it, so a constant exponent allows a negative base).
+  // As in PyTorch, ∂/∂a is 0 where b = 0 (not 0·0⁻¹ = NaN at a = 0), and ∂/∂b is 0 where a = 0 and b ≥ 0
+  // (aᵇ·ln a → 0 there, not 0·(−∞) = NaN): the masked places use a¹⁻¹ = 1 and ln 1 = 0 instead.
   pow: binaryRule("pow", {
     floatOnly: true,
     local: ({ inputs: [a, b], output }, wanted) => [
-      wanted[0] ? mul(b, pow(a, sub(b, 1))) : null,
-      wanted[1] ? mul(output, log(a)) : null,
+      wanted[0] ? mul(b, pow(a, add(sub(b, 1), equal(b, 0)))) : null,
+      wanted[1] ? mul(output, log(add(a, mul(equal(a, 0), greaterEqual(b, 0))))) : null,
     ],
     jacobian: ([a, b]) => [`diag(${b}·${a}^(${b} − 1))`, `diag(${a}^${b}·ln ${a})`],
     label: ({ grouped: [a, b] }) => `${a}^${b}`,

@@ -10,6 +10,7 @@ import {
   matmul,
   mul,
   sqrt,
+  sub,
   sum,
   tensor,
 } from "../../src/index.js";
@@ -107,5 +108,55 @@ describe("detectAnomaly on a gradient that overflows", () => {
     const y = mul(a, b);
     const error = thrown(() => detectAnomaly(() => y.backward(tensor([1e30]))));
     expect(error.message).toMatch(/the backward of mul \(inputs \[1\], \[1\]\) produced Infinity/);
+  });
+});
+
+describe("detectAnomaly on a NaN loss whose gradients are finite", () => {
+  it("names the non-finite input when backward starts from a NaN loss made from it", () => {
+    // loss = Σ (x − x) with x = [Inf, 1]: Inf − Inf = NaN, yet the gradients (1 − 1 = 0) are all finite.
+    const x = f64([Infinity, 1], true);
+    const lossOutside = sum(sub(x, x));
+    expect(lossOutside.item()).toBeNaN();
+    lossOutside.backward(); // outside anomaly mode nothing is said
+    expect(Array.from(x.grad!.data)).toEqual([0, 0]);
+    x.grad = null;
+    const error = thrown(() =>
+      detectAnomaly(() => {
+        const loss = sum(sub(x, x));
+        loss.backward();
+      }),
+    );
+    expect(error).toBeInstanceOf(AnomalyError);
+    expect(error.message).toMatch(
+      /backward was called on an output holding NaN \(flat index 0 of a \[\] tensor\)/,
+    );
+    expect(error.message).toMatch(
+      /input 0 of sub \(inputs \[2\], \[2\]\), a leaf tensor which holds Infinity at flat index 0/,
+    );
+    expect(error.message).toMatch(/The sub was created at:\n[\s\S]*anomaly\.test\.ts/);
+    expect(x.grad).toBeNull();
+  });
+
+  it("names a non-finite constant mixed into the graph, and a non-finite leaf differentiated directly", () => {
+    const w = f64([1, 2], true);
+    const data = f64([NaN, 3]);
+    const error = thrown(() => detectAnomaly(() => sum(mul(w, data)).backward()));
+    expect(error.message).toMatch(
+      /input 1 of mul \(inputs \[2\], \[2\]\), a tensor that does not require grad which holds NaN at flat index 0/,
+    );
+    const leaf = f64(Infinity, true);
+    expect(thrown(() => detectAnomaly(() => leaf.backward())).message).toMatch(
+      /holding Infinity \(flat index 0 of a \[\] tensor\): the output is itself a leaf tensor/,
+    );
+  });
+
+  it("checks the output inside transforms too, and says nothing for a finite loss", () => {
+    const error = thrown(() =>
+      detectAnomaly(() => grad((x: Tensor) => sum(mul(x, f64([Infinity, 0]))))([1, 1])),
+    );
+    expect(error.message).toMatch(/output holding Infinity/);
+    const x = f64([1, 2], true);
+    detectAnomaly(() => sum(mul(x, x)).backward());
+    expect(Array.from(x.grad!.data)).toEqual([2, 4]);
   });
 });

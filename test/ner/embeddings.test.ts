@@ -3,9 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { ParseError, ValueError } from "../../src/errors.js";
+import { FormatError, ParseError, ValueError } from "../../src/errors.js";
+import { tensor } from "../../src/index.js";
+import { serialize } from "../../src/nn/safetensors.js";
 import { Vocabulary, parseEmbeddings, parseEmbeddingsForVocabulary } from "../../src/ner/index.js";
 import { EmbeddingTableBuilder } from "../../src/ner/embeddings.js";
+import { embeddingTableFromSafetensors, embeddingTableToSafetensors } from "../../src/ner/embedding-table.js";
 import { readEmbeddingsFile, readEmbeddingsForVocabulary } from "../../src/ner/embeddings-node.js";
 
 const GLOVE = `the 0.418 0.24968 -0.41242
@@ -301,5 +304,50 @@ describe("embeddings-node streams files", () => {
     const fromLines = builder.finish();
     expect(fromFile.words).toEqual(fromLines.words);
     expect(fromFile.vectors).toEqual(fromLines.vectors);
+  });
+});
+
+describe("embeddingTableFromSafetensors and non-finite values", () => {
+  const table = (values: number[]) => ({
+    words: ["the", "of"],
+    dimension: 2,
+    vectors: Float32Array.from(values),
+  });
+
+  it("refuses NaN and ±Infinity with a FormatError naming the file, the value and its index", () => {
+    for (const [bad, shown] of [
+      [NaN, "NaN"],
+      [Infinity, "Infinity"],
+      [-Infinity, "-Infinity"],
+    ] as const) {
+      const bytes = embeddingTableToSafetensors(table([1, 2, 3, bad]), { dtype: "F32" });
+      let error: unknown;
+      try {
+        embeddingTableFromSafetensors(bytes, "vectors.safetensors");
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(FormatError);
+      expect((error as Error).message).toBe(
+        `vectors.safetensors: the tensor "vectors" holds 1 non-finite value (the first, at index 3, is ${shown}); ` +
+          "weights must be finite numbers (pass allowNonFinite to load them anyway)",
+      );
+    }
+  });
+
+  it("refuses a float64 value beyond float32's range (it would become Infinity), unless allowed", () => {
+    const bytes = serialize({ vectors: tensor([[1, 1e300]], { dtype: "float64" }) }, { words: '["the"]' });
+    expect(() => embeddingTableFromSafetensors(bytes)).toThrow(/at index 1, is Infinity/);
+    const allowed = embeddingTableFromSafetensors(bytes, "<bytes>", { allowNonFinite: true });
+    expect(Array.from(allowed.vectors)).toEqual([1, Infinity]);
+  });
+
+  it("reads finite tables as before, and non-finite ones when allowed", () => {
+    const bytes = embeddingTableToSafetensors(table([1, 2, 3, NaN]), { dtype: "F32" });
+    const read = embeddingTableFromSafetensors(bytes, "x", { allowNonFinite: true });
+    expect(read.words).toEqual(["the", "of"]);
+    expect(Array.from(read.vectors)).toEqual([1, 2, 3, NaN]);
+    const finite = embeddingTableFromSafetensors(embeddingTableToSafetensors(table([1, 2, 3, 4])));
+    expect(Array.from(finite.vectors)).toEqual([1, 2, 3, 4]);
   });
 });

@@ -299,7 +299,12 @@ describe("checkpoints read back", () => {
       ["batchSize −1", (s) => (options(s).batchSize = -1), /options\.batchSize must be an integer ≥ 1/],
       ["batchSize 2.5", (s) => (options(s).batchSize = 2.5), /options\.batchSize must be an integer/],
       ["batchSize 2^53", (s) => (options(s).batchSize = 2 ** 53), /options\.batchSize must be an integer/],
-      ["vocabularySize 1e9", (s) => (config(s).vocabularySize = 1e9), /vocabularySize" is 1000000000/],
+      [
+        "vocabularySize 1e9",
+        (s) => (config(s).vocabularySize = 1e9),
+        /"modelConfig": sizes: the word vectors would have vocabularySize × wordDimension = 4000000000 values/,
+      ],
+      ["vocabularySize 1e5", (s) => (config(s).vocabularySize = 1e5), /vocabularySize" is 100000/],
       [
         "hiddenSize 1e6",
         (s) => (config(s).hiddenSize = 1e6),
@@ -320,6 +325,35 @@ describe("checkpoints read back", () => {
         (s) => Object.assign(s, { history: [null] }),
         /"history\[0\]" must be an object/,
       ],
+      // Optimizer entries are the optimizer's own names, for the model's parameters.
+      [
+        "unknown optimizer tensor",
+        (_, t) => (t["optimizer.junk"] = t["optimizer.lr"]),
+        /unexpected optimizer tensor "optimizer\.junk": the sgd optimizer of a model with \d+ parameters saves/,
+      ],
+      [
+        "optimizer tensor of a parameter the model lacks",
+        (_, t) => (t["optimizer.99.step"] = t["optimizer.lr"]),
+        /unexpected optimizer tensor "optimizer\.99\.step"/,
+      ],
+      [
+        "Adam's buffer in an SGD run",
+        (_, t) => (t["optimizer.0.expAvg"] = t["optimizer.lr"]),
+        /unexpected optimizer tensor "optimizer\.0\.expAvg".*one of "step"/,
+      ],
+      // The model config's sizes are bounded as config.json's are.
+      [
+        "wordDimension 1e308",
+        (s) => (config(s).wordDimension = 1e308),
+        /"modelConfig": sizes: .*wordDimension.*1e\+308/,
+      ],
+      [
+        "a table over 2^31 values",
+        (s) => Object.assign(config(s), { wordDimension: 2 ** 30, hiddenSize: 2 ** 30 }),
+        /"modelConfig": sizes: .*more than 2147483647/,
+      ],
+      // An object given where a number belongs is shown readably.
+      ["batchSize an object", (s) => (options(s).batchSize = { size: 8 }), /got \{"size":8\}/],
     ];
     for (const [name, change, message] of cases) {
       const damaged = rewrite(bytes, change);

@@ -130,8 +130,10 @@ export function softmax(x: TypedArray, view: AxisView, out: TypedArray, log: boo
       let total = 0;
       for (let j = 0; j < axis; j++) total += Math.exp(x[base + j * inner]! - max);
       if (log) {
-        const logTotal = Math.log(total) + max;
-        for (let j = 0; j < axis; j++) out[base + j * inner] = x[base + j * inner]! - logTotal;
+        // (x − max) − log Σ exp(x − max): the shifted value is exact for the largest entries, whereas
+        // x − (max + log Σ) would lose log Σ when max is large (1e30 + log 3 rounds to 1e30).
+        const logTotal = Math.log(total);
+        for (let j = 0; j < axis; j++) out[base + j * inner] = x[base + j * inner]! - max - logTotal;
       } else {
         for (let j = 0; j < axis; j++) out[base + j * inner] = Math.exp(x[base + j * inner]! - max) / total;
       }

@@ -5,13 +5,15 @@
  * metadata; every field is checked when it is read back, so a damaged or crafted file gives a clear error
  * rather than a crash, a hang or an absurd allocation.
  */
-import { ChainruleError, FormatError } from "../../errors.js";
+import { ChainruleError, FormatError, quoteInput } from "../../errors.js";
 import type { Tensor } from "../../tensor/tensor.js";
 import { parse, serialize } from "../../nn/safetensors.js";
 import { windowModelConfig, type WindowModelConfig } from "../model.js";
 import { TagSet, Vocabulary, type TagSetJSON, type VocabularyJSON } from "../vocab.js";
 import { checkTagScheme, type TagScheme } from "../tags.js";
 import { checkResolvedOptions, type ResolvedTrainingOptions } from "./options.js";
+import { optimizerStateFields } from "./optimizer.js";
+import { checkModelConfigSizes } from "../model-config.js";
 import type { TrainingRun } from "./prepare.js";
 import type { TrainingProgress } from "./best.js";
 import type { DevScores, EpochRecord, PretrainedInfo } from "./types.js";
@@ -156,14 +158,9 @@ class StateReader {
   }
 }
 
+/** A value as a message shows it (see `quoteInput`), with a missing one as "nothing". */
 function shortText(value: unknown): string {
-  let text: string;
-  try {
-    text = value === undefined ? "nothing" : (JSON.stringify(value) ?? String(value));
-  } catch {
-    text = String(value);
-  }
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  return value === undefined ? "nothing" : quoteInput(value);
 }
 
 function checkScores(reader: StateReader, value: unknown, name: string): DevScores | null {
@@ -223,7 +220,37 @@ function minimumParameterCount(config: WindowModelConfig): number {
   );
 }
 
-function checkTensors(reader: StateReader, tensors: Record<string, Tensor>, config: WindowModelConfig): void {
+/**
+ * The optimiser's entries are `optimizer.lr` and `optimizer.<i>.<field>`, for a parameter index i of the model
+ * and a field the run's optimiser saves (`step` and its buffers: `momentum` for SGD, …). Their shapes and
+ * values are checked again when the optimiser loads them.
+ */
+function checkOptimizerTensors(
+  reader: StateReader,
+  tensors: Record<string, Tensor>,
+  options: ResolvedTrainingOptions,
+  parameterCount: number,
+): void {
+  const fields = optimizerStateFields(options);
+  for (const name of Object.keys(tensors)) {
+    if (!name.startsWith("optimizer.") || name === "optimizer.lr") continue;
+    const match = /^optimizer\.(0|[1-9][0-9]{0,8})\.(.+)$/.exec(name);
+    if (match === null || Number(match[1]) >= parameterCount || !fields.has(match[2]!)) {
+      reader.fail(
+        `unexpected optimizer tensor ${shortText(name)}: the ${options.optimizer} optimizer of a model with ` +
+          `${parameterCount} parameters saves "optimizer.lr" and "optimizer.<0 to ${parameterCount - 1}>.<name>" ` +
+          `with <name> one of ${[...fields].map((f) => `"${f}"`).join(", ")}`,
+      );
+    }
+  }
+}
+
+function checkTensors(
+  reader: StateReader,
+  tensors: Record<string, Tensor>,
+  config: WindowModelConfig,
+  options: ResolvedTrainingOptions,
+): void {
   const model = Object.entries(tensors).filter(([name]) => name.startsWith("model."));
   const best = Object.entries(tensors).filter(([name]) => name.startsWith("best."));
   for (const name of Object.keys(tensors)) {
@@ -232,6 +259,7 @@ function checkTensors(reader: StateReader, tensors: Record<string, Tensor>, conf
   if (model.length === 0) reader.fail("no model weights (tensors named model.*)");
   if (best.length === 0) reader.fail("no best weights (tensors named best.*)");
   if (tensors["optimizer.lr"] === undefined) reader.fail("no optimizer state (optimizer.lr)");
+  checkOptimizerTensors(reader, tensors, options, model.length);
   const held = model.reduce((sum, [, t]) => sum + t.size, 0);
   const needed = minimumParameterCount(config);
   if (needed > held) {
@@ -263,9 +291,10 @@ function checkState(reader: StateReader, value: unknown, tensors: Record<string,
   if ((tags === null) !== (options.binary !== null)) {
     reader.fail(`"tags" must be null exactly for a binary classifier`);
   }
-  const modelConfig = reader.wrap("modelConfig", () =>
-    windowModelConfig(reader.object(reader.field(s, "modelConfig"), "modelConfig") as never),
-  );
+  const rawConfig = reader.object(reader.field(s, "modelConfig"), "modelConfig");
+  // The sizes are bounded as a model directory's config.json's are, before anything is computed from them.
+  reader.wrap("modelConfig", () => checkModelConfigSizes(rawConfig, "sizes"));
+  const modelConfig = reader.wrap("modelConfig", () => windowModelConfig(rawConfig as never));
   if (modelConfig.vocabularySize !== vocabulary.size) {
     reader.fail(
       `"modelConfig.vocabularySize" is ${modelConfig.vocabularySize} but the vocabulary has ${vocabulary.size} entries`,
@@ -277,7 +306,7 @@ function checkState(reader: StateReader, value: unknown, tensors: Record<string,
   if (tags !== null && modelConfig.outputSize !== tags.size) {
     reader.fail(`"modelConfig.outputSize" is ${modelConfig.outputSize} but there are ${tags.size} tags`);
   }
-  checkTensors(reader, tensors, modelConfig);
+  checkTensors(reader, tensors, modelConfig, options);
   const scheme = reader.wrap("scheme", () => checkTagScheme(reader.field(s, "scheme"), "scheme"));
   const trainingScheme = reader.wrap("trainingScheme", () =>
     checkTagScheme(reader.field(s, "trainingScheme"), "trainingScheme"),

@@ -6,7 +6,7 @@
  * Adding an option: a field in {@link NerTrainingOptions} and an entry in {@link TRAINING_OPTIONS} (the
  * compiler refuses the one without the other); give it a `flag` to offer it on the command line.
  */
-import { ValueError } from "../../errors.js";
+import { ValueError, quoteInput } from "../../errors.js";
 import { ACTIVATIONS, OBJECTIVES, type Activation, type Objective } from "../model.js";
 import { DECODINGS, type Decoding } from "../decode.js";
 import type { TagScheme } from "../tags.js";
@@ -418,10 +418,9 @@ function rangeText(spec: NumberSpec): string {
   return `in [${spec.min}, ${spec.max}${spec.maxOpen ? ")" : "]"}`;
 }
 
-/** A value as an error message shows it: short, and strings quoted. */
+/** A value as an error message shows it: short and readable, strings quoted, never `[object Object]`. */
 function shown(value: unknown): string {
-  const text = typeof value === "string" ? JSON.stringify(value) : String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  return quoteInput(value);
 }
 
 /**

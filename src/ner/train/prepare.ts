@@ -5,7 +5,7 @@
 import { ValueError } from "../../errors.js";
 import type { Tensor } from "../../tensor/tensor.js";
 import { Random } from "../../tensor/random.js";
-import { AdaGrad, Adam, SGD, type Optimizer } from "../../nn/optim.js";
+import type { Optimizer } from "../../nn/optim.js";
 import { WindowModel, windowModelConfig, type WindowModelConfig } from "../model.js";
 import { Vocabulary, TagSet, SPECIAL_WORDS } from "../vocab.js";
 import { buildWindows, type Windows } from "../windows.js";
@@ -18,6 +18,7 @@ import { resolveTrainingOptions, type NerTrainingOptions, type ResolvedTrainingO
 import type { LabelledSentence, NerTrainingData, PretrainedInfo } from "./types.js";
 import type { TrainingCheckpoint } from "./checkpoint.js";
 import { startProgress, type TrainingProgress } from "./best.js";
+import { makeOptimizer } from "./optimizer.js";
 
 /** Everything an epoch needs, fixed for the run. */
 export interface TrainingRun {
@@ -122,18 +123,6 @@ function pretrainedRows(
     count++;
   });
   return { vectors, found, count };
-}
-
-function makeOptimizer(model: WindowModel, options: ResolvedTrainingOptions): Optimizer {
-  const { lr, weightDecay } = options;
-  switch (options.optimizer) {
-    case "sgd":
-      return new SGD(model, { lr, momentum: options.momentum, weightDecay });
-    case "adam":
-      return new Adam(model, { lr, weightDecay });
-    case "adagrad":
-      return new AdaGrad(model, { lr, weightDecay });
-  }
 }
 
 /** The tensors of a checkpoint whose names start with `prefix`, without it. */
