@@ -7,14 +7,23 @@
 import { open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
-/** Writes `data` to `path` atomically: a temporary file in the same folder, flushed, then renamed over `path`. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+/**
+ * Writes `data` to `path` atomically: a temporary file in the same folder, flushed, then renamed over `path`.
+ * `data` may also be an async iterable of pieces (text made as it is written): an error while making them
+ * leaves the old file in place, as any other error does.
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array | AsyncIterable<string | Uint8Array>,
+): Promise<void> {
   const unique = `${process.pid}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 10)}`;
   const temporary = join(dirname(path), `.${basename(path)}.${unique}.tmp`);
   let handle: Awaited<ReturnType<typeof open>> | null = null;
   try {
     handle = await open(temporary, "wx");
-    await handle.writeFile(data);
+    if (typeof data === "string" || data instanceof Uint8Array) await handle.writeFile(data);
+    // writeFile on a handle writes all of a piece from the current position on.
+    else for await (const piece of data) await handle.writeFile(piece);
     await handle.sync();
     await handle.close();
     handle = null;

@@ -9,6 +9,7 @@ import { ValueError, quoteInput } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic-write-node.js";
 import {
   ConllTableReader,
+  PredictionsFormatter,
   formatPredictions,
   parseConll,
   parsePredictions,
@@ -46,12 +47,35 @@ export async function readPredictionsFile(
 
 export { writeFileAtomic };
 
-/** Writes predictions in conlleval's format (`token gold predicted`, see `formatPredictions`), atomically. */
+/**
+ * Writes predictions in conlleval's format (`token gold predicted`, see `formatPredictions`), atomically. The
+ * sentences may come as an async iterable (made while the file is written, in memory one batch at a time).
+ */
 export async function writePredictionsFile(
   path: string,
-  sentences: Iterable<PredictedSentence>,
+  sentences: Iterable<PredictedSentence> | AsyncIterable<PredictedSentence>,
 ): Promise<void> {
-  await writeFileAtomic(path, formatPredictions(sentences));
+  if (Symbol.asyncIterator in sentences) await writeFileAtomic(path, formatPredictionsStream(sentences));
+  else await writeFileAtomic(path, formatPredictions(sentences));
+}
+
+/** About how much predictions text is gathered before it is written. */
+const PREDICTIONS_CHUNK = 1 << 16;
+
+async function* formatPredictionsStream(sentences: AsyncIterable<PredictedSentence>): AsyncGenerator<string> {
+  const formatter = new PredictionsFormatter();
+  let pending: PredictedSentence[] = [];
+  let tokens = 0;
+  for await (const sentence of sentences) {
+    pending.push(sentence);
+    tokens += sentence.tokens.length;
+    if (tokens * 16 >= PREDICTIONS_CHUNK) {
+      yield formatter.format(pending);
+      pending = [];
+      tokens = 0;
+    }
+  }
+  yield formatter.format(pending);
 }
 
 /**

@@ -388,22 +388,43 @@ export function formatConll(
  */
 export function formatPredictions(sentences: Iterable<PredictedSentence>): string {
   const parts: string[] = [];
-  for (const sentence of sentences) {
-    const { tokens, gold, predicted } = sentence;
-    if (tokens.length !== gold.length || tokens.length !== predicted.length) {
-      throw new ValueError(
-        `formatPredictions: a sentence has ${tokens.length} tokens, ${gold.length} gold tags and ${predicted.length} predicted tags`,
-      );
-    }
-    for (let i = 0; i < tokens.length; i++) {
-      const token = checkToken(tokens[i], "formatPredictions");
-      parts.push(
-        `${token} ${checkField(gold[i], "formatPredictions", "gold tag")} ${checkField(predicted[i], "formatPredictions", "predicted tag")}\n`,
-      );
-    }
-    parts.push("\n");
-  }
+  for (const sentence of sentences) pushPredictionLines(sentence, parts);
   return joinWritten(parts);
+}
+
+/** Appends one sentence's lines of {@link formatPredictions} to `parts`. */
+function pushPredictionLines(sentence: PredictedSentence, parts: string[]): void {
+  const { tokens, gold, predicted } = sentence;
+  if (tokens.length !== gold.length || tokens.length !== predicted.length) {
+    throw new ValueError(
+      `formatPredictions: a sentence has ${tokens.length} tokens, ${gold.length} gold tags and ${predicted.length} predicted tags`,
+    );
+  }
+  for (let i = 0; i < tokens.length; i++) {
+    const token = checkToken(tokens[i], "formatPredictions");
+    parts.push(
+      `${token} ${checkField(gold[i], "formatPredictions", "gold tag")} ${checkField(predicted[i], "formatPredictions", "predicted tag")}\n`,
+    );
+  }
+  parts.push("\n");
+}
+
+/**
+ * {@link formatPredictions} in pieces, for output written as a stream: each call formats the next sentences,
+ * and the pieces joined are exactly `formatPredictions` of all the sentences.
+ */
+export class PredictionsFormatter {
+  private first = true;
+
+  /** The text of the next `sentences` (the byte-order mark rule applies to the first piece only). */
+  format(sentences: Iterable<PredictedSentence>): string {
+    const parts: string[] = [];
+    for (const sentence of sentences) pushPredictionLines(sentence, parts);
+    if (parts.length === 0) return "";
+    const text = this.first ? joinWritten(parts) : parts.join("");
+    this.first = false;
+    return text;
+  }
 }
 
 /**

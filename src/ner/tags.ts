@@ -286,31 +286,45 @@ export interface SchemeDetection {
  * entities are written back.
  */
 export function detectScheme(sentences: Iterable<readonly string[]>): SchemeDetection {
-  let singleOrEndTags = 0;
-  let entitiesStartingWithI = 0;
-  let entitiesStartingWithB = 0;
-  for (const tags of sentences) {
+  const detector = new SchemeDetector();
+  for (const tags of sentences) detector.add(tags);
+  return detector.result();
+}
+
+/** {@link detectScheme} one sentence at a time, for input read as a stream. */
+export class SchemeDetector {
+  private singleOrEndTags = 0;
+  private entitiesStartingWithI = 0;
+  private entitiesStartingWithB = 0;
+
+  /** Counts the tags of one sentence. */
+  add(tags: readonly string[]): void {
     let previous = OUTSIDE;
     for (const tag of tags) {
       const current = splitTag(tag);
-      if (current.prefix === "S" || current.prefix === "E") singleOrEndTags++;
+      if (current.prefix === "S" || current.prefix === "E") this.singleOrEndTags++;
       else if (isChunkStart(previous.prefix, current.prefix, previous.type, current.type)) {
-        if (current.prefix === "I") entitiesStartingWithI++;
-        else if (current.prefix === "B") entitiesStartingWithB++;
+        if (current.prefix === "I") this.entitiesStartingWithI++;
+        else if (current.prefix === "B") this.entitiesStartingWithB++;
       }
       previous = current;
     }
   }
-  let scheme: TagScheme = "IOB2";
-  if (singleOrEndTags > 0) scheme = "IOBES";
-  else if (entitiesStartingWithI > 0) scheme = "IOB1";
-  return {
-    scheme,
-    certain: singleOrEndTags + entitiesStartingWithI + entitiesStartingWithB > 0,
-    singleOrEndTags,
-    entitiesStartingWithI,
-    entitiesStartingWithB,
-  };
+
+  /** The scheme of the sentences added so far. */
+  result(): SchemeDetection {
+    const { singleOrEndTags, entitiesStartingWithI, entitiesStartingWithB } = this;
+    let scheme: TagScheme = "IOB2";
+    if (singleOrEndTags > 0) scheme = "IOBES";
+    else if (entitiesStartingWithI > 0) scheme = "IOB1";
+    return {
+      scheme,
+      certain: singleOrEndTags + entitiesStartingWithI + entitiesStartingWithB > 0,
+      singleOrEndTags,
+      entitiesStartingWithI,
+      entitiesStartingWithB,
+    };
+  }
 }
 
 /** The entity types named by a list of tags (the part after the prefix), sorted, without duplicates. */

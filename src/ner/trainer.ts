@@ -39,7 +39,7 @@ export {
   type OptionSpec,
 } from "./train/options.js";
 export { fingerprintSentences } from "./train/prepare.js";
-export { binaryScores, evaluateTagger } from "./train/evaluate.js";
+export { BinaryScoreCounter, binaryScores, evaluateTagger } from "./train/evaluate.js";
 export {
   checkpointToBytes,
   checkpointFromBytes,

@@ -10,24 +10,43 @@ import type { DevScores, LabelledSentence } from "./types.js";
 
 /** Positive-class precision, recall and F1 per token (percentages), and token accuracy. */
 export function binaryScores(gold: ArrayLike<number>, predicted: ArrayLike<number>): DevScores {
-  let truePositive = 0;
-  let falsePositive = 0;
-  let falseNegative = 0;
-  let correct = 0;
-  for (let i = 0; i < gold.length; i++) {
-    const g = gold[i] === 1;
-    const p = predicted[i] === 1;
-    if (g && p) truePositive++;
-    else if (p) falsePositive++;
-    else if (g) falseNegative++;
-    if (g === p) correct++;
+  const counter = new BinaryScoreCounter();
+  for (let i = 0; i < gold.length; i++) counter.add(gold[i] === 1, predicted[i] === 1);
+  return counter.scores();
+}
+
+/** {@link binaryScores} one token at a time, for input read as a stream. */
+export class BinaryScoreCounter {
+  private truePositive = 0;
+  private falsePositive = 0;
+  private falseNegative = 0;
+  private correct = 0;
+  private tokens = 0;
+
+  /** Counts one token: whether its gold and its predicted class are the positive one. */
+  add(gold: boolean, predicted: boolean): void {
+    if (gold && predicted) this.truePositive++;
+    else if (predicted) this.falsePositive++;
+    else if (gold) this.falseNegative++;
+    if (gold === predicted) this.correct++;
+    this.tokens++;
   }
-  const precision =
-    truePositive + falsePositive === 0 ? 0 : (100 * truePositive) / (truePositive + falsePositive);
-  const recall =
-    truePositive + falseNegative === 0 ? 0 : (100 * truePositive) / (truePositive + falseNegative);
-  const f1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
-  return { precision, recall, f1, accuracy: gold.length === 0 ? 0 : (100 * correct) / gold.length };
+
+  /** The number of tokens counted. */
+  get tokenCount(): number {
+    return this.tokens;
+  }
+
+  /** The scores of the tokens counted so far. */
+  scores(): DevScores {
+    const { truePositive, falsePositive, falseNegative, correct, tokens } = this;
+    const precision =
+      truePositive + falsePositive === 0 ? 0 : (100 * truePositive) / (truePositive + falsePositive);
+    const recall =
+      truePositive + falseNegative === 0 ? 0 : (100 * truePositive) / (truePositive + falseNegative);
+    const f1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
+    return { precision, recall, f1, accuracy: tokens === 0 ? 0 : (100 * correct) / tokens };
+  }
 }
 
 /**

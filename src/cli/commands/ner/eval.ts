@@ -1,16 +1,19 @@
 /**
  * `chainrule ner eval`: scores a model on a CoNLL file with conlleval's report (the positive class per
  * token for a binary classifier), optionally writing the predictions (`--out`) and the scores as JSON
- * (`--json` on standard output, `--metrics FILE`).
+ * (`--json` on standard output, `--metrics FILE`). The file is read as a stream, so memory holds the model
+ * and one batch of sentences, whatever the file's size.
  */
 import type { Command } from "commander";
 import { ValueError } from "../../../errors.js";
-import { writeFileAtomic, writePredictionsFile } from "../../../ner/conll-node.js";
-import { conlleval, formatConllevalReport } from "../../../ner/conlleval.js";
-import { detectScheme } from "../../../ner/tags.js";
-import { binaryScores } from "../../../ner/trainer.js";
+import type { ConllSentence, PredictedSentence } from "../../../ner/conll.js";
+import { readConllSentences, writeFileAtomic, writePredictionsFile } from "../../../ner/conll-node.js";
+import { ConllevalCounter, formatConllevalReport } from "../../../ner/conlleval.js";
+import { SchemeDetector, type TagScheme } from "../../../ner/tags.js";
+import type { NerTagger } from "../../../ner/tagger.js";
+import { BinaryScoreCounter } from "../../../ner/trainer.js";
 import { formatCount } from "../../progress.js";
-import { checkOutputFile, loadTagger, readCorpus, write } from "./shared.js";
+import { checkOutputFile, loadTagger, requireFile, write } from "./shared.js";
 
 interface EvalCommandOptions {
   model: string;
@@ -41,6 +44,59 @@ export interface EvalMetrics {
   binary?: string;
 }
 
+/** About how many tokens are tagged at once: memory holds one such batch (or the longest sentence). */
+const BATCH_TOKENS = 4096;
+
+/** The sentences of `sentences` in batches of about `BATCH_TOKENS` tokens (one sentence at least). */
+async function* batchesOf(sentences: AsyncIterable<ConllSentence>): AsyncGenerator<ConllSentence[]> {
+  let batch: ConllSentence[] = [];
+  let tokens = 0;
+  for await (const sentence of sentences) {
+    batch.push(sentence);
+    tokens += sentence.tokens.length;
+    if (tokens >= BATCH_TOKENS) {
+      yield batch;
+      batch = [];
+      tokens = 0;
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
+
+/**
+ * The gold tags' scheme, read in a first pass over the file (which also finds any malformed line before
+ * anything is tagged or written); the model's when the tags do not tell.
+ */
+async function schemeOfFile(path: string, tagger: NerTagger): Promise<TagScheme> {
+  const detector = new SchemeDetector();
+  for await (const sentence of readConllSentences(path)) detector.add(sentence.tags);
+  const detected = detector.result();
+  return detected.certain ? detected.scheme : tagger.scheme;
+}
+
+/**
+ * Tags the file's sentences batch by batch, feeding each to `count`, and yields them with their predictions:
+ * memory holds one batch, whatever the size of the file.
+ */
+async function* predictFile(
+  path: string,
+  tagger: NerTagger,
+  scheme: TagScheme,
+  count: (sentence: PredictedSentence) => void,
+): AsyncGenerator<PredictedSentence> {
+  for await (const batch of batchesOf(readConllSentences(path))) {
+    const predicted = tagger.tagSentences(
+      batch.map((s) => s.tokens),
+      { scheme },
+    );
+    for (let i = 0; i < batch.length; i++) {
+      const sentence = { tokens: batch[i]!.tokens, gold: batch[i]!.tags, predicted: predicted[i]! };
+      count(sentence);
+      yield sentence;
+    }
+  }
+}
+
 async function evalCommand(o: EvalCommandOptions): Promise<void> {
   if (o.out !== undefined && o.output !== undefined && o.out !== o.output) {
     throw new ValueError(`--out and --output name the same file (--output is the old name): give one`);
@@ -50,36 +106,35 @@ async function evalCommand(o: EvalCommandOptions): Promise<void> {
   if (out !== undefined) await checkOutputFile(out, o.out !== undefined ? "--out" : "--output");
   if (o.metrics !== undefined) await checkOutputFile(o.metrics, "--metrics");
   const tagger = await loadTagger(o.model);
-  const corpus = await readCorpus(o.data, "--data");
-  const detected = detectScheme(corpus.sentences.map((s) => s.tags));
-  const scheme = detected.certain ? detected.scheme : tagger.scheme;
-  const sentences = corpus.sentences;
-  const predicted = tagger.tagSentences(
-    sentences.map((s) => s.tokens),
-    { scheme },
-  );
+  await requireFile(o.data, "--data");
+  // The file is read twice, as a stream each time: once for the scheme, once to tag and score it.
+  const scheme = await schemeOfFile(o.data, tagger);
+  const type = tagger.binary;
+  const binary = new BinaryScoreCounter();
+  const counter = type === null ? new ConllevalCounter({ scheme }) : null;
+  const count = (s: PredictedSentence): void => {
+    if (counter !== null) counter.addSentence(s.gold, s.predicted, s.tokens);
+    else {
+      for (let t = 0; t < s.gold.length; t++) {
+        const tag = s.gold[t]!;
+        binary.add(tag.slice(tag.indexOf("-") + 1) === type && tag !== "O", s.predicted[t] !== "O");
+      }
+    }
+  };
+  const sentences = predictFile(o.data, tagger, scheme, count);
+  if (out !== undefined) await writePredictionsFile(out, sentences);
+  else for await (const _sentence of sentences);
   let report: string;
   let metrics: EvalMetrics;
-  if (tagger.binary !== null) {
-    const type = tagger.binary;
-    const gold: number[] = [];
-    const guess: number[] = [];
-    sentences.forEach((s, i) =>
-      s.tags.forEach((tag, t) => {
-        gold.push(tag.slice(tag.indexOf("-") + 1) === type && tag !== "O" ? 1 : 0);
-        guess.push(predicted[i]![t] !== "O" ? 1 : 0);
-      }),
-    );
-    const scores = binaryScores(gold, guess);
+  if (counter === null) {
+    const scores = binary.scores();
+    const tokens = binary.tokenCount;
     report =
-      `processed ${formatCount(gold.length)} tokens; binary classifier for ${type} (per token, positive class):\n` +
+      `processed ${formatCount(tokens)} tokens; binary classifier for ${type} (per token, positive class):\n` +
       `precision: ${scores.precision.toFixed(2)}%; recall: ${scores.recall.toFixed(2)}%; F1: ${scores.f1.toFixed(2)}; accuracy: ${scores.accuracy.toFixed(2)}%\n`;
-    metrics = { model: o.model, data: o.data, scheme, tokens: gold.length, ...scores, binary: type };
+    metrics = { model: o.model, data: o.data, scheme, tokens, ...scores, binary: type! };
   } else {
-    const result = conlleval(
-      sentences.map((s, i) => ({ tokens: s.tokens, gold: s.tags, predicted: predicted[i]! })),
-      { scheme },
-    );
+    const result = counter.result();
     report = formatConllevalReport(result);
     metrics = {
       model: o.model,
@@ -108,12 +163,6 @@ async function evalCommand(o: EvalCommandOptions): Promise<void> {
   }
   write(o.json === true ? JSON.stringify(metrics, null, 2) + "\n" : report);
   if (o.metrics !== undefined) await writeFileAtomic(o.metrics, JSON.stringify(metrics, null, 2) + "\n");
-  if (out !== undefined) {
-    await writePredictionsFile(
-      out,
-      sentences.map((s, i) => ({ tokens: s.tokens, gold: s.tags, predicted: predicted[i]! })),
-    );
-  }
 }
 
 export function registerEval(ner: Command): void {

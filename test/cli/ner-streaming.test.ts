@@ -1,0 +1,168 @@
+/**
+ * `ner eval` reads its data as a stream, one batch of sentences at a time: its report, JSON scores and
+ * predictions file must be byte for byte what reading the whole file at once gives (computed here the way
+ * `ner eval` did before it streamed: read all, detect the scheme, tag all, score all).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import fc from "fast-check";
+import { run } from "../calculus/run-cli.js";
+import { readConllFile } from "../../src/ner/conll-node.js";
+import { formatConll, formatPredictions } from "../../src/ner/conll.js";
+import { conlleval, formatConllevalReport } from "../../src/ner/conlleval.js";
+import { detectScheme } from "../../src/ner/tags.js";
+import { NerTagger, saveNerModel } from "../../src/ner/tagger-node.js";
+import { binaryScores, trainNer } from "../../src/ner/trainer.js";
+import { formatCount } from "../../src/cli/progress.js";
+
+const DATA = join(dirname(fileURLToPath(import.meta.url)), "../../data/wikigold");
+
+let folder: string;
+let softmaxModel: string;
+let binaryModel: string;
+
+beforeAll(async () => {
+  folder = await mkdtemp(join(tmpdir(), "chainrule-ner-streaming-"));
+  const train = (await readConllFile(join(DATA, "train.conll"))).sentences.slice(0, 60);
+  const options = { wordDimension: 6, hiddenSize: 8, epochs: 1, batchSize: 16, seed: 5 };
+  softmaxModel = join(folder, "softmax");
+  binaryModel = join(folder, "binary");
+  await saveNerModel(softmaxModel, (await trainNer({ train }, options)).tagger);
+  await saveNerModel(binaryModel, (await trainNer({ train }, { ...options, binary: "LOC" })).tagger);
+});
+
+afterAll(async () => {
+  await rm(folder, { recursive: true, force: true });
+});
+
+/** What `ner eval` printed and wrote before it streamed: the whole file read, tagged and scored at once. */
+async function wholeFileEval(model: string, data: string): Promise<{ report: string; predictions: string }> {
+  const tagger = await NerTagger.load(model);
+  const corpus = await readConllFile(data);
+  const detected = detectScheme(corpus.sentences.map((s) => s.tags));
+  const scheme = detected.certain ? detected.scheme : tagger.scheme;
+  const predicted = tagger.tagSentences(
+    corpus.sentences.map((s) => s.tokens),
+    { scheme },
+  );
+  const sentences = corpus.sentences.map((s, i) => ({
+    tokens: s.tokens,
+    gold: s.tags,
+    predicted: predicted[i]!,
+  }));
+  const predictions = formatPredictions(sentences);
+  if (tagger.binary === null)
+    return { report: formatConllevalReport(conlleval(sentences, { scheme })), predictions };
+  const type = tagger.binary;
+  const gold: number[] = [];
+  const guess: number[] = [];
+  for (const s of sentences) {
+    s.gold.forEach((tag, t) => {
+      gold.push(tag.slice(tag.indexOf("-") + 1) === type && tag !== "O" ? 1 : 0);
+      guess.push(s.predicted[t] !== "O" ? 1 : 0);
+    });
+  }
+  const scores = binaryScores(gold, guess);
+  const report =
+    `processed ${formatCount(gold.length)} tokens; binary classifier for ${type} (per token, positive class):\n` +
+    `precision: ${scores.precision.toFixed(2)}%; recall: ${scores.recall.toFixed(2)}%; F1: ${scores.f1.toFixed(2)}; accuracy: ${scores.accuracy.toFixed(2)}%\n`;
+  return { report, predictions };
+}
+
+/** `ner eval` on `data`, checked byte for byte against the whole-file computation. */
+async function expectSameAsWholeFile(model: string, data: string): Promise<string> {
+  const out = join(folder, `predictions-${Math.random().toString(36).slice(2)}.txt`);
+  const { code, stdout, stderr } = await run("ner", "eval", "--model", model, "--data", data, "--out", out);
+  let expected;
+  try {
+    expected = await wholeFileEval(model, data);
+  } catch (error) {
+    // What the whole file refuses (no sentences at all, say), the stream refuses with the same message.
+    expect(code).not.toBe(0);
+    expect(stderr).toBe(`chainrule: ${(error as Error).message}\n`);
+    return stderr;
+  }
+  expect(stderr).toBe("");
+  expect(code).toBe(0);
+  expect(stdout).toBe(expected.report);
+  expect(await readFile(out, "utf8")).toBe(expected.predictions);
+  await rm(out);
+  return stdout;
+}
+
+describe("ner eval reads its data as a stream", () => {
+  it("gives the whole-file report and predictions on the shipped Wikigold data (many batches)", async () => {
+    for (const file of ["dev.conll", "train.conll"]) {
+      const report = await expectSameAsWholeFile(softmaxModel, join(DATA, file));
+      expect(report).toMatch(/^processed \d+ tokens with \d+ phrases/);
+      await expectSameAsWholeFile(binaryModel, join(DATA, file));
+    }
+  });
+
+  it("gives the whole-file report on small files: documents, -X- tokens, U+FEFF, CRLF, IOBES, no tags", async () => {
+    const files: Record<string, string> = {
+      docstart: "-DOCSTART- O\n\nParis B-LOC\nis O\n\n-DOCSTART- O\n\nAnna B-PER\nQuinn I-PER\n",
+      boundary: "Paris B-LOC\n-X- O\nBerlin B-LOC\n",
+      bom: "\uFEFF\uFEFFParis B-LOC\nis O\n",
+      crlf: "Paris B-LOC\r\nis O\r\n\r\nLondon B-LOC\r\n",
+      iobes: "New B-LOC\nYork E-LOC\nis O\nParis S-LOC\n",
+      iob1: "Paris I-LOC\nand O\nLondon I-LOC\n",
+      outside: "just O\nwords O\n",
+      empty: "",
+      blank: "\n\n\n",
+      noFinalNewline: "Paris B-LOC\nis O",
+    };
+    for (const [name, text] of Object.entries(files)) {
+      const path = join(folder, `${name}.conll`);
+      await writeFile(path, text);
+      for (const model of [softmaxModel, binaryModel]) await expectSameAsWholeFile(model, path);
+    }
+  });
+
+  it("gives the whole-file JSON scores (--json)", async () => {
+    const data = join(DATA, "dev.conll");
+    const { stdout } = await run("ner", "eval", "--model", softmaxModel, "--data", data, "--json");
+    const metrics = JSON.parse(stdout) as { f1: number; tokens: number };
+    const tagger = await NerTagger.load(softmaxModel);
+    const corpus = await readConllFile(data);
+    const predicted = tagger.tagSentences(corpus.sentences.map((s) => s.tokens));
+    const expected = conlleval(
+      corpus.sentences.map((s, i) => ({ tokens: s.tokens, gold: s.tags, predicted: predicted[i]! })),
+      { scheme: "IOB1" },
+    );
+    expect(metrics.tokens).toBe(expected.tokenCount);
+    expect(metrics.f1).toBe(expected.f1);
+  });
+
+  it("gives the whole-file report for random sentence files (fast-check)", async () => {
+    const tag = fc.constantFrom("O", "B-LOC", "I-LOC", "B-PER", "I-PER", "E-LOC", "S-PER");
+    const word = fc.constantFrom("Paris", "is", "Anna", "in", "London", "the", ",", "-X-", "Quinn");
+    const sentence = fc.array(fc.tuple(word, tag), { minLength: 1, maxLength: 12 });
+    let index = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(sentence, { maxLength: 30 }), async (sentences) => {
+        const path = join(folder, `random-${index++}.conll`);
+        await writeFile(
+          path,
+          formatConll(sentences.map((s) => ({ tokens: s.map(([w]) => w), tags: s.map(([, t]) => t) }))),
+        );
+        await expectSameAsWholeFile(sentences.length % 2 === 0 ? softmaxModel : binaryModel, path);
+        await rm(path);
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it("reports a malformed line before writing anything", async () => {
+    const path = join(folder, "malformed.conll");
+    await writeFile(path, "Paris B-LOC\n\nBerlin\n");
+    const out = join(folder, "never.txt");
+    const { code, stderr } = await run("ner", "eval", "--model", softmaxModel, "--data", path, "--out", out);
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(/malformed\.conll:3/);
+    await expect(readFile(out)).rejects.toThrow(/ENOENT/);
+  });
+});
