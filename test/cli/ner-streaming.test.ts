@@ -1,7 +1,8 @@
 /**
- * `ner eval` reads its data as a stream, one batch of sentences at a time: its report, JSON scores and
- * predictions file must be byte for byte what reading the whole file at once gives (computed here the way
- * `ner eval` did before it streamed: read all, detect the scheme, tag all, score all).
+ * `ner eval` and `ner tag` read their input as a stream. `ner eval`'s report, JSON scores and predictions file
+ * must be byte for byte what reading the whole file at once gives (computed here the way `ner eval` did before
+ * it streamed: read all, detect the scheme, tag all, score all); `ner tag`'s output must be what tagging the
+ * whole text at once gives.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -17,6 +18,9 @@ import { detectScheme } from "../../src/ner/tags.js";
 import { NerTagger, saveNerModel } from "../../src/ner/tagger-node.js";
 import { binaryScores, trainNer } from "../../src/ner/trainer.js";
 import { formatCount } from "../../src/cli/progress.js";
+import { PIECE_CHARACTERS, lastSafeCut, piecesOf } from "../../src/cli/commands/ner/tag.js";
+import { formatTaggedConll, formatTaggedText } from "../../src/cli/commands/ner/format.js";
+import { tokenizeSentences } from "../../src/ner/tokenizer.js";
 
 const DATA = join(dirname(fileURLToPath(import.meta.url)), "../../data/wikigold");
 
@@ -164,5 +168,130 @@ describe("ner eval reads its data as a stream", () => {
     expect(code).not.toBe(0);
     expect(stderr).toMatch(/malformed\.conll:3/);
     await expect(readFile(out)).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe("ner tag reads a file or standard input as a stream, a piece at a time", () => {
+  async function* chunksOf(text: string, size: number): AsyncGenerator<string> {
+    for (let i = 0; i < text.length; i += size) yield text.slice(i, i + size);
+  }
+
+  async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+    const out: T[] = [];
+    for await (const item of items) out.push(item);
+    return out;
+  }
+
+  /** The sentences of `text` as tokenizing the whole text gives them, with offsets. */
+  const sentencesOf = (text: string, offset = 0) =>
+    tokenizeSentences(text).map((s) =>
+      s.tokens.map((t) => `${t.text}@${t.start + offset}-${t.end + offset}`),
+    );
+
+  const fragment = fc.constantFrom(
+    "J.",
+    "Rowling",
+    "Anna",
+    " ",
+    " ",
+    "\n",
+    "\n\n",
+    "\n \n",
+    "\r\n\r\n",
+    "U.S.",
+    "A.",
+    "a",
+    "Paris",
+    ".",
+    "?",
+    "e.g.",
+    "...",
+    "'s",
+    "1,000",
+    "3.5",
+    "x@y.com",
+    "http://a.b/c",
+    '"',
+    ")",
+    "—",
+    "\uFEFF",
+    "😀",
+  );
+
+  it("cuts only where tokenizing the pieces apart gives the whole text's sentences (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fragment, { maxLength: 80 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 9 }),
+        async (fragments, size, chunk) => {
+          const text = fragments.join("");
+          const pieces = await collect(piecesOf(chunksOf(text, chunk), size));
+          expect(pieces.map((p) => p.text).join("")).toBe(text);
+          let offset = 0;
+          for (const piece of pieces) {
+            expect(piece.offset).toBe(offset);
+            offset += piece.text.length;
+          }
+          expect(pieces.flatMap((p) => sentencesOf(p.text, p.offset))).toEqual(sentencesOf(text));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("does not cut after a letter and a period (an initial the tokenizer reads across the blank line)", () => {
+    expect(lastSafeCut("Anna met J.\n\nRowling", 0)).toBe(-1);
+    expect(lastSafeCut("Anna met Joe.\n\nRowling", 0)).toBe(-1);
+    expect(lastSafeCut("Anna met Joe\n\nRowling", 0)).toBe(13);
+    expect(lastSafeCut("One.\n\nTwo!\n\nThree", 0)).toBe(11);
+  });
+
+  it("prints what tagging the whole text gives, in every format, for a file of many pieces", async () => {
+    // Wikigold's sentences as running text, a paragraph each: about 200,000 characters, several pieces.
+    const corpus = await readConllFile(join(DATA, "train.conll"));
+    const text = corpus.sentences.map((s) => s.tokens.join(" ")).join("\n\n") + "\n";
+    expect(text.length).toBeGreaterThan(2 * PIECE_CHARACTERS);
+    const path = join(folder, "running.txt");
+    await writeFile(path, "\uFEFF" + text);
+    const tagger = await NerTagger.load(softmaxModel);
+    const whole = tagger.tag(text, { scheme: "IOB2" });
+    const expected: Record<string, string> = {
+      text: formatTaggedText(whole),
+      conll: formatTaggedConll(whole),
+      json: JSON.stringify(whole, null, 2) + "\n",
+    };
+    for (const format of ["text", "conll", "json"]) {
+      const { code, stdout, stderr } = await run(
+        "ner",
+        "tag",
+        "--model",
+        softmaxModel,
+        "--format",
+        format,
+        "--input",
+        path,
+      );
+      expect(stderr).toBe("");
+      expect(code).toBe(0);
+      expect(stdout === expected[format], format).toBe(true);
+    }
+  });
+
+  it("prints what it printed before for empty and blank input", async () => {
+    for (const [name, text] of [
+      ["empty", ""],
+      ["blank", "\n\n  \n"],
+    ] as const) {
+      const path = join(folder, `${name}.txt`);
+      await writeFile(path, text);
+      const tagger = await NerTagger.load(softmaxModel);
+      const whole = tagger.tag(text);
+      expect((await run("ner", "tag", "--model", softmaxModel, "--input", path)).stdout).toBe(
+        formatTaggedText(whole),
+      );
+      const conll = await run("ner", "tag", "--model", softmaxModel, "--format", "conll", "--input", path);
+      expect(conll.stdout).toBe(formatTaggedConll(whole));
+    }
   });
 });
