@@ -11,6 +11,20 @@ export {
 } from "./matmul";
 export { unaryF32, unaryF64, binaryF32, binaryF64 } from "./elementwise";
 export { sumAxisF32, sumAxisF64 } from "./reduce";
+export {
+  sgdF32,
+  sgdF64,
+  sgdRowsF32,
+  sgdRowsF64,
+  adamF32,
+  adamF64,
+  adamRowsF32,
+  adamRowsF64,
+  adagradF32,
+  adagradF64,
+  adagradRowsF32,
+  adagradRowsF64,
+} from "./optim";
 
 /** The first address the host may use. */
 export function heapBase(): usize {

@@ -15,13 +15,17 @@
  *
  * Updates run without recording and write the parameters' values in place (optimisers and modules keep
  * referring to the same tensors). Gradients are only read, never modified. Arithmetic is done in double
- * precision and rounded once to the parameter's dtype.
+ * precision and rounded once to the parameter's dtype. On the wasm backend the updates run as WebAssembly SIMD
+ * kernels (src/backend/wasm/optim.ts) that follow the JavaScript loops below operation for operation, so both
+ * backends give the same parameters bit for bit; small parameters stay in JavaScript.
  */
 import { DTypeError, ShapeError, ValueError, quoteInput } from "../errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import { isFloatDType } from "../tensor/dtype.js";
 import { shapeToString, shapesEqual } from "../tensor/shape.js";
 import { noGrad } from "../autograd/mode.js";
+import { getBackend, wasmBackend } from "../backend/index.js";
+import { wasmAdaGrad, wasmAdam, wasmSgd, type OptimizerSpans } from "../backend/wasm/optim.js";
 import { Module, tensorEntries, type AnyModule, type TensorMap } from "./module.js";
 
 export type FloatArray = Float32Array | Float64Array;
@@ -77,6 +81,12 @@ export function forEachSpan(
     return;
   }
   for (let k = 0; k < rows.length; k++) visit(rows[k]! * rowSize, k * rowSize, rowSize);
+}
+
+/** The update's arrays for the WebAssembly kernels, or null when the current backend is not wasm. */
+function wasmSpans(update: ParameterUpdate, state: FloatArray[]): OptimizerSpans | null {
+  if (getBackend() !== wasmBackend) return null;
+  return { param: update.param, grad: update.grad, rows: update.rows, rowSize: update.rowSize, state };
 }
 
 function checkNumber(value: unknown, name: string, where: string, min = 0, max = Infinity): number {
@@ -344,6 +354,16 @@ export class SGD extends Optimizer {
     const lr = this.lr;
     const weightDecay = this.weightDecay;
     const mu = this.momentum;
+    const spans = wasmSpans(u, mu === 0 ? [] : [u.buffer("momentum")]);
+    const settings = {
+      lr,
+      weightDecay,
+      momentum: mu,
+      keep: 1 - this.dampening,
+      nesterov: this.nesterov,
+      first: u.state.step === 1,
+    };
+    if (spans !== null && wasmSgd(spans, settings)) return;
     if (mu === 0) {
       forEachSpan(u, (p0, g0, n) => {
         for (let j = 0; j < n; j++) {
@@ -424,6 +444,8 @@ export class Adam extends Optimizer {
     const correction2 = Math.sqrt(1 - Math.pow(beta2, t));
     const l2 = this.decoupled ? 0 : this.weightDecay;
     const shrink = this.decoupled ? 1 - lr * this.weightDecay : 1;
+    const spans = wasmSpans(u, [m, v]);
+    if (spans !== null && wasmAdam(spans, { beta1, beta2, stepSize, correction2, eps, l2, shrink })) return;
     forEachSpan(u, (p0, g0, n) => {
       for (let j = 0; j < n; j++) {
         const i = p0 + j;
@@ -491,6 +513,8 @@ export class AdaGrad extends Optimizer {
     const sum = u.buffer("sum", this.initialAccumulatorValue);
     const rate = this.lr / (1 + (u.state.step - 1) * this.lrDecay);
     const { weightDecay, eps } = this;
+    const spans = wasmSpans(u, [sum]);
+    if (spans !== null && wasmAdaGrad(spans, { rate, weightDecay, eps })) return;
     forEachSpan(u, (p0, g0, n) => {
       for (let j = 0; j < n; j++) {
         const i = p0 + j;

@@ -69,7 +69,107 @@ export interface KernelExports {
     rows: number,
     columns: number,
   ): void;
+  // Optimiser updates (assembly/optim.ts; src/backend/wasm/optim.ts documents the arguments).
+  sgdF32(...args: SgdArguments): void;
+  sgdF64(...args: SgdArguments): void;
+  sgdRowsF32(...args: SgdRowsArguments): void;
+  sgdRowsF64(...args: SgdRowsArguments): void;
+  adamF32(...args: AdamArguments): void;
+  adamF64(...args: AdamArguments): void;
+  adamRowsF32(...args: AdamRowsArguments): void;
+  adamRowsF64(...args: AdamRowsArguments): void;
+  adagradF32(...args: AdaGradArguments): void;
+  adagradF64(...args: AdaGradArguments): void;
+  adagradRowsF32(...args: AdaGradRowsArguments): void;
+  adagradRowsF64(...args: AdaGradRowsArguments): void;
 }
+
+/**
+ * SGD on a dense span: (param, grad, buffer, n, lr, weightDecay, momentum, keep = 1 − dampening, flags: 1 Nesterov,
+ * 2 first step). Addresses in bytes; `buffer` (the momentum buffer) is read only when momentum ≠ 0.
+ */
+export type SgdArguments = [
+  param: number,
+  grad: number,
+  buffer: number,
+  n: number,
+  lr: number,
+  weightDecay: number,
+  momentum: number,
+  keep: number,
+  flags: number,
+];
+/** SGD on rows: as {@link SgdArguments}, with n replaced by (rows, rowCount, rowSize); rows holds int32 indices. */
+export type SgdRowsArguments = [
+  param: number,
+  grad: number,
+  buffer: number,
+  rows: number,
+  rowCount: number,
+  rowSize: number,
+  lr: number,
+  weightDecay: number,
+  momentum: number,
+  keep: number,
+  flags: number,
+];
+/**
+ * Adam / AdamW on a dense span: (param, grad, expAvg, expAvgSq, n, β₁, β₂, stepSize = α / (1 − β₁ᵗ),
+ * correction2 = √(1 − β₂ᵗ), ε, l2, shrink); Adam: l2 = λ, shrink = 1; AdamW: l2 = 0, shrink = 1 − αλ.
+ */
+export type AdamArguments = [
+  param: number,
+  grad: number,
+  expAvg: number,
+  expAvgSq: number,
+  n: number,
+  beta1: number,
+  beta2: number,
+  stepSize: number,
+  correction2: number,
+  eps: number,
+  l2: number,
+  shrink: number,
+];
+/** Adam on rows: as {@link AdamArguments}, with n replaced by (rows, rowCount, rowSize). */
+export type AdamRowsArguments = [
+  param: number,
+  grad: number,
+  expAvg: number,
+  expAvgSq: number,
+  rows: number,
+  rowCount: number,
+  rowSize: number,
+  beta1: number,
+  beta2: number,
+  stepSize: number,
+  correction2: number,
+  eps: number,
+  l2: number,
+  shrink: number,
+];
+/** AdaGrad on a dense span: (param, grad, sum, n, rate = α / (1 + (t − 1)·lrDecay), weightDecay, ε). */
+export type AdaGradArguments = [
+  param: number,
+  grad: number,
+  sum: number,
+  n: number,
+  rate: number,
+  weightDecay: number,
+  eps: number,
+];
+/** AdaGrad on rows: as {@link AdaGradArguments}, with n replaced by (rows, rowCount, rowSize). */
+export type AdaGradRowsArguments = [
+  param: number,
+  grad: number,
+  sum: number,
+  rows: number,
+  rowCount: number,
+  rowSize: number,
+  rate: number,
+  weightDecay: number,
+  eps: number,
+];
 
 /**
  * The name of every function in {@link KernelExports}: the object below must name each exactly once (the
@@ -90,6 +190,18 @@ export const KERNEL_FUNCTIONS = Object.keys({
   unaryF64: true,
   binaryF32: true,
   binaryF64: true,
+  sgdF32: true,
+  sgdF64: true,
+  sgdRowsF32: true,
+  sgdRowsF64: true,
+  adamF32: true,
+  adamF64: true,
+  adamRowsF32: true,
+  adamRowsF64: true,
+  adagradF32: true,
+  adagradF64: true,
+  adagradRowsF32: true,
+  adagradRowsF64: true,
 } satisfies Record<keyof KernelExports, true>) as (keyof KernelExports)[];
 
 const PAGE = 65536;
@@ -107,6 +219,7 @@ export class Kernels {
   private buffer: ArrayBuffer;
   f32: Float32Array;
   f64: Float64Array;
+  i32: Int32Array;
 
   constructor(instance: WebAssembly.Instance) {
     this.exports = instance.exports as unknown as KernelExports;
@@ -115,6 +228,7 @@ export class Kernels {
     this.buffer = this.memory.buffer;
     this.f32 = new Float32Array(this.buffer);
     this.f64 = new Float64Array(this.buffer);
+    this.i32 = new Int32Array(this.buffer);
   }
 
   /**
@@ -136,6 +250,7 @@ export class Kernels {
       this.buffer = memory.buffer;
       this.f32 = new Float32Array(this.buffer);
       this.f64 = new Float64Array(this.buffer);
+      this.i32 = new Int32Array(this.buffer);
     }
     return true;
   }

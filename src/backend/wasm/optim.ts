@@ -1,0 +1,199 @@
+import type {
+  AdaGradArguments,
+  AdaGradRowsArguments,
+  AdamArguments,
+  AdamRowsArguments,
+  KernelExports,
+  SgdArguments,
+  SgdRowsArguments,
+} from "./runtime.js";
+import { align16, requireKernels } from "./runtime.js";
+import { wasmThresholds } from "./thresholds.js";
+
+/**
+ * The optimisers' updates on the WebAssembly kernels (assembly/optim.ts): SGD (momentum, dampening, Nesterov,
+ * weight decay), Adam / AdamW and AdaGrad, on dense spans and on the rows of a row-sparse gradient. They compute
+ * in float64 in the JavaScript loops' order and round once per stored value, so they give src/nn/optim.ts's
+ * results bit for bit.
+ *
+ * Two ways in:
+ * - {@link optimizerKernels}: the kernels themselves, on byte addresses in the module's memory, for code that
+ *   keeps its buffers there (a compiled step);
+ * - {@link wasmSgd}, {@link wasmAdam}, {@link wasmAdaGrad}: an update of typed arrays that live outside, copied in
+ *   and out (the eager optimisers). Only the rows a row-sparse gradient uses are copied.
+ */
+
+/** A float array the optimiser kernels update. */
+export type OptimizerArray = Float32Array | Float64Array;
+
+/** The optimiser kernels for one storage type, taking byte addresses (see the argument types in runtime.ts). */
+export interface OptimizerKernels {
+  sgd(...args: SgdArguments): void;
+  sgdRows(...args: SgdRowsArguments): void;
+  adam(...args: AdamArguments): void;
+  adamRows(...args: AdamRowsArguments): void;
+  adagrad(...args: AdaGradArguments): void;
+  adagradRows(...args: AdaGradRowsArguments): void;
+}
+
+/** The SGD kernels' `flags`: Nesterov momentum. */
+export const SGD_NESTEROV = 1;
+/** The SGD kernels' `flags`: the parameter's first step (the momentum buffer starts as the gradient). */
+export const SGD_FIRST = 2;
+
+/**
+ * The optimiser kernels of the loaded module for float32 or float64 storage (loading it synchronously if needed;
+ * throws where that is not possible, see requireKernels). Addresses are byte offsets into
+ * `requireKernels().memory`; the caller owns the layout from `requireKernels().base` up.
+ */
+export function optimizerKernels(dtype: "float32" | "float64"): OptimizerKernels {
+  return kernelsFor(requireKernels().exports, dtype === "float32" ? 4 : 8);
+}
+
+function kernelsFor(e: KernelExports, size: 4 | 8): OptimizerKernels {
+  return size === 4
+    ? {
+        sgd: e.sgdF32,
+        sgdRows: e.sgdRowsF32,
+        adam: e.adamF32,
+        adamRows: e.adamRowsF32,
+        adagrad: e.adagradF32,
+        adagradRows: e.adagradRowsF32,
+      }
+    : {
+        sgd: e.sgdF64,
+        sgdRows: e.sgdRowsF64,
+        adam: e.adamF64,
+        adamRows: e.adamRowsF64,
+        adagrad: e.adagradF64,
+        adagradRows: e.adagradRowsF64,
+      };
+}
+
+/**
+ * One parameter's update as the eager optimisers hold it: the parameter, its gradient (dense: the parameter's
+ * size; row-sparse: `rows.length` rows of `rowSize` values, the rows distinct) and its state buffers (each of the
+ * parameter's size), all of one float type.
+ */
+export interface OptimizerSpans {
+  param: OptimizerArray;
+  grad: OptimizerArray;
+  /** null for a dense gradient; otherwise the distinct rows the gradient holds, in its order. */
+  rows: Int32Array | null;
+  rowSize: number;
+  /** The state buffers the kernel reads and writes (momentum; Adam's two moments; AdaGrad's sum). */
+  state: readonly OptimizerArray[];
+}
+
+/** SGD's settings; keep = 1 − dampening; `first` is the parameter's first step. */
+export interface SgdSettings {
+  lr: number;
+  weightDecay: number;
+  momentum: number;
+  keep: number;
+  nesterov: boolean;
+  first: boolean;
+}
+
+/** Adam's settings at one step (see AdamArguments in runtime.ts). */
+export interface AdamSettings {
+  beta1: number;
+  beta2: number;
+  stepSize: number;
+  correction2: number;
+  eps: number;
+  l2: number;
+  shrink: number;
+}
+
+/** AdaGrad's settings at one step (rate = α / (1 + (t − 1)·lrDecay)). */
+export interface AdaGradSettings {
+  rate: number;
+  weightDecay: number;
+  eps: number;
+}
+
+/**
+ * Runs `kernel(paramAt, gradAt, stateAts, n)` over the update copied into WebAssembly memory and copies the
+ * parameter and state back. A row-sparse update gathers the used rows of the parameter and state into compact
+ * regions (the gradient's row order), so the dense kernel serves it: each value's update depends on its own
+ * position only. Returns false (nothing touched) when the arrays are not all of one float type, the update is
+ * below the size threshold, or memory cannot grow; the caller then runs its JavaScript loop.
+ */
+function runCopied(
+  spans: OptimizerSpans,
+  kernel: (kernels: OptimizerKernels, param: number, grad: number, state: number[], n: number) => void,
+): boolean {
+  const { param, grad, rows, rowSize, state } = spans;
+  const size = param instanceof Float32Array ? 4 : 8;
+  const type = size === 4 ? Float32Array : Float64Array;
+  if (!(grad instanceof type) || state.some((s) => !(s instanceof type) || s.length !== param.length)) {
+    return false;
+  }
+  const n = rows === null ? param.length : rows.length * rowSize;
+  if (n < wasmThresholds.elementwise || grad.length < n) return false;
+  const kernels = requireKernels();
+  const bytes = align16(n * size);
+  const paramAt = kernels.base;
+  const gradAt = paramAt + bytes;
+  const stateAt = state.map((_, i) => gradAt + bytes * (i + 1));
+  if (!kernels.reserve(gradAt + bytes * (state.length + 1))) return false;
+  const view = size === 4 ? kernels.f32 : kernels.f64;
+  const paramIndex = paramAt / size;
+  const stateIndex = stateAt.map((at) => at / size);
+  view.set(n === grad.length ? grad : grad.subarray(0, n), gradAt / size);
+  if (rows === null) {
+    view.set(param, paramIndex);
+    state.forEach((s, i) => view.set(s, stateIndex[i]!));
+  } else {
+    for (let k = 0; k < rows.length; k++) {
+      const from = rows[k]! * rowSize;
+      const to = k * rowSize;
+      view.set(param.subarray(from, from + rowSize), paramIndex + to);
+      for (let i = 0; i < state.length; i++) {
+        view.set(state[i]!.subarray(from, from + rowSize), stateIndex[i]! + to);
+      }
+    }
+  }
+  kernel(kernelsFor(kernels.exports, size), paramAt, gradAt, stateAt, n);
+  if (rows === null) {
+    param.set(view.subarray(paramIndex, paramIndex + n));
+    state.forEach((s, i) => s.set(view.subarray(stateIndex[i]!, stateIndex[i]! + n)));
+  } else {
+    for (let k = 0; k < rows.length; k++) {
+      const from = k * rowSize;
+      const to = rows[k]! * rowSize;
+      param.set(view.subarray(paramIndex + from, paramIndex + from + rowSize), to);
+      for (let i = 0; i < state.length; i++) {
+        const at = stateIndex[i]! + from;
+        state[i]!.set(view.subarray(at, at + rowSize), to);
+      }
+    }
+  }
+  return true;
+}
+
+/** SGD on typed arrays through the kernels (state: the momentum buffer when momentum ≠ 0, else none). */
+export function wasmSgd(spans: OptimizerSpans, s: SgdSettings): boolean {
+  const flags = (s.nesterov ? SGD_NESTEROV : 0) | (s.first ? SGD_FIRST : 0);
+  if ((s.momentum === 0) !== (spans.state.length === 0)) return false;
+  return runCopied(spans, (k, param, grad, [buffer], n) =>
+    k.sgd(param, grad, buffer ?? 0, n, s.lr, s.weightDecay, s.momentum, s.keep, flags),
+  );
+}
+
+/** Adam / AdamW on typed arrays through the kernels (state: expAvg, expAvgSq). */
+export function wasmAdam(spans: OptimizerSpans, s: AdamSettings): boolean {
+  if (spans.state.length !== 2) return false;
+  return runCopied(spans, (k, param, grad, [m, v], n) =>
+    k.adam(param, grad, m!, v!, n, s.beta1, s.beta2, s.stepSize, s.correction2, s.eps, s.l2, s.shrink),
+  );
+}
+
+/** AdaGrad on typed arrays through the kernels (state: sum). */
+export function wasmAdaGrad(spans: OptimizerSpans, s: AdaGradSettings): boolean {
+  if (spans.state.length !== 1) return false;
+  return runCopied(spans, (k, param, grad, [sum], n) =>
+    k.adagrad(param, grad, sum!, n, s.rate, s.weightDecay, s.eps),
+  );
+}

@@ -1,0 +1,205 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { RowSparse, Tensor, getBackend, nn, setBackend, tensor } from "../../src/index.js";
+import { wasmThresholds } from "../../src/backend/wasm/thresholds.js";
+import { requireKernels } from "../../src/backend/wasm/runtime.js";
+import {
+  optimizerKernels,
+  wasmAdaGrad,
+  wasmAdam,
+  wasmSgd,
+  type OptimizerArray,
+} from "../../src/backend/wasm/optim.js";
+import { bits } from "./helpers.js";
+
+// The optimisers' WebAssembly kernels (assembly/optim.ts) against the JavaScript loops of src/nn/optim.ts: several
+// steps on random parameters, dense and row-sparse, float32 and float64, each optimiser and option; the kernels
+// compute in float64 in the loops' order, so the parameters and states must agree bit for bit.
+
+const { SGD, Adam, AdamW, AdaGrad } = nn;
+type Dtype = "float32" | "float64";
+
+/** A reproducible pseudo-random number in [−1, 1) (a small LCG: the tests must not depend on the global seed). */
+function generator(seedValue: number): () => number {
+  let state = seedValue >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 31 - 1;
+  };
+}
+
+const OPTIMIZERS: [string, (ps: Tensor[]) => nn.Optimizer][] = [
+  ["SGD", (ps) => new SGD(ps, { lr: 0.1 })],
+  ["SGD, weight decay", (ps) => new SGD(ps, { lr: 0.1, weightDecay: 0.01 })],
+  ["SGD, momentum", (ps) => new SGD(ps, { lr: 0.1, momentum: 0.9 })],
+  [
+    "SGD, momentum, dampening, weight decay",
+    (ps) => new SGD(ps, { lr: 0.05, momentum: 0.8, dampening: 0.3, weightDecay: 0.02 }),
+  ],
+  ["SGD, Nesterov", (ps) => new SGD(ps, { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.001 })],
+  ["Adam", (ps) => new Adam(ps, { lr: 0.01 })],
+  ["Adam, L2", (ps) => new Adam(ps, { lr: 0.01, betas: [0.8, 0.99], eps: 1e-6, weightDecay: 0.1 })],
+  ["AdamW", (ps) => new AdamW(ps, { lr: 0.01 })],
+  ["AdaGrad", (ps) => new AdaGrad(ps, { lr: 0.1 })],
+  [
+    "AdaGrad, decay, initial accumulator",
+    (ps) => new AdaGrad(ps, { lr: 0.1, lrDecay: 0.1, weightDecay: 0.01, initialAccumulatorValue: 0.1 }),
+  ],
+];
+
+/** Parameters of awkward sizes (odd, so the kernels' last single lane runs) and their gradients per step. */
+function problem(dtype: Dtype, sparse: boolean, steps: number) {
+  const random = generator(sparse ? 7 : 3);
+  const shapes = sparse ? [[40, 7]] : [[13, 9], [31], [2, 2]];
+  const initial = shapes.map((shape) => Array.from({ length: shape.reduce((a, b) => a * b, 1) }, random));
+  const gradients = Array.from({ length: steps }, (_, step) =>
+    shapes.map((shape) => {
+      if (!sparse) return { values: Array.from({ length: shape.reduce((a, b) => a * b, 1) }, random) };
+      // Rows repeat within a step (coalesce sums them) and change from step to step (lazy state).
+      const rows = [step % 5, 11, (step * 7) % 40, 39, step % 5, 0];
+      return { rows, values: Array.from({ length: rows.length * shape[1]! }, random) };
+    }),
+  );
+  return { shapes, initial, gradients, dtype };
+}
+
+/** Runs `make`'s optimiser through the problem's steps on `backend` and returns the parameters and the state. */
+function run(backend: string, make: (ps: Tensor[]) => nn.Optimizer, p: ReturnType<typeof problem>) {
+  const previous = getBackend();
+  setBackend(backend);
+  try {
+    const params = p.shapes.map((shape, i) =>
+      tensor(p.initial[i]!, { shape, dtype: p.dtype, requiresGrad: true }),
+    );
+    const optimizer = make(params);
+    for (const step of p.gradients) {
+      step.forEach((g, i) => {
+        const param = params[i]!;
+        if (g.rows === undefined) param.grad = tensor(g.values, { shape: param.shape, dtype: p.dtype });
+        else {
+          const values = tensor(g.values, { shape: [g.rows.length, param.shape[1]!], dtype: p.dtype });
+          param.sparseGrad = new RowSparse(param.shape, Int32Array.from(g.rows), values);
+        }
+      });
+      optimizer.step();
+      optimizer.zeroGrad();
+    }
+    const state = Object.entries(optimizer.stateDict()).map(([name, t]) => [
+      name,
+      bits(t.data as OptimizerArray),
+    ]);
+    return { params: params.map((t) => bits(t.data as OptimizerArray)), state };
+  } finally {
+    setBackend(previous);
+  }
+}
+
+describe("the optimisers on the wasm backend", () => {
+  const saved = { ...wasmThresholds };
+  afterEach(() => Object.assign(wasmThresholds, saved));
+
+  for (const dtype of ["float32", "float64"] as const) {
+    for (const sparse of [false, true]) {
+      it(`give the JavaScript loops' results bit for bit (${dtype}, ${sparse ? "row-sparse" : "dense"})`, () => {
+        wasmThresholds.elementwise = 0;
+        const p = problem(dtype, sparse, 4);
+        for (const [name, make] of OPTIMIZERS) {
+          const js = run("js", make, p);
+          const wasm = run("wasm", make, p);
+          expect(wasm.params, name).toEqual(js.params);
+          expect(wasm.state, name).toEqual(js.state);
+          // The steps moved the parameters (a comparison of two unchanged copies would prove nothing).
+          expect(js.params, name).not.toEqual(run("js", (ps) => new SGD(ps, { lr: 0 }), p).params);
+        }
+      });
+    }
+  }
+
+  it("the eager helpers run the kernels (they report doing so) and agree with a plain loop", () => {
+    wasmThresholds.elementwise = 0;
+    const random = generator(11);
+    const n = 1001;
+    const param = Float32Array.from({ length: n }, random);
+    const grad = Float32Array.from({ length: n }, random);
+    const expected = Float32Array.from(param, (theta, i) => theta - 0.25 * (grad[i]! + 0.5 * theta));
+    expect(
+      wasmSgd(
+        { param, grad, rows: null, rowSize: n, state: [] },
+        { lr: 0.25, weightDecay: 0.5, momentum: 0, keep: 1, nesterov: false, first: true },
+      ),
+    ).toBe(true);
+    expect(bits(param)).toEqual(bits(expected));
+    // Row-sparse: rows 4 and 1 of a 5 × 3 table, the others untouched.
+    const table = Float64Array.from({ length: 15 }, random);
+    const before = Float64Array.from(table);
+    const sum = new Float64Array(15).fill(0.5);
+    const values = Float64Array.from({ length: 6 }, random);
+    expect(
+      wasmAdaGrad(
+        { param: table, grad: values, rows: Int32Array.of(4, 1), rowSize: 3, state: [sum] },
+        { rate: 0.1, weightDecay: 0, eps: 1e-10 },
+      ),
+    ).toBe(true);
+    for (let row = 0; row < 5; row++) {
+      for (let j = 0; j < 3; j++) {
+        const i = row * 3 + j;
+        const k = row === 4 ? j : row === 1 ? 3 + j : -1;
+        if (k < 0) {
+          expect(table[i]).toBe(before[i]);
+          expect(sum[i]).toBe(0.5);
+          continue;
+        }
+        const g = values[k]!;
+        expect(sum[i]).toBe(0.5 + g * g);
+        expect(table[i]).toBe(before[i]! - (0.1 * g) / (Math.sqrt(0.5 + g * g) + 1e-10));
+      }
+    }
+    // Mixed float types are refused (the caller then runs its JavaScript loop), and nothing is written.
+    const mixed = Float32Array.from(param);
+    expect(
+      wasmAdam(
+        {
+          param: mixed,
+          grad: new Float64Array(n),
+          rows: null,
+          rowSize: n,
+          state: [new Float32Array(n), new Float32Array(n)],
+        },
+        { beta1: 0.9, beta2: 0.999, stepSize: 0.1, correction2: 1, eps: 1e-8, l2: 0, shrink: 1 },
+      ),
+    ).toBe(false);
+    expect(bits(mixed)).toEqual(bits(param));
+  });
+
+  it("the row kernels update rows of a table kept in WebAssembly memory, as a compiled step calls them", () => {
+    const kernels = requireKernels();
+    const kernelsF32 = optimizerKernels("float32");
+    const rowSize = 5;
+    const tableRows = 6;
+    const random = generator(5);
+    const table = Float32Array.from({ length: tableRows * rowSize }, random);
+    const rows = Int32Array.of(5, 2);
+    const grad = Float32Array.from({ length: rows.length * rowSize }, random);
+    // The same update on the eager path: momentum SGD, first step, over the rows gathered by the helper.
+    const eagerTable = Float32Array.from(table);
+    const eagerBuffer = new Float32Array(table.length);
+    wasmThresholds.elementwise = 0;
+    const settings = { lr: 0.1, weightDecay: 0.01, momentum: 0.9, keep: 1, nesterov: true, first: true };
+    expect(wasmSgd({ param: eagerTable, grad, rows, rowSize, state: [eagerBuffer] }, settings)).toBe(true);
+    // Lay the table, its momentum buffer, the gradient and the row indices out from `base`.
+    const tableAt = kernels.base;
+    const bufferAt = tableAt + 128;
+    const gradAt = bufferAt + 128;
+    const rowsAt = gradAt + 64;
+    expect(kernels.reserve(rowsAt + 16)).toBe(true);
+    kernels.f32.set(table, tableAt / 4);
+    kernels.f32.fill(0, bufferAt / 4, bufferAt / 4 + table.length);
+    kernels.f32.set(grad, gradAt / 4);
+    kernels.i32.set(rows, rowsAt / 4);
+    kernelsF32.sgdRows(tableAt, gradAt, bufferAt, rowsAt, rows.length, rowSize, 0.1, 0.01, 0.9, 1, 1 | 2);
+    const after = kernels.f32.slice(tableAt / 4, tableAt / 4 + table.length);
+    const buffer = kernels.f32.slice(bufferAt / 4, bufferAt / 4 + table.length);
+    expect(bits(after)).toEqual(bits(eagerTable));
+    expect(bits(buffer)).toEqual(bits(eagerBuffer));
+    expect(bits(after)).not.toEqual(bits(table));
+  });
+});
