@@ -2,12 +2,17 @@
  * Core benchmarks (`npm run bench`): scalar graphs, matrix multiply, and one training step of the window NER
  * network, each beside its peers measured in the same run. Figures only: nothing here is asserted.
  *
- *   npm run bench [-- scalar matmul ner scaling] [--rounds 3] [--seconds 1] [--tf-cpu-ner]
+ *   npm run bench [-- scalar matmul ner scaling] [--rounds 3] [--seconds 1] [--tf-cpu-ner] [--baseline DIR]
+ *
+ * --baseline DIR adds the NER step of another checkout (DIR/bench/ner-step.ts, e.g. a `git worktree` of the
+ * commit before a change), 1 and 2 threads, to the same rounds: before and after side by side in one run.
  *
  * Peers: PyTorch through python3 when torch imports there; TensorFlow.js from bench/peers (npm run bench:peers).
  */
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import os from "node:os";
+import { basename, resolve } from "node:path";
 import { Tensor, getBackend, setThreads, tensor } from "../src/index.js";
 import { best, format, printTable, rate } from "./util.js";
 import { BATCHES } from "./ner-step.js";
@@ -170,6 +175,17 @@ function cpus_(): { model: string; cores: number; mhz: number; flags: string } {
   return { model, cores: list.length, mhz, flags };
 }
 
+function textOption(name: string): string | undefined {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+}
+
+/** A checkout's commit (short hash), or its directory name when git cannot tell. */
+function describeCheckout(directory: string): string {
+  const result = spawnSync("git", ["-C", directory, "rev-parse", "--short", "HEAD"], { encoding: "utf8" });
+  return result.status === 0 ? result.stdout.trim() : basename(resolve(directory));
+}
+
 function option(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
   return at >= 0 ? Number(process.argv[at + 1]) : fallback;
@@ -193,7 +209,11 @@ function scalingBench(): (string | number)[][] {
 }
 
 /** Sections to run: all by default, or those named on the command line (scalar, matmul, ner, scaling). */
-const wanted = new Set(process.argv.slice(2).filter((a) => !a.startsWith("-")));
+const wanted = new Set(
+  process.argv
+    .slice(2)
+    .filter((a, i, all) => !a.startsWith("-") && !/^--(rounds|seconds|baseline)$/.test(all[i - 1] ?? "")),
+);
 const runs = (name: string): boolean => wanted.size === 0 || wanted.has(name);
 
 async function main(): Promise<void> {
@@ -216,6 +236,18 @@ async function main(): Promise<void> {
         apply: () => setThreads(threads),
       })),
     );
+    const baseline = textOption("baseline");
+    if (baseline !== undefined) {
+      const source = resolve(baseline, "bench", "ner-step.ts");
+      for (const threads of [1, 2]) {
+        chainrule.push({
+          label: `chainrule (wasm) at ${describeCheckout(baseline)}, ${threads} thread${threads > 1 ? "s" : ""}`,
+          args: ["--threads", String(threads)],
+          apply: () => {},
+          source,
+        });
+      }
+    }
     const result = await sideBySide({
       rounds,
       seconds: option("seconds", 1),

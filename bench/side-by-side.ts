@@ -81,6 +81,11 @@ export interface ChainruleConfig {
   /** Measured on the NER step only (a compiled step: the matrix multiply is the same as eager's). */
   nerOnly?: boolean;
   apply(): void;
+  /**
+   * Another checkout's bench/ner-step.ts to run instead of this one's (a baseline: the same step before a
+   * change, measured in the same rounds); such a configuration runs the NER step only, not matmul.
+   */
+  source?: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -170,8 +175,9 @@ function tensorflowNerSteps(tf: Tf, batch: number, steps: number): number {
  * bench/ner-step.ts bundled into one plain JavaScript file (with esbuild, which tsx brings), so that the child
  * process's peak memory is the step's and not the TypeScript loader's; falls back to running it through tsx.
  */
-async function nerStepCommand(): Promise<{ command: string[]; note: string }> {
-  const source = fileURLToPath(new URL("./ner-step.ts", import.meta.url));
+async function nerStepCommand(
+  source = fileURLToPath(new URL("./ner-step.ts", import.meta.url)),
+): Promise<{ command: string[]; note: string }> {
   try {
     const name = "esbuild";
     const esbuild = (await import(name)) as {
@@ -260,12 +266,19 @@ export async function sideBySide(options: SideBySideOptions): Promise<SideBySide
   }
   const ner = options.ner ? await nerStepCommand() : { command: [], note: "" };
   if (ner.note) peers.push(`chainrule NER step${ner.note}`);
+  const commands = new Map<ChainruleConfig, string[]>();
+  for (const config of chainrule) {
+    if (config.source === undefined || !options.ner) continue;
+    const other = await nerStepCommand(config.source);
+    if (other.note) peers.push(`${config.label}${other.note}`);
+    commands.set(config, other.command);
+  }
 
   for (let round = 1; round <= rounds; round++) {
     log(`  round ${round} of ${rounds}`);
     if (options.matmul) {
       for (const config of chainrule) {
-        if (config.nerOnly === true) continue;
+        if (config.nerOnly === true || config.source !== undefined) continue;
         config.apply();
         for (const n of SIZES) matmulSamples.add(config.label, n, chainruleMatmul(n, seconds));
       }
@@ -297,7 +310,7 @@ export async function sideBySide(options: SideBySideOptions): Promise<SideBySide
       for (const batch of BATCHES) {
         for (const config of chainrule) {
           const result = runJson(process.execPath, [
-            ...ner.command,
+            ...(commands.get(config) ?? ner.command),
             "--batch",
             String(batch),
             "--seconds",

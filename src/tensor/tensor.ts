@@ -286,16 +286,31 @@ export class RowSparse {
   /** The same gradient with each row index once (duplicates summed), indices ascending. */
   coalesce(): RowSparse {
     const n = this.indices.length;
-    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => this.indices[a]! - this.indices[b]!);
-    const unique: number[] = [];
+    const indices = this.indices;
+    // Positions ordered by (row, position), sorted as the numbers row·n + position by the native numeric sort
+    // (exact below 2⁵³; a comparator sort otherwise).
+    let order: ArrayLike<number>;
+    if (n * 2 ** 31 < 2 ** 53) {
+      const keys = new Float64Array(n);
+      for (let i = 0; i < n; i++) keys[i] = indices[i]! * n + i;
+      keys.sort();
+      for (let k = 0; k < n; k++) {
+        const position = keys[k]! % n;
+        keys[k] = position < 0 ? position + n : position;
+      }
+      order = keys;
+    } else order = Array.from({ length: n }, (_, i) => i).sort((a, b) => indices[a]! - indices[b]!);
+    const unique = new Int32Array(n);
     const slot = new Int32Array(n);
-    for (const i of order) {
-      const row = this.indices[i]!;
-      if (unique.length === 0 || unique[unique.length - 1] !== row) unique.push(row);
-      slot[i] = unique.length - 1;
+    let count = 0;
+    for (let k = 0; k < n; k++) {
+      const i = order[k]!;
+      const row = indices[i]!;
+      if (count === 0 || unique[count - 1] !== row) unique[count++] = row;
+      slot[i] = count - 1;
     }
-    const values = this.scatterRows(slot, unique.length, "coalesce");
-    return new RowSparse(this.shape, Int32Array.from(unique), values);
+    const values = this.scatterRows(slot, count, "coalesce");
+    return new RowSparse(this.shape, unique.slice(0, count), values);
   }
 
   /** The dense tensor this gradient stands for. */

@@ -203,3 +203,30 @@ describe("the optimisers on the wasm backend", () => {
     expect(bits(after)).not.toEqual(bits(table));
   });
 });
+
+describe("RowSparse.coalesce (the sparse optimisers' first step)", () => {
+  it("sums repeated rows into ascending distinct rows, for random indices", () => {
+    const random = generator(17);
+    for (let trial = 0; trial < 20; trial++) {
+      const tableRows = 1 + Math.floor((random() + 1) * 50);
+      const count = Math.floor((random() + 1) * 40);
+      const indices = Int32Array.from({ length: count }, () => Math.floor(((random() + 1) / 2) * tableRows));
+      const values = Float64Array.from({ length: count * 3 }, random);
+      const sparse = new RowSparse(
+        [tableRows, 3],
+        indices,
+        tensor(values, { shape: [count, 3], dtype: "float64" }),
+      );
+      const expected = new Map<number, number[]>();
+      indices.forEach((row, i) => {
+        const sum = expected.get(row) ?? [0, 0, 0];
+        for (let j = 0; j < 3; j++) sum[j]! += values[i * 3 + j]!;
+        expected.set(row, sum);
+      });
+      const rows = [...expected.keys()].sort((a, b) => a - b);
+      const coalesced = sparse.coalesce();
+      expect(Array.from(coalesced.indices)).toEqual(rows);
+      expect(Array.from(coalesced.values.data)).toEqual(rows.flatMap((row) => expected.get(row)!));
+    }
+  });
+});

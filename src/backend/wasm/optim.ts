@@ -146,31 +146,48 @@ function runCopied(
     view.set(param, paramIndex);
     state.forEach((s, i) => view.set(s, stateIndex[i]!));
   } else {
-    for (let k = 0; k < rows.length; k++) {
-      const from = rows[k]! * rowSize;
-      const to = k * rowSize;
-      view.set(param.subarray(from, from + rowSize), paramIndex + to);
-      for (let i = 0; i < state.length; i++) {
-        view.set(state[i]!.subarray(from, from + rowSize), stateIndex[i]! + to);
-      }
-    }
+    gatherRows(param, rows, rowSize, view, paramIndex);
+    state.forEach((s, i) => gatherRows(s, rows, rowSize, view, stateIndex[i]!));
   }
   kernel(kernelsFor(kernels.exports, size), paramAt, gradAt, stateAt, n);
   if (rows === null) {
     param.set(view.subarray(paramIndex, paramIndex + n));
     state.forEach((s, i) => s.set(view.subarray(stateIndex[i]!, stateIndex[i]! + n)));
   } else {
-    for (let k = 0; k < rows.length; k++) {
-      const from = k * rowSize;
-      const to = rows[k]! * rowSize;
-      param.set(view.subarray(paramIndex + from, paramIndex + from + rowSize), to);
-      for (let i = 0; i < state.length; i++) {
-        const at = stateIndex[i]! + from;
-        state[i]!.set(view.subarray(at, at + rowSize), to);
-      }
-    }
+    scatterRows(view, paramIndex, rows, rowSize, param);
+    state.forEach((s, i) => scatterRows(view, stateIndex[i]!, rows, rowSize, s));
   }
   return true;
+}
+
+/** Copies rows `rows` of `source` one after the other into `target` from index `at` (loops: rows are short). */
+function gatherRows(
+  source: OptimizerArray,
+  rows: Int32Array,
+  rowSize: number,
+  target: OptimizerArray,
+  at: number,
+): void {
+  for (let k = 0; k < rows.length; k++) {
+    const from = rows[k]! * rowSize;
+    const to = at + k * rowSize;
+    for (let j = 0; j < rowSize; j++) target[to + j] = source[from + j]!;
+  }
+}
+
+/** The inverse of gatherRows: row k of `source` (from index `at`) back into row rows[k] of `target`. */
+function scatterRows(
+  source: OptimizerArray,
+  at: number,
+  rows: Int32Array,
+  rowSize: number,
+  target: OptimizerArray,
+): void {
+  for (let k = 0; k < rows.length; k++) {
+    const from = at + k * rowSize;
+    const to = rows[k]! * rowSize;
+    for (let j = 0; j < rowSize; j++) target[to + j] = source[from + j]!;
+  }
 }
 
 /** SGD on typed arrays through the kernels (state: the momentum buffer when momentum ≠ 0, else none). */
