@@ -70,6 +70,7 @@ interface BinarySpec {
 
 /** An elementwise rule, with whether its public function accepts int32 tensors. */
 export interface ElementwiseRule<A> extends OpRule<A> {
+  /** True when the public function accepts int32 tensors as well as float ones. */
   readonly anyDType: boolean;
 }
 
@@ -151,6 +152,7 @@ function piecewiseConstantRule(
 
 const unaryRules = {
   // d(−x) = −dx
+  /** The primitive −x. */
   neg: unaryRule<null>("neg", {
     anyDType: true,
     local: () => -1,
@@ -158,44 +160,54 @@ const unaryRules = {
     label: (x) => `−${x}`,
   }),
   // d exp(x) = exp(x) dx
+  /** The primitive eˣ. */
   exp: unaryRule<null>("exp", { local: ({ output }) => output, jacobian: (x) => `diag(exp(${x}))` }),
   // d log(x) = dx / x
+  /** The primitive ln x. */
   log: unaryRule<null>("log", { local: ({ inputs: [x] }) => ({ over: x }), jacobian: (x) => `diag(1/${x})` }),
   // d √x = dx / (2√x)
+  /** The primitive √x. */
   sqrt: unaryRule<null>("sqrt", {
     local: ({ output }) => ({ over: mul(output, 2) }),
     jacobian: (x) => `diag(1/(2√${x}))`,
   }),
   // d |x| = sign(x) dx, with abs'(0) = 0
+  /** The primitive |x|. */
   abs: unaryRule<null>("abs", {
     anyDType: true,
     local: ({ inputs: [x] }) => sign(x),
     jacobian: (x) => `diag(sign(${x}))`,
   }),
   // d σ(x) = σ(x)(1 − σ(x)) dx
+  /** The primitive σ(x) = 1 / (1 + e⁻ˣ). */
   sigmoid: unaryRule<null>("sigmoid", {
     local: ({ output }) => mul(output, sub(1, output)),
     jacobian: (x) => `diag(σ(${x}) ∘ (1 − σ(${x})))`,
   }),
   // d tanh(x) = (1 − tanh²(x)) dx
+  /** The primitive tanh x. */
   tanh: unaryRule<null>("tanh", {
     local: ({ output }) => sub(1, square(output)),
     jacobian: (x) => `diag(1 − tanh²(${x}))`,
   }),
   // d relu(x) = 1(x > 0) dx, with relu'(0) = 0
+  /** The primitive max(x, 0). */
   relu: unaryRule<null>("relu", {
     anyDType: true,
     local: ({ inputs: [x] }) => greater(x, 0),
     jacobian: (x) => `diag(1(${x} > 0))`,
   }),
   // d sin(x) = cos(x) dx
+  /** The primitive sin x. */
   sin: unaryRule<null>("sin", { local: ({ inputs: [x] }) => cos(x), jacobian: (x) => `diag(cos(${x}))` }),
   // d cos(x) = −sin(x) dx
+  /** The primitive cos x. */
   cos: unaryRule<null>("cos", {
     local: ({ inputs: [x] }) => neg(sin(x)),
     jacobian: (x) => `diag(−sin(${x}))`,
   }),
   // d x² = 2x dx
+  /** The primitive x². */
   square: unaryRule<null>("square", {
     anyDType: true,
     local: ({ inputs: [x] }) => mul(x, 2),
@@ -203,7 +215,13 @@ const unaryRules = {
     label: (x) => `${x}²`,
   }),
   // d clamp(x, lo, hi) = 1(lo ≤ x ≤ hi) dx
-  clamp: unaryRule<{ min: number; max: number }>(
+  /** The primitive clamp(x, min, max). */
+  clamp: unaryRule<{
+    /** The lower bound. */
+    min: number;
+    /** The upper bound. */
+    max: number;
+  }>(
     (x, { min, max }) => {
       const out = empty(x.shape, x.dtype);
       const src = x._data;
@@ -221,6 +239,7 @@ const unaryRules = {
     },
   ),
   // sign is piecewise constant: gradient 0, tangent 0
+  /** The primitive sign x (piecewise constant: never recorded). */
   sign: piecewiseConstantRule(([x]) => unaryKernelForward("sign")(x), 1),
 };
 
@@ -231,24 +250,28 @@ function shareOfA(wins: Tensor, a: Tensor, b: Tensor): Tensor {
 
 const binaryRules = {
   // d(a + b) = da + db: the gradient is distributed unchanged to both inputs
+  /** The primitive a + b (broadcasting). */
   add: binaryRule("add", {
     local: () => [1, 1],
     jacobian: (_symbols, broadcast) => noteBroadcast(["I", "I"], broadcast),
     infix: "+",
   }),
   // d(a − b) = da − db
+  /** The primitive a − b (broadcasting). */
   sub: binaryRule("sub", {
     local: () => [1, -1],
     jacobian: (_symbols, broadcast) => noteBroadcast(["I", "−I"], broadcast),
     infix: "−",
   }),
   // d(a·b) = b da + a db: each input gets the upstream gradient times the other ("switching")
+  /** The primitive a · b, elementwise (broadcasting). */
   mul: binaryRule("mul", {
     local: ({ inputs: [a, b] }) => [b, a],
     jacobian: ([a, b], broadcast) => noteBroadcast([`diag(${b})`, `diag(${a})`], broadcast),
     infix: "·",
   }),
   // d(a/b) = da/b − (a/b²) db = da/b − (y/b) db
+  /** The primitive a / b, elementwise (broadcasting). */
   div: binaryRule("div", {
     floatOnly: true,
     local: ({ inputs: [, b], output }) => [{ over: b }, { times: neg(output), over: b }],
@@ -258,6 +281,7 @@ const binaryRules = {
   // d(aᵇ) = b·aᵇ⁻¹ da + aᵇ·ln(a) db (ln a only when b needs it, so a constant exponent allows a negative base).
   // As in PyTorch, ∂/∂a is 0 where b = 0 (not 0·0⁻¹ = NaN at a = 0), and ∂/∂b is 0 where a = 0 and b ≥ 0
   // (aᵇ·ln a → 0 there, not 0·(−∞) = NaN): the masked places use a¹⁻¹ = 1 and ln 1 = 0 instead.
+  /** The primitive aᵇ, elementwise (broadcasting). */
   pow: binaryRule("pow", {
     floatOnly: true,
     local: ({ inputs: [a, b], output }, wanted) => [
@@ -268,6 +292,7 @@ const binaryRules = {
     label: ({ grouped: [a, b] }) => `${a}^${b}`,
   }),
   // d max(a, b) = 1(a > b) da + 1(b > a) db; a tie sends half of the gradient to each input
+  /** The primitive max(a, b), elementwise (broadcasting). */
   maximum: binaryRule("maximum", {
     local: ({ inputs: [a, b] }) => {
       const toA = shareOfA(greater(a, b), a, b);
@@ -277,6 +302,7 @@ const binaryRules = {
     label: ({ plain: [a, b] }) => `max(${a}, ${b})`,
   }),
   // d min(a, b) = 1(a < b) da + 1(b < a) db; a tie sends half of the gradient to each input
+  /** The primitive min(a, b), elementwise (broadcasting). */
   minimum: binaryRule("minimum", {
     local: ({ inputs: [a, b] }) => {
       const toA = shareOfA(less(a, b), a, b);
@@ -286,14 +312,22 @@ const binaryRules = {
     label: ({ plain: [a, b] }) => `min(${a}, ${b})`,
   }),
   // comparisons are piecewise constant: gradient 0, tangent 0
+  /** The comparison a > b (1 or 0; never recorded). */
   greater: piecewiseConstantRule(binaryForward("greater"), 2),
+  /** The comparison a ≥ b (1 or 0; never recorded). */
   greaterEqual: piecewiseConstantRule(binaryForward("greaterEqual"), 2),
+  /** The comparison a < b (1 or 0; never recorded). */
   less: piecewiseConstantRule(binaryForward("less"), 2),
+  /** The comparison a ≤ b (1 or 0; never recorded). */
   lessEqual: piecewiseConstantRule(binaryForward("lessEqual"), 2),
+  /** The comparison a = b (1 or 0; never recorded). */
   equal: piecewiseConstantRule(binaryForward("equal"), 2),
 };
 
-const astypeRule: OpRule<{ dtype: DType }> = {
+const astypeRule: OpRule<{
+  /** The dtype converted to. */
+  dtype: DType;
+}> = {
   forward: ([x], { dtype }) => {
     const out = empty(x.shape, dtype);
     backend().cast(x._data, out._data);
@@ -306,7 +340,12 @@ const astypeRule: OpRule<{ dtype: DType }> = {
   describe: { jacobian: fixedPerInput("I") },
 };
 
-export const elementwiseRules = { ...unaryRules, astype: astypeRule, ...binaryRules };
+export const elementwiseRules = {
+  ...unaryRules,
+  /** The primitive cast(x) to another dtype; backward casts the gradient back. */
+  astype: astypeRule,
+  ...binaryRules,
+};
 
 /** Runs one of this file's primitives on `inputs`, recording it for backward (graph/apply.ts). */
 function apply<P extends keyof typeof elementwiseRules>(
@@ -345,7 +384,9 @@ export const sigmoid = unaryFunction("sigmoid");
 export const tanh = unaryFunction("tanh");
 /** max(x, 0), elementwise (gradient 0 at 0) */
 export const relu = unaryFunction("relu");
+/** sin x, elementwise. Local Jacobian diag(cos x). */
 export const sin = unaryFunction("sin");
+/** cos x, elementwise. Local Jacobian diag(−sin x). */
 export const cos = unaryFunction("cos");
 /** x², elementwise */
 export const square = unaryFunction("square");
@@ -408,7 +449,11 @@ export const maximum = binaryFunction("maximum");
 export const minimum = binaryFunction("minimum");
 /** 1 where a > b, else 0 (same dtype as the operands; not differentiable) */
 export const greater = binaryFunction("greater");
+/** 1 where a ≥ b, else 0 (same dtype as the operands; not differentiable) */
 export const greaterEqual = binaryFunction("greaterEqual");
+/** 1 where a < b, else 0 (same dtype as the operands; not differentiable) */
 export const less = binaryFunction("less");
+/** 1 where a ≤ b, else 0 (same dtype as the operands; not differentiable) */
 export const lessEqual = binaryFunction("lessEqual");
+/** 1 where a = b, else 0 (same dtype as the operands; not differentiable) */
 export const equal = binaryFunction("equal");

@@ -52,9 +52,18 @@ function transposeLastTwo(t: Tensor): Tensor {
 
 /** The attributes each op of this file records (what its forward and backward read). */
 interface Attrs {
-  matmul: { transA: boolean; transB: boolean };
+  /** op(a) · op(b); backward: ∂L/∂a = upstream · op(b)ᵀ, ∂L/∂b = op(a)ᵀ · upstream (transposes in flags). */
+  matmul: {
+    /** Whether a's last two axes are used swapped (aᵀ). */
+    transA: boolean;
+    /** Whether b's last two axes are used swapped (bᵀ). */
+    transB: boolean;
+  };
+  /** X⁻¹; backward: −X⁻ᵀ · upstream · X⁻ᵀ. */
   inv: null;
+  /** det X; backward: upstream · det X · X⁻ᵀ. */
   det: null;
+  /** log |det X|; backward: upstream · X⁻ᵀ. */
   logdet: null;
 }
 
@@ -169,6 +178,7 @@ function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor
   return apply("matmul", [a, b], { transA, transB });
 }
 
+/** Options of {@link matmul}. */
 export interface MatmulOptions {
   /** Use aᵀ (the last two axes swapped) without copying. */
   transposeA?: boolean;

@@ -52,15 +52,34 @@ export type Reduction = "mean" | "sum" | "none";
 
 /** The attributes each op of this file records (what its forward and backward read). */
 interface Attrs {
-  softmax: { axis: number };
-  logSoftmax: { axis: number };
+  /** softmax along an axis; backward: y ∘ (upstream − Σ(upstream ∘ y)), i.e. (diag(y) − yyᵀ) upstream. */
+  softmax: {
+    /** The axis normalised over (non-negative). */
+    axis: number;
+  };
+  /** log softmax along an axis; backward: upstream − softmax(x) Σ upstream. */
+  logSoftmax: {
+    /** The axis normalised over (non-negative). */
+    axis: number;
+  };
+  /** Cross-entropy of logits [n, c] against class indices; backward: w (softmax(x) − onehot(t)) upstream. */
   crossEntropy: {
+    /** The target class of each row. */
     targets: Int32Array;
+    /** A weight per class, or null for 1 each. */
     weight: Float64Array | null;
+    /** Rows with this target contribute nothing. */
     ignoreIndex: number;
+    /** How the per-row losses are combined. */
     reduction: Reduction;
   };
-  binaryCrossEntropyWithLogits: { reduction: Reduction; posWeight: number };
+  /** Binary cross-entropy of logits s against targets t; backward: (σ(s) − t) upstream when `posWeight` is 1. */
+  binaryCrossEntropyWithLogits: {
+    /** How the per-element losses are combined. */
+    reduction: Reduction;
+    /** The weight of the positive term (1 for the plain loss). */
+    posWeight: number;
+  };
 }
 
 export const nnRules: { [P in keyof Attrs]: OpRule<Attrs[P]> } = {
@@ -211,6 +230,7 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   return apply("logSoftmax", [x], { axis: normalizeAxis(axis, x.ndim, "logSoftmax") });
 }
 
+/** Options of {@link crossEntropy}. */
 export interface CrossEntropyOptions {
   /** A weight per class (length C): each row's loss is scaled by its target's weight. */
   weight?: Tensor | readonly number[] | Float64Array;
@@ -281,7 +301,9 @@ export function crossEntropy(
   return apply("crossEntropy", [logits], { targets: data, weight, ignoreIndex, reduction });
 }
 
+/** Options of {@link binaryCrossEntropyWithLogits}. */
 export interface BinaryCrossEntropyOptions {
+  /** "mean" (default), "sum" or "none" (one loss per element). */
   reduction?: Reduction;
   /** Weight of the positive examples (PyTorch's pos_weight), default 1. */
   posWeight?: number;

@@ -64,11 +64,39 @@ function extremumTangent(
 // broadcastTo lives here beside sum: each is the other's adjoint (the backward of one is the other).
 /** The attributes each op of this file records (what its forward and backward read). */
 interface Attrs {
-  sum: { axes: number[]; keepDims: boolean };
-  max: { axes: number[]; keepDims: boolean };
-  min: { axes: number[]; keepDims: boolean };
-  logSumExp: { axes: number[]; keepDims: boolean };
-  broadcastTo: { shape: number[] };
+  /** Σ over `axes`; backward broadcasts the upstream gradient back over them. */
+  sum: {
+    /** The reduced axes, sorted, non-negative. */
+    axes: number[];
+    /** Whether the reduced axes stay in the output as size 1. */
+    keepDims: boolean;
+  };
+  /** Maximum over `axes`; backward routes the gradient to the maxima (split at ties). */
+  max: {
+    /** The reduced axes, sorted, non-negative. */
+    axes: number[];
+    /** Whether the reduced axes stay in the output as size 1. */
+    keepDims: boolean;
+  };
+  /** Minimum over `axes`; backward routes the gradient to the minima (split at ties). */
+  min: {
+    /** The reduced axes, sorted, non-negative. */
+    axes: number[];
+    /** Whether the reduced axes stay in the output as size 1. */
+    keepDims: boolean;
+  };
+  /** log Σ exp over `axes`; backward multiplies the upstream gradient by softmax(x). */
+  logSumExp: {
+    /** The reduced axes, sorted, non-negative. */
+    axes: number[];
+    /** Whether the reduced axes stay in the output as size 1. */
+    keepDims: boolean;
+  };
+  /** Broadcast to `shape`; backward sums the gradient back over the broadcast axes (the adjoint of sum). */
+  broadcastTo: {
+    /** The output's shape. */
+    shape: number[];
+  };
 }
 
 export const reduceRules: { [P in keyof Attrs]: OpRule<Attrs[P]> } = {

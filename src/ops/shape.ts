@@ -29,13 +29,53 @@ function inversePermutation(perm: readonly number[]): number[] {
 
 /** The attributes each op of this file records (what its forward and backward read). */
 interface Attrs {
-  reshape: { shape: number[] };
-  transpose: { perm: number[] };
-  slice: { begin: number[]; size: number[] };
-  pad: { begin: number[]; shape: number[] };
-  concat: { axis: number };
-  gather: { axis: number; indices: Int32Array; sparse: boolean };
-  scatterAdd: { axis: number; indices: Int32Array; shape: number[] };
+  /** The same values in another shape (shared storage); backward reshapes the gradient back. */
+  reshape: {
+    /** The output's shape. */
+    shape: number[];
+  };
+  /** Axes permuted; backward applies the inverse permutation. */
+  transpose: {
+    /** Output axis i is input axis `perm[i]`. */
+    perm: number[];
+  };
+  /** A block cut out of the input; backward pads the gradient back with zeros (`pad`). */
+  slice: {
+    /** The block's first index on each axis. */
+    begin: number[];
+    /** The block's extent on each axis. */
+    size: number[];
+  };
+  /** The input placed in a zero tensor; backward slices the gradient out (`slice`). */
+  pad: {
+    /** Where the input's first element goes, per axis. */
+    begin: number[];
+    /** The output's shape. */
+    shape: number[];
+  };
+  /** Inputs joined along an axis; backward slices each input's part of the gradient out. */
+  concat: {
+    /** The axis joined along. */
+    axis: number;
+  };
+  /** Entries picked by index (an embedding lookup); backward scatter-adds the gradient into their rows. */
+  gather: {
+    /** The axis indexed. */
+    axis: number;
+    /** The picked indices, flattened. */
+    indices: Int32Array;
+    /** Whether backward returns a row-sparse gradient. */
+    sparse: boolean;
+  };
+  /** The input's rows added into a zero tensor at `indices`; backward gathers the gradient's rows. */
+  scatterAdd: {
+    /** The axis scattered along. */
+    axis: number;
+    /** The destination index of each slice of the input along `axis`. */
+    indices: Int32Array;
+    /** The output's shape. */
+    shape: number[];
+  };
 }
 
 export const shapeRules: { [P in keyof Attrs]: OpRule<Attrs[P]> } = {
@@ -348,6 +388,7 @@ export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
   return expanded.length === 1 ? expanded[0] : apply("concat", expanded, { axis: ax });
 }
 
+/** Options of {@link gather}. */
 export interface GatherOptions {
   /** Return the gradient as a row-sparse tensor (axis 0 only): what an embedding lookup wants. */
   sparseGrad?: boolean;
