@@ -45,6 +45,7 @@ import { buildSteps, partialLabel, type DerivationStep } from "./5-output/steps.
 /** Declared shapes: `{ W: "n×m", x: "m", b: "n", a: "scalar" }` (also `"n x m"`, `"[3, 4]"`, `[3, 4]`). */
 export type ShapeDeclarationInput = Readonly<Record<string, ShapeSpec>> | ReadonlyMap<string, ShapeSpec>;
 
+/** Options of {@link derive}. */
 export interface DeriveOptions {
   /** The variable (or variables) to differentiate with respect to. */
   wrt: string | readonly string[];
@@ -56,34 +57,49 @@ export interface DeriveOptions {
   name?: string;
 }
 
+/**
+ * What a derivative is: the gradient of a scalar (shaped like the variable, `∂s/∂W` is n × m for W n × m),
+ * the Jacobian of a vector (`(∂f/∂x)ᵢⱼ = ∂fᵢ/∂xⱼ`, m × n), or the Hessian of a scalar (second order).
+ */
 export type DerivativeKind = "gradient" | "jacobian" | "hessian";
 
 /** A named quantity of the results: a piece (`z = Wx + b`) or an error signal (`δ = u ∘ (1 − tanh²(z))`). */
 export interface Definition {
+  /** The name used in the results (`z`, `h`, `δ`, `δ₂`, …). */
   name: string;
+  /** "piece": a part of the forward expression; "delta": an error signal reused by several derivatives. */
   role: "piece" | "delta";
+  /** The definition's right-hand side as text. */
   text: string;
+  /** The definition's right-hand side as LaTeX. */
   latex: string;
   /** The shape, e.g. `n` or `n × m`. */
   shape: string;
+  /** The right-hand side as an expression tree. */
   expression: Expr;
 }
 
 /** One requested derivative. */
 export interface DerivativeResult {
+  /** The variable it is taken with respect to. */
   variable: string;
+  /** Gradient, Jacobian or Hessian. */
   kind: DerivativeKind;
   /** `∂f/∂W` (or `∂²f/∂x²` for a Hessian). */
   label: string;
+  /** `label` as LaTeX. */
   labelLatex: string;
   /** The shape of the result, e.g. `n × m`. */
   shape: string;
   /** The simplified result, which may use the derivation's definitions (δ, z). */
   text: string;
+  /** `text` as LaTeX. */
   latex: string;
   /** The same result with every definition written out. */
   expandedText: string;
+  /** `expandedText` as LaTeX. */
   expandedLatex: string;
+  /** The simplified result as an expression tree. */
   expression: Expr;
   /** Computes the derivative at the given values (float64). */
   evaluate(values: VariableValues): Tensor;
@@ -91,52 +107,132 @@ export interface DerivativeResult {
 
 /** A derivation as plain data (what `toJSON` returns, e.g. for the playground). */
 export interface DerivationData {
+  /** The expression as given. */
   expression: string;
-  output: { name: string; shape: string; text: string; latex: string };
+  /** The expression's output: its name, shape, and the expression as text and LaTeX. */
+  output: {
+    /** The output's name (`f` unless `name` was given). */
+    name: string;
+    /** The output's shape (`1` for a scalar). */
+    shape: string;
+    /** The expression as text. */
+    text: string;
+    /** The expression as LaTeX. */
+    latex: string;
+  };
+  /** Gradient, Jacobian or Hessian. */
   kind: DerivativeKind;
+  /** The variables differentiated with respect to, in order. */
   wrt: string[];
-  variables: { name: string; shape: string }[];
-  definitions: { name: string; role: "piece" | "delta"; text: string; latex: string; shape: string }[];
+  /** Every variable of the expression with its declared shape. */
+  variables: {
+    /** The variable's name. */
+    name: string;
+    /** Its shape, e.g. `n × m`. */
+    shape: string;
+  }[];
+  /** The named pieces and error signals the results use (see {@link Definition}). */
+  definitions: {
+    /** The definition's name. */
+    name: string;
+    /** "piece" or "delta". */
+    role: "piece" | "delta";
+    /** The right-hand side as text. */
+    text: string;
+    /** The right-hand side as LaTeX. */
+    latex: string;
+    /** Its shape. */
+    shape: string;
+  }[];
+  /** One entry per variable of `wrt` (see {@link DerivativeResult}). */
   gradients: Record<
     string,
     {
+      /** The variable it is taken with respect to. */
       variable: string;
+      /** Gradient, Jacobian or Hessian. */
       kind: DerivativeKind;
+      /** `∂f/∂W`. */
       label: string;
+      /** `label` as LaTeX. */
       labelLatex: string;
+      /** The result's shape. */
       shape: string;
+      /** The simplified result (may use the definitions). */
       text: string;
+      /** `text` as LaTeX. */
       latex: string;
+      /** The result with every definition written out. */
       expandedText: string;
+      /** `expandedText` as LaTeX. */
       expandedLatex: string;
     }
   >;
+  /** The worked steps, as on paper. */
   steps: DerivationStep[];
+  /** TypeScript source computing the value and the derivatives with chainrule's ops. */
   code: string;
 }
 
+/**
+ * The result of {@link derive}: each derivative in matrix notation, the pieces and error signals it is
+ * written with, the worked steps, generated code, and a way to evaluate it all at numbers.
+ *
+ * @example
+ * ```ts
+ * const d = derive("u' * tanh(W*x + b)", { wrt: ["W", "b"], shapes: { u: "n", W: "n×m", x: "m", b: "n" } });
+ * d.gradients.b.text; // "δ" with δ = u ∘ (1 − tanh²(z)), as in the lecture
+ * ```
+ */
 export interface Derivation {
   /** The expression as given. */
   expression: string;
-  output: { name: string; shape: string; text: string; latex: string; expression: Expr };
+  /** The expression's output: its name, shape, the expression as text and LaTeX, and its tree. */
+  output: {
+    /** The output's name (`f` unless `name` was given). */
+    name: string;
+    /** The output's shape (`1` for a scalar). */
+    shape: string;
+    /** The expression as text. */
+    text: string;
+    /** The expression as LaTeX. */
+    latex: string;
+    /** The parsed expression tree. */
+    expression: Expr;
+  };
+  /** Gradient, Jacobian or Hessian. */
   kind: DerivativeKind;
+  /** The variables differentiated with respect to, in order. */
   wrt: string[];
-  variables: { name: string; shape: string }[];
+  /** Every variable of the expression with its declared shape. */
+  variables: {
+    /** The variable's name. */
+    name: string;
+    /** Its shape, e.g. `n × m`. */
+    shape: string;
+  }[];
   /** The declared shape of each variable (the symbolic shape objects). */
   variableShapes: Record<string, SymbolicShape>;
   /** Named pieces and error signals used by the results, each defined before it is used. */
   definitions: Definition[];
   /** One entry per variable of `wrt` (a gradient, a Jacobian, or the Hessian when `order: 2`). */
   gradients: Record<string, DerivativeResult>;
+  /** The worked steps: pieces, local Jacobians, the chain rule, simplification. */
   steps: DerivationStep[];
   /** TypeScript source computing the value and the derivatives with chainrule's ops. */
   code: string;
   /** The value and every derivative at the given values; shared quantities (δ) are computed once. */
-  evaluate(values: VariableValues): { value: Tensor; gradients: Record<string, Tensor> };
+  evaluate(values: VariableValues): {
+    /** The expression's value. */
+    value: Tensor;
+    /** Each derivative, keyed by variable. */
+    gradients: Record<string, Tensor>;
+  };
   /** The results as text (with `steps: true`, the steps first). */
   toText(options?: { steps?: boolean }): string;
   /** The results as LaTeX (an `aligned` block; with `steps: true`, the steps too). */
   toLatex(options?: { steps?: boolean }): string;
+  /** The derivation as plain data that survives `JSON.stringify` (no trees, no functions). */
   toJSON(): DerivationData;
 }
 

@@ -15,27 +15,87 @@ export type BinaryOperator = "+" | "-" | "*" | "/" | ".*" | "./" | ".^" | "^";
 
 /** A node of the syntax tree; `start`/`end` are offsets into the source (end exclusive). */
 export type SyntaxNode =
-  | { type: "number"; value: number; text: string; start: number; end: number }
-  | { type: "name"; name: string; start: number; end: number }
-  | { type: "call"; name: string; args: SyntaxNode[]; start: number; end: number }
-  | { type: "negate"; arg: SyntaxNode; start: number; end: number }
   | {
-      type: "binary";
-      op: BinaryOperator;
-      left: SyntaxNode;
-      right: SyntaxNode;
+      /** A number literal. */
+      type: "number";
+      /** Its value. */
+      value: number;
+      /** The literal as written. */
+      text: string;
+      /** Offset of the node's first character in the source. */
       start: number;
+      /** Offset just past the node's last character. */
       end: number;
+    }
+  | {
+      /** A variable or dimension name. */
+      type: "name";
+      /** The name. */
+      name: string;
+      /** Offset of the node's first character in the source. */
+      start: number;
+      /** Offset just past the node's last character. */
+      end: number;
+    }
+  | {
+      /** A function call such as `tanh(z)` or `max(a, b)`. */
+      type: "call";
+      /** The function's name. */
+      name: string;
+      /** The arguments, in order. */
+      args: SyntaxNode[];
+      /** Offset of the node's first character in the source. */
+      start: number;
+      /** Offset just past the node's last character. */
+      end: number;
+    }
+  | {
+      /** A leading minus, `-x`. */
+      type: "negate";
+      /** The negated operand. */
+      arg: SyntaxNode;
+      /** Offset of the node's first character in the source. */
+      start: number;
+      /** Offset just past the node's last character. */
+      end: number;
+    }
+  | {
+      /** A binary operation such as `W*x` or `a + b`. */
+      type: "binary";
+      /** The operator. */
+      op: BinaryOperator;
+      /** The left operand. */
+      left: SyntaxNode;
+      /** The right operand. */
+      right: SyntaxNode;
+      /** Offset of the node's first character in the source. */
+      start: number;
+      /** Offset just past the node's last character. */
+      end: number;
+      /** Offset of the operator. */
       opStart: number;
     }
-  | { type: "transpose"; arg: SyntaxNode; start: number; end: number; opStart: number };
+  | {
+      /** A transpose, `x'`. */
+      type: "transpose";
+      /** The transposed operand. */
+      arg: SyntaxNode;
+      /** Offset of the node's first character in the source. */
+      start: number;
+      /** Offset just past the node's last character. */
+      end: number;
+      /** Offset of the `'`. */
+      opStart: number;
+    };
 
 /** The functions of the language and how many arguments each takes (from the function table). */
 export const FUNCTIONS: Readonly<Record<string, number>> = LANGUAGE_FUNCTIONS;
 
 /** A parsed expression: the tree and the text it came from. */
 export interface ParsedExpression {
+  /** The text that was parsed. */
   source: string;
+  /** The syntax tree (offsets refer to `source`). */
   tree: SyntaxNode;
 }
 

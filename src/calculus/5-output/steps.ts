@@ -16,14 +16,21 @@ import { latexName, printFactor, toLatex, toText } from "./print.js";
 import { reverseMode } from "../3-differentiate/reverse.js";
 import { isScalar, rowsOf, shapeToText, type Shape } from "../expression/shape.js";
 
+/** One line of a derivation step, in text and in LaTeX. */
 export interface StepLine {
+  /** The line as plain text (`∂z/∂b = I`). */
   text: string;
+  /** The line as LaTeX. */
   latex: string;
 }
 
+/** One step of a derivation, as on paper: "break into pieces", "local Jacobians", "chain rule", … */
 export interface DerivationStep {
+  /** The step's number, from 1. */
   number: number;
+  /** What the step does. */
   title: string;
+  /** The step's lines, in order. */
   lines: StepLine[];
 }
 

@@ -141,6 +141,11 @@ export interface IndicatorExpr extends Node<"indicator"> {
   readonly right: Expr;
 }
 
+/**
+ * A node of the symbolic expression tree that `derive` builds, differentiates and simplifies: a variable, a
+ * constant, a sum, a product, a matrix product, a transpose, a function call, … (see `kind`). Each node
+ * carries its symbolic shape.
+ */
 export type Expr =
   | VariableExpr
   | ConstantExpr

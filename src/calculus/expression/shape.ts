@@ -7,11 +7,32 @@ import { ValueError } from "../../errors.js";
 /** A dimension: a symbol such as `n`, or a number. */
 export type Dim = string | number;
 
+/** The shape of a quantity in matrix calculus: a scalar, a column vector, a row vector or a matrix. */
 export type Shape =
-  | { readonly kind: "scalar" }
-  | { readonly kind: "vector"; readonly n: Dim }
-  | { readonly kind: "row"; readonly n: Dim }
-  | { readonly kind: "matrix"; readonly rows: Dim; readonly cols: Dim };
+  | {
+      /** A scalar. */
+      readonly kind: "scalar";
+    }
+  | {
+      /** A column vector (n × 1), as x ∈ ℝⁿ is in the lecture. */
+      readonly kind: "vector";
+      /** Its length. */
+      readonly n: Dim;
+    }
+  | {
+      /** A row vector (1 × n), such as uᵀ or a gradient written as a row. */
+      readonly kind: "row";
+      /** Its length. */
+      readonly n: Dim;
+    }
+  | {
+      /** A matrix. */
+      readonly kind: "matrix";
+      /** Its number of rows. */
+      readonly rows: Dim;
+      /** Its number of columns. */
+      readonly cols: Dim;
+    };
 
 export const SCALAR: Shape = Object.freeze({ kind: "scalar" });
 

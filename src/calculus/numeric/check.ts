@@ -15,6 +15,7 @@ import { evaluateExpr, numericShape, type Environment } from "./evaluate.js";
 import { shapeToText, symbolsOf } from "../expression/shape.js";
 import type { Derivation } from "../derive.js";
 
+/** Options of {@link checkDerivation}. */
 export interface CheckOptions {
   /** Seed of the random values (default 0). */
   seed?: number;
@@ -33,6 +34,7 @@ export interface CheckOptions {
 /** The most numbers a check gives one variable (its values, then as many finite-difference columns). */
 export const MAX_CHECK_ENTRIES = 1 << 24;
 
+/** The result of {@link checkDerivation}. */
 export interface CheckReport {
   /** The sizes used for the symbolic dimensions. */
   sizes: Record<string, number>;
@@ -44,10 +46,19 @@ export interface CheckReport {
   maxFiniteDifference: number;
   /** The same differences divided by 1 + |reference| (what `passed` is judged on). */
   maxBackpropError: number;
+  /** Largest |symbolic − finite differences| / (1 + |finite differences|). */
   maxFiniteDifferenceError: number;
   /** True when backprop agrees to 1e-8 and finite differences to 1e-5 (relative to 1 + |value|). */
   passed: boolean;
-  variables: { variable: string; backprop: number; finiteDifference: number }[];
+  /** Per variable of `wrt`: the largest absolute differences found for its derivative. */
+  variables: {
+    /** The variable. */
+    variable: string;
+    /** Largest |symbolic − backprop| over the derivative's entries. */
+    backprop: number;
+    /** Largest |symbolic − finite differences| over the derivative's entries. */
+    finiteDifference: number;
+  }[];
 }
 
 const DEFAULT_SIZES = [3, 4, 2, 5, 6, 7, 8, 9];

@@ -37,6 +37,7 @@ import { diagonal } from "./tensor-ops.js";
 /** A variable's value: a number, nested arrays (a vector `[1, 2]`, a matrix `[[1, 0], [0, 1]]`) or a tensor. */
 export type TraceValue = NestedArray | Tensor;
 
+/** Options of {@link traceExpression}. */
 export interface TraceExpressionOptions {
   /** The output's name (default `f`, or `F` when `f` is a variable). */
   name?: string;
@@ -44,6 +45,7 @@ export interface TraceExpressionOptions {
 
 /** A piece of the lecture's decomposition and the node that computes it. */
 export interface TracePiece {
+  /** The piece's name (`z`, `h`, …). */
   name: string;
   /** Its definition with the pieces inside it by name: `Wx + b`, `tanh(z)`. */
   definition: string;
