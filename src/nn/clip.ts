@@ -5,6 +5,7 @@ import { noGrad } from "../autograd/mode.js";
 import { mul } from "../ops/index.js";
 import { Module, type AnyModule } from "./module.js";
 
+/** Options of {@link clipGradNorm}. */
 export interface ClipGradNormOptions {
   /** The p of the p-norm (default 2); `Infinity` for the largest absolute value. */
   normType?: number;

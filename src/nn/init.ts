@@ -10,6 +10,7 @@ import { allocate, checkDType, isFloatDType, type FloatDType } from "../tensor/d
 import { checkShape, sizeOf } from "../tensor/shape.js";
 import { globalRandom, type Random } from "../tensor/random.js";
 
+/** Options of every initialiser. */
 export interface InitOptions {
   /** float32 (default) or float64. */
   dtype?: FloatDType;
@@ -19,6 +20,7 @@ export interface InitOptions {
   requiresGrad?: boolean;
 }
 
+/** Options of the scaled initialisers (Glorot/Xavier, He/Kaiming). */
 export interface ScaledInitOptions extends InitOptions {
   /** A factor on the standard deviation (or bound), e.g. 5/3 for tanh as in PyTorch's `calculate_gain`. */
   gain?: number;

@@ -21,6 +21,7 @@ function checkInput(x: unknown, where: string): Tensor {
   return x;
 }
 
+/** Options of {@link Linear}. */
 export interface LinearOptions {
   /** Add a learned bias b (default true). */
   bias?: boolean;
@@ -38,7 +39,9 @@ export interface LinearOptions {
  * Accepts an input of shape [in] (one example) or [..., in] (any leading batch axes).
  */
 export class Linear extends Module<[Tensor], Tensor> {
+  /** The input size m (the length of x). */
   readonly inFeatures: number;
+  /** The output size n (the length of Wx + b). */
   readonly outFeatures: number;
   /** W, shape [out, in]. */
   readonly weight: Tensor;
@@ -60,6 +63,10 @@ export class Linear extends Module<[Tensor], Tensor> {
     } else this.bias = null;
   }
 
+  /**
+   * Wx + b for an input x of shape [in], or x·Wᵀ + b for each row of a batch [..., in]; the output has
+   * shape [out] or [..., out]. Throws a `ShapeError` when the last dimension is not `inFeatures`.
+   */
   forward(x: Tensor): Tensor {
     checkInput(x, "Linear");
     const n = x.ndim;
@@ -93,6 +100,7 @@ function checkInitialised(t: unknown, shape: number[], dtype: FloatDType, what: 
   }
 }
 
+/** Options of {@link Embedding}. */
 export interface EmbeddingOptions {
   /**
    * Give the weight a row-sparse gradient (default true): backward then leaves only the rows a batch used in
@@ -114,8 +122,11 @@ export interface EmbeddingOptions {
  * O(k · dim), not O(num · dim).
  */
 export class Embedding extends Module<[Tensor | readonly number[] | Int32Array], Tensor> {
+  /** The number of vectors in the table (the vocabulary size). */
   readonly numEmbeddings: number;
+  /** The length d of each vector. */
   readonly embeddingDim: number;
+  /** Whether backward gives the table a row-sparse gradient (only the rows looked up). */
   readonly sparse: boolean;
   /** The table, shape [num, dim]. */
   readonly weight: Tensor;
@@ -150,6 +161,10 @@ export class Embedding extends Module<[Tensor | readonly number[] | Int32Array],
     });
   }
 
+  /**
+   * The rows `ids` of the table: shape `[...ids.shape, dim]`. Throws a `ValueError` for an id outside
+   * [0, numEmbeddings).
+   */
   forward(ids: Tensor | readonly number[] | Int32Array): Tensor {
     return gather(this.weight, ids, 0, { sparseGrad: this.sparse });
   }
@@ -159,6 +174,7 @@ export class Embedding extends Module<[Tensor | readonly number[] | Int32Array],
   }
 }
 
+/** Options of {@link Dropout}. */
 export interface DropoutOptions {
   /** The generator for the masks (default: the global one, reset by `seed(n)`). */
   random?: Random;
@@ -170,6 +186,7 @@ export interface DropoutOptions {
  * mode (`eval()`) it is the identity. Masks come from the seeded generator.
  */
 export class Dropout extends Module<[Tensor], Tensor> {
+  /** The probability of zeroing each value in training mode. */
   readonly p: number;
   private readonly random: Random | undefined;
 
@@ -182,6 +199,7 @@ export class Dropout extends Module<[Tensor], Tensor> {
     this.random = options.random;
   }
 
+  /** In training mode, x with each value zeroed with probability p and the rest scaled by 1/(1 − p); else x. */
   forward(x: Tensor): Tensor {
     checkInput(x, "Dropout");
     if (!this.training || this.p === 0) return x;
@@ -201,6 +219,7 @@ export class Dropout extends Module<[Tensor], Tensor> {
 
 /** tanh, elementwise: the lecture's default f. */
 export class Tanh extends Module<[Tensor], Tensor> {
+  /** tanh(x), elementwise; local Jacobian diag(1 − tanh²(x)). */
   forward(x: Tensor): Tensor {
     return tanh(checkInput(x, "Tanh"));
   }
@@ -208,6 +227,7 @@ export class Tanh extends Module<[Tensor], Tensor> {
 
 /** σ(x) = 1 / (1 + e⁻ˣ), elementwise. */
 export class Sigmoid extends Module<[Tensor], Tensor> {
+  /** σ(x), elementwise; local Jacobian diag(σ(x)(1 − σ(x))). */
   forward(x: Tensor): Tensor {
     return sigmoid(checkInput(x, "Sigmoid"));
   }
@@ -215,6 +235,7 @@ export class Sigmoid extends Module<[Tensor], Tensor> {
 
 /** max(x, 0), elementwise. */
 export class ReLU extends Module<[Tensor], Tensor> {
+  /** max(x, 0), elementwise. */
   forward(x: Tensor): Tensor {
     return relu(checkInput(x, "ReLU"));
   }
@@ -222,7 +243,9 @@ export class ReLU extends Module<[Tensor], Tensor> {
 
 /** clamp(x, min, max), elementwise (default [−1, 1]): the "hard tanh" of Collobert et al. */
 export class HardTanh extends Module<[Tensor], Tensor> {
+  /** The lower bound. */
   readonly min: number;
+  /** The upper bound. */
   readonly max: number;
 
   constructor(min = -1, max = 1) {
@@ -234,6 +257,7 @@ export class HardTanh extends Module<[Tensor], Tensor> {
     this.max = max;
   }
 
+  /** clamp(x, min, max), elementwise; the gradient passes only inside [min, max]. */
   forward(x: Tensor): Tensor {
     return clamp(checkInput(x, "HardTanh"), this.min, this.max);
   }
@@ -245,6 +269,7 @@ export class HardTanh extends Module<[Tensor], Tensor> {
 
 /** Returns its input unchanged (a placeholder, e.g. for "no activation"). */
 export class Identity extends Module<[Tensor], Tensor> {
+  /** x itself. */
   forward(x: Tensor): Tensor {
     return checkInput(x, "Identity");
   }

@@ -31,6 +31,7 @@ export type { BinaryCrossEntropyOptions, CrossEntropyOptions, Reduction };
  * classifier. Options: per-class `weight`, `ignoreIndex` (default −100), `reduction` (mean, sum, none).
  */
 export class CrossEntropyLoss extends Module<[Tensor, Tensor | readonly number[] | Int32Array], Tensor> {
+  /** The options fixed at construction. */
   readonly options: Readonly<CrossEntropyOptions>;
 
   constructor(options: CrossEntropyOptions = {}) {
@@ -39,6 +40,7 @@ export class CrossEntropyLoss extends Module<[Tensor, Tensor | readonly number[]
     this.options = { ...options };
   }
 
+  /** The loss of `logits` [N, C] against `targets` [N] (see `crossEntropy`). */
   forward(logits: Tensor, targets: Tensor | readonly number[] | Int32Array): Tensor {
     return crossEntropy(logits, targets, this.options);
   }
@@ -53,6 +55,7 @@ export class CrossEntropyLoss extends Module<[Tensor, Tensor | readonly number[]
  * lecture's binary classifier J = σ(s). Options: `reduction`, `posWeight`.
  */
 export class BinaryCrossEntropyWithLogitsLoss extends Module<[Tensor, Tensor | NestedArray], Tensor> {
+  /** The options fixed at construction. */
   readonly options: Readonly<BinaryCrossEntropyOptions>;
 
   constructor(options: BinaryCrossEntropyOptions = {}) {
@@ -61,6 +64,7 @@ export class BinaryCrossEntropyWithLogitsLoss extends Module<[Tensor, Tensor | N
     this.options = { ...options };
   }
 
+  /** The loss of `logits` against `targets` of the same shape, in [0, 1] (see `binaryCrossEntropyWithLogits`). */
   forward(logits: Tensor, targets: Tensor | NestedArray): Tensor {
     return binaryCrossEntropyWithLogits(logits, targets, this.options);
   }
@@ -72,7 +76,11 @@ export class BinaryCrossEntropyWithLogitsLoss extends Module<[Tensor, Tensor | N
 
 /** Mean squared error between a prediction and a target of the same shape. Option: `reduction`. */
 export class MSELoss extends Module<[Tensor, Tensor | NestedArray], Tensor> {
-  readonly options: Readonly<{ reduction?: Reduction }>;
+  /** The options fixed at construction. */
+  readonly options: Readonly<{
+    /** "mean" (default), "sum" or "none". */
+    reduction?: Reduction;
+  }>;
 
   constructor(options: { reduction?: Reduction } = {}) {
     super();
@@ -80,6 +88,7 @@ export class MSELoss extends Module<[Tensor, Tensor | NestedArray], Tensor> {
     this.options = { ...options };
   }
 
+  /** mean((prediction − target)²), or the sum or each term by `reduction`. */
   forward(prediction: Tensor, target: Tensor | NestedArray): Tensor {
     return mseLoss(prediction, target, this.options);
   }

@@ -9,6 +9,7 @@ export type AnyModule = Module<unknown[], unknown>;
 /** Named tensors: what `stateDict()` returns and `loadStateDict()` and `serialize()` accept. */
 export type TensorMap = Record<string, Tensor> | ReadonlyMap<string, Tensor>;
 
+/** Options of `loadStateDict`. */
 export interface LoadStateDictOptions {
   /**
    * With `true` (the default) every parameter must be present and nothing else; with `false` missing and
@@ -63,6 +64,10 @@ export abstract class Module<Input extends unknown[] = [Tensor], Output = Tensor
   private readonly ownParameters = new Map<string, Tensor>();
   private readonly ownChildren = new Map<string, AnyModule>();
 
+  /**
+   * The module's computation: its output for the given inputs, built from tensor ops so that
+   * backpropagation reaches every parameter. Subclasses implement it.
+   */
   abstract forward(...inputs: Input): Output;
 
   /**
@@ -102,6 +107,7 @@ export abstract class Module<Input extends unknown[] = [Tensor], Output = Tensor
     return [...this.ownChildren.entries()];
   }
 
+  /** The direct children, in registration order. */
   children(): AnyModule[] {
     return [...this.ownChildren.values()];
   }
@@ -121,6 +127,7 @@ export abstract class Module<Input extends unknown[] = [Tensor], Output = Tensor
     return out;
   }
 
+  /** This module and every descendant, depth first (each once). */
   modules(): AnyModule[] {
     return this.namedModules().map(([, m]) => m);
   }
@@ -236,6 +243,7 @@ export abstract class Module<Input extends unknown[] = [Tensor], Output = Tensor
     }
   }
 
+  /** The module's class and settings with its children indented below, as PyTorch prints a model. */
   toString(): string {
     const lines = [`${this.constructor.name}(${this.describe()})`];
     for (const [name, child] of this.ownChildren) {
@@ -270,6 +278,7 @@ export class Sequential extends Module<[Tensor], Tensor> {
     return this;
   }
 
+  /** The number of layers. */
   get length(): number {
     return this.layers.length;
   }
@@ -283,6 +292,7 @@ export class Sequential extends Module<[Tensor], Tensor> {
     return layer;
   }
 
+  /** Runs the layers in order, each on the previous one's output. */
   forward(x: Tensor): Tensor {
     let out = x;
     for (const layer of this.layers) out = layer.forward(out);

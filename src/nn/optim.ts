@@ -28,6 +28,7 @@ import { getBackend, wasmBackend } from "../backend/index.js";
 import { wasmAdaGrad, wasmAdam, wasmSgd, type OptimizerSpans } from "../backend/wasm/optim.js";
 import { Module, tensorEntries, type AnyModule, type TensorMap } from "./module.js";
 
+/** The storage of a float tensor, as an optimiser's rule reads and writes it. */
 export type FloatArray = Float32Array | Float64Array;
 
 /** How an optimiser treats a row-sparse gradient: update the used rows only, or make it dense first. */
@@ -47,19 +48,24 @@ export interface OptimizerStepStats {
 
 /** A parameter's optimiser state: how many updates it has had and its buffers (moments, accumulators). */
 export interface ParameterState {
+  /** The number of updates so far, this one included (t in Adam's bias correction). */
   step: number;
+  /** The state buffers by name (`momentum`, `expAvg`, `expAvgSq`, `sum`), each of the parameter's shape. */
   buffers: Map<string, Tensor>;
 }
 
 /** One parameter's update as handed to an optimiser's rule. */
 export interface ParameterUpdate {
+  /** The parameter's values, updated in place. */
   param: FloatArray;
+  /** The gradient: dense (the parameter's size) or, with `rows`, the used rows only. */
   grad: FloatArray;
   /**
    * null for a dense gradient (`grad` has the parameter's size); otherwise the distinct rows (ascending) that
    * `grad` holds, one after the other, each of `rowSize` values.
    */
   rows: Int32Array | null;
+  /** The number of values in one row of the parameter (its size over its first dimension). */
   rowSize: number;
   /** The parameter's state; `step` already counts this update. */
   state: ParameterState;
@@ -114,6 +120,7 @@ function collectParameters(parameters: Iterable<Tensor> | AnyModule, where: stri
   return list;
 }
 
+/** Options every optimiser takes. */
 export interface OptimizerOptions {
   /** The learning rate α. */
   lr: number;
@@ -123,7 +130,9 @@ export interface OptimizerOptions {
 
 /** The base class: bookkeeping of parameters, gradients, state and statistics. */
 export abstract class Optimizer {
+  /** The parameters it updates, in the order given. */
   readonly parameters: readonly Tensor[];
+  /** How row-sparse gradients are applied (see {@link SparseMode}). */
   readonly sparse: SparseMode;
   /** Counts of what the last `step()` wrote. */
   lastStep: OptimizerStepStats = { parameters: 0, sparseParameters: 0, sparseRows: 0, valuesUpdated: 0 };
@@ -147,6 +156,7 @@ export abstract class Optimizer {
     return this.learningRate;
   }
 
+  /** Sets the learning rate; throws a `ValueError` unless it is a finite number ≥ 0. */
   set lr(value: number) {
     this.learningRate = checkNumber(value, "lr", this.constructor.name);
   }
@@ -315,6 +325,7 @@ function scalarValue(t: Tensor, name: string, where: string): number {
   return t.data[0]!;
 }
 
+/** Options of {@link SGD}. */
 export interface SGDOptions extends OptimizerOptions {
   /** Momentum μ (default 0: none). */
   momentum?: number;
@@ -332,9 +343,13 @@ export interface SGDOptions extends OptimizerOptions {
  * θ ← θ − α b, or θ ← θ − α (g + μ b) with Nesterov.
  */
 export class SGD extends Optimizer {
+  /** Momentum μ (0: plain SGD, θ ← θ − α∇θJ as in the lecture). */
   readonly momentum: number;
+  /** Dampening of the gradient added to the momentum buffer. */
   readonly dampening: number;
+  /** Whether Nesterov momentum is used. */
   readonly nesterov: boolean;
+  /** L2 penalty λ added to the gradient as λθ. */
   readonly weightDecay: number;
   protected readonly bufferNames = ["momentum"] as const;
 
@@ -390,6 +405,7 @@ export class SGD extends Optimizer {
   }
 }
 
+/** Options of {@link Adam} and {@link AdamW}. */
 export interface AdamOptions extends Partial<OptimizerOptions> {
   /** Learning rate α (default 0.001). */
   lr?: number;
@@ -407,9 +423,13 @@ export interface AdamOptions extends Partial<OptimizerOptions> {
  * Row-sparse gradients: lazy Adam by default (see the module comment); t counts the parameter's steps.
  */
 export class Adam extends Optimizer {
+  /** Decay rate β₁ of the first-moment (mean) estimate. */
   readonly beta1: number;
+  /** Decay rate β₂ of the second-moment (uncentred variance) estimate. */
   readonly beta2: number;
+  /** Added to the denominator for stability. */
   readonly eps: number;
+  /** Adam: L2 penalty added to the gradient; AdamW: decoupled decay of the weights. */
   readonly weightDecay: number;
   protected readonly bufferNames = ["expAvg", "expAvgSq"] as const;
   /** Decoupled weight decay (AdamW) instead of an L2 term in the gradient. */
@@ -471,6 +491,7 @@ export class AdamW extends Adam {
   }
 }
 
+/** Options of {@link AdaGrad}. */
 export interface AdaGradOptions extends Partial<OptimizerOptions> {
   /** Learning rate α (default 0.01). */
   lr?: number;
@@ -490,9 +511,13 @@ export interface AdaGradOptions extends Partial<OptimizerOptions> {
  * weight decay, updating only the used rows is exact.
  */
 export class AdaGrad extends Optimizer {
+  /** The rate is α / (1 + (t − 1)·lrDecay) at step t. */
   readonly lrDecay: number;
+  /** L2 penalty added to the gradient. */
   readonly weightDecay: number;
+  /** Starting value of the accumulated squares. */
   readonly initialAccumulatorValue: number;
+  /** Added to the denominator for stability. */
   readonly eps: number;
   protected readonly bufferNames = ["sum"] as const;
 

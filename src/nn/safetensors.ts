@@ -60,6 +60,7 @@ const DTYPES: Record<string, DTypeInfo> = {
 
 const WIDE_INTEGERS = new Set(["U32", "I64", "U64"]);
 
+/** Options of {@link parse}. */
 export interface ParseOptions {
   /**
    * How integers wider than int32 (I64, U64, U32) are read: "int32" (default), where a value outside the
@@ -72,6 +73,7 @@ export interface ParseOptions {
   file?: string;
 }
 
+/** What {@link parse} reads from a safetensors file. */
 export interface SafetensorsContent {
   /** The tensors by name, in the order of their data in the file (an object without prototype). */
   tensors: Record<string, Tensor>;
@@ -404,6 +406,7 @@ function readTensor(
 // ---------------------------------------------------------------------------------------------------------
 // Writing
 
+/** Options of {@link serialize}. */
 export interface SerializeOptions {
   /**
    * Write int32 tensors as I64 (all of them with `true`, or those named): what PyTorch expects of index

@@ -83,8 +83,11 @@ export function cosineDecay(totalSteps: number, minFactor = 0): Schedule {
  * rate at construction unless given.
  */
 export class LearningRateScheduler {
+  /** The optimiser whose `lr` it sets. */
   readonly optimizer: Optimizer;
+  /** The factor on the base rate at each step count. */
   readonly schedule: Schedule;
+  /** The rate the schedule's factor multiplies. */
   readonly baseLr: number;
   private count = 0;
 
