@@ -10,6 +10,7 @@
  */
 import { ValueError } from "../errors.js";
 
+/** A token feature beside the word vector: its first letters, its last letters, or its shape (`Xxx` for "Paris", `dd` for "1989"). */
 export type TokenFeatureKind = "prefix" | "suffix" | "shape";
 
 export const TOKEN_FEATURE_KINDS: readonly TokenFeatureKind[] = ["prefix", "suffix", "shape"];
@@ -22,6 +23,7 @@ const RESERVED = 2;
 
 /** One token feature as stored in a model's configuration. */
 export interface TokenFeatureConfig {
+  /** Which feature. */
   kind: TokenFeatureKind;
   /** prefix and suffix: the number of characters; shape: the longest shape string kept. */
   length: number;

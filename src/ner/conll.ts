@@ -15,7 +15,9 @@ import { compareCodePoints, tagProblem } from "./tags.js";
 
 /** One sentence: its tokens, their tags, and where it came from. */
 export interface ConllSentence {
+  /** The words, in order. */
   readonly tokens: string[];
+  /** One tag per token, as the file writes it. */
   readonly tags: string[];
   /** 1-based line of the sentence's first token in the source text. */
   readonly line: number;
@@ -27,9 +29,11 @@ export interface ConllSentence {
 export interface ConllCorpus {
   /** The name used in messages (a file name, or `<string>`). */
   readonly file: string;
+  /** The sentences, in file order. */
   readonly sentences: ConllSentence[];
   /** Number of columns on every token line. */
   readonly columnCount: number;
+  /** Number of tokens in all sentences. */
   readonly tokenCount: number;
   /** Documents that hold at least one sentence. */
   readonly documentCount: number;
@@ -37,6 +41,7 @@ export interface ConllCorpus {
   readonly tagSet: string[];
 }
 
+/** Options of {@link parseConll}. */
 export interface ParseConllOptions {
   /** Name of the source in error messages. Default `<string>`. */
   file?: string;
@@ -309,8 +314,11 @@ export function parseConll(text: string, options: ParseConllOptions = {}): Conll
 
 /** One sentence with its tokens and, for each token, a gold and a predicted tag. */
 export interface PredictedSentence {
+  /** The words, in order. */
   readonly tokens: readonly string[];
+  /** The gold tag of each token. */
   readonly gold: readonly string[];
+  /** The predicted tag of each token. */
   readonly predicted: readonly string[];
 }
 

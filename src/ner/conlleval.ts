@@ -32,11 +32,15 @@ import {
 
 /** One sentence to score: gold and predicted tags of the same length, and optionally the tokens. */
 export interface ScoredSentence {
+  /** The gold tag of each token. */
   readonly gold: readonly string[];
+  /** The predicted tag of each token (as many as `gold`). */
   readonly predicted: readonly string[];
+  /** The words, when known (used in error messages only). */
   readonly tokens?: readonly string[];
 }
 
+/** Options of {@link conlleval}. */
 export interface ConllevalOptions {
   /**
    * The scheme both tag sequences are written in. IOB1 and IOB2 are scored as they are (conlleval reads them
@@ -47,9 +51,13 @@ export interface ConllevalOptions {
 
 /** Scores for one entity type, in percent (0–100), as conlleval prints them. */
 export interface EntityTypeScore {
+  /** The entity type (`LOC`, `PER`, …). */
   readonly type: string;
+  /** Correct predicted entities of this type over predicted ones. */
   readonly precision: number;
+  /** Correct predicted entities of this type over gold ones. */
   readonly recall: number;
+  /** The harmonic mean of precision and recall. */
   readonly f1: number;
   /** Entities of this type in the gold tags. */
   readonly goldCount: number;
@@ -61,9 +69,11 @@ export interface EntityTypeScore {
 
 /** conlleval's figures. Precision, recall, F1 and accuracy are percentages (0–100). */
 export interface ConllevalResult {
+  /** Tokens scored. */
   readonly tokenCount: number;
   /** Tokens whose predicted tag equals the gold tag. */
   readonly correctTagCount: number;
+  /** correctTagCount over tokenCount. */
   readonly accuracy: number;
   /** "phrases" in conlleval's first line: entities in the gold tags. */
   readonly goldCount: number;
@@ -71,8 +81,11 @@ export interface ConllevalResult {
   readonly predictedCount: number;
   /** "correct": predicted entities that match a gold entity exactly. */
   readonly correctCount: number;
+  /** Entity-level precision: correctCount over predictedCount. */
   readonly precision: number;
+  /** Entity-level recall: correctCount over goldCount. */
   readonly recall: number;
+  /** Entity-level F1, the harmonic mean of precision and recall: the figure NER is usually judged on. */
   readonly f1: number;
   /** Per-type scores, in conlleval's order (byte order of the type names). */
   readonly types: readonly EntityTypeScore[];

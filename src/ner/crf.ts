@@ -297,8 +297,11 @@ function forbidden(where: string, sentence: number, what: string, tag: number): 
 
 /** The tensors of a CRF layer: transitions [K, K], start [K] and end [K] scores. */
 export interface CrfParameters {
+  /** Scores of moving from tag i to tag j, shape [tags, tags]. */
   transitions: Tensor;
+  /** Scores of starting a sentence with each tag, shape [tags]. */
   start: Tensor;
+  /** Scores of ending a sentence with each tag, shape [tags]. */
   end: Tensor;
 }
 

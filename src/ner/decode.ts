@@ -10,8 +10,13 @@
 import { ValueError } from "../errors.js";
 import { splitTag, type TagScheme } from "./tags.js";
 
+/**
+ * How per-token scores become tags: "greedy" takes each token's best tag on its own; "viterbi" takes the
+ * best-scoring sequence that the tag scheme allows (no `I-LOC` after `O` in IOB2, …).
+ */
 export type Decoding = "greedy" | "viterbi";
 
+/** Every decoding, for option checks and help texts. */
 export const DECODINGS: readonly Decoding[] = ["greedy", "viterbi"];
 
 export function checkDecoding(value: unknown, where: string): Decoding {

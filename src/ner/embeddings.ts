@@ -12,6 +12,7 @@
 import { ParseError, ValueError, quoteInput } from "../errors.js";
 import { SPECIAL_WORDS, type Vocabulary } from "./vocab.js";
 
+/** Options of the word-vector readers (GloVe text format). */
 export interface EmbeddingReadOptions {
   /** Name of the source in error messages. Default `<string>`. */
   file?: string;
@@ -21,13 +22,17 @@ export interface EmbeddingReadOptions {
 
 /** Every vector of a file: row i of `vectors` (length `words.length × dimension`) belongs to `words[i]`. */
 export interface EmbeddingTable {
+  /** The words, in file order. */
   readonly words: string[];
+  /** The length d of every vector. */
   readonly dimension: number;
+  /** All vectors, row after row: `words.length × dimension` values. */
   readonly vectors: Float32Array;
 }
 
 /** The vectors of a vocabulary's entries, as rows of a [vocabulary.size, dimension] matrix. */
 export interface VocabularyEmbeddings {
+  /** The length d of every vector. */
   readonly dimension: number;
   /** [vocabulary.size × dimension]; rows of entries not found in the file are zero. */
   readonly vectors: Float32Array;

@@ -19,6 +19,7 @@ export const CASING_CLASSES = [
   "other",
 ] as const;
 
+/** The casing class of a word (`lower`, `allCaps`, `initialCapital`, …; see {@link casingOf}). */
 export type CasingClass = (typeof CASING_CLASSES)[number];
 
 /** The id of the padding class. */
@@ -76,6 +77,7 @@ export function casingId(word: string): number {
 
 /** The JSON form of the casing features, stored in a model's config so a loader can check it. */
 export interface CasingJSON {
+  /** The class names in id order. */
   classes: string[];
 }
 

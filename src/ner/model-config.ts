@@ -111,6 +111,7 @@ export function checkWeightsFitConfig(
   }
 }
 
+/** Options of the model loaders' weight checks. */
 export interface FiniteWeightsOptions {
   /** Accept NaN and infinite weights (default false: refuse them). */
   allowNonFinite?: boolean;

@@ -52,6 +52,7 @@ export function checkObjective(value: unknown, where = "WindowModel"): Objective
 /** The hidden layer's nonlinearity f in h = f(Wx + b). */
 export type Activation = "tanh" | "relu" | "sigmoid" | "hardtanh";
 
+/** Every supported activation. */
 export const ACTIVATIONS: readonly Activation[] = ["tanh", "relu", "sigmoid", "hardtanh"];
 
 /** The hyperparameters of a {@link WindowModel}, as stored in a model directory's `config.json`. */
@@ -72,6 +73,7 @@ export interface WindowModelConfig {
   casingClasses: number;
   /** Units of the hidden layer h. */
   hiddenSize: number;
+  /** The nonlinearity f of the hidden layer. */
   activation: Activation;
   /** Dropout probability on h (training only). */
   dropout: number;
@@ -85,9 +87,11 @@ export interface WindowModelConfig {
 
 /** Options for {@link WindowModel}: everything but the sizes has a default. */
 export interface WindowModelOptions {
+  /** Rows of the word embedding table (the vocabulary's size). */
   vocabularySize: number;
   /** Number of tags (softmax outputs); ignored when `binary` is true. */
   tagCount?: number;
+  /** `true`: one logit s = uᵀh per window, J = σ(s) (the lecture's binary classifier). Default false. */
   binary?: boolean;
   /** Default 2 (the lecture's windows of 5). */
   windowSize?: number;
@@ -109,6 +113,7 @@ export interface WindowModelOptions {
   features?: TokenFeatureConfig[];
 }
 
+/** How a new {@link WindowModel}'s weights are drawn. */
 export interface WindowModelInit {
   /** The generator for initialisation and dropout masks (default: a new Random(0)). */
   random?: Random;
@@ -200,17 +205,25 @@ function activationModule(activation: Activation): Module<[Tensor], Tensor> {
  * `output.bias` [tags], or, for the binary classifier, `output.weight` uᵀ [1, H] without a bias (s = uᵀh).
  */
 export class WindowModel extends Module<[Int32Array, Int32Array, (readonly Int32Array[])?], Tensor> {
+  /** The hyperparameters, every default filled in. */
   readonly config: WindowModelConfig;
+  /** The word vectors: one row of length d per vocabulary entry. */
   readonly wordEmbedding: Embedding;
+  /** The casing vectors (null when `casingDimension` is 0). */
   readonly casingEmbedding: Embedding | null;
   /** One table per token feature (`prefixEmbedding`, `suffixEmbedding`, `shapeEmbedding`), in config order. */
   readonly featureEmbeddings: Embedding[];
   /** The CRF's scores for the sentence objective (null for the window objective). */
   readonly crf: CrfParameters | null;
+  /** Dropout on the concatenated window x. */
   readonly inputDropoutLayer: Dropout;
+  /** The hidden layer z = Wx + b. */
   readonly hidden: Linear;
+  /** The nonlinearity h = f(z). */
   readonly activation: Module<[Tensor], Tensor>;
+  /** Dropout on h. */
   readonly dropoutLayer: Dropout;
+  /** The output layer: s = uᵀh (binary) or the tag scores Uh + c (softmax). */
   readonly output: Linear;
 
   constructor(options: WindowModelOptions | WindowModelConfig, init: WindowModelInit = {}) {

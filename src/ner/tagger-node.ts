@@ -39,7 +39,12 @@ export async function saveNerModel(directory: string, tagger: BrowserNerTagger):
 }
 
 /** Reads the two files of a model directory; a missing file is a clear error naming it. */
-export async function readNerModelFiles(directory: string): Promise<{ config: string; weights: Uint8Array }> {
+export async function readNerModelFiles(directory: string): Promise<{
+  /** The text of `config.json`. */
+  config: string;
+  /** The bytes of `model.safetensors`. */
+  weights: Uint8Array;
+}> {
   const configPath = join(directory, MODEL_CONFIG_FILE);
   let config: string;
   try {

@@ -52,13 +52,17 @@ export const MODEL_CONFIG_FILE = "config.json";
 
 /** The contents of a model directory's `config.json`. */
 export interface NerModelConfig {
+  /** Always {@link NER_MODEL_FORMAT}: what makes the file recognisable. */
   format: typeof NER_MODEL_FORMAT;
+  /** The format version the directory was written in (see {@link NER_MODEL_VERSION}). */
   version: number;
   /** The chainrule version that wrote the model. */
   chainrule: string;
   /** The network's hyperparameters. */
   model: WindowModelConfig;
+  /** The word vocabulary (row i of the embedding table is word i). */
   vocabulary: VocabularyJSON;
+  /** The casing classes (row i of the casing embedding is class i). */
   casing: CasingJSON;
   /** The model's output tags (in `trainingScheme`); null for the binary classifier. */
   tags: TagSetJSON | null;
@@ -71,16 +75,25 @@ export interface NerModelConfig {
   /** How per-token scores become tags: "greedy" (argmax) or "viterbi" (the best sequence the scheme allows). */
   decoding: Decoding;
   /** The weights file and a checksum of its bytes, so a directory left half-written is detected. */
-  weights: { file: string; checksum: string };
+  weights: {
+    /** The weights' file name in the directory (`model.safetensors`). */
+    file: string;
+    /** FNV-1a (32-bit) of the weights file's bytes, as 8 hex digits. */
+    checksum: string;
+  };
   /** How the model was trained (informational: hyperparameters, epochs, dev scores). */
   training?: Record<string, unknown>;
 }
 
 /** A token of tagged text, with its character offsets `[start, end)` into the text. */
 export interface TaggedToken {
+  /** The token as it appears in the text. */
   readonly text: string;
+  /** Offset of its first character. */
   readonly start: number;
+  /** Offset just past its last character. */
   readonly end: number;
+  /** Its tag in the requested scheme (`B-LOC`, `O`, …). */
   readonly tag: string;
   /** The model's probability of the tag it gave (σ(s) of the positive class for the binary classifier). */
   readonly score: number;
@@ -88,23 +101,42 @@ export interface TaggedToken {
 
 /** An entity found in tagged text: its type, its text and character offsets, and its tokens `[tokenStart, tokenEnd)`. */
 export interface TaggedEntity {
+  /** The entity type (`PER`, `LOC`, `ORG`, `MISC`, …). */
   readonly type: string;
+  /** The entity's text, from its first token's start to its last token's end. */
   readonly text: string;
+  /** Offset of its first character. */
   readonly start: number;
+  /** Offset just past its last character. */
   readonly end: number;
+  /** Index of its first token. */
   readonly tokenStart: number;
+  /** Index just past its last token. */
   readonly tokenEnd: number;
 }
 
 /** The result of {@link NerTagger.tag}. */
 export interface TaggedText {
+  /** The text as given. */
   readonly text: string;
+  /** Every token of the text with its tag, in order. */
   readonly tokens: TaggedToken[];
+  /** The entities found, in order. */
   readonly entities: TaggedEntity[];
   /** Each sentence's token range `[tokenStart, tokenEnd)` and character range `[start, end)`. */
-  readonly sentences: { tokenStart: number; tokenEnd: number; start: number; end: number }[];
+  readonly sentences: {
+    /** Index of the sentence's first token. */
+    tokenStart: number;
+    /** Index just past its last token. */
+    tokenEnd: number;
+    /** Offset of its first character. */
+    start: number;
+    /** Offset just past its last character. */
+    end: number;
+  }[];
 }
 
+/** Options of the tagging methods of {@link NerTagger}. */
 export interface TagOptions {
   /** The scheme of the returned tags (default IOB2: every entity starts with `B-`). */
   scheme?: TagScheme;
@@ -279,27 +311,39 @@ export function parseNerModelConfig(json: unknown): NerModelConfig {
 
 /** What {@link NerTagger.create} needs besides the model. */
 export interface NerTaggerParts {
+  /** The word vocabulary the model's embedding table was built on. */
   vocabulary: Vocabulary;
   /** The output tags (null for the binary classifier). */
   tagSet: TagSet | null;
+  /** The tag scheme of the training data. */
   scheme: TagScheme;
+  /** The scheme the model's output tags are written in. */
   trainingScheme: TagScheme;
+  /** For the binary classifier, the entity type it detects; otherwise null. */
   binary: string | null;
+  /** How per-token scores become tags. */
   decoding: Decoding;
+  /** How the model was trained (informational, kept in `config.json`). */
   training?: Record<string, unknown>;
 }
 
 /** A trained window classifier with everything needed to tag tokens or raw text. */
 export class NerTagger {
+  /** The window classifier. */
   readonly model: WindowModel;
+  /** The word vocabulary the model's embedding table was built on. */
   readonly vocabulary: Vocabulary;
   /** The output tags, in `trainingScheme` (null for the binary classifier). */
   readonly tagSet: TagSet | null;
   /** The scheme of the training data. */
   readonly scheme: TagScheme;
+  /** The scheme the model's output tags are written in. */
   readonly trainingScheme: TagScheme;
+  /** For the binary classifier, the entity type it detects (e.g. "LOC"); otherwise null. */
   readonly binary: string | null;
+  /** How per-token scores become tags: "greedy" (argmax) or "viterbi". */
   readonly decoding: Decoding;
+  /** How the model was trained (informational), when known. */
   readonly training: Record<string, unknown> | undefined;
   private readonly transitions: TransitionTable | null;
 
@@ -387,7 +431,14 @@ export class NerTagger {
   }
 
   /** The contents of a model directory: `config.json`'s text and `model.safetensors`' bytes. */
-  toBytes(): { config: string; weights: Uint8Array; configObject: NerModelConfig } {
+  toBytes(): {
+    /** The text of `config.json`. */
+    config: string;
+    /** The bytes of `model.safetensors`. */
+    weights: Uint8Array;
+    /** `config` as an object. */
+    configObject: NerModelConfig;
+  } {
     const weights = serialize(this.model.stateDict(), { format: NER_MODEL_FORMAT });
     const configObject: NerModelConfig = {
       format: NER_MODEL_FORMAT,

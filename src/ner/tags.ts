@@ -17,8 +17,13 @@
  */
 import { ValueError, quoteInput } from "../errors.js";
 
+/**
+ * How entity tags mark spans: IOB1 (`I-` throughout, `B-` only between two adjacent entities of one type),
+ * IOB2 (every entity starts with `B-`), or IOBES (`S-` single-token entities, `B-` `I-` … `E-` longer ones).
+ */
 export type TagScheme = "IOB1" | "IOB2" | "IOBES";
 
+/** Every supported tag scheme. */
 export const TAG_SCHEMES: readonly TagScheme[] = ["IOB1", "IOB2", "IOBES"];
 
 /** The outside tag. */
@@ -34,8 +39,11 @@ export interface SplitTag {
 
 /** An entity: tokens `[start, end)` of one sentence, of one type. */
 export interface EntitySpan {
+  /** The entity type (`LOC`, …). */
   readonly type: string;
+  /** Index of its first token. */
   readonly start: number;
+  /** Index just past its last token. */
   readonly end: number;
 }
 
@@ -267,6 +275,7 @@ export function convertTags(tags: readonly string[], from: TagScheme, to: TagSch
 
 /** How {@link detectScheme} decided, with the counts it saw. */
 export interface SchemeDetection {
+  /** The scheme decided on. */
   readonly scheme: TagScheme;
   /** False when the tags hold no evidence either way (no entities at all): the scheme is then IOB2. */
   readonly certain: boolean;

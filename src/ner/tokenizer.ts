@@ -22,15 +22,21 @@ import { ValueError } from "../errors.js";
 
 /** A token and its place in the original text: `text.slice(start, end)`. */
 export interface Token {
+  /** The token's characters. */
   readonly text: string;
+  /** Offset of its first character in the text. */
   readonly start: number;
+  /** Offset just past its last character. */
   readonly end: number;
 }
 
 /** A sentence: its tokens, and the span from its first token's start to its last token's end. */
 export interface TokenizedSentence {
+  /** The sentence's tokens, in order. */
   readonly tokens: Token[];
+  /** Offset of the first token's first character. */
   readonly start: number;
+  /** Offset just past the last token's last character. */
   readonly end: number;
 }
 

@@ -16,6 +16,7 @@ export const SENTENCE_END = "</s>";
 /** The special entries, in id order: they always have ids 0, 1 and 2. */
 export const SPECIAL_WORDS: readonly string[] = [UNKNOWN_WORD, SENTENCE_START, SENTENCE_END];
 
+/** Options of {@link Vocabulary.build}. */
 export interface VocabularyOptions {
   /** Keep only words seen at least this often (after normalisation). Default 1. */
   minCount?: number;
@@ -29,8 +30,11 @@ export interface VocabularyOptions {
 
 /** The JSON form of a {@link Vocabulary}. */
 export interface VocabularyJSON {
+  /** Every entry in id order, the special ones first. */
   words: string[];
+  /** Whether words are lower-cased before lookup. */
   lowercase: boolean;
+  /** Whether digits are replaced by `0` before lookup. */
   normalizeDigits: boolean;
 }
 
@@ -43,7 +47,9 @@ const DIGIT = /\p{Nd}/gu;
  * normalised form is one of the special strings maps to `<unk>`, so text can never produce a padding id.
  */
 export class Vocabulary {
+  /** Whether words are lower-cased before lookup. */
   readonly lowercase: boolean;
+  /** Whether digits are replaced by `0` before lookup. */
   readonly normalizeDigits: boolean;
   private readonly wordList: string[];
   private readonly ids: Map<string, number>;
@@ -123,6 +129,7 @@ export class Vocabulary {
     return new Vocabulary(words, { lowercase, normalizeDigits });
   }
 
+  /** The vocabulary as JSON-safe data, for a model directory's `config.json`. */
   toJSON(): VocabularyJSON {
     return { words: [...this.wordList], lowercase: this.lowercase, normalizeDigits: this.normalizeDigits };
   }
@@ -132,14 +139,17 @@ export class Vocabulary {
     return this.wordList.length;
   }
 
+  /** The id of `<unk>` (0): the row every unknown word's lookup reads. */
   get unknownId(): number {
     return 0;
   }
 
+  /** The id of `<s>` (1), the padding left of a sentence. */
   get startId(): number {
     return 1;
   }
 
+  /** The id of `</s>` (2), the padding right of a sentence. */
   get endId(): number {
     return 2;
   }
@@ -182,6 +192,7 @@ export class Vocabulary {
 
 /** The JSON form of a {@link TagSet}. */
 export interface TagSetJSON {
+  /** The tags in id order. */
   tags: string[];
 }
 
@@ -213,6 +224,7 @@ export class TagSet {
     return new TagSet(sortTags(seen));
   }
 
+  /** Restores a tag set from {@link TagSet.toJSON}'s output; throws a `ValueError` naming the problem. */
   static fromJSON(json: unknown): TagSet {
     if (json === null || typeof json !== "object" || !Array.isArray((json as TagSetJSON).tags)) {
       throw new ValueError("TagSet.fromJSON: expected an object with a `tags` array");
@@ -220,10 +232,12 @@ export class TagSet {
     return new TagSet((json as TagSetJSON).tags);
   }
 
+  /** The tag set as JSON-safe data. */
   toJSON(): TagSetJSON {
     return { tags: [...this.tagList] };
   }
 
+  /** Number of tags (the softmax classifier's output size). */
   get size(): number {
     return this.tagList.length;
   }
@@ -238,6 +252,7 @@ export class TagSet {
     return this.ids.get(tag) ?? -1;
   }
 
+  /** True if the tag is in the set. */
   has(tag: string): boolean {
     return this.ids.has(tag);
   }

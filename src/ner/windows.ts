@@ -12,11 +12,15 @@ import type { TagSet, Vocabulary } from "./vocab.js";
 
 /** A sentence to turn into windows; tags are needed only for training and evaluation. */
 export interface WindowSentence {
+  /** The words, in order: one window is centred on each. */
   readonly tokens: readonly string[];
+  /** One tag per token, the label of the window centred on it. */
   readonly tags?: readonly string[];
 }
 
+/** Options of {@link buildWindows}. */
 export interface WindowOptions {
+  /** Turns words into ids (unknown words become `<unk>`, padding `<s>` and `</s>`). */
   vocabulary: Vocabulary;
   /** When given, the sentences' tags are turned into ids (all sentences must then have tags). */
   tagSet?: TagSet;
@@ -175,7 +179,14 @@ export function selectWindows(windows: Windows, rows: ArrayLike<number>): Window
 }
 
 /** The window matrices as int32 tensors (sharing the arrays, not copying): words and casing [N, 2w+1], tags [N]. */
-export function windowTensors(windows: Windows): { words: Tensor; casing: Tensor; tags: Tensor | null } {
+export function windowTensors(windows: Windows): {
+  /** Word ids [N, 2w+1]: row i is x_window of the lecture, as ids into the embedding table. */
+  words: Tensor;
+  /** Casing class ids [N, 2w+1]. */
+  casing: Tensor;
+  /** The centre word's tag id [N], or null without tags. */
+  tags: Tensor | null;
+} {
   return {
     words: fromData(windows.words, [windows.count, windows.width], "int32"),
     casing: fromData(windows.casing, [windows.count, windows.width], "int32"),

@@ -20,31 +20,45 @@ import type { DevScores, EpochRecord, PretrainedInfo } from "./types.js";
 
 /** A snapshot from which training continues exactly: JSON-able state plus named tensors. */
 export interface TrainingCheckpoint {
+  /** Everything but the tensors, as JSON-safe data. */
   state: CheckpointState;
   /** `model.<name>` (current weights), `best.<name>` (best weights so far), `optimizer.<name>`. */
   tensors: Record<string, Tensor>;
 }
 
+/** The JSON part of a training checkpoint: where the run stands and what it was started with. */
 export interface CheckpointState {
+  /** Always "chainrule-ner-checkpoint". */
   format: "chainrule-ner-checkpoint";
+  /** The checkpoint format's version. */
   version: 1;
+  /** The run's training options, every default filled in. */
   options: ResolvedTrainingOptions;
+  /** The network's hyperparameters. */
   modelConfig: WindowModelConfig;
+  /** The word vocabulary. */
   vocabulary: VocabularyJSON;
+  /** The output tags (null for the binary classifier). */
   tags: TagSetJSON | null;
+  /** The tag scheme of the training data. */
   scheme: TagScheme;
+  /** The scheme the model's output tags are written in. */
   trainingScheme: TagScheme;
   /** A checksum of the training sentences, to refuse resuming on other data. */
   dataFingerprint: string;
+  /** Epochs finished. */
   epochsCompleted: number;
+  /** The epoch with the best dev F1 so far (1-based; 0 before the first). */
   bestEpoch: number;
   /** The best dev F1 so far (null, as JSON writes −∞, before the first epoch). */
   bestF1: number | null;
+  /** Epochs since the dev F1 last improved (for early stopping). */
   epochsWithoutImprovement: number;
   /** True once early stopping triggered: there is nothing left to do. */
   finished: boolean;
   /** The random generator's state after the last completed epoch. */
   random: (number | null)[];
+  /** One record per finished epoch. */
   history: EpochRecord[];
   /** Pretrained vector statistics of the run (informational). */
   pretrained: PretrainedInfo | null;

@@ -11,8 +11,10 @@ import { ACTIVATIONS, OBJECTIVES, type Activation, type Objective } from "../mod
 import { DECODINGS, type Decoding } from "../decode.js";
 import type { TagScheme } from "../tags.js";
 
+/** The optimisers a training run can use: SGD (θ ← θ − α∇θJ, as in the lecture), Adam or AdaGrad. */
 export type OptimizerName = "sgd" | "adam" | "adagrad";
 
+/** Every optimiser name, for option checks and help texts. */
 export const OPTIMIZERS: readonly OptimizerName[] = ["sgd", "adam", "adagrad"];
 
 /** Hyperparameters of a training run. Every field has a default. */

@@ -9,7 +9,9 @@ import type { TrainingCheckpoint } from "./checkpoint.js";
 
 /** A sentence with gold tags (e.g. a `ConllSentence`). */
 export interface LabelledSentence {
+  /** The words, in order. */
   readonly tokens: readonly string[];
+  /** One gold tag per token (`B-LOC`, `I-PER`, `O`, …). */
   readonly tags: readonly string[];
 }
 
@@ -17,7 +19,9 @@ export interface LabelledSentence {
 export interface DevScores {
   /** Entity-level (conlleval) for the softmax model; per token, of the positive class, for the binary one. */
   precision: number;
+  /** Recall, on the same basis as `precision`. */
   recall: number;
+  /** The harmonic mean of precision and recall: what picks the best epoch. */
   f1: number;
   /** Token accuracy (whole tags for the softmax model, positive/negative for the binary one). */
   accuracy: number;
@@ -35,6 +39,7 @@ export interface EpochRecord {
   examples: number;
   /** Training time (seconds), without the dev evaluation. */
   seconds: number;
+  /** Training windows per second of training time. */
   examplesPerSecond: number;
   /** Time of the dev evaluation (seconds). */
   evaluationSeconds: number;
@@ -46,9 +51,13 @@ export interface EpochRecord {
 
 /** Progress within an epoch, reported after each minibatch. */
 export interface BatchProgress {
+  /** The epoch under way (1-based). */
   epoch: number;
+  /** The number of epochs planned. */
   epochs: number;
+  /** Minibatches done in this epoch. */
   batch: number;
+  /** Minibatches in an epoch. */
   batches: number;
   /** Windows done in this epoch. */
   examples: number;
@@ -60,6 +69,7 @@ export interface BatchProgress {
   seconds: number;
 }
 
+/** Callbacks and controls of a training run (the third argument of `trainNer`). */
 export interface TrainingHooks {
   /** Called after each minibatch. */
   onBatch?: (progress: BatchProgress) => void;
@@ -84,8 +94,11 @@ export interface TrainingHooks {
   signal?: AbortSignal;
 }
 
+/** The sentences a model is trained on and evaluated on after each epoch. */
 export interface NerTrainingData {
+  /** The training sentences (each gives one window per token). */
   train: readonly LabelledSentence[];
+  /** The dev sentences, scored after each epoch to keep the best model and stop early; none by default. */
   dev?: readonly LabelledSentence[] | null;
   /** The scheme of the data's tags (detected from the training tags when absent). */
   scheme?: TagScheme;
@@ -95,14 +108,19 @@ export interface NerTrainingData {
 
 /** Pretrained vectors used: vocabulary words, those found in the table, and its dimension. */
 export interface PretrainedInfo {
+  /** Words in the vocabulary. */
   words: number;
+  /** Of those, the words the pretrained table has a vector for. */
   found: number;
+  /** The vectors' length. */
   dimension: number;
 }
 
+/** What `trainNer` returns. */
 export interface NerTrainingResult {
   /** The best model (by dev F1; the last one without a dev set), ready to tag. */
   tagger: NerTagger;
+  /** One record per epoch run, in order. */
   history: EpochRecord[];
   /** The epoch whose model was kept (1-based; 0 if no epoch ran). */
   bestEpoch: number;
@@ -116,6 +134,7 @@ export interface NerTrainingResult {
 
 /** Training was stopped through {@link TrainingHooks.signal}; `epochsCompleted` epochs were finished. */
 export class TrainingInterrupted extends ChainruleError {
+  /** The number of epochs finished before the interruption. */
   readonly epochsCompleted: number;
   constructor(epochsCompleted: number) {
     super(
