@@ -15,7 +15,7 @@
  * Run with `npm run test:package` (CI runs it; it takes longer than the unit tests should). Exits 1 on failure.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -60,6 +60,11 @@ function typeCheck(files: string[], moduleResolution: "nodenext" | "bundler"): s
 
 try {
   // 1. Pack (prepare builds dist/) and install into a fresh project, offline.
+  // A file left in dist/ by an earlier build (of a source since deleted) must not be shipped: the build
+  // empties dist/ first.
+  const stale = "dist/stale-output-of-a-deleted-source.js";
+  mkdirSync(join(ROOT, "dist"), { recursive: true });
+  writeFileSync(join(ROOT, stale), "export {};\n");
   // The build scripts (prepare, prepack) print to the same output before npm's JSON report.
   const packOutput = run("npm", ["pack", "--json", "--pack-destination", work], ROOT);
   const packed = JSON.parse(packOutput.slice(packOutput.search(/^\[\s*$/m))) as {
@@ -78,6 +83,8 @@ try {
   ]) {
     check(`the tarball holds ${file}`, shipped.has(file));
   }
+  check("the build emptied dist/ first: no stale file is shipped", !shipped.has(stale));
+  rmSync(join(ROOT, stale), { force: true });
   check("the tarball holds no test or benchmark", ![...shipped].some((f) => /^(test|bench)\//.test(f)));
   run("mkdir", ["-p", project], work);
   writeFileSync(
