@@ -135,18 +135,6 @@ function unary(kernel: UnaryKernel): Lowering {
 /** The gradients of a binary op at the output's shape: each a kernel call or loop writing into out. */
 type BinaryDerivative = (view: StepView, j: number) => (out: TypedArray) => void;
 
-function broadcastBinary(
-  op: BinaryKernel,
-  a: TypedArray,
-  aShape: readonly number[],
-  b: TypedArray,
-  bShape: readonly number[],
-  out: TypedArray,
-  outShape: readonly number[],
-): void {
-  backend().binary(op, a, aShape, b, bShape, out, outShape);
-}
-
 const binaryDerivatives: Partial<Record<BinaryKernel, BinaryDerivative>> = {
   // d(a + b) = da + db
   add: (view) => (out) => copyInto(view.upstream()._data, out),
@@ -158,7 +146,7 @@ const binaryDerivatives: Partial<Record<BinaryKernel, BinaryDerivative>> = {
   },
   // d(a b) = b da + a db
   mul: (view, j) => (out) =>
-    broadcastBinary(
+    backend().binary(
       "mul",
       view.upstream()._data,
       view.outputShape,
@@ -171,7 +159,7 @@ const binaryDerivatives: Partial<Record<BinaryKernel, BinaryDerivative>> = {
   div: (view, j) => {
     if (j === 0) {
       return (out) =>
-        broadcastBinary(
+        backend().binary(
           "div",
           view.upstream()._data,
           view.outputShape,
@@ -186,7 +174,7 @@ const binaryDerivatives: Partial<Record<BinaryKernel, BinaryDerivative>> = {
       const g = view.upstream()._data;
       const y = view.output()._data;
       for (let i = 0; i < out.length; i++) out[i] = g[i]! * -y[i]!;
-      broadcastBinary("div", out, shape, view.input(1)._data, view.inputShapes[1]!, out, shape);
+      backend().binary("div", out, shape, view.input(1)._data, view.inputShapes[1]!, out, shape);
     };
   },
 };
@@ -195,7 +183,7 @@ function binary(kernel: BinaryKernel): Lowering {
   const derivative = binaryDerivatives[kernel];
   return (view) => ({
     forward: () =>
-      broadcastBinary(
+      backend().binary(
         kernel,
         view.input(0)._data,
         view.inputShapes[0]!,
