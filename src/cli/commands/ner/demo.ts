@@ -115,7 +115,7 @@ export function registerDemo(ner: Command): void {
   ner
     .command("demo")
     .description(
-      "train on the shipped Wikigold data (8 epochs, about 50 s of CPU time: a minute or less on an idle " +
+      "train on the shipped Wikigold data (8 epochs, about 33 s of CPU time: under a minute on an idle " +
         "machine), print the dev scores and tag the lecture's sentences",
     )
     .option("--out <dir>", "also save the model, checkpoints and curves here (as ner train --out)")
