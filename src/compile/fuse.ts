@@ -1,15 +1,27 @@
 /**
  * Fusion of a plan's elementwise work into the pass that produces its input, where nothing else reads the
  * intermediate values: the affine layer's bias and activation run in one pass over the matmul's output
- * (h = f(x·Wᵀ + b) is computed in place in h's buffer, z = x·Wᵀ and x·Wᵀ + b are never written).
+ * (h = f(x·Wᵀ + b) is computed in place in h's buffer, z = x·Wᵀ and x·Wᵀ + b are never written, and share
+ * h's storage).
  */
-import { getBackend } from "../backend/index.js";
 import type { TypedArray } from "../tensor/dtype.js";
-import { product, type StepView } from "./lowering.js";
+import type { Arena } from "./arena.js";
+import { planProducts, product, unaryInto, type StepView } from "./lowering.js";
 import type { Trace } from "./trace.js";
 
 /** Adds the bias to each row of a row-major block, in place. */
 function addBias(y: TypedArray, bias: TypedArray, rows: number, columns: number): void {
+  if (y instanceof Float32Array && bias instanceof Float32Array) {
+    addBiasF32(y, bias, rows, columns);
+    return;
+  }
+  for (let i = 0, at = 0; i < rows; i++) {
+    for (let j = 0; j < columns; j++, at++) y[at] = y[at]! + bias[j]!;
+  }
+}
+
+/** addBias on Float32Arrays only (a loop the engine compiles for one array type runs several times faster). */
+function addBiasF32(y: Float32Array, bias: Float32Array, rows: number, columns: number): void {
   for (let i = 0, at = 0; i < rows; i++) {
     for (let j = 0; j < columns; j++, at++) y[at] = y[at]! + bias[j]!;
   }
@@ -25,65 +37,93 @@ function addBiasRelu(y: TypedArray, bias: TypedArray, rows: number, columns: num
   }
 }
 
+type Epilogue = (y: TypedArray, bias: TypedArray, rows: number, columns: number, arena: Arena | null) => void;
+
 /**
- * The activation applied in place after the bias: relu in the same pass, tanh and σ with the backend's
- * vectorised kernel (exact to float64, as the eager op computes them; a scalar Math.tanh costs more).
+ * The activation applied in place after the bias: relu in the same pass, tanh and σ with the vectorised
+ * kernel the eager op runs (exact to float64, as the eager op computes them; a scalar Math.tanh costs more).
  */
-const epilogues: Record<string, (y: TypedArray, bias: TypedArray, rows: number, columns: number) => void> = {
+const epilogues: Record<string, Epilogue> = {
   identity: addBias,
   relu: addBiasRelu,
-  tanh: (y, bias, rows, columns) => {
+  tanh: (y, bias, rows, columns, arena) => {
     addBias(y, bias, rows, columns);
-    getBackend().unary("tanh", y, y);
+    unaryInto("tanh", y, y, arena);
   },
-  sigmoid: (y, bias, rows, columns) => {
+  sigmoid: (y, bias, rows, columns, arena) => {
     addBias(y, bias, rows, columns);
-    getBackend().unary("sigmoid", y, y);
+    unaryInto("sigmoid", y, y, arena);
   },
 };
 
+/** A matmul → add(bias) [→ activation] chain: its steps, the last of which computes the chain. */
+export interface FusedChain {
+  /** The matmul and the add (when an activation follows): their outputs are never written. */
+  readonly steps: readonly number[];
+  /** The step computing the chain's result: the activation, or the add. */
+  readonly last: number;
+}
+
 /**
- * Rewrites `forwards` (by step) for each matmul → add(bias) [→ tanh | relu | sigmoid] chain whose
- * intermediates have no other reader: the last step of the chain runs the product into its own buffer and
- * applies bias and activation in the same pass; the earlier steps do nothing.
+ * The matmul → add(bias) [→ tanh | relu | sigmoid] chains whose intermediates have no other reader (and are
+ * not what backward starts from).
  */
-export function fuse(
-  trace: Trace,
-  forwards: ((() => void) | null)[],
-  consumers: readonly (readonly number[])[],
-  view: (s: number) => StepView,
-): number {
+export function fusedChains(trace: Trace, consumers: readonly (readonly number[])[]): FusedChain[] {
   const { steps, values } = trace;
   const only = (v: number): number => (consumers[v]!.length === 1 ? consumers[v]![0]! : -1);
-  let fused = 0;
+  const chains: FusedChain[] = [];
   for (let m = 0; m < steps.length; m++) {
     const matmul = steps[m]!;
     if (matmul.op !== "matmul" || values[matmul.output]!.shape.length !== 2) continue;
+    if (values[matmul.inputs[0]!]!.shape.length !== 2 || values[matmul.inputs[1]!]!.shape.length !== 2)
+      continue;
     if (trace.backward?.root === matmul.output) continue;
     const a = only(matmul.output);
     const add = a < 0 ? null : steps[a]!;
     if (add === null || add.op !== "add" || add.inputs[0] !== matmul.output) continue;
-    const [rows, columns] = values[matmul.output]!.shape as [number, number];
+    const columns = values[matmul.output]!.shape[1]!;
     const bias = values[add.inputs[1]!]!;
     const biasSize = bias.shape.reduce((x, y) => x * y, 1);
     if (biasSize !== columns || bias.shape[bias.shape.length - 1] !== columns) continue;
+    if (bias.dtype !== values[matmul.output]!.dtype) continue;
     if (values[add.output]!.shape.join() !== values[matmul.output]!.shape.join()) continue;
     const t = only(add.output);
     const activation = t >= 0 && steps[t]!.op in epilogues && trace.backward?.root !== add.output ? t : -1;
-    const last = activation >= 0 ? activation : a;
-    const epilogue = epilogues[activation >= 0 ? steps[activation]!.op : "identity"]!;
+    chains.push(activation >= 0 ? { steps: [m, a], last: activation } : { steps: [m], last: a });
+  }
+  return chains;
+}
+
+/**
+ * Rewrites `forwards` (by step) for each chain: the last step of the chain runs the product into its own
+ * buffer and applies bias and activation in the same pass; the earlier steps do nothing.
+ */
+export function fuse(
+  trace: Trace,
+  chains: readonly FusedChain[],
+  forwards: ((() => void) | null)[],
+  view: (s: number) => StepView,
+): number {
+  const { steps, values } = trace;
+  for (const { steps: fused, last } of chains) {
+    const m = fused[0]!;
+    const a = fused.length === 2 ? fused[1]! : last;
+    const matmul = steps[m]!;
+    const [rows, columns] = values[matmul.output]!.shape as [number, number];
+    const epilogue = epilogues[last === a ? "identity" : steps[last]!.op]!;
     const { transA, transB } = matmul.attrs as { transA: boolean; transB: boolean };
     const productView = view(m);
     const addView = view(a);
     const lastView = view(last);
-    forwards[m] = null;
-    forwards[a] = null;
+    const shapes = productView.inputShapes;
+    const workspace = planProducts(productView, shapes[0]!, shapes[1]!, transA, transB);
+    const arena = workspace === null ? null : productView.arena;
+    for (const s of fused) forwards[s] = null;
     forwards[last] = () => {
       const y = lastView.output()._data;
-      product(productView.input(0), productView.input(1), transA, transB, y);
-      epilogue(y, addView.input(1)._data, rows, columns);
+      product(productView.input(0), productView.input(1), transA, transB, y, arena, workspace);
+      epilogue(y, addView.input(1)._data, rows, columns, lastView.arena);
     };
-    fused++;
   }
-  return fused;
+  return chains.length;
 }

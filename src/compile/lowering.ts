@@ -4,7 +4,15 @@
  * planned buffer. The math is the op table's (ops/); here it is written against fixed buffers, so that a
  * replayed step allocates nothing. An op missing from this table makes `compile` fall back to eager.
  */
-import { getBackend, type BinaryKernel, type UnaryKernel } from "../backend/index.js";
+import {
+  getBackend,
+  getThreads,
+  wasmThresholds,
+  type BinaryKernel,
+  type UnaryKernel,
+} from "../backend/index.js";
+import { FIRST_TRANSCENDENTAL, UNARY_CODES } from "../backend/wasm/elementwise.js";
+import type { Arena } from "./arena.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { DType, TypedArray } from "../tensor/dtype.js";
 import { blockView, reducedShape, shapesEqual, sizeOf } from "../tensor/shape.js";
@@ -26,6 +34,21 @@ export interface StepView<A = unknown> {
   readonly dtype: DType;
   /** Scratch space owned by the step, allocated once when the plan is built. */
   scratch(size: number): TypedArray;
+  /** The plan's WebAssembly memory, or null when its buffers are JavaScript arrays. */
+  readonly arena: Arena | null;
+  /**
+   * Asks for input j's data in the arena during calls (a tensor from outside is then copied in when it is
+   * bound), so that kernels can run on it in place; false without an arena.
+   */
+  resident(j: number): boolean;
+  /** The products' shared packing and scratch area, made at least `bytes` long. */
+  workspace(bytes: number): Workspace;
+}
+
+/** An area of the arena for the products' packed operand and scratch (its address is set once planned). */
+export interface Workspace {
+  at: number;
+  bytes: number;
 }
 
 /** The kernels of one step: its forward, and the gradient of each input (written, not added, into `out`). */
@@ -98,11 +121,13 @@ const unaryDerivatives: Partial<Record<UnaryKernel, UnaryDerivative>> = {
   },
   // d σ(x) = σ(x)(1 − σ(x)) dx
   sigmoid: (_x, y, g, out) => {
+    if (allFloat32(y, g, out)) return sigmoidDerivativeF32(y, g, out);
     const round = rounding(out);
     for (let i = 0; i < out.length; i++) out[i] = g[i]! * round(y[i]! * round(1 - y[i]!));
   },
   // d tanh(x) = (1 − tanh(x)²) dx
   tanh: (_x, y, g, out) => {
+    if (allFloat32(y, g, out)) return tanhDerivativeF32(y, g, out);
     const round = rounding(out);
     for (let i = 0; i < out.length; i++) out[i] = g[i]! * round(1 - round(y[i]! * y[i]!));
   },
@@ -116,20 +141,71 @@ const unaryDerivatives: Partial<Record<UnaryKernel, UnaryDerivative>> = {
   },
 };
 
+function allFloat32(y: TypedArray, g: TypedArray, out: TypedArray): y is Float32Array {
+  return y instanceof Float32Array && g instanceof Float32Array && out instanceof Float32Array;
+}
+
+/*
+ * The float32 loops of the σ and tanh derivatives, each on Float32Arrays only (one array type per loop, so the
+ * engine compiles it for that type alone: a loop shared by every typed array runs several times slower). Each
+ * rounds where the eager rule's ops store a float32 tensor.
+ */
+function sigmoidDerivativeF32(y: Float32Array, g: TypedArray, out: TypedArray): void {
+  const gradient = g as Float32Array;
+  const result = out as Float32Array;
+  for (let i = 0; i < result.length; i++) {
+    const s = y[i]!;
+    result[i] = gradient[i]! * Math.fround(s * Math.fround(1 - s));
+  }
+}
+
+function tanhDerivativeF32(y: Float32Array, g: TypedArray, out: TypedArray): void {
+  const gradient = g as Float32Array;
+  const result = out as Float32Array;
+  for (let i = 0; i < result.length; i++) {
+    const t = y[i]!;
+    result[i] = gradient[i]! * Math.fround(1 - Math.fround(t * t));
+  }
+}
+
 /** What storing into `array` does to a number: float32 rounding, or nothing for float64. */
 function rounding(array: TypedArray): (value: number) => number {
   return array instanceof Float32Array ? Math.fround : (value) => value;
 }
 
+/**
+ * out = f(x): in a plan's arena, the WebAssembly kernel on the arrays' addresses where the backend would run it
+ * (the same size threshold and dtypes, so the same bits), else the backend's kernel.
+ */
+export function unaryInto(kernel: UnaryKernel, x: TypedArray, out: TypedArray, arena: Arena | null): void {
+  const code = UNARY_CODES[kernel];
+  const n = out.length;
+  if (arena !== null && code !== undefined && n >= wasmThresholds.elementwise && x.length === n) {
+    const f32 = x instanceof Float32Array && out instanceof Float32Array;
+    const f64 = x instanceof Float64Array && out instanceof Float64Array && code < FIRST_TRANSCENDENTAL;
+    const xAt = arena.addressOf(x);
+    const outAt = arena.addressOf(out);
+    if ((f32 || f64) && xAt >= 0 && outAt >= 0) {
+      if (f32) arena.kernels.exports.unaryF32(code, xAt, outAt, n);
+      else arena.kernels.exports.unaryF64(code, xAt, outAt, n);
+      return;
+    }
+  }
+  backend().unary(kernel, x, out);
+}
+
 function unary(kernel: UnaryKernel): Lowering {
   const derivative = unaryDerivatives[kernel];
-  return (view) => ({
-    forward: () => backend().unary(kernel, view.input(0)._data, view.output()._data),
-    backward:
-      derivative === undefined
-        ? null
-        : () => (out) => derivative(view.input(0)._data, view.output()._data, view.upstream()._data, out),
-  });
+  return (view) => {
+    const arena = view.resident(0) ? view.arena : null;
+    return {
+      forward: () => unaryInto(kernel, view.input(0)._data, view.output()._data, arena),
+      backward:
+        derivative === undefined
+          ? null
+          : () => (out) => derivative(view.input(0)._data, view.output()._data, view.upstream()._data, out),
+    };
+  };
 }
 
 /** The gradients of a binary op at the output's shape: each a kernel call or loop writing into out. */
@@ -203,13 +279,62 @@ interface MatmulAttrs {
   transB: boolean;
 }
 
-/** op(a) · op(b) for 2-D a and b into out, with the backend's kernel (transposes are flags, never copies). */
-export function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean, out: TypedArray): void {
-  const [ar, ac] = a.shape as [number, number];
-  const [br, bc] = b.shape as [number, number];
-  const m = transA ? ac : ar;
-  const k = transA ? ar : ac;
-  const n = transB ? br : bc;
+/** The shapes of op(a) · op(b): m × k times k × n. */
+function productShape(
+  a: readonly number[],
+  b: readonly number[],
+  transA: boolean,
+  transB: boolean,
+): { m: number; n: number; k: number } {
+  return { m: transA ? a[1]! : a[0]!, k: transA ? a[0]! : a[1]!, n: transB ? b[0]! : b[1]! };
+}
+
+/**
+ * op(a) · op(b) for 2-D a and b into out. In a plan's arena, the product runs in place on the arrays' addresses
+ * (B packed into the workspace), exactly as the backend's kernel runs it after copying them in; a product the
+ * backend would split across threads, or too small for the WebAssembly kernel, goes to the backend as eager
+ * ops do, so that every product gives the eager one's bits.
+ */
+export function product(
+  a: Tensor,
+  b: Tensor,
+  transA: boolean,
+  transB: boolean,
+  out: TypedArray,
+  arena: Arena | null = null,
+  workspace: Workspace | null = null,
+): void {
+  const { m, n, k } = productShape(a.shape, b.shape, transA, transB);
+  const flops = m * n * k;
+  if (arena !== null && workspace !== null && workspace.bytes > 0 && flops >= wasmThresholds.matmulFlops) {
+    const threaded = getThreads() >= 2 && flops >= wasmThresholds.threadFlops && m >= 8;
+    const aAt = arena.addressOf(a._data);
+    const bAt = arena.addressOf(b._data);
+    const outAt = arena.addressOf(out);
+    const f32 = out instanceof Float32Array;
+    const float = f32 || out instanceof Float64Array;
+    const sameType = a._data.constructor === out.constructor && b._data.constructor === out.constructor;
+    if (!threaded && aAt >= 0 && bAt >= 0 && outAt >= 0 && float && sameType) {
+      const e = arena.kernels.exports;
+      const size = f32 ? 4 : 8;
+      const packedAt = workspace.at;
+      const scratchAt = packedAt + align16(e.matmulPackedBytes(n, k, size));
+      (f32 ? e.matmulPackF32 : e.matmulPackF64)(bAt, n, k, transB ? 1 : 0, packedAt);
+      (f32 ? e.matmulRowsF32 : e.matmulRowsF64)(
+        aAt,
+        packedAt,
+        outAt,
+        m,
+        n,
+        k,
+        transA ? 1 : 0,
+        0,
+        m,
+        scratchAt,
+      );
+      return;
+    }
+  }
   backend().matmul(a._data, b._data, out, {
     m,
     n,
@@ -223,25 +348,60 @@ export function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean, 
   });
 }
 
+function align16(bytes: number): number {
+  return (bytes + 15) & ~15;
+}
+
 const ZERO = [0] as const;
+
+/**
+ * Asks for the workspace the products of a matmul step and of its gradients need in the arena (null without
+ * one); asking again for the same step changes nothing.
+ */
+export function planProducts(
+  view: StepView,
+  a: readonly number[],
+  b: readonly number[],
+  transA: boolean,
+  transB: boolean,
+): Workspace | null {
+  const arena = view.arena;
+  if (arena === null || view.dtype === "int32" || !view.resident(0) || !view.resident(1)) return null;
+  const { m, n, k } = productShape(a, b, transA, transB);
+  const size = view.dtype === "float32" ? 4 : 8;
+  const e = arena.kernels.exports;
+  // The forward product packs an n × k operand; the gradients' products pack k × n, m × n, n × m or k × m.
+  const packed = [
+    [n, k],
+    [k, n],
+    [m, n],
+    [n, m],
+    [k, m],
+  ].map(([columns, depth]) => align16(e.matmulPackedBytes(columns!, depth!, size)));
+  const bytes = Math.max(...packed);
+  return view.workspace(bytes + e.matmulScratchBytes(size));
+}
 
 const matmul: Lowering<MatmulAttrs> = (view) => {
   if (view.inputShapes[0]!.length !== 2 || view.inputShapes[1]!.length !== 2) {
     return "matmul: only 2-D products are compiled (batched products run eagerly)";
   }
   const { transA, transB } = view.tracedAttrs;
+  const workspace = planProducts(view, view.inputShapes[0]!, view.inputShapes[1]!, transA, transB);
+  const arena = workspace === null ? null : view.arena;
   return {
-    forward: () => product(view.input(0), view.input(1), transA, transB, view.output()._data),
+    forward: () =>
+      product(view.input(0), view.input(1), transA, transB, view.output()._data, arena, workspace),
     // C = A·B: dA = dC·Bᵀ, dB = Aᵀ·dC (with the transpose flags of the forward product)
     backward: (j) => (out) => {
       const g = view.upstream();
       const a = view.input(0);
       const b = view.input(1);
       if (j === 0) {
-        if (transA) product(b, g, transB, true, out);
-        else product(g, b, false, !transB, out);
-      } else if (transB) product(g, a, true, transA, out);
-      else product(a, g, !transA, false, out);
+        if (transA) product(b, g, transB, true, out, arena, workspace);
+        else product(g, b, false, !transB, out, arena, workspace);
+      } else if (transB) product(g, a, true, transA, out, arena, workspace);
+      else product(a, g, !transA, false, out, arena, workspace);
     },
   };
 };

@@ -10,11 +10,23 @@ import { autogradState } from "../graph/mode.js";
 import { toSeed } from "../autograd/engine.js";
 import { RowSparse } from "../tensor/sparse.js";
 import { Tensor } from "../tensor/tensor.js";
-import { allocate, type TypedArray } from "../tensor/dtype.js";
+import { allocate, type DType, type TypedArray } from "../tensor/dtype.js";
 import { shapeToString, shapesEqual, sizeOf } from "../tensor/shape.js";
-import { lowerings, type Lowering, type StepKernels, type StepView } from "./lowering.js";
-import { fuse } from "./fuse.js";
+import { lowerings, type Lowering, type StepKernels, type StepView, type Workspace } from "./lowering.js";
+import { fuse, fusedChains } from "./fuse.js";
+import { Arena } from "./arena.js";
 import type { Trace } from "./trace.js";
+
+/** One share of a value's gradient in the backward pass. */
+interface GradientShare {
+  /** The value receiving it. */
+  readonly value: number;
+  /** The value whose gradient the kernel reads (the output of the step that computes the share). */
+  readonly upstream: number;
+  /** Whether it is added to earlier shares (fan-out) rather than written. */
+  readonly accumulate: boolean;
+  readonly contribution: (out: TypedArray) => void;
+}
 
 /** A planned gradient flowing into a parameter, dense or row-sparse (an embedding lookup's). */
 interface ParameterGradient {
@@ -46,8 +58,16 @@ function attrsMatch(traced: unknown, live: unknown): boolean {
 /** The plan of one trace, with its buffers; `apply` and `backward` replay it one call at a time. */
 export class Plan {
   private readonly trace: Trace;
+  /** Where the plan's buffers live: WebAssembly memory of its own, or null for JavaScript arrays. */
+  private readonly arena: Arena | null;
   /** By value: the planned output tensors, and the tensors bound from outside for the current call. */
   private readonly tensors: Tensor[];
+  /** By value: what the kernels read (the tensor, or the arena's copy of a tensor from outside). */
+  private readonly reads: Tensor[];
+  /** By value from outside: its copy in the arena, made when it is bound, for kernels that run in place. */
+  private readonly mirrors: (Tensor | null)[];
+  /** The products' packing and scratch space in the arena (one area: products run one at a time). */
+  private readonly workspace: Workspace = { at: 0, bytes: 0 };
   /** By value: the planned gradient buffers (null where no gradient flows). */
   private readonly grads: (Tensor | null)[];
   /** By step: the attributes of the current call. */
@@ -62,9 +82,12 @@ export class Plan {
   private cursor = 0;
   private backwardDone = false;
 
-  private constructor(trace: Trace) {
+  private constructor(trace: Trace, arena: Arena | null) {
     this.trace = trace;
+    this.arena = arena;
     this.tensors = new Array<Tensor>(trace.values.length);
+    this.reads = new Array<Tensor>(trace.values.length);
+    this.mirrors = trace.values.map(() => null);
     this.grads = trace.values.map(() => null);
     this.attrs = trace.steps.map((step) => step.attrs);
     this.forwards = trace.steps.map(() => null);
@@ -81,21 +104,62 @@ export class Plan {
     );
   }
 
-  /** Builds the plan of a trace, or returns why it cannot be compiled (the function then runs eagerly). */
+  /**
+   * Builds the plan of a trace, or returns why it cannot be compiled (the function then runs eagerly). On the
+   * wasm backend the plan is built twice: once with a counting arena, which gives the bytes its buffers take,
+   * then for real in an arena of exactly that size.
+   */
   static build(trace: Trace): Plan | string {
-    const plan = new Plan(trace);
-    const reason = plan.lower();
-    return reason ?? plan;
+    const counting = Arena.counting();
+    if (counting !== null) {
+      const probe = new Plan(trace, counting);
+      const reason = probe.lower();
+      if (reason !== null) return reason;
+      const arena = Arena.create(counting.used);
+      if (arena !== null) {
+        const plan = new Plan(trace, arena);
+        return plan.lower() ?? plan;
+      }
+    }
+    const plan = new Plan(trace, null);
+    return plan.lower() ?? plan;
+  }
+
+  /** A zeroed buffer: in the arena, or a JavaScript array without one. */
+  private buffer(dtype: DType, size: number): TypedArray {
+    return this.arena !== null ? this.arena.allocate(dtype, size) : allocate(dtype, size);
   }
 
   private lower(): string | null {
     const { values, steps } = this.trace;
+    const consumers = this.consumers();
+    const chains = fusedChains(this.trace, consumers);
+    // Values that share another's storage: a reshape's output its input's (when computed here), and the
+    // intermediates of a fused chain (never written) its result's.
+    const storageOf = values.map((_, v) => v);
+    for (const chain of chains) {
+      for (const s of chain.steps) storageOf[steps[s]!.output] = steps[chain.last]!.output;
+    }
+    for (const step of steps) {
+      const input = step.inputs[0]!;
+      if (step.op === "reshape" && values[input]!.producer >= 0) storageOf[step.output] = storageOf[input]!;
+    }
     for (let v = 0; v < values.length; v++) {
       const value = values[v]!;
-      if (value.producer >= 0) {
-        this.tensors[v] = new Tensor(allocate(value.dtype, sizeOf(value.shape)), value.shape, value.dtype);
-        this.owned.add(this.tensors[v]!);
+      if (value.producer < 0 || storageOf[v] !== v) continue;
+      this.tensors[v] = new Tensor(this.buffer(value.dtype, sizeOf(value.shape)), value.shape, value.dtype);
+    }
+    for (let v = 0; v < values.length; v++) {
+      const value = values[v]!;
+      if (value.producer < 0) continue;
+      let target = storageOf[v]!;
+      while (storageOf[target] !== target) target = storageOf[target]!;
+      if (target !== v) {
+        const data = this.tensors[target]!._data;
+        this.tensors[v] = new Tensor(data.subarray(0, sizeOf(value.shape)), value.shape, value.dtype);
       }
+      this.owned.add(this.tensors[v]!);
+      this.reads[v] = this.tensors[v]!;
     }
     const kernels: StepKernels[] = [];
     for (let s = 0; s < steps.length; s++) {
@@ -109,8 +173,23 @@ export class Plan {
     }
     const gradientReason = this.planBackward(kernels);
     if (gradientReason !== null) return gradientReason;
-    fuse(this.trace, this.forwards, this.consumers(), (s) => this.view(s));
+    fuse(this.trace, chains, this.forwards, (s) => this.view(s));
+    if (this.arena !== null && this.workspace.bytes > 0) {
+      this.workspace.at = this.arena.reserve(this.workspace.bytes);
+    }
     return null;
+  }
+
+  /**
+   * Whether value v's data will be in the arena during a call (kernels may then run on it in place): a value
+   * computed here is, and a tensor from outside gets a copy in the arena, refreshed each time it is bound.
+   */
+  private makeResident(v: number): boolean {
+    if (this.arena === null) return false;
+    const value = this.trace.values[v]!;
+    if (value.producer >= 0) return true;
+    this.mirrors[v] ??= new Tensor(this.buffer(value.dtype, sizeOf(value.shape)), value.shape, value.dtype);
+    return true;
   }
 
   /** For each value, the steps that read it. */
@@ -124,11 +203,13 @@ export class Plan {
     const step = this.trace.steps[s]!;
     const { values } = this.trace;
     const tensors = this.tensors;
+    const reads = this.reads;
     const grads = this.grads;
     const attrs = this.attrs;
     const output = values[step.output]!;
+    const workspace = this.workspace;
     return {
-      input: (j) => tensors[step.inputs[j]!]!,
+      input: (j) => reads[step.inputs[j]!]!,
       output: () => tensors[step.output]!,
       upstream: () => grads[step.output]!,
       attrs: () => attrs[s],
@@ -136,14 +217,21 @@ export class Plan {
       inputShapes: step.inputs.map((v) => values[v]!.shape),
       outputShape: output.shape,
       dtype: output.dtype,
-      scratch: (size) => allocate(output.dtype, size),
+      scratch: (size) => this.buffer(output.dtype, size),
+      arena: this.arena,
+      resident: (j) => this.makeResident(step.inputs[j]!),
+      workspace: (bytes) => {
+        workspace.bytes = Math.max(workspace.bytes, bytes);
+        return workspace;
+      },
     };
   }
 
   /**
    * The backward pass as kernels, steps in reverse order: each step hands each input that leads to a
    * parameter its share of the gradient. The first share a value receives is written into its buffer, later
-   * ones (fan-out) are added to it.
+   * ones (fan-out) are added to it. Gradient buffers of intermediate values are shared by values whose
+   * gradients are never needed at the same time (see assignGradients).
    */
   private planBackward(kernels: readonly StepKernels[]): string | null {
     const { values, steps, backward } = this.trace;
@@ -161,6 +249,7 @@ export class Plan {
     flows[backward.root] = true;
     const written = values.map(() => false);
     const sparseParameters = new Map<number, number>();
+    const schedule: GradientShare[] = [];
     for (let s = steps.length - 1; s >= 0; s--) {
       const step = steps[s]!;
       if (!flows[step.output] || !step.recorded) continue;
@@ -181,35 +270,85 @@ export class Plan {
         const contribution = kernels[s]!.backward?.(j) ?? null;
         if (contribution === null) return `the op ${step.op} has no compiled gradient for input ${j}`;
         flows[v] = true;
-        const grad = this.gradientOf(v);
-        if (!written[v]) {
-          written[v] = true;
-          this.backwardKernels.push(() => contribution(grad._data));
-        } else {
-          const share = allocate(value.dtype, grad.size);
-          this.backwardKernels.push(() => {
-            contribution(share);
-            const data = grad._data;
-            for (let i = 0; i < data.length; i++) data[i] = data[i]! + share[i]!;
-          });
-        }
+        schedule.push({ value: v, upstream: step.output, accumulate: written[v]!, contribution });
+        written[v] = true;
       }
     }
+    // Gradients that outlive the backward pass: the parameters' (handed to them), the row-sparse rows, the seed.
+    const kept = new Set<number>([backward.root]);
     for (let v = 0; v < values.length; v++) {
       if (!values[v]!.parameter || !flows[v]) continue;
       this.parameterGradients.push({ value: v, gatherStep: sparseParameters.get(v) ?? -1 });
-      if (!sparseParameters.has(v)) this.gradientOf(v);
+      if (!sparseParameters.has(v)) kept.add(v);
     }
-    for (const [, s] of sparseParameters) this.gradientOf(steps[s]!.output);
-    this.gradientOf(backward.root);
+    for (const [, s] of sparseParameters) kept.add(steps[s]!.output);
+    this.assignGradients(schedule, kept);
+    const shares = new Map<DType, TypedArray>();
+    for (const { value, contribution, accumulate } of schedule) {
+      const grad = this.grads[value]!;
+      if (!accumulate) {
+        this.backwardKernels.push(() => contribution(grad._data));
+        continue;
+      }
+      // One area per dtype for the later shares of fan-out, each added to the gradient once written.
+      let area = shares.get(grad.dtype);
+      if (area === undefined || area.length < grad.size) {
+        const largest = Math.max(
+          ...schedule.filter((c) => c.accumulate).map((c) => this.grads[c.value]!.size),
+        );
+        area = this.buffer(grad.dtype, largest);
+        shares.set(grad.dtype, area);
+      }
+      const share = area.subarray(0, grad.size);
+      this.backwardKernels.push(() => {
+        contribution(share);
+        const data = grad._data;
+        for (let i = 0; i < data.length; i++) data[i] = data[i]! + share[i]!;
+      });
+    }
     return null;
+  }
+
+  /**
+   * A gradient buffer for every value of the schedule. Kept ones get their own; the others live from the
+   * first share they receive to the last kernel that reads them as its upstream, and a buffer freed before a
+   * gradient's life starts is reused for it (the smallest free one of its dtype that is large enough).
+   */
+  private assignGradients(schedule: readonly GradientShare[], kept: ReadonlySet<number>): void {
+    const { values } = this.trace;
+    const first = new Map<number, number>();
+    const last = new Map<number, number>();
+    schedule.forEach(({ value, upstream }, i) => {
+      if (!first.has(value)) first.set(value, i);
+      last.set(upstream, i);
+    });
+    for (const v of kept) this.gradientOf(v);
+    const ending: { end: number; dtype: DType; data: TypedArray }[] = [];
+    const free: { dtype: DType; data: TypedArray }[] = [];
+    for (const [v, start] of first) {
+      if (this.grads[v] !== null) continue;
+      for (let k = ending.length - 1; k >= 0; k--) {
+        if (ending[k]!.end < start) free.push(...ending.splice(k, 1));
+      }
+      const value = values[v]!;
+      const size = sizeOf(value.shape);
+      let best = -1;
+      free.forEach((block, k) => {
+        if (block.dtype !== value.dtype || block.data.length < size) return;
+        if (best < 0 || block.data.length < free[best]!.data.length) best = k;
+      });
+      const block =
+        best >= 0 ? free.splice(best, 1)[0]! : { dtype: value.dtype, data: this.buffer(value.dtype, size) };
+      ending.push({ ...block, end: last.get(v) ?? start });
+      this.grads[v] = new Tensor(block.data.subarray(0, size), value.shape, value.dtype);
+    }
   }
 
   private gradientOf(v: number): Tensor {
     let grad = this.grads[v];
     if (grad === null || grad === undefined) {
       const value = this.trace.values[v]!;
-      grad = new Tensor(allocate(value.dtype, sizeOf(value.shape)), value.shape, value.dtype);
+      grad = new Tensor(this.buffer(value.dtype, sizeOf(value.shape)), value.shape, value.dtype);
       this.grads[v] = grad;
     }
     return grad;
@@ -265,6 +404,16 @@ export class Plan {
           );
         }
         this.tensors[v] = t;
+        const mirror = this.mirrors[v];
+        if (mirror === null) this.reads[v] = t;
+        else {
+          this.reads[v] = mirror;
+          if (t._data !== mirror._data) {
+            mirror._data.set(t._data.length === mirror.size ? t._data : t._data.subarray(0, mirror.size));
+            // A parameter moves into the arena: the optimiser then updates it there, and nothing is copied.
+            if (value.parameter && t._data.length === mirror.size) t._data = mirror._data;
+          }
+        }
       } else if (t !== this.tensors[v]) {
         throw this.diverged(`gave ${op} another tensor than the trace's as input ${j}`);
       }

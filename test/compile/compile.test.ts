@@ -4,14 +4,17 @@ import {
   compile,
   crossEntropy,
   exp,
+  getBackend,
   mseLoss,
   nn,
   randn,
   seed,
+  setBackend,
   sum,
   tensor,
   type Tensor,
 } from "../../src/node.js";
+import { kernelsOf } from "../../src/backend/wasm/runtime.js";
 
 /** The largest |a − b| / (1 + |b|) over two lists of arrays. */
 function maxRelativeDifference(a: readonly ArrayLike<number>[], b: readonly ArrayLike<number>[]): number {
@@ -74,7 +77,73 @@ function windowNetwork(
   };
 }
 
+/**
+ * A wider window network (its products and tanh large enough for the WebAssembly kernels) trained on batches
+ * of two sizes in turn, so that two plans share the parameters; SGD or Adam.
+ */
+function wideWindowNetwork(
+  compiled: boolean,
+  optimizerName: "sgd" | "adam" = "sgd",
+): Setup & { weights: Tensor[] } {
+  seed(4);
+  const embedding = new nn.Embedding(300, 16, { sparse: true });
+  const hidden = new nn.Linear(80, 64);
+  const output = new nn.Linear(64, 7);
+  const parameters = [...embedding.parameters(), ...hidden.parameters(), ...output.parameters()];
+  const optimizer =
+    optimizerName === "sgd" ? new nn.SGD(parameters, { lr: 0.2 }) : new nn.Adam(parameters, { lr: 0.01 });
+  const body = (ids: Int32Array, targets: Int32Array) => {
+    const x = embedding.forward(ids).reshape([-1, 80]);
+    const loss = crossEntropy(output.forward(hidden.forward(x).tanh()), targets);
+    optimizer.zeroGrad();
+    loss.backward();
+    optimizer.step();
+    return loss;
+  };
+  const run = compiled ? compile(body) : body;
+  return {
+    parameters,
+    weights: [hidden.weight, output.weight],
+    step: (s) => {
+      const batch = s % 3 === 2 ? 13 : 24;
+      const ids = Int32Array.from({ length: batch * 5 }, (_, i) => (i * 31 + s * 17) % 300);
+      const targets = Int32Array.from({ length: batch }, (_, i) => (i * 3 + s) % 7);
+      return run(ids, targets).item();
+    },
+  };
+}
+
 describe("compile", () => {
+  it("trains a wider network on two batch shapes (two plans sharing its parameters) as eager does, to the bit", () => {
+    for (const optimizer of ["sgd", "adam"] as const) {
+      const { eager, compiled } = eagerAndCompiled((c) => wideWindowNetwork(c, optimizer), 8);
+      expect(compiled.losses).toEqual(eager.losses);
+      compiled.parameters.forEach((p, i) => expect(p).toEqual(eager.parameters[i]));
+    }
+  });
+
+  it("keeps the weight matrices and their gradients in WebAssembly memory on the wasm backend", () => {
+    const setup = wideWindowNetwork(true);
+    for (let s = 0; s < 4; s++) setup.step(s);
+    for (const weight of setup.weights) {
+      expect(kernelsOf(weight.data) !== null).toBe(getBackend().name === "wasm");
+      expect(weight.grad).not.toBeNull();
+      expect(kernelsOf(weight.grad!.data) !== null).toBe(getBackend().name === "wasm");
+    }
+  });
+
+  it("compiles on the JavaScript backend as eager does, to the bit", () => {
+    const previous = getBackend().name;
+    setBackend("js");
+    try {
+      const { eager, compiled } = eagerAndCompiled((c) => wideWindowNetwork(c), 5);
+      expect(compiled.losses).toEqual(eager.losses);
+      compiled.parameters.forEach((p, i) => expect(p).toEqual(eager.parameters[i]));
+    } finally {
+      setBackend(previous);
+    }
+  });
+
   it("trains the window NER network (Embedding, Linear, tanh, Linear, crossEntropy, SGD) as eager does, to the bit", () => {
     const { eager, compiled } = eagerAndCompiled(windowNetwork, 6);
     expect(compiled.losses).toEqual(eager.losses);

@@ -7,7 +7,7 @@ import type {
   SgdArguments,
   SgdRowsArguments,
 } from "./runtime.js";
-import { align16, requireKernels } from "./runtime.js";
+import { align16, kernelsOf, requireKernels } from "./runtime.js";
 import { wasmThresholds } from "./thresholds.js";
 
 /**
@@ -20,7 +20,8 @@ import { wasmThresholds } from "./thresholds.js";
  * - {@link optimizerKernels}: the kernels themselves, on byte addresses in the module's memory, for code that
  *   keeps its buffers there (a compiled step);
  * - {@link wasmSgd}, {@link wasmAdam}, {@link wasmAdaGrad}: an update of typed arrays that live outside, copied in
- *   and out (the eager optimisers). Only the rows a row-sparse gradient uses are copied.
+ *   and out (the eager optimisers). Only the rows a row-sparse gradient uses are copied. A dense update whose
+ *   arrays all live in one instance's memory (a compiled step's parameters and gradients) runs there in place.
  */
 
 /** A float array the optimiser kernels update. */
@@ -132,6 +133,13 @@ function runCopied(
   }
   const n = rows === null ? param.length : rows.length * rowSize;
   if (n < wasmThresholds.elementwise || grad.length < n) return false;
+  // A dense update whose arrays all live in one kernel instance's memory (a compiled step's) runs in place.
+  const home = rows === null ? kernelsOf(param) : null;
+  if (home !== null && kernelsOf(grad) === home && state.every((s) => kernelsOf(s) === home)) {
+    const stateAt = state.map((s) => s.byteOffset);
+    kernel(kernelsFor(home.exports, size), param.byteOffset, grad.byteOffset, stateAt, n);
+    return true;
+  }
   const kernels = requireKernels();
   const bytes = align16(n * size);
   const paramAt = kernels.base;

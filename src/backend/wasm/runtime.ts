@@ -210,6 +210,17 @@ export function align16(bytes: number): number {
   return (bytes + 15) & ~15;
 }
 
+/** The instance whose memory is each buffer (the memory's current buffer: growing replaces it). */
+const owners = new WeakMap<ArrayBufferLike, Kernels>();
+
+/**
+ * The kernel instance whose memory `array` is a view of (a resident buffer of a compiled step's plan), so that
+ * a kernel can run on it in place; null for an ordinary array.
+ */
+export function kernelsOf(array: ArrayBufferView): Kernels | null {
+  return owners.get(array.buffer) ?? null;
+}
+
 /** The instantiated module, its memory, and typed views of that memory (renewed when memory grows). */
 export class Kernels {
   readonly exports: KernelExports;
@@ -229,6 +240,7 @@ export class Kernels {
     this.f32 = new Float32Array(this.buffer);
     this.f64 = new Float64Array(this.buffer);
     this.i32 = new Int32Array(this.buffer);
+    owners.set(this.buffer, this);
   }
 
   /**
@@ -248,6 +260,7 @@ export class Kernels {
     }
     if (memory.buffer !== this.buffer) {
       this.buffer = memory.buffer;
+      owners.set(this.buffer, this);
       this.f32 = new Float32Array(this.buffer);
       this.f64 = new Float64Array(this.buffer);
       this.i32 = new Int32Array(this.buffer);
@@ -285,6 +298,24 @@ export function wasmSupported(): boolean {
     return typeof WebAssembly === "object" && WebAssembly.validate(moduleBytes());
   } catch {
     return false;
+  }
+}
+
+let compiledModule: WebAssembly.Module | null = null;
+
+/**
+ * A new instance of the kernels with a memory of its own, which no other code uses: a caller that keeps
+ * buffers resident in WebAssembly memory (a compiled step's plan, src/compile/) lays them out from `base` up,
+ * grows the memory with `reserve` before it makes any view of it, and passes byte addresses to the exports,
+ * with no copy in or out. Returns null where the kernels cannot be compiled synchronously.
+ */
+export function createKernelInstance(): Kernels | null {
+  if (loadKernelsSync() === null) return null;
+  try {
+    compiledModule ??= new WebAssembly.Module(moduleBytes());
+    return new Kernels(new WebAssembly.Instance(compiledModule, {}));
+  } catch {
+    return null;
   }
 }
 
