@@ -206,7 +206,7 @@ export const SHAPE_LENGTH = 8;
 /** The token features the options ask for, with their values collected from the training sentences. */
 export function tokenFeaturesFor(
   options: TokenFeatureOptions,
-  sentences: readonly (readonly string[])[],
+  sentences: Iterable<readonly string[]>,
 ): TokenFeatureConfig[] {
   const features: TokenFeatureConfig[] = [];
   const add = (kind: TokenFeatureKind, dimension: number, length: number) => {

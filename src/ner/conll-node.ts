@@ -18,6 +18,7 @@ import {
   type ParseConllOptions,
   type PredictedSentence,
 } from "./conll.js";
+import { CompactCorpus, CompactCorpusBuilder } from "./conll-compact.js";
 
 /**
  * Decodes UTF-8 (invalid bytes become U+FFFD rather than failing). A byte-order mark is kept for the parser to
@@ -132,4 +133,22 @@ export async function* readConllSentences(
     lines.close();
     input.destroy();
   }
+}
+
+/**
+ * Reads a CoNLL file (a path) or a stream straight into a {@link CompactCorpus}: the sentences of
+ * {@link readConllSentences}, one at a time, stored as ids, so that memory grows with the number of tokens (about
+ * 8 bytes each, plus one copy of each distinct token and tag), never with the size of the text. The errors for
+ * malformed input are those of {@link parseConll}.
+ */
+export async function readCompactCorpus(
+  source: string | Readable,
+  options: ParseConllOptions = {},
+): Promise<CompactCorpus> {
+  const file = options.file ?? (typeof source === "string" ? source : "<stream>");
+  const builder = new CompactCorpusBuilder(file);
+  for await (const sentence of readConllSentences(source, { ...options, file })) {
+    builder.add(sentence.tokens, sentence.tags);
+  }
+  return builder.finish();
 }

@@ -25,6 +25,7 @@ export {
   type ParseConllOptions,
   type PredictedSentence,
 } from "./conll.js";
+export { CompactCorpus, type CompactCorpusParts, type TaggedSentence } from "./conll-compact.js";
 export {
   splitTag,
   extractEntities,

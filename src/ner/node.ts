@@ -12,6 +12,7 @@ export * from "./index.js";
 export {
   readConllFile,
   readConllSentences,
+  readCompactCorpus,
   readPredictionsFile,
   writePredictionsFile,
   writeFileAtomic,

@@ -40,6 +40,19 @@ export interface VocabularyJSON {
 
 const DIGIT = /\p{Nd}/gu;
 
+/** Checks the counting options of {@link Vocabulary.build}; `where` names the caller in messages. */
+function checkBuildOptions(options: VocabularyOptions, where: string): { minCount: number; maxSize: number } {
+  const minCount = options.minCount ?? 1;
+  if (!Number.isInteger(minCount) || minCount < 1) {
+    throw new ValueError(`${where}: minCount must be a positive integer, got ${quoteInput(minCount)}`);
+  }
+  const maxSize = options.maxSize ?? Infinity;
+  if (maxSize !== Infinity && (!Number.isInteger(maxSize) || maxSize < 0)) {
+    throw new ValueError(`${where}: maxSize must be a non-negative integer, got ${quoteInput(maxSize)}`);
+  }
+  return { minCount, maxSize };
+}
+
 /**
  * A word vocabulary. Ids 0, 1, 2 are `<unk>`, `<s>` and `</s>`; the words follow by decreasing training count
  * (ties in code-point order), so the table is deterministic. Words are normalised (lower-cased, digits
@@ -87,28 +100,36 @@ export class Vocabulary {
    * seen at least `minCount` times (at most `maxSize` of them).
    */
   static build(sentences: Iterable<readonly string[]>, options: VocabularyOptions = {}): Vocabulary {
-    const minCount = options.minCount ?? 1;
-    if (!Number.isInteger(minCount) || minCount < 1) {
-      throw new ValueError(
-        `Vocabulary.build: minCount must be a positive integer, got ${quoteInput(minCount)}`,
-      );
-    }
-    const maxSize = options.maxSize ?? Infinity;
-    if (maxSize !== Infinity && (!Number.isInteger(maxSize) || maxSize < 0)) {
-      throw new ValueError(
-        `Vocabulary.build: maxSize must be a non-negative integer, got ${quoteInput(maxSize)}`,
-      );
-    }
-    const normalizer = new Vocabulary(SPECIAL_WORDS, options);
+    checkBuildOptions(options, "Vocabulary.build");
     const counts = new Map<string, number>();
     for (const words of sentences) {
-      for (const word of words) {
-        const normalized = normalizer.normalize(word);
-        counts.set(normalized, (counts.get(normalized) ?? 0) + 1);
+      for (const word of words) counts.set(word, (counts.get(word) ?? 0) + 1);
+    }
+    return Vocabulary.fromCounts(counts, options);
+  }
+
+  /**
+   * {@link Vocabulary.build} from words already counted: `[word, count]` pairs (a word may come more than once,
+   * and words that normalise alike add up), e.g. the distinct tokens of a `CompactCorpus` and their counts.
+   */
+  static fromCounts(
+    counts: Iterable<readonly [word: string, count: number]>,
+    options: VocabularyOptions = {},
+  ): Vocabulary {
+    const { minCount, maxSize } = checkBuildOptions(options, "Vocabulary.fromCounts");
+    const normalizer = new Vocabulary(SPECIAL_WORDS, options);
+    const normalized = new Map<string, number>();
+    for (const [word, count] of counts) {
+      if (typeof word !== "string" || !Number.isInteger(count) || count < 0) {
+        throw new ValueError(
+          `Vocabulary.fromCounts: expected [word, count] pairs of a string and a non-negative integer, got [${quoteInput(word)}, ${quoteInput(count)}]`,
+        );
       }
+      const key = normalizer.normalize(word);
+      normalized.set(key, (normalized.get(key) ?? 0) + count);
     }
     const special = new Set(SPECIAL_WORDS);
-    const kept = [...counts]
+    const kept = [...normalized]
       .filter(([word, count]) => count >= minCount && !special.has(word) && word.length > 0)
       .sort((a, b) => b[1] - a[1] || compareCodePoints(a[0], b[0]))
       .slice(0, maxSize)

@@ -9,6 +9,7 @@ import { fromData } from "../tensor/creation.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { CASING_PADDING_ID, casingId } from "./features.js";
 import type { TagSet, Vocabulary } from "./vocab.js";
+import type { CompactCorpus } from "./conll-compact.js";
 
 /** A sentence to turn into windows; tags are needed only for training and evaluation. */
 export interface WindowSentence {
@@ -89,31 +90,17 @@ export function buildWindows(sentences: readonly WindowSentence[], options: Wind
     throw new ValueError(`buildWindows: ${count} windows of ${width} ids do not fit in one array`);
   }
 
-  const words = new Int32Array(count * width);
-  const casing = new Int32Array(count * width);
+  // The word and casing ids of every token, then the windows over them.
+  const wordIds = new Int32Array(count);
+  const casingIds = new Int32Array(count);
   const tags = tagSet === undefined ? null : new Int32Array(count);
-  // Word and casing ids of one sentence with w padding entries on each side.
-  let paddedWords = new Int32Array(0);
-  let paddedCasing = new Int32Array(0);
   // Many tokens repeat: normalise and classify each distinct token once.
   const wordCache = new Map<string, number>();
   const casingCache = new Map<string, number>();
-  const { startId, endId } = vocabulary;
-
   for (let s = 0; s < sentences.length; s++) {
     const sentence = sentences[s]!;
-    const n = sentence.tokens.length;
-    if (paddedWords.length < n + 2 * windowSize) {
-      paddedWords = new Int32Array(2 * (n + 2 * windowSize));
-      paddedCasing = new Int32Array(paddedWords.length);
-    }
-    for (let k = 0; k < windowSize; k++) {
-      paddedWords[k] = startId;
-      paddedWords[windowSize + n + k] = endId;
-      paddedCasing[k] = CASING_PADDING_ID;
-      paddedCasing[windowSize + n + k] = CASING_PADDING_ID;
-    }
-    for (let i = 0; i < n; i++) {
+    const firstRow = offsets[s]!;
+    for (let i = 0; i < sentence.tokens.length; i++) {
       const token = sentence.tokens[i]!;
       if (typeof token !== "string")
         throw new ValueError(`buildWindows: token ${i} of sentence ${s} is not a string`);
@@ -122,37 +109,123 @@ export function buildWindows(sentences: readonly WindowSentence[], options: Wind
         wordId = vocabulary.idOf(token);
         wordCache.set(token, wordId);
       }
-      paddedWords[windowSize + i] = wordId;
+      wordIds[firstRow + i] = wordId;
       let casingClass = casingCache.get(token);
       if (casingClass === undefined) {
         casingClass = casingId(token);
         casingCache.set(token, casingClass);
       }
-      paddedCasing[windowSize + i] = casingClass;
-    }
-    const firstRow = offsets[s]!;
-    for (let i = 0; i < n; i++) {
-      const rowStart = (firstRow + i) * width;
-      // Row i is the padded ids i … i + 2w, i.e. tokens i − w … i + w.
-      for (let k = 0; k < width; k++) {
-        words[rowStart + k] = paddedWords[i + k]!;
-        casing[rowStart + k] = paddedCasing[i + k]!;
-      }
+      casingIds[firstRow + i] = casingClass;
     }
     if (tags !== null) {
-      for (let i = 0; i < n; i++) {
+      for (let i = 0; i < sentence.tokens.length; i++) {
         const tag = sentence.tags![i]!;
         const id = tagSet!.idOf(tag);
-        if (id < 0 && unknownTag === "error") {
-          throw new ValueError(
-            `buildWindows: the tag ${quoteInput(tag)} (sentence ${s}, token ${i}) is not in the tag set [${tagSet!.tags.join(", ")}]`,
-          );
-        }
+        if (id < 0 && unknownTag === "error") throw unknownTagError(tag, s, i, tagSet!);
         tags[firstRow + i] = id;
       }
     }
   }
-  return { count, windowSize, width, words, casing, tags, offsets };
+  return {
+    count,
+    windowSize,
+    width,
+    words: windowMatrix(wordIds, offsets, windowSize, vocabulary.startId, vocabulary.endId),
+    casing: windowMatrix(casingIds, offsets, windowSize, CASING_PADDING_ID, CASING_PADDING_ID),
+    tags,
+    offsets,
+  };
+}
+
+/** The error of a tag missing from the tag set (sentence `s`, token `i`). */
+export function unknownTagError(tag: string, s: number, i: number, tagSet: TagSet): ValueError {
+  return new ValueError(
+    `buildWindows: the tag ${quoteInput(tag)} (sentence ${s}, token ${i}) is not in the tag set [${tagSet.tags.join(", ")}]`,
+  );
+}
+
+/**
+ * One window matrix from per-token ids: for the tokens of each sentence (`offsets[s]` … `offsets[s + 1] − 1`
+ * of `ids`), rows of the ids of tokens t − w … t + w, with `before` left of the sentence's first token and
+ * `after` right of its last. With `lookup`, each token's id is first mapped through it (`lookup[ids[t]]`), e.g.
+ * from a distinct token's index to its word id. Returns [tokens, 2w + 1] ids, row-major.
+ */
+export function windowMatrix(
+  ids: Int32Array,
+  offsets: Int32Array,
+  windowSize: number,
+  before: number,
+  after: number,
+  lookup?: Int32Array,
+): Int32Array {
+  const width = 2 * windowSize + 1;
+  const count = offsets.length > 0 ? offsets[offsets.length - 1]! : 0;
+  if (count > ids.length) {
+    throw new ValueError(`windowMatrix: the offsets reach token ${count}, but there are ${ids.length} ids`);
+  }
+  if (count * width > 0x7fffffff) {
+    throw new ValueError(`windowMatrix: ${count} windows of ${width} ids do not fit in one array`);
+  }
+  const out = new Int32Array(count * width);
+  for (let s = 0; s + 1 < offsets.length; s++) {
+    const start = offsets[s]!;
+    const end = offsets[s + 1]!;
+    for (let t = start; t < end; t++) {
+      let at = t * width;
+      for (let k = t - windowSize; k <= t + windowSize; k++) {
+        out[at++] = k < start ? before : k >= end ? after : lookup === undefined ? ids[k]! : lookup[ids[k]!]!;
+      }
+    }
+  }
+  return out;
+}
+
+/** Options of {@link buildCorpusWindows}. */
+export interface CorpusWindowOptions {
+  /** Turns words into ids (unknown words become `<unk>`, padding `<s>` and `</s>`). */
+  vocabulary: Vocabulary;
+  /** Words on each side of the centre word, w (default 2: windows of 5). */
+  windowSize?: number;
+  /** The tag id of each token (the windows' labels), or null for windows without tags. */
+  tags?: Int32Array | null;
+}
+
+/**
+ * The windows of a {@link CompactCorpus}: the same matrices as {@link buildWindows} of its sentences, made
+ * from its ids (each distinct token is normalised and classified once) without the sentences as strings.
+ */
+export function buildCorpusWindows(corpus: CompactCorpus, options: CorpusWindowOptions): Windows {
+  const { vocabulary } = options;
+  const windowSize = options.windowSize ?? 2;
+  if (!Number.isInteger(windowSize) || windowSize < 0) {
+    throw new ValueError(
+      `buildCorpusWindows: windowSize must be a non-negative integer, got ${quoteInput(windowSize)}`,
+    );
+  }
+  const tags = options.tags ?? null;
+  if (tags !== null && tags.length !== corpus.tokenCount) {
+    throw new ValueError(
+      `buildCorpusWindows: ${tags.length} tags for a corpus of ${corpus.tokenCount} tokens`,
+    );
+  }
+  const table = corpus.tokenTable;
+  const wordIds = new Int32Array(table.length);
+  const casingIds = new Int32Array(table.length);
+  for (let i = 0; i < table.length; i++) {
+    wordIds[i] = vocabulary.idOf(table[i]!);
+    casingIds[i] = casingId(table[i]!);
+  }
+  const { tokenIds, offsets } = corpus;
+  const { startId, endId } = vocabulary;
+  return {
+    count: corpus.tokenCount,
+    windowSize,
+    width: 2 * windowSize + 1,
+    words: windowMatrix(tokenIds, offsets, windowSize, startId, endId, wordIds),
+    casing: windowMatrix(tokenIds, offsets, windowSize, CASING_PADDING_ID, CASING_PADDING_ID, casingIds),
+    tags,
+    offsets,
+  };
 }
 
 /**

@@ -8,6 +8,7 @@ import * as nerNode from "../../src/ner/node.js";
 const PUBLIC = [
   "ACTIVATIONS",
   "CASING_CLASSES",
+  "CompactCorpus",
   "ConllevalCounter",
   "DECODINGS",
   "DOCSTART",
@@ -66,6 +67,7 @@ const PUBLIC = [
   "windowTensors",
 ];
 const NODE_ONLY = [
+  "readCompactCorpus",
   "readConllFile",
   "readConllSentences",
   "readEmbeddingsFile",

@@ -118,6 +118,41 @@ describe("Vocabulary", () => {
   });
 });
 
+describe("Vocabulary.fromCounts", () => {
+  it("gives what build gives on the words counted, however the counts are split (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.stringMatching(/^[A-Za-zÉé0-9<>/]{1,5}$/), { maxLength: 8 }), { maxLength: 8 }),
+        fc.record({
+          minCount: fc.integer({ min: 1, max: 3 }),
+          lowercase: fc.boolean(),
+          normalizeDigits: fc.boolean(),
+          maxSize: fc.integer({ min: 0, max: 20 }),
+        }),
+        (input, options) => {
+          const built = Vocabulary.build(input, options);
+          // Each occurrence counted on its own: a word may come many times.
+          const pairs = input.flat().map((word) => [word, 1] as const);
+          expect(Vocabulary.fromCounts(pairs, options).toJSON()).toEqual(built.toJSON());
+          const counts = new Map<string, number>();
+          for (const word of input.flat()) counts.set(word, (counts.get(word) ?? 0) + 1);
+          expect(Vocabulary.fromCounts(counts, options).toJSON()).toEqual(built.toJSON());
+        },
+      ),
+    );
+  });
+
+  it("refuses counts that are not counts, and bad options, naming itself", () => {
+    expect(() => Vocabulary.fromCounts([["a", -1]])).toThrow(
+      'Vocabulary.fromCounts: expected [word, count] pairs of a string and a non-negative integer, got ["a", -1]',
+    );
+    expect(() => Vocabulary.fromCounts([[3 as never, 1]])).toThrow(ValueError);
+    expect(() => Vocabulary.fromCounts([["a", 1.5]])).toThrow(ValueError);
+    expect(() => Vocabulary.fromCounts([], { minCount: 0 })).toThrow(/Vocabulary.fromCounts: minCount/);
+    expect(() => Vocabulary.build([], { maxSize: -1 })).toThrow(/Vocabulary.build: maxSize/);
+  });
+});
+
 describe("TagSet", () => {
   it("puts O first and sorts the rest", () => {
     const tags = TagSet.fromSentences([{ tags: ["I-PER", "O", "B-LOC"] }, { tags: ["I-LOC", "O"] }]);

@@ -2,6 +2,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ValueError } from "../../src/errors.js";
 import { TagSet, Vocabulary, buildWindows, selectWindows, windowTensors } from "../../src/ner/index.js";
+import { buildCorpusWindows, windowMatrix } from "../../src/ner/windows.js";
+import { CompactCorpus } from "../../src/ner/conll-compact.js";
 import { casingId } from "../../src/ner/features.js";
 
 const train = [
@@ -126,5 +128,55 @@ describe("selectWindows and windowTensors", () => {
     expect(tensors.words.data).toBe(windows.words);
     expect(tensors.casing.shape).toEqual([6, 5]);
     expect(tensors.tags!.shape).toEqual([6]);
+  });
+});
+
+describe("windows from ids", () => {
+  it("windowMatrix pads each sentence's edges and maps ids through a lookup", () => {
+    // Two sentences of ids [7, 8, 9] and [4], w = 1: rows (before, 7, 8), (7, 8, 9), (8, 9, after), (b, 4, a).
+    const ids = Int32Array.of(7, 8, 9, 4);
+    const offsets = Int32Array.of(0, 3, 4);
+    expect(rows(windowMatrix(ids, offsets, 1, -1, -2), 3)).toEqual([
+      [-1, 7, 8],
+      [7, 8, 9],
+      [8, 9, -2],
+      [-1, 4, -2],
+    ]);
+    const lookup = Int32Array.from({ length: 10 }, (_, i) => 100 + i);
+    expect(Array.from(windowMatrix(ids, offsets, 0, -1, -2, lookup))).toEqual([107, 108, 109, 104]);
+    expect(windowMatrix(new Int32Array(0), Int32Array.of(0), 2, 0, 0)).toEqual(new Int32Array(0));
+    expect(() => windowMatrix(ids, Int32Array.of(0, 5), 2, 0, 0)).toThrow(
+      "windowMatrix: the offsets reach token 5, but there are 4 ids",
+    );
+    // Checked before anything is allocated.
+    const many = { length: 500_000_000 } as unknown as Int32Array;
+    expect(() => windowMatrix(many, Int32Array.of(0, 500_000_000), 2, 0, 0)).toThrow(/do not fit/);
+  });
+
+  it("buildCorpusWindows gives buildWindows' matrices for the corpus's sentences (property)", () => {
+    const word = fc.oneof(
+      fc.constantFrom("Paris", "paris", "1996", "<s>", "."),
+      fc.stringMatching(/^[a-zA-Z0-9]{1,4}$/),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(word, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 6 }),
+        fc.integer({ min: 0, max: 3 }),
+        (sentences, windowSize) => {
+          const labelled = sentences.map((tokens) => ({ tokens, tags: tokens.map(() => "O") }));
+          const vocabulary = Vocabulary.build(sentences.slice(0, 2), { minCount: 1 });
+          const corpus = CompactCorpus.fromSentences(labelled);
+          const tags = new Int32Array(corpus.tokenCount);
+          const expected = buildWindows(labelled, { vocabulary, windowSize, tagSet: new TagSet(["O"]) });
+          expect(buildCorpusWindows(corpus, { vocabulary, windowSize, tags })).toEqual(expected);
+          expect(buildCorpusWindows(corpus, { vocabulary, windowSize })).toEqual({ ...expected, tags: null });
+        },
+      ),
+    );
+    const corpus = CompactCorpus.fromSentences(train);
+    expect(() => buildCorpusWindows(corpus, { vocabulary, windowSize: -1 })).toThrow(ValueError);
+    expect(() => buildCorpusWindows(corpus, { vocabulary, tags: new Int32Array(2) })).toThrow(
+      "buildCorpusWindows: 2 tags for a corpus of 6 tokens",
+    );
   });
 });

@@ -8,11 +8,13 @@ import { Random } from "../../tensor/random.js";
 import type { Optimizer } from "../../nn/optim.js";
 import { WindowModel, windowModelConfig, type WindowModelConfig } from "../model.js";
 import { Vocabulary, TagSet, SPECIAL_WORDS } from "../vocab.js";
-import { buildWindows, type Windows } from "../windows.js";
-import { buildFeatureWindows, tokenFeaturesFor } from "../char-features.js";
+import { buildCorpusWindows, unknownTagError, windowMatrix, type Windows } from "../windows.js";
+import { buildFeatureWindows, tokenFeaturesFor, FEATURE_PADDING_ID } from "../char-features.js";
+import { sortTags } from "../conll.js";
+import { CompactCorpus, SentenceChecksum } from "../conll-compact.js";
 import { transitionTable, type TransitionTable } from "../decode.js";
 import { checkTagScheme, convertTags, detectScheme, entityTypes, splitTag, type TagScheme } from "../tags.js";
-import { checksumOf, type NerTaggerParts } from "../tagger.js";
+import type { NerTaggerParts } from "../tagger.js";
 import type { EmbeddingTable } from "../embeddings.js";
 import { resolveTrainingOptions, type NerTrainingOptions, type ResolvedTrainingOptions } from "./options.js";
 import type { LabelledSentence, NerTrainingData, PretrainedInfo } from "./types.js";
@@ -37,7 +39,7 @@ export interface TrainingRun {
   readonly featureWindows: Int32Array[];
   /** For the sentence objective with Viterbi decoding: the transitions the training scheme allows. */
   readonly allowed: TransitionTable | null;
-  /** Per window, 1 if the centre word has the binary classifier's type (all zeros for the softmax model). */
+  /** Per window, 1 if the centre word has the binary classifier's type (empty for the softmax model). */
   readonly binaryTargets: Float32Array;
   readonly devSentences: readonly LabelledSentence[] | null;
   readonly modelConfig: WindowModelConfig;
@@ -53,7 +55,9 @@ export interface TrainingRun {
 }
 
 export function checkSentences(sentences: unknown, name: string): readonly LabelledSentence[] {
-  if (!Array.isArray(sentences)) throw new ValueError(`trainNer: ${name} must be an array of sentences`);
+  if (!Array.isArray(sentences)) {
+    throw new ValueError(`trainNer: ${name} must be an array of sentences or a CompactCorpus`);
+  }
   sentences.forEach((s: LabelledSentence, i) => {
     if (
       s === null ||
@@ -68,10 +72,17 @@ export function checkSentences(sentences: unknown, name: string): readonly Label
   return sentences as readonly LabelledSentence[];
 }
 
+/** The training data as a {@link CompactCorpus} (sentences in an array are checked, then stored as one). */
+function compactOf(data: unknown, name: string): CompactCorpus {
+  if (data instanceof CompactCorpus) return data;
+  return CompactCorpus.fromSentences(checkSentences(data, name), `trainNer: ${name}`);
+}
+
 /** A checksum of sentences' tokens and tags (to check that a resumed run sees the same data). */
 export function fingerprintSentences(sentences: readonly LabelledSentence[]): string {
-  const text = sentences.map((s) => `${s.tokens.join(" ")}\t${s.tags.join(" ")}`).join("\n");
-  return `${sentences.length}:${checksumOf(new TextEncoder().encode(text))}`;
+  const checksum = new SentenceChecksum();
+  for (const s of sentences) checksum.add(s.tokens, s.tags);
+  return checksum.result();
 }
 
 /** The entity type of a tag, or null for `O`. */
@@ -82,14 +93,16 @@ export function typeOf(tag: string): string | null {
 
 /** The vocabulary: training words, then (with pretrained vectors) words of the table, in file order. */
 function buildVocabulary(
-  train: readonly LabelledSentence[],
+  train: CompactCorpus,
   options: ResolvedTrainingOptions,
   pretrained: EmbeddingTable | null,
 ): Vocabulary {
-  const base = Vocabulary.build(
-    train.map((s) => s.tokens),
-    { minCount: options.minCount, lowercase: options.lowercase, normalizeDigits: options.normalizeDigits },
-  );
+  const counts = train.tokenTable.map((word, i) => [word, train.tokenCounts[i]!] as const);
+  const base = Vocabulary.fromCounts(counts, {
+    minCount: options.minCount,
+    lowercase: options.lowercase,
+    normalizeDigits: options.normalizeDigits,
+  });
   if (pretrained === null || options.pretrainedWords === 0) return base;
   const words = base.words;
   const seen = new Set(words);
@@ -104,6 +117,70 @@ function buildVocabulary(
     added++;
   }
   return new Vocabulary(words, { lowercase: base.lowercase, normalizeDigits: base.normalizeDigits });
+}
+
+/**
+ * The tag set of the softmax model (the converted training tags', or the checkpoint's when resuming) and the
+ * tag id of every training token. Tags are converted from the data's scheme one sentence at a time.
+ */
+function trainingTags(
+  train: CompactCorpus,
+  scheme: TagScheme,
+  trainingScheme: TagScheme,
+  stored: TagSet | null,
+): { tagSet: TagSet; ids: Int32Array } {
+  // Per token, an index into `table`: the data's own tags, or the converted ones.
+  let table: readonly string[] = train.tagTable;
+  let local = train.tagIds;
+  if (trainingScheme !== scheme) {
+    const converted: string[] = [];
+    const convertedIds = new Map<string, number>();
+    local = new Int32Array(train.tokenCount);
+    for (let s = 0; s < train.sentenceCount; s++) {
+      const tags = convertTags(train.tagsOf(s), scheme, trainingScheme);
+      const first = train.offsets[s]!;
+      for (let i = 0; i < tags.length; i++) {
+        let id = convertedIds.get(tags[i]!);
+        if (id === undefined) {
+          id = converted.length;
+          converted.push(tags[i]!);
+          convertedIds.set(tags[i]!, id);
+        }
+        local[first + i] = id;
+      }
+    }
+    table = converted;
+  }
+  const tagSet = stored ?? new TagSet(sortTags(table));
+  const remap = Int32Array.from(table, (tag) => tagSet.idOf(tag));
+  const ids = new Int32Array(train.tokenCount);
+  let s = 0;
+  for (let t = 0; t < ids.length; t++) {
+    const id = remap[local[t]!]!;
+    if (id < 0) {
+      while (train.offsets[s + 1]! <= t) s++;
+      throw unknownTagError(table[local[t]!]!, s, t - train.offsets[s]!, tagSet);
+    }
+    ids[t] = id;
+  }
+  return { tagSet, ids };
+}
+
+/** For each token feature of the model, the [tokens, 2w + 1] value ids of the corpus's windows. */
+function corpusFeatureWindows(
+  train: CompactCorpus,
+  features: WindowModelConfig["features"],
+  windowSize: number,
+): Int32Array[] {
+  // The value id of each distinct token: its window of width 1, as a sentence of its own.
+  const perToken = buildFeatureWindows(
+    train.tokenTable.map((token) => [token]),
+    features,
+    0,
+  );
+  return perToken.map((lookup) =>
+    windowMatrix(train.tokenIds, train.offsets, windowSize, FEATURE_PADDING_ID, FEATURE_PADDING_ID, lookup),
+  );
 }
 
 /** Pretrained rows for the vocabulary: the first table word of each normalised form wins. */
@@ -145,11 +222,15 @@ export function prepareRun(
   resume: TrainingCheckpoint | null,
 ): { run: TrainingRun; progress: TrainingProgress; startEpoch: number } {
   if (data === null || typeof data !== "object") throw new ValueError("trainNer: expected { train, dev? }");
-  const train = checkSentences(data.train, "train");
-  const dev = data.dev === undefined || data.dev === null ? null : checkSentences(data.dev, "dev");
-  const nonEmptyTrain = train.filter((s) => s.tokens.length > 0);
-  if (nonEmptyTrain.length === 0) throw new ValueError("trainNer: the training data has no tokens");
-  const fingerprint = fingerprintSentences(train);
+  const train = compactOf(data.train, "train");
+  const dev =
+    data.dev === undefined || data.dev === null
+      ? null
+      : data.dev instanceof CompactCorpus
+        ? data.dev
+        : checkSentences(data.dev, "dev");
+  if (train.tokenCount === 0) throw new ValueError("trainNer: the training data has no tokens");
+  const fingerprint = train.fingerprint;
 
   // Options, schemes and entity types.
   const options = resume !== null ? resume.state.options : resolveTrainingOptions(trainingOptions);
@@ -158,19 +239,19 @@ export function prepareRun(
       "trainNer: the checkpoint was made on other training data (resume with the same --train file)",
     );
   }
-  const detected = detectScheme(train.map((s) => s.tags));
+  const detected = train.schemeDetection;
   const scheme = resume?.state.scheme ?? checkTagScheme(data.scheme ?? detected.scheme, "trainNer: scheme");
   const trainingScheme: TagScheme =
     resume?.state.trainingScheme ?? (options.trainingScheme === "data" ? scheme : options.trainingScheme);
   let devScheme = scheme;
   if (dev !== null) {
-    const d = detectScheme(dev.map((s) => s.tags));
+    const d = dev instanceof CompactCorpus ? dev.schemeDetection : detectScheme(dev.map((s) => s.tags));
     if (d.certain) devScheme = d.scheme;
   }
   if (options.objective === "sentence" && options.binary !== null) {
     throw new ValueError("trainNer: the sentence objective trains the softmax over all tags, not binary");
   }
-  const types = entityTypes(train.flatMap((s) => s.tags));
+  const types = entityTypes(train.tagTable);
   if (options.binary !== null && !types.includes(options.binary)) {
     throw new ValueError(
       `trainNer: the entity type ${JSON.stringify(options.binary)} does not occur in the training data (its types: ${types.join(", ") || "none"})`,
@@ -182,27 +263,33 @@ export function prepareRun(
   const vocabulary =
     resume !== null
       ? Vocabulary.fromJSON(resume.state.vocabulary)
-      : buildVocabulary(nonEmptyTrain, options, pretrained);
-  const trainTags = nonEmptyTrain.map((s) =>
-    trainingScheme === scheme ? [...s.tags] : convertTags(s.tags, scheme, trainingScheme),
-  );
-  const tagSet =
+      : buildVocabulary(train, options, pretrained);
+  const tags =
     options.binary !== null
       ? null
-      : resume !== null && resume.state.tags !== null
-        ? TagSet.fromJSON(resume.state.tags)
-        : TagSet.fromSentences(trainTags.map((tags) => ({ tags })));
-  const windows = buildWindows(
-    nonEmptyTrain.map((s, i) => ({ tokens: s.tokens, tags: trainTags[i]! })),
-    { vocabulary, windowSize: options.windowSize, ...(tagSet !== null ? { tagSet } : {}) },
-  );
-  const binaryTargets = new Float32Array(windows.count);
+      : trainingTags(
+          train,
+          scheme,
+          trainingScheme,
+          resume !== null && resume.state.tags !== null ? TagSet.fromJSON(resume.state.tags) : null,
+        );
+  const tagSet = tags?.tagSet ?? null;
+  const windows = buildCorpusWindows(train, {
+    vocabulary,
+    windowSize: options.windowSize,
+    tags: tags?.ids ?? null,
+  });
+  const binaryTargets = new Float32Array(options.binary !== null ? windows.count : 0);
   if (options.binary !== null) {
-    let row = 0;
-    for (const s of nonEmptyTrain)
-      for (const tag of s.tags) binaryTargets[row++] = typeOf(tag) === options.binary ? 1 : 0;
+    const positive = train.tagTable.map((tag) => (typeOf(tag) === options.binary ? 1 : 0));
+    for (let t = 0; t < binaryTargets.length; t++) binaryTargets[t] = positive[train.tagIds[t]!]!;
   }
-  const devSentences = dev === null ? null : dev.filter((s) => s.tokens.length > 0);
+  const devSentences =
+    dev === null
+      ? null
+      : dev instanceof CompactCorpus
+        ? [...dev.sentences()]
+        : dev.filter((s) => s.tokens.length > 0);
 
   // The model and its optimiser.
   const wordDimension = pretrained !== null ? pretrained.dimension : options.wordDimension;
@@ -230,16 +317,9 @@ export function prepareRun(
           dropout: options.dropout,
           inputDropout: options.inputDropout,
           objective: options.objective,
-          features: tokenFeaturesFor(
-            options,
-            nonEmptyTrain.map((s) => s.tokens),
-          ),
+          features: tokenFeaturesFor(options, train.tokenLists()),
         });
-  const featureWindows = buildFeatureWindows(
-    nonEmptyTrain.map((s) => s.tokens),
-    modelConfig.features,
-    modelConfig.windowSize,
-  );
+  const featureWindows = corpusFeatureWindows(train, modelConfig.features, modelConfig.windowSize);
   const allowed =
     modelConfig.objective === "sentence" && options.decoding === "viterbi" && tagSet !== null
       ? transitionTable(tagSet.tags, trainingScheme)

@@ -2,8 +2,8 @@
  * How the `ner` subcommands print: per-epoch lines, the table of dev scores, the run's description and tagged
  * text.
  */
-import type { ConllCorpus } from "../../../ner/conll.js";
-import { detectScheme, entityTypes } from "../../../ner/tags.js";
+import type { CompactCorpus } from "../../../ner/conll-compact.js";
+import { entityTypes } from "../../../ner/tags.js";
 import type { TaggedText } from "../../../ner/tagger.js";
 import {
   resolveTrainingOptions,
@@ -94,19 +94,19 @@ export function formatTaggedConll(tagged: TaggedText): string {
 
 /** The data and the model of a run, before it starts. */
 export function describeRun(
-  train: ConllCorpus,
-  dev: ConllCorpus | null,
+  train: CompactCorpus,
+  dev: CompactCorpus | null,
   options: NerTrainingOptions,
   resumed: TrainingCheckpoint | null,
 ): string {
-  const scheme = detectScheme(train.sentences.map((s) => s.tags)).scheme;
+  const scheme = train.schemeDetection.scheme;
   const lines = [
-    `train: ${train.file}: ${formatCount(train.sentences.length)} sentences, ${formatCount(train.tokenCount)} tokens, ` +
+    `train: ${train.file}: ${formatCount(train.sentenceCount)} sentences, ${formatCount(train.tokenCount)} tokens, ` +
       `${scheme} tags, entity types ${entityTypes(train.tagSet).join(", ") || "none"}`,
   ];
   if (dev)
     lines.push(
-      `dev:   ${dev.file}: ${formatCount(dev.sentences.length)} sentences, ${formatCount(dev.tokenCount)} tokens`,
+      `dev:   ${dev.file}: ${formatCount(dev.sentenceCount)} sentences, ${formatCount(dev.tokenCount)} tokens`,
     );
   if (resumed) {
     const s = resumed.state;

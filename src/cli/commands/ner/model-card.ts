@@ -8,7 +8,7 @@ import { createReadStream } from "node:fs";
 import { VERSION } from "../../../version.js";
 import type { NerTagger } from "../../../ner/tagger.js";
 import type { EpochRecord, ResolvedTrainingOptions } from "../../../ner/trainer.js";
-import type { ConllCorpus } from "../../../ner/conll.js";
+import type { CompactCorpus } from "../../../ner/conll-compact.js";
 import { formatCount } from "../../progress.js";
 
 /** A data file of the run. */
@@ -29,15 +29,15 @@ export async function sha256File(path: string): Promise<string> {
 
 /** The card's entries for a run's data files. */
 export async function cardFiles(
-  train: ConllCorpus,
-  dev: ConllCorpus | null,
+  train: CompactCorpus,
+  dev: CompactCorpus | null,
   embeddings: string | null,
 ): Promise<CardFile[]> {
-  const corpus = async (role: string, c: ConllCorpus): Promise<CardFile> => ({
+  const corpus = async (role: string, c: CompactCorpus): Promise<CardFile> => ({
     role,
     path: c.file,
     sha256: await sha256File(c.file),
-    summary: `${formatCount(c.sentences.length)} sentences, ${formatCount(c.tokenCount)} tokens`,
+    summary: `${formatCount(c.sentenceCount)} sentences, ${formatCount(c.tokenCount)} tokens`,
   });
   const files = [await corpus("train", train)];
   if (dev !== null) files.push(await corpus("dev", dev));

@@ -11,7 +11,7 @@
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../../ner/conll-node.js";
-import type { ConllCorpus } from "../../../ner/conll.js";
+import type { CompactCorpus } from "../../../ner/conll-compact.js";
 import type { EmbeddingTable } from "../../../ner/embeddings.js";
 import { saveNerModel } from "../../../ner/tagger-node.js";
 import {
@@ -41,8 +41,8 @@ import { write } from "./shared.js";
 export { CHECKPOINT_FILE };
 
 export interface RunTrainingArguments {
-  train: ConllCorpus;
-  dev: ConllCorpus | null;
+  train: CompactCorpus;
+  dev: CompactCorpus | null;
   options: NerTrainingOptions;
   pretrained: EmbeddingTable | null;
   out: string | null;
@@ -173,7 +173,7 @@ export async function runTraining(args: RunTrainingArguments): Promise<NerTraini
     let result: NerTrainingResult;
     try {
       result = await trainNer(
-        { train: args.train.sentences, dev: args.dev?.sentences ?? null, pretrained: args.pretrained },
+        { train: args.train, dev: args.dev, pretrained: args.pretrained },
         args.options,
         {
           resume: args.resume,

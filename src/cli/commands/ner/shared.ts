@@ -6,11 +6,11 @@ import { readFile, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ValueError } from "../../../errors.js";
-import { readConllFile } from "../../../ner/conll-node.js";
+import { readCompactCorpus } from "../../../ner/conll-node.js";
+import type { CompactCorpus } from "../../../ner/conll-compact.js";
 import { readEmbeddingsFile } from "../../../ner/embeddings-node.js";
 import type { EmbeddingTable } from "../../../ner/embeddings.js";
 import { embeddingTableFromSafetensors } from "../../../ner/embedding-table.js";
-import type { ConllCorpus } from "../../../ner/conll.js";
 import { NerTagger } from "../../../ner/tagger-node.js";
 import {
   WINK_DIMENSION,
@@ -53,10 +53,13 @@ export async function requireFile(path: string, what: string): Promise<void> {
   if (!info.isFile()) throw new ValueError(`${what} ${path}: not a file`);
 }
 
-/** Reads a CoNLL file given by a flag. */
-export async function readCorpus(path: string, what: string): Promise<ConllCorpus> {
+/**
+ * Reads a CoNLL file given by a flag, as a stream, into a compact corpus (ids, not strings: a big training
+ * file takes memory in proportion to its tokens).
+ */
+export async function readCorpus(path: string, what: string): Promise<CompactCorpus> {
   await requireFile(path, what);
-  return readConllFile(path);
+  return readCompactCorpus(path);
 }
 
 /** Where a training run's word vectors come from, as `--embeddings` chose them. */
