@@ -441,6 +441,7 @@ const concat: Lowering<ConcatAttrs> = (view) => {
   const { outer } = blockView(shape, [axis])!;
   const blocks = view.inputShapes.map((s) => (outer === 0 ? 0 : sizeOf(s) / outer));
   const parts: TypedArray[] = view.inputShapes.map(() => view.output()._data);
+  const shortRows = blocks.every((block) => block <= 64);
   const begins: number[][] = [];
   let offset = 0;
   for (const s of view.inputShapes) {
@@ -449,8 +450,14 @@ const concat: Lowering<ConcatAttrs> = (view) => {
   }
   return {
     forward: () => {
-      for (let j = 0; j < parts.length; j++) parts[j] = view.input(j)._data;
-      backend().concat(parts, outer, blocks, view.output()._data);
+      let float32 = true;
+      for (let j = 0; j < parts.length; j++) {
+        parts[j] = view.input(j)._data;
+        float32 &&= parts[j] instanceof Float32Array;
+      }
+      const out = view.output()._data;
+      if (float32 && out instanceof Float32Array && shortRows) concatF32(parts, outer, blocks, out);
+      else backend().concat(parts, outer, blocks, out);
     },
     // Each input receives its own block of the upstream gradient
     backward: (j) => (out) =>
@@ -464,12 +471,52 @@ interface GatherAttrs {
   sparse: boolean;
 }
 
+/**
+ * Rows `indices` of a float32 table [rows, inner] (an embedding lookup), copied value by value: its rows are
+ * short, where a subarray and a `set` per row cost more than the copy.
+ */
+function gatherRowsF32(table: Float32Array, indices: Int32Array, inner: number, out: Float32Array): void {
+  for (let j = 0, to = 0; j < indices.length; j++) {
+    const from = indices[j]! * inner;
+    for (let i = 0; i < inner; i++, to++) out[to] = table[from + i]!;
+  }
+}
+
+/** Float32 blocks side by side, row by row (the layout kernel's concat, value by value for short rows). */
+function concatF32(
+  parts: readonly TypedArray[],
+  outer: number,
+  blocks: readonly number[],
+  out: Float32Array,
+): void {
+  let rowSize = 0;
+  for (const block of blocks) rowSize += block;
+  for (let p = 0, column = 0; p < parts.length; p++) {
+    const part = parts[p] as Float32Array;
+    const block = blocks[p]!;
+    for (let o = 0; o < outer; o++) {
+      const from = o * block;
+      const to = o * rowSize + column;
+      for (let i = 0; i < block; i++) out[to + i] = part[from + i]!;
+    }
+    column += block;
+  }
+}
+
 const gather: Lowering<GatherAttrs> = (view) => {
   const { axis } = view.tracedAttrs;
   const shape = view.inputShapes[0]!;
   const axisView = blockView(shape, [axis])!;
+  const inner = axisView.inner;
   return {
-    forward: () => backend().gather(view.input(0)._data, axisView, view.attrs().indices, view.output()._data),
+    forward: () => {
+      const table = view.input(0)._data;
+      const out = view.output()._data;
+      const { indices } = view.attrs();
+      if (axisView.outer === 1 && table instanceof Float32Array && out instanceof Float32Array) {
+        gatherRowsF32(table, indices, inner, out);
+      } else backend().gather(table, axisView, indices, out);
+    },
     // Rows picked several times accumulate gradient (a row-sparse gradient is handled by the plan)
     backward: () => (out) => {
       out.fill(0);
@@ -543,6 +590,64 @@ const crossEntropy: Lowering<CrossEntropyAttrs> = (view) => {
   };
 };
 
+interface BinaryCrossEntropyAttrs {
+  reduction: "mean" | "sum" | "none";
+  posWeight: number;
+}
+
+/**
+ * Binary cross-entropy on logits (the lecture's J = σ(s) classifier): the forward sums the per-element losses
+ * p·t·softplus(−x) + (1 − t)·softplus(x) in float64 as the op does, and the backward is one pass
+ * dx = ((1 − t)σ(x) − p·t(1 − σ(x))) dL (÷ N for the mean) after the σ kernel the eager rule runs, rounding
+ * where the rule's ops store, so that it gives the eager gradient's bits.
+ */
+const binaryCrossEntropy: Lowering<BinaryCrossEntropyAttrs> = (view) => {
+  const { reduction, posWeight } = view.tracedAttrs;
+  if (reduction === "none") return 'binaryCrossEntropyWithLogits: reduction "none" runs eagerly';
+  if (!shapesEqual(view.inputShapes[0]!, view.inputShapes[1]!)) {
+    return "binaryCrossEntropyWithLogits: targets of another shape than the logits run eagerly";
+  }
+  const n = sizeOf(view.inputShapes[0]!);
+  const probabilities = view.scratch(n);
+  const arena = view.resident(0) ? view.arena : null;
+  return {
+    forward: () => {
+      const x = view.input(0)._data;
+      const t = view.input(1)._data;
+      let total = 0;
+      for (let i = 0; i < n; i++) {
+        const z = x[i]!;
+        const y = t[i]!;
+        // softplus(±z) computed without overflow
+        const spNeg = Math.max(-z, 0) + Math.log1p(Math.exp(-Math.abs(z)));
+        const spPos = Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z)));
+        total += posWeight * y * spNeg + (1 - y) * spPos;
+      }
+      view.output()._data[0] = reduction === "sum" ? total : total / Math.max(1, n);
+    },
+    // L = p·t·softplus(−x) + (1 − t)·softplus(x): dx = ((1 − t)σ(x) − p·t·(1 − σ(x))) dL
+    backward: (j) => {
+      if (j !== 0) return null;
+      return (out) => {
+        const x = view.input(0)._data;
+        const t = view.input(1)._data;
+        const round = rounding(out);
+        const g = view.upstream()._data[0]!;
+        const scale = reduction === "mean" ? round(g * round(1 / Math.max(1, n))) : g;
+        const weight = round(posWeight);
+        unaryInto("sigmoid", x, probabilities, arena);
+        for (let i = 0; i < n; i++) {
+          const s = probabilities[i]!;
+          const y = t[i]!;
+          const negative = round(round(1 - y) * s);
+          const positive = round(round(y * weight) * round(1 - s));
+          out[i] = round(scale * round(negative - positive));
+        }
+      };
+    },
+  };
+};
+
 const UNARY: readonly UnaryKernel[] = ["neg", "exp", "log", "sqrt", "sigmoid", "tanh", "relu", "square"];
 const BINARY: readonly BinaryKernel[] = ["add", "sub", "mul", "div"];
 
@@ -556,4 +661,5 @@ export const lowerings: ReadonlyMap<string, Lowering<never>> = new Map<string, L
   ["concat", concat],
   ["gather", gather],
   ["crossEntropy", crossEntropy],
+  ["binaryCrossEntropyWithLogits", binaryCrossEntropy],
 ]);

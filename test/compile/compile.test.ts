@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  binaryCrossEntropyWithLogits,
   CompileError,
   compile,
   crossEntropy,
@@ -129,6 +130,74 @@ describe("compile", () => {
       expect(kernelsOf(weight.data) !== null).toBe(getBackend().name === "wasm");
       expect(weight.grad).not.toBeNull();
       expect(kernelsOf(weight.grad!.data) !== null).toBe(getBackend().name === "wasm");
+    }
+  });
+
+  it("trains the lecture's binary classifier (σ(uᵀh), binary cross-entropy) as eager does, to the bit", () => {
+    const build = (compiled: boolean): Setup & { fn: { fallbackReason: string | null } | null } => {
+      seed(6);
+      const embedding = new nn.Embedding(200, 8, { sparse: true });
+      const hidden = new nn.Linear(40, 24);
+      const output = new nn.Linear(24, 1);
+      const parameters = [...embedding.parameters(), ...hidden.parameters(), ...output.parameters()];
+      const optimizer = new nn.SGD(parameters, { lr: 0.5 });
+      const body = (ids: Int32Array, targets: Tensor) => {
+        const s = output.forward(hidden.forward(embedding.forward(ids).reshape([-1, 40])).tanh()).squeeze(1);
+        const loss = binaryCrossEntropyWithLogits(s, targets, { posWeight: 3 });
+        optimizer.zeroGrad();
+        loss.backward();
+        optimizer.step();
+        return loss;
+      };
+      const fn = compiled ? compile(body) : null;
+      const run = fn ?? body;
+      return {
+        parameters,
+        fn,
+        step: (step) => {
+          // 300 windows (σ on the WebAssembly kernel) and 20 (on the JavaScript one), in turn
+          const batch = step % 2 === 0 ? 300 : 20;
+          const ids = Int32Array.from({ length: batch * 5 }, (_, i) => (i * 13 + step * 7) % 200);
+          const targets = Float32Array.from({ length: batch }, (_, i) => ((i * 7 + step) % 5 === 0 ? 1 : 0));
+          return run(ids, tensor(targets)).item();
+        },
+      };
+    };
+    const { eager, compiled } = eagerAndCompiled(build, 6);
+    expect(compiled.losses).toEqual(eager.losses);
+    compiled.parameters.forEach((p, i) => expect(p).toEqual(eager.parameters[i]));
+    const setup = build(true);
+    for (let s = 0; s < 3; s++) setup.step(s);
+    expect(setup.fn!.fallbackReason).toBeNull();
+  });
+
+  it("computes the binary cross-entropy's gradient as finite differences do (float64, mean and sum)", () => {
+    for (const reduction of ["mean", "sum"] as const) {
+      const x = tensor([0.3, -1.2, 2.5, -0.1, 4], { dtype: "float64", requiresGrad: true });
+      const t = tensor([1, 0, 1, 1, 0], { dtype: "float64" });
+      const options = { reduction, posWeight: 1.5 };
+      const f = compile(() => {
+        const loss = binaryCrossEntropyWithLogits(x.mul(2), t, options);
+        loss.backward();
+        return loss;
+      });
+      f();
+      x.grad = null;
+      f(); // the replayed plan's gradient
+      expect(f.stats.replays).toBe(1);
+      const analytic = Float64Array.from(x.grad!.data);
+      const h = 1e-6;
+      const lossAt = (values: number[]) =>
+        binaryCrossEntropyWithLogits(tensor(values, { dtype: "float64" }).mul(2), t, options).item();
+      const base = Array.from(x.data);
+      base.forEach((value, i) => {
+        const plus = base.slice();
+        const minus = base.slice();
+        plus[i] = value + h;
+        minus[i] = value - h;
+        const numeric = (lossAt(plus) - lossAt(minus)) / (2 * h);
+        expect(Math.abs(analytic[i]! - numeric)).toBeLessThan(1e-7);
+      });
     }
   });
 

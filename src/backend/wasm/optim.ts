@@ -176,6 +176,25 @@ function gatherRows(
   target: OptimizerArray,
   at: number,
 ): void {
+  if (source instanceof Float32Array && target instanceof Float32Array) {
+    gatherRowsF32(source, rows, rowSize, target, at);
+    return;
+  }
+  for (let k = 0; k < rows.length; k++) {
+    const from = rows[k]! * rowSize;
+    const to = at + k * rowSize;
+    for (let j = 0; j < rowSize; j++) target[to + j] = source[from + j]!;
+  }
+}
+
+/** gatherRows on Float32Arrays only (a loop compiled for one array type runs several times faster). */
+function gatherRowsF32(
+  source: Float32Array,
+  rows: Int32Array,
+  rowSize: number,
+  target: Float32Array,
+  at: number,
+): void {
   for (let k = 0; k < rows.length; k++) {
     const from = rows[k]! * rowSize;
     const to = at + k * rowSize;
@@ -190,6 +209,25 @@ function scatterRows(
   rows: Int32Array,
   rowSize: number,
   target: OptimizerArray,
+): void {
+  if (source instanceof Float32Array && target instanceof Float32Array) {
+    scatterRowsF32(source, at, rows, rowSize, target);
+    return;
+  }
+  for (let k = 0; k < rows.length; k++) {
+    const from = at + k * rowSize;
+    const to = rows[k]! * rowSize;
+    for (let j = 0; j < rowSize; j++) target[to + j] = source[from + j]!;
+  }
+}
+
+/** scatterRows on Float32Arrays only. */
+function scatterRowsF32(
+  source: Float32Array,
+  at: number,
+  rows: Int32Array,
+  rowSize: number,
+  target: Float32Array,
 ): void {
   for (let k = 0; k < rows.length; k++) {
     const from = at + k * rowSize;

@@ -82,7 +82,7 @@ interface Batch {
   /** The sentence objective: where each sentence starts among the batch's windows. */
   sentenceOffsets: Int32Array | null;
   /** The binary objective: the targets (0 or 1) of the batch's windows. */
-  binaryTargets: Float32Array | null;
+  binaryTargets: Tensor | null;
 }
 
 /** A training step: the eager function, and what runs it (compiled unless the options say otherwise). */
@@ -112,7 +112,6 @@ function trainingStep(run: TrainingRun): { position: StepPosition; step: Trainin
   const where: StepPosition = { epoch: 0, batch: 0 };
   const body = (batch: Batch): Tensor => {
     const logits = model.forward(batch.words, batch.casing, batch.features);
-    const rows = batch.targets.length;
     const loss =
       batch.sentenceOffsets !== null
         ? crfNegativeLogLikelihood(logits, model.crf!, batch.targets, batch.sentenceOffsets, {
@@ -120,7 +119,7 @@ function trainingStep(run: TrainingRun): { position: StepPosition; step: Trainin
           })
         : batch.binaryTargets === null
           ? crossEntropy(logits, batch.targets)
-          : binaryCrossEntropyWithLogits(logits, new Tensor(batch.binaryTargets.slice(), [rows], "float32"));
+          : binaryCrossEntropyWithLogits(logits, batch.binaryTargets);
     const value = loss.item();
     if (!Number.isFinite(value)) {
       throw new ValueError(
@@ -167,6 +166,16 @@ export async function trainEpoch(
   let casing = new Int32Array(batchSize * width);
   let targets = new Int32Array(batchSize);
   const binaryBatch = new Float32Array(batchSize);
+  // The binary targets as a tensor over binaryBatch (made once; the step reads it before the next batch).
+  const binaryTensors = new Map<number, Tensor>();
+  const binaryTensor = (rows: number): Tensor => {
+    let t = binaryTensors.get(rows);
+    if (t === undefined) {
+      t = new Tensor(rows === batchSize ? binaryBatch : binaryBatch.subarray(0, rows), [rows], "float32");
+      binaryTensors.set(rows, t);
+    }
+    return t;
+  };
   const featureBatches = featureWindows.map(() => new Int32Array(batchSize * width));
 
   const { step, position } = trainingStep(run);
@@ -220,13 +229,22 @@ export async function trainEpoch(
     const batchWords = full ? words : words.subarray(0, rows * width);
     const batchCasing = full ? casing : casing.subarray(0, rows * width);
     const batchFeatures = featureBatches.map((ids) => (full ? ids : ids.subarray(0, rows * width)));
+    // The batch's windows, copied value by value (a window is a few ids: a subarray per row costs more).
+    const allWords = windows.words;
+    const allCasing = windows.casing;
     for (let r = 0; r < rows; r++) {
-      const row = order[first + r]!;
-      batchWords.set(windows.words.subarray(row * width, (row + 1) * width), r * width);
-      batchCasing.set(windows.casing.subarray(row * width, (row + 1) * width), r * width);
-      for (let f = 0; f < batchFeatures.length; f++) {
-        batchFeatures[f]!.set(featureWindows[f]!.subarray(row * width, (row + 1) * width), r * width);
+      const from = order[first + r]! * width;
+      const to = r * width;
+      for (let k = 0; k < width; k++) {
+        batchWords[to + k] = allWords[from + k]!;
+        batchCasing[to + k] = allCasing[from + k]!;
       }
+      for (let f = 0; f < batchFeatures.length; f++) {
+        const ids = featureWindows[f]!;
+        const batchIds = batchFeatures[f]!;
+        for (let k = 0; k < width; k++) batchIds[to + k] = ids[from + k]!;
+      }
+      const row = order[first + r]!;
       if (tagSet !== null) targets[r] = windows.tags![row]!;
       else binaryBatch[r] = binaryTargets[row]!;
     }
@@ -239,8 +257,7 @@ export async function trainEpoch(
       features: batchFeatures,
       targets: batchTargets,
       sentenceOffsets,
-      binaryTargets:
-        tagSet === null ? (rows === batchSize ? binaryBatch : binaryBatch.subarray(0, rows)) : null,
+      binaryTargets: tagSet === null ? binaryTensor(rows) : null,
     };
     const value = sentenceOffsets !== null ? step.eager(batch) : step.run(batch);
     lossSum += value * rows;
