@@ -332,6 +332,16 @@ const CONFIGURATIONS: Configuration[] = [
     options: { epochs: 15, ...FEATURES },
   },
   {
+    id: "a5",
+    title: "softmax window model + rare-word dropout (α = 1), random initialisation",
+    options: { epochs: 15, rareWordDropout: 1 },
+  },
+  {
+    id: "a6",
+    title: "softmax window model + features + rare-word dropout (α = 1), random initialisation",
+    options: { epochs: 15, rareWordDropout: 1, ...FEATURES },
+  },
+  {
     id: "b",
     title:
       "softmax window model, GloVe 100d (vocabulary: training words + the 100,000 most frequent GloVe words)",

@@ -45,6 +45,34 @@ function dropWords(words: Int32Array, p: number, random: Random): void {
 }
 
 /**
+ * Frequency-aware word dropout: for each word id, the probability α / (α + c) of replacing it by `<unk>`,
+ * where c is how often the word is the centre of a training window (each token is the centre of exactly one
+ * window, so c is its training count). Special ids get 0.
+ */
+export function rareWordProbabilities(windows: Windows, alpha: number): Float64Array {
+  let largest = 0;
+  for (let i = 0; i < windows.words.length; i++) largest = Math.max(largest, windows.words[i]!);
+  const counts = new Float64Array(largest + 1);
+  for (let row = 0; row < windows.count; row++) {
+    counts[windows.words[row * windows.width + windows.windowSize]!]! += 1;
+  }
+  const probabilities = new Float64Array(largest + 1);
+  for (let id = SPECIAL_WORDS.length; id <= largest; id++) {
+    // A word seen only beside training centres (c = 0) is dropped as if seen once.
+    probabilities[id] = alpha / (alpha + Math.max(1, counts[id]!));
+  }
+  return probabilities;
+}
+
+/** Replaces each word id by `<unk>` (id 0) with its own probability (`rareWordProbabilities`). */
+function dropRareWords(words: Int32Array, probabilities: Float64Array, random: Random): void {
+  for (let i = 0; i < words.length; i++) {
+    const id = words[i]!;
+    if (id >= SPECIAL_WORDS.length && random.uniform() < probabilities[id]!) words[i] = 0;
+  }
+}
+
+/**
  * The sentence objective's minibatches: the window rows of the shuffled sentences one after another
  * (`order`), and where each batch starts in `sentenceOrder` (the last entry is the sentence count). A batch
  * takes whole sentences until it holds at least `batchSize` windows.
@@ -179,6 +207,8 @@ export async function trainEpoch(
   const featureBatches = featureWindows.map(() => new Int32Array(batchSize * width));
 
   const { step, position } = trainingStep(run);
+  const rareProbabilities =
+    options.rareWordDropout > 0 ? rareWordProbabilities(windows, options.rareWordDropout) : null;
   position.epoch = epoch;
   optimizer.lr = options.lr / (1 + options.lrDecay * (epoch - 1));
   model.train();
@@ -249,6 +279,7 @@ export async function trainEpoch(
       else binaryBatch[r] = binaryTargets[row]!;
     }
     if (options.wordDropout > 0) dropWords(batchWords, options.wordDropout, random);
+    if (rareProbabilities !== null) dropRareWords(batchWords, rareProbabilities, random);
     const batchTargets = rows === targets.length ? targets : targets.subarray(0, rows);
     position.batch = b + 1;
     const batch: Batch = {

@@ -75,6 +75,11 @@ export interface NerTrainingOptions {
   /** Probability of replacing a training word by `<unk>` in a window (default 0). */
   wordDropout?: number;
   /**
+   * α of frequency-aware word dropout: a training word seen c times is replaced by `<unk>` with probability
+   * α / (α + c), so rare words teach the `<unk>` vector what unseen words look like (default 0: off).
+   */
+  rareWordDropout?: number;
+  /**
    * "window": each window on its own with a softmax (the lecture's model); "sentence": whole sentences with
    * a CRF over the window network's tag scores (Collobert's sentence-level log-likelihood).
    */
@@ -124,6 +129,11 @@ interface SpecBase<T> {
   cli?: OptionFlag;
   /** Added after checkpoints were first written: a checkpoint without it gets the default. */
   addedLater?: boolean;
+  /**
+   * With `addedLater`: the value a run written before the option existed trained with, when it differs from
+   * today's default (a resumed run carries on as it began).
+   */
+  legacy?: T;
 }
 
 /** An integer in [min, max] (`nullable`: null is allowed too, meaning "not set"). */
@@ -225,6 +235,18 @@ export const TRAINING_OPTIONS: { readonly [K in keyof NerTrainingOptions]-?: Opt
     maxOpen: true,
     default: 0,
     cli: { flag: "--word-dropout <p>", help: "replace training words by <unk> with this probability" },
+  },
+  rareWordDropout: {
+    kind: "number",
+    min: 0,
+    max: Number.MAX_VALUE,
+    default: 0,
+    addedLater: true,
+    legacy: 0,
+    cli: {
+      flag: "--rare-word-dropout <alpha>",
+      help: "replace a training word seen c times by <unk> with probability alpha / (alpha + c); 0: off",
+    },
   },
   objective: {
     kind: "choice",
@@ -510,7 +532,11 @@ export function checkResolvedOptions(value: unknown, where: string): ResolvedTra
   const resolved: Record<string, unknown> = {};
   for (const key of TRAINING_OPTION_NAMES) {
     if (!(key in record) && TRAINING_OPTIONS[key].addedLater === true) {
-      resolved[key] = defaultOption(key, resolved as Partial<ResolvedTrainingOptions>);
+      const spec: { legacy?: unknown } = TRAINING_OPTIONS[key];
+      resolved[key] =
+        spec.legacy !== undefined
+          ? spec.legacy
+          : defaultOption(key, resolved as Partial<ResolvedTrainingOptions>);
       continue;
     }
     if (!(key in record)) throw new ValueError(`${where}: "options" has no "${key}"`);

@@ -132,6 +132,7 @@ export function describeRun(
     if (o.dropout > 0) parts.push(`dropout ${o.dropout}`);
     if (o.inputDropout > 0) parts.push(`input dropout ${o.inputDropout}`);
     if (o.wordDropout > 0) parts.push(`word dropout ${o.wordDropout}`);
+    if (o.rareWordDropout > 0) parts.push(`rare-word dropout α ${o.rareWordDropout}`);
     const features = [
       o.prefixDimension > 0 ? `prefix ${o.affixLength} (${o.prefixDimension}-d)` : "",
       o.suffixDimension > 0 ? `suffix ${o.affixLength} (${o.suffixDimension}-d)` : "",
