@@ -26,22 +26,60 @@ const SIZE_FIELDS: readonly [keyof WindowModelConfig, number][] = [
   ["hiddenSize", 1],
 ];
 
-function sizeOf(model: Record<string, unknown>, field: string, minimum: number, where: string): number {
+function sizeOf(
+  model: Record<string, unknown>,
+  field: string,
+  minimum: number,
+  where: string,
+  label = `model.${field}`,
+): number {
   const value = model[field];
   if (value === undefined) return minimum;
   if (typeof value !== "number" || !Number.isInteger(value) || value < minimum || value > MAX_MODEL_SIZE) {
     throw new ValueError(
-      `${where}: "model.${field}" must be an integer from ${minimum} to ${MAX_MODEL_SIZE}, got ${quoteInput(value)}`,
+      `${where}: "${label}" must be an integer from ${minimum} to ${MAX_MODEL_SIZE}, got ${quoteInput(value)}`,
     );
   }
   return value;
 }
 
+/** What sizes a token feature's table: its row count (values + padding and unknown) and its dimension. */
+interface FeatureSize {
+  kind: string;
+  rows: number;
+  dimension: number;
+}
+
+/**
+ * The sizes of the config's token features (`model.features`), each dimension checked like the other sizes;
+ * their other fields are checked when the model is built. Missing or malformed lists give no sizes here.
+ */
+function featureSizes(model: Record<string, unknown>, where: string): FeatureSize[] {
+  const features = model.features;
+  if (!Array.isArray(features)) return [];
+  return features.map((item: unknown, i) => {
+    const feature = (item !== null && typeof item === "object" ? item : {}) as Record<string, unknown>;
+    const kind = typeof feature.kind === "string" ? feature.kind.slice(0, 20) : `feature ${i}`;
+    const dimension = sizeOf(feature, "dimension", 1, where, `model.features[${i}].dimension`);
+    const rows = Array.isArray(feature.values) ? feature.values.length + 2 : 2;
+    return { kind, rows, dimension };
+  });
+}
+
 /** The tables a window model's config describes: name, the fields that size it, and its number of values. */
-function tablesOf(model: Record<string, number>): { name: string; fields: string; values: number }[] {
+function tablesOf(
+  model: Record<string, number>,
+  features: readonly FeatureSize[],
+): { name: string; fields: string; values: number }[] {
   const width = 2 * model.windowSize! + 1;
-  const inputSize = width * (model.wordDimension! + model.casingDimension!);
+  const featureDimensions = features.reduce((sum, f) => sum + f.dimension, 0);
+  const inputSize = width * (model.wordDimension! + model.casingDimension! + featureDimensions);
   return [
+    ...features.map((f) => ({
+      name: `the ${f.kind} vectors`,
+      fields: `(${f.kind} values + 2) × ${f.kind} dimension`,
+      values: f.rows * f.dimension,
+    })),
     {
       name: "the word vectors",
       fields: "vocabularySize × wordDimension",
@@ -54,7 +92,10 @@ function tablesOf(model: Record<string, number>): { name: string; fields: string
     },
     {
       name: "the hidden layer",
-      fields: "hiddenSize × (2·windowSize + 1)(wordDimension + casingDimension)",
+      fields:
+        features.length === 0
+          ? "hiddenSize × (2·windowSize + 1)(wordDimension + casingDimension)"
+          : "hiddenSize × (2·windowSize + 1)(wordDimension + casingDimension + the features' dimensions)",
       values: model.hiddenSize! * inputSize,
     },
     {
@@ -78,7 +119,8 @@ export function checkModelConfigSizes(model: unknown, where = "NER model config"
   for (const [field, minimum] of SIZE_FIELDS) {
     sizes[field] = sizeOf(model as Record<string, unknown>, field, minimum, where);
   }
-  for (const table of tablesOf(sizes)) {
+  const features = featureSizes(model as Record<string, unknown>, where);
+  for (const table of tablesOf(sizes, features)) {
     if (table.values > MAX_MODEL_SIZE) {
       throw new ValueError(
         `${where}: ${table.name} would have ${table.fields} = ${table.values} values, more than ${MAX_MODEL_SIZE}`,
@@ -100,7 +142,8 @@ export function checkWeightsFitConfig(
   checkModelConfigSizes(model);
   let valueCount = 0;
   for (const tensor of Object.values(tensors)) valueCount += tensor.size;
-  for (const table of tablesOf(model as unknown as Record<string, number>)) {
+  const features = featureSizes(model as unknown as Record<string, unknown>, "NER model config");
+  for (const table of tablesOf(model as unknown as Record<string, number>, features)) {
     if (table.values > valueCount) {
       throw new FormatError(
         `NER model: config.json declares ${table.name} as ${table.fields} = ${table.values} values, but ${file} holds only ${valueCount} values in all`,

@@ -59,6 +59,31 @@ describe("config.json sizes are checked before anything is allocated", () => {
     expect(() => checkModelConfigSizes(null)).toThrow(ValueError);
   });
 
+  it("bounds the token features' dimensions and the tables they make (was a RangeError on resume)", () => {
+    const feature = (dimension: unknown, values = ["ab", "cd"]) => ({
+      features: [{ kind: "suffix", length: 3, dimension, values }],
+    });
+    for (const dimension of [1e308, 2 ** 31, 0, -1, 2.5, "10"]) {
+      expect(() => checkModelConfigSizes(feature(dimension)), String(dimension)).toThrow(
+        /"model\.features\[0\]\.dimension" must be an integer from 1 to 2147483647/,
+      );
+    }
+    expect(() => checkModelConfigSizes(feature(10))).not.toThrow();
+    expect(() => checkModelConfigSizes(feature(2 ** 30, ["a", "b", "c"]))).toThrow(
+      /the suffix vectors would have .* values, more than 2147483647/,
+    );
+    // The features widen the hidden layer's input: 300 × 5 × (50 + 5 + 2,000,000) is too many.
+    expect(() =>
+      checkModelConfigSizes({
+        windowSize: 2,
+        hiddenSize: 300,
+        wordDimension: 50,
+        casingDimension: 5,
+        ...feature(2_000_000),
+      }),
+    ).toThrow(/the hidden layer would have .* the features' dimensions/);
+  });
+
   it("refuses sizes the weights file cannot hold, before building the model", () => {
     // Sane on their own, but 40,000 × 30,000 hidden weights are not in a file of a few hundred values.
     expect(() => NerTagger.fromBytes(crafted({ hiddenSize: 40_000, wordDimension: 6_000 }), weights)).toThrow(
