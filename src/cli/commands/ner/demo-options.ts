@@ -19,4 +19,10 @@ export const DEMO_OPTIONS: NerTrainingOptions = {
   epochs: 8,
   patience: 3,
   seed: 1,
+  // The lecture's model: word and casing vectors only (ner train's defaults add prefix, suffix and shape
+  // features and frequency-aware word dropout).
+  prefixDimension: 0,
+  suffixDimension: 0,
+  shapeDimension: 0,
+  rareWordDropout: 0,
 };
