@@ -194,6 +194,28 @@ export function unaryInto(kernel: UnaryKernel, x: TypedArray, out: TypedArray, a
   backend().unary(kernel, x, out);
 }
 
+/**
+ * The tanh or σ derivative as a WebAssembly SIMD kernel in place in a plan's arena (float32, the same bits as
+ * the loops above); false (nothing done) for another op or arrays elsewhere.
+ */
+function residentDerivative(
+  kernel: UnaryKernel,
+  arena: Arena | null,
+  y: TypedArray,
+  g: TypedArray,
+  out: TypedArray,
+): boolean {
+  if (arena === null || (kernel !== "tanh" && kernel !== "sigmoid") || !allFloat32(y, g, out)) return false;
+  const yAt = arena.addressOf(y);
+  const gAt = arena.addressOf(g);
+  const outAt = arena.addressOf(out);
+  if (yAt < 0 || gAt < 0 || outAt < 0 || y.length !== out.length || g.length !== out.length) return false;
+  const exports = arena.kernels.exports;
+  if (kernel === "tanh") exports.tanhBackwardF32(yAt, gAt, outAt, out.length);
+  else exports.sigmoidBackwardF32(yAt, gAt, outAt, out.length);
+  return true;
+}
+
 function unary(kernel: UnaryKernel): Lowering {
   const derivative = unaryDerivatives[kernel];
   return (view) => {
@@ -203,7 +225,12 @@ function unary(kernel: UnaryKernel): Lowering {
       backward:
         derivative === undefined
           ? null
-          : () => (out) => derivative(view.input(0)._data, view.output()._data, view.upstream()._data, out),
+          : () => (out) => {
+              const y = view.output()._data;
+              const g = view.upstream()._data;
+              if (!residentDerivative(kernel, view.arena, y, g, out))
+                derivative(view.input(0)._data, y, g, out);
+            },
     };
   };
 }

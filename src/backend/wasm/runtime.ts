@@ -69,6 +69,9 @@ export interface KernelExports {
     rows: number,
     columns: number,
   ): void;
+  // The activations' derivatives of a compiled step (assembly/derivatives.ts): out = g ∘ f'(x) from y = f(x).
+  tanhBackwardF32(y: number, g: number, out: number, n: number): void;
+  sigmoidBackwardF32(y: number, g: number, out: number, n: number): void;
   // Optimiser updates (assembly/optim.ts; src/backend/wasm/optim.ts documents the arguments).
   sgdF32(...args: SgdArguments): void;
   sgdF64(...args: SgdArguments): void;
@@ -190,6 +193,8 @@ export const KERNEL_FUNCTIONS = Object.keys({
   unaryF64: true,
   binaryF32: true,
   binaryF64: true,
+  tanhBackwardF32: true,
+  sigmoidBackwardF32: true,
   sgdF32: true,
   sgdF64: true,
   sgdRowsF32: true,
