@@ -3,23 +3,32 @@
 // The host copies A and B into linear memory and passes byte addresses. Both operands are packed into contiguous
 // panels, as BLAS libraries do: all of op(B) once, into panels of NR = 8 float32 (4 float64) columns
 // (`matmulPackF32`), then each block of MC rows of op(A) into panels of MR rows (inside `matmulRowsF32`), each
-// laid out depth-first in blocks of KC, so that the register-blocked micro-kernel reads both with unit stride. Transposed operands cost nothing extra:
-// packing reads them with the right strides. Out-of-range rows and columns of a panel are padded with zeros and
+// laid out depth-first in blocks of KC, so that the register-blocked micro-kernel reads both with unit stride.
+// Transposed operands cost nothing extra: packing reads them with the right strides. Out-of-range rows and columns of a panel are padded with zeros and
 // the micro-kernel writes only the valid part of its tile.
 //
 // `matmulRows*` computes a range of output rows from the packed B and writes nothing else, so the rows of one
 // product can be split between calls (each with its own scratch space).
 //
-// float32: a 4×8 tile in eight f32x4 accumulators; float64: a 4×4 tile in eight f64x2 accumulators. Eight
-// accumulators plus the operands fit the sixteen vector registers of x86-64; larger tiles spill and run slower.
+// float32: a 5×8 tile in ten f32x4 accumulators; float64: a 4×4 tile in eight f64x2 accumulators. The
+// accumulators plus the operands fit the sixteen vector registers of x86-64 (V8 keeps one as scratch); larger
+// tiles spill and run slower.
 // Each output is summed block by block in depth order, as the JavaScript kernel does.
 
 /** Depth of a packed block. */
 const KC: i32 = 256;
-/** Rows of A packed at once. */
-const MC: i32 = 96;
-/** Rows of a tile; its columns fill 32 bytes (8 float32 or 4 float64). */
-const MR: i32 = 4;
+/** Rows of A packed at once (a multiple of both tiles' rows; 120 × 256 float32 is 120 KiB, within L2). */
+const MC: i32 = 120;
+/** Rows of a float32 tile; its columns fill 32 bytes (8 float32). */
+const MR_F32: i32 = 5;
+/** Rows of a float64 tile (4 float64 columns). */
+const MR_F64: i32 = 4;
+
+/** Rows of a tile for element type T. */
+function tileRows<T>(): i32 {
+  return sizeof<T>() == 4 ? MR_F32 : MR_F64;
+}
+
 /** Bytes at the start of the scratch space that hold a spilled edge tile. */
 const TILE_BYTES: usize = 256;
 
@@ -37,13 +46,35 @@ export function matmulPackedBytes(n: i32, k: i32, elementBytes: i32): i32 {
 /** Packs rows [i0, i0 + mc) × depth [p0, p0 + kc) of op(A) into panels of MR rows, depth-major. */
 function packA<T>(a: usize, lda: i32, transA: bool, i0: i32, p0: i32, mc: i32, kc: i32, dst: usize): void {
   const size = <usize>sizeof<T>();
-  const panelStride = <usize>MR * size;
-  for (let ip = 0; ip < mc; ip += MR) {
-    const rows = min(MR, mc - ip);
+  const mr = tileRows<T>();
+  const panelStride = <usize>mr * size;
+  for (let ip = 0; ip < mc; ip += mr) {
+    const rows = min(mr, mc - ip);
     const panel = dst + <usize>(ip * kc) * size;
-    if (!transA) {
+    if (!transA && size == 4 && rows == mr) {
+      // op(A)(i, p) = a[i·lda + p], float32, a full panel of five rows: four depth steps of the first four rows
+      // at a time, transposed in registers; the fifth row's values go after them.
+      const row = <usize>lda * 4;
+      const src = a + (<usize>(i0 + ip) * lda + p0) * 4;
+      let p = 0;
+      for (; p + 4 <= kc; p += 4) {
+        const s = src + <usize>p * 4;
+        const d = panel + <usize>p * 20;
+        transpose4(s, row, d, 20);
+        const last = s + 4 * row;
+        store<f32>(d, load<f32>(last), 16);
+        store<f32>(d, load<f32>(last, 4), 36);
+        store<f32>(d, load<f32>(last, 8), 56);
+        store<f32>(d, load<f32>(last, 12), 76);
+      }
+      for (; p < kc; p++) {
+        const s = src + <usize>p * 4;
+        const d = panel + <usize>p * 20;
+        for (let r = 0; r < 5; r++) store<f32>(d + <usize>r * 4, load<f32>(s + <usize>r * row));
+      }
+    } else if (!transA) {
       // op(A)(i, p) = a[i·lda + p]: read each row contiguously, write with stride MR.
-      for (let r = 0; r < MR; r++) {
+      for (let r = 0; r < mr; r++) {
         let d = panel + <usize>r * size;
         if (r < rows) {
           let src = a + (<usize>(i0 + ip + r) * lda + p0) * size;
@@ -63,12 +94,14 @@ function packA<T>(a: usize, lda: i32, transA: bool, i0: i32, p0: i32, mc: i32, k
       // op(A)(i, p) = a[p·lda + i]: MR consecutive values per depth step.
       for (let p = 0; p < kc; p++) {
         const src = a + (<usize>(p0 + p) * lda + i0 + ip) * size;
-        const d = panel + <usize>(p * MR) * size;
-        if (rows == MR) {
+        const d = panel + <usize>(p * mr) * size;
+        if (rows == mr) {
+          // 5 float32 = 16 + 4 bytes; 4 float64 = 16 + 16 bytes.
           v128.store(d, v128.load(src));
           if (size == 8) v128.store(d, v128.load(src, 16), 16);
+          else store<T>(d, load<T>(src, 16), 16);
         } else {
-          for (let r = 0; r < MR; r++)
+          for (let r = 0; r < mr; r++)
             store<T>(d + <usize>r * size, r < rows ? load<T>(src + <usize>r * size) : <T>0);
         }
       }
@@ -76,12 +109,15 @@ function packA<T>(a: usize, lda: i32, transA: bool, i0: i32, p0: i32, mc: i32, k
   }
 }
 
-/** Packs depth [p0, p0 + kc) of op(B), all n columns, into panels of NR (= 32 bytes) columns. */
-function packB<T>(b: usize, ldb: i32, transB: bool, p0: i32, kc: i32, n: i32, dst: usize): void {
+/**
+ * Packs depth [p0, p0 + kc) of op(B), columns [j0, j1) (j0 a multiple of NR), into panels of NR (= 32 bytes)
+ * columns; `dst` is the packed block of all n columns.
+ */
+function packB<T>(b: usize, ldb: i32, transB: bool, p0: i32, kc: i32, j0: i32, j1: i32, dst: usize): void {
   const size = <usize>sizeof<T>();
   const nr: i32 = 32 / <i32>sizeof<T>();
-  for (let jp = 0; jp < n; jp += nr) {
-    const cols = min(nr, n - jp);
+  for (let jp = j0; jp < j1; jp += nr) {
+    const cols = min(nr, j1 - jp);
     const panel = dst + <usize>(jp * kc) * size;
     if (!transB) {
       // op(B)(p, j) = b[p·ldb + j]: one 32-byte row of the panel per depth step.
@@ -95,6 +131,23 @@ function packB<T>(b: usize, ldb: i32, transB: bool, p0: i32, kc: i32, n: i32, ds
           for (let c = 0; c < nr; c++)
             store<T>(d + <usize>c * size, c < cols ? load<T>(src + <usize>c * size) : <T>0);
         }
+      }
+    } else if (size == 4 && cols == nr) {
+      // op(B)(p, j) = b[j·ldb + p], float32, a full panel: four depth steps of the eight stored rows at a time,
+      // transposed in registers as two 4 × 4 blocks.
+      const row = <usize>ldb * 4;
+      const src = b + (<usize>jp * ldb + p0) * 4;
+      let p = 0;
+      for (; p + 4 <= kc; p += 4) {
+        const s = src + <usize>p * 4;
+        const d = panel + <usize>p * 32;
+        transpose4(s, row, d, 32);
+        transpose4(s + 4 * row, row, d + 16, 32);
+      }
+      for (; p < kc; p++) {
+        const s = src + <usize>p * 4;
+        const d = panel + <usize>p * 32;
+        for (let c = 0; c < 8; c++) store<f32>(d + <usize>c * 4, load<f32>(s + <usize>c * row));
       }
     } else {
       // op(B)(p, j) = b[j·ldb + p]: read each stored row contiguously, write with a 32-byte stride.
@@ -116,6 +169,25 @@ function packB<T>(b: usize, ldb: i32, transB: bool, p0: i32, kc: i32, n: i32, ds
       }
     }
   }
+}
+
+/**
+ * Four float32 of each of four rows (`row` bytes apart) from `s`, written transposed: value q of row r goes to
+ * d + q·stride + r·4 (four depth steps of a packed panel, `stride` bytes per step).
+ */
+function transpose4(s: usize, row: usize, d: usize, stride: usize): void {
+  const r0 = v128.load(s);
+  const r1 = v128.load(s + row);
+  const r2 = v128.load(s + 2 * row);
+  const r3 = v128.load(s + 3 * row);
+  const s0 = i32x4.shuffle(r0, r1, 0, 4, 1, 5);
+  const s1 = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
+  const s2 = i32x4.shuffle(r0, r1, 2, 6, 3, 7);
+  const s3 = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
+  v128.store(d, i32x4.shuffle(s0, s1, 0, 1, 4, 5));
+  v128.store(d + stride, i32x4.shuffle(s0, s1, 2, 3, 6, 7));
+  v128.store(d + 2 * stride, i32x4.shuffle(s2, s3, 0, 1, 4, 5));
+  v128.store(d + 3 * stride, i32x4.shuffle(s2, s3, 2, 3, 6, 7));
 }
 
 /** Copies (or adds) the valid `rows` × `cols` part of the spilled tile (row width 32 bytes) into out. */
@@ -141,7 +213,12 @@ function madd(a: v128, b: v128, c: v128): v128 {
   return f32x4.add(c, f32x4.mul(a, b));
 }
 
-/** out tile (4×8) = (accumulate ? out : 0) + A panel · B panel over kc depth steps. */
+/**
+ * out tile (5×8) = (accumulate ? out : 0) + A panel · B panel over kc depth steps: ten f32x4 accumulators, two
+ * vectors of B and one splat of A. Five rows is the most that fits the sixteen vector registers without FMA (each
+ * multiply needs a temporary); it issues fewer instructions per multiply-add than 4×8, and a loop unrolled over
+ * depth runs slower in V8 (measured), so it is not unrolled.
+ */
 function kernelF32(
   tile: usize,
   ap: usize,
@@ -161,7 +238,10 @@ function kernelF32(
   let c21 = f32x4.splat(0);
   let c30 = f32x4.splat(0);
   let c31 = f32x4.splat(0);
-  for (let p = 0; p < kc; p++) {
+  let c40 = f32x4.splat(0);
+  let c41 = f32x4.splat(0);
+  const end = bp + <usize>kc * 32;
+  while (bp < end) {
     const b0 = v128.load(bp);
     const b1 = v128.load(bp, 16);
     let a = v128.load32_splat(ap);
@@ -176,13 +256,17 @@ function kernelF32(
     a = v128.load32_splat(ap, 12);
     c30 = madd(a, b0, c30);
     c31 = madd(a, b1, c31);
-    ap += 16;
+    a = v128.load32_splat(ap, 16);
+    c40 = madd(a, b0, c40);
+    c41 = madd(a, b1, c41);
+    ap += 20;
     bp += 32;
   }
-  if (rows == 4 && cols == 8) {
+  if (rows == 5 && cols == 8) {
     const c1 = c + rowBytes;
     const c2 = c1 + rowBytes;
     const c3 = c2 + rowBytes;
+    const c4 = c3 + rowBytes;
     if (accumulate) {
       c00 = f32x4.add(c00, v128.load(c));
       c01 = f32x4.add(c01, v128.load(c, 16));
@@ -192,6 +276,8 @@ function kernelF32(
       c21 = f32x4.add(c21, v128.load(c2, 16));
       c30 = f32x4.add(c30, v128.load(c3));
       c31 = f32x4.add(c31, v128.load(c3, 16));
+      c40 = f32x4.add(c40, v128.load(c4));
+      c41 = f32x4.add(c41, v128.load(c4, 16));
     }
     v128.store(c, c00);
     v128.store(c, c01, 16);
@@ -201,6 +287,8 @@ function kernelF32(
     v128.store(c2, c21, 16);
     v128.store(c3, c30);
     v128.store(c3, c31, 16);
+    v128.store(c4, c40);
+    v128.store(c4, c41, 16);
     return;
   }
   v128.store(tile, c00);
@@ -211,6 +299,8 @@ function kernelF32(
   v128.store(tile, c21, 80);
   v128.store(tile, c30, 96);
   v128.store(tile, c31, 112);
+  v128.store(tile, c40, 128);
+  v128.store(tile, c41, 144);
   writeTile<f32>(tile, c, rowBytes, rows, cols, accumulate);
 }
 
@@ -287,14 +377,17 @@ function kernelF64(
   writeTile<f64>(tile, c, rowBytes, rows, cols, accumulate);
 }
 
-/** Packs all of op(B) (k × n) for `rows`: depth blocks of KC one after the other, each as panels of 32 bytes. */
-function packAll<T>(b: usize, n: i32, k: i32, transB: bool, packedB: usize): void {
+/**
+ * Packs columns [j0, j1) of op(B) (k × n; j0 a multiple of NR) for `rows`: depth blocks of KC one after the
+ * other, each as panels of 32 bytes.
+ */
+function packColumns<T>(b: usize, n: i32, k: i32, transB: bool, packedB: usize, j0: i32, j1: i32): void {
   const size = <usize>sizeof<T>();
   const nr: i32 = 32 / <i32>sizeof<T>();
   const paddedN = ((n + nr - 1) / nr) * nr;
   const ldb = transB ? k : n;
   for (let pc = 0; pc < k; pc += KC) {
-    packB<T>(b, ldb, transB, pc, min(KC, k - pc), n, packedB + <usize>(pc * paddedN) * size);
+    packB<T>(b, ldb, transB, pc, min(KC, k - pc), j0, j1, packedB + <usize>(pc * paddedN) * size);
   }
 }
 
@@ -313,6 +406,7 @@ function rows<T>(
 ): void {
   const size = <usize>sizeof<T>();
   const nr: i32 = 32 / <i32>sizeof<T>();
+  const mr = tileRows<T>();
   const rowBytes = <usize>n * size;
   const rowEnd = rowStart + rowCount;
   if (k == 0) {
@@ -333,10 +427,10 @@ function rows<T>(
       for (let jr = 0; jr < n; jr += nr) {
         const bp = block + <usize>(jr * kc) * size;
         const cols = min(nr, n - jr);
-        for (let ir = 0; ir < mc; ir += MR) {
+        for (let ir = 0; ir < mc; ir += mr) {
           const ap = packedA + <usize>(ir * kc) * size;
           const c = out + <usize>(ic + ir) * rowBytes + <usize>jr * size;
-          const count = min(MR, mc - ir);
+          const count = min(mr, mc - ir);
           if (size == 4) kernelF32(tile, ap, bp, kc, c, rowBytes, count, cols, accumulate);
           else kernelF64(tile, ap, bp, kc, c, rowBytes, count, cols, accumulate);
         }
@@ -347,12 +441,41 @@ function rows<T>(
 
 /** Packs op(B) of a float32 product into `packedB` (`matmulPackedBytes` bytes). */
 export function matmulPackF32(b: usize, n: i32, k: i32, transB: bool, packedB: usize): void {
-  packAll<f32>(b, n, k, transB, packedB);
+  packColumns<f32>(b, n, k, transB, packedB, 0, n);
 }
 
 /** Packs op(B) of a float64 product into `packedB` (`matmulPackedBytes` bytes). */
 export function matmulPackF64(b: usize, n: i32, k: i32, transB: bool, packedB: usize): void {
-  packAll<f64>(b, n, k, transB, packedB);
+  packColumns<f64>(b, n, k, transB, packedB, 0, n);
+}
+
+/**
+ * Columns [j0, j1) of `matmulPackF32`'s packing (j0 a multiple of 8), so that threads can pack one B together;
+ * packing every range of a partition of [0, n) gives the same bytes as `matmulPackF32`.
+ */
+export function matmulPackColumnsF32(
+  b: usize,
+  n: i32,
+  k: i32,
+  transB: bool,
+  packedB: usize,
+  j0: i32,
+  j1: i32,
+): void {
+  packColumns<f32>(b, n, k, transB, packedB, j0, j1);
+}
+
+/** The float64 version of `matmulPackColumnsF32` (j0 a multiple of 4). */
+export function matmulPackColumnsF64(
+  b: usize,
+  n: i32,
+  k: i32,
+  transB: bool,
+  packedB: usize,
+  j0: i32,
+  j1: i32,
+): void {
+  packColumns<f64>(b, n, k, transB, packedB, j0, j1);
 }
 
 /**

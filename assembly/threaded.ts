@@ -7,6 +7,8 @@ export {
   matmulPackedBytes,
   matmulPackF32,
   matmulPackF64,
+  matmulPackColumnsF32,
+  matmulPackColumnsF64,
   matmulRowsF32,
   matmulRowsF64,
   matmulScratchBytes,

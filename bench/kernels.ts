@@ -1,10 +1,11 @@
 /**
  * Backend benchmarks: the JavaScript and WebAssembly kernels side by side, in one run.
  *
- *   node --import tsx bench/kernels.ts [--rounds 5] [--seconds 1] [--only matmul|ner|small]
+ *   node --import tsx bench/kernels.ts [--rounds 5] [--seconds 1] [--only matmul|threads|ner|small]
  *
  * 1. Matrix multiply GFLOP/s at 64, 256 and 1024 (float32 and float64, through the public `matmul`), and at the
- *    three shapes of the window NER network's training step (kernel calls on typed arrays).
+ *    three shapes of the window NER network's training step (kernel calls on typed arrays); then the wasm
+ *    float32 kernel on one thread and on two, at the same sizes and at the NER step's shapes at batch 32 and 256.
  * 2. One training step of the window NER network at batch 256, in examples per second.
  * 3. Small calls (µs per call) around the size thresholds below which the wasm backend runs the JS kernels.
  *
@@ -15,6 +16,7 @@ import { getBackend, matmul, randn, seed, setBackend } from "../src/index.js";
 import { jsBackend } from "../src/backend/js/index.js";
 import { wasmBackend } from "../src/backend/wasm/index.js";
 import { wasmThresholds } from "../src/backend/wasm/thresholds.js";
+import { getThreads, setThreads, threadsAvailable } from "../src/backend/wasm/threads.js";
 import { format, printTable, rate } from "./util.js";
 import { BATCH, nerStep } from "./ner-step.js";
 
@@ -85,6 +87,50 @@ function nerMatmuls(): (string | number)[][] {
     });
     return row(label, figures);
   });
+}
+
+/**
+ * The wasm float32 kernel on one thread and on two, rounds alternating. The pool keeps its two threads
+ * throughout (changing the count starts and stops a worker); "1 thread" raises the split threshold instead.
+ */
+function threadMatmuls(): (string | number)[][] {
+  const shapes: [string, number, number, number, boolean, boolean][] = [
+    ["64 × 64 · 64 × 64", 64, 64, 64, false, false],
+    ["256 × 256 · 256 × 256", 256, 256, 256, false, false],
+    ["1024 × 1024 · 1024 × 1024", 1024, 1024, 1024, false, false],
+  ];
+  for (const batch of [32, 256]) {
+    shapes.push(
+      [`batch ${batch}: X·W₁ᵀ  [${batch}×250]·[300×250]ᵀ`, batch, 300, 250, false, true],
+      [`batch ${batch}: δ·W₁   [${batch}×300]·[300×250]`, batch, 250, 300, false, false],
+      [`batch ${batch}: δᵀ·X   [${batch}×300]ᵀ·[${batch}×250]`, 300, 250, batch, true, false],
+    );
+  }
+  const savedThreads = getThreads();
+  const savedFlops = wasmThresholds.threadFlops;
+  setThreads(2);
+  const rows = shapes.map(([label, m, n, k, transA, transB]) => {
+    const a = Float32Array.from({ length: m * k }, () => Math.random() - 0.5);
+    const b = Float32Array.from({ length: k * n }, () => Math.random() - 0.5);
+    const out = new Float32Array(m * n);
+    const zero = [0];
+    const desc = { m, n, k, transA, transB, batch: 1, aOffsets: zero, bOffsets: zero, outOffsets: zero };
+    const top = [0, 0];
+    const large = m * n * k > 1e8;
+    for (let round = 0; round < (large ? 3 : ROUNDS) * 2; round++) {
+      const two = round % 2;
+      wasmThresholds.threadFlops = two ? savedFlops : Infinity;
+      const gflops =
+        (rate(() => wasmBackend.matmul(a, b, out, desc), SECONDS * (large ? 300 : 100), 2) * 2 * m * n * k) /
+        1e9;
+      top[two] = Math.max(top[two]!, gflops);
+    }
+    const split = m * n * k >= savedFlops ? "" : " (not split)";
+    return [label + split, format(top[0]!), format(top[1]!), `${(top[1]! / top[0]!).toFixed(2)}×`];
+  });
+  wasmThresholds.threadFlops = savedFlops;
+  setThreads(savedThreads);
+  return rows;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -175,6 +221,12 @@ function main(): void {
     printTable("Matrix multiply, float64, GFLOP/s", HEADER, squareMatmul("float64"));
     printTable("NER step products, float32 kernels, GFLOP/s", HEADER, nerMatmuls());
   }
+  if ((!only || only === "matmul" || only === "threads") && threadsAvailable())
+    printTable(
+      `wasm float32 matmul, 1 and 2 threads, GFLOP/s (split from ${wasmThresholds.threadFlops} multiply-adds)`,
+      ["", "1 thread", "2 threads", "2 / 1"],
+      threadMatmuls(),
+    );
   if (!only || only === "ner")
     printTable(
       "Window NER training step (gather 5×50 from 20,000 words → 250 → 300 tanh → 9, cross-entropy, SGD), batch 256",

@@ -1,9 +1,7 @@
-import { afterEach, describe, expect, it, onTestFinished } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import * as chainrule from "../../src/index.js";
 import {
   getBackend,
-  getThreads,
-  setThreads,
   initWasm,
   jsBackend,
   listBackends,
@@ -16,6 +14,7 @@ import {
 } from "../../src/index.js";
 import { loadKernelsSync, wasmSupported } from "../../src/backend/wasm/index.js";
 import { wasmThresholds } from "../../src/backend/wasm/thresholds.js";
+import { ordinaryMatmul } from "../../src/backend/wasm/matmul.js";
 
 const saved = { ...wasmThresholds };
 const initial = getBackend();
@@ -92,17 +91,14 @@ describe("WebAssembly memory", () => {
       bOffsets: [0],
       outOffsets: [0],
     };
-    wasmBackend.matmul(a, b, out, desc);
+    // The ordinary module's product (wasmBackend.matmul runs products in the thread pool's shared memory).
+    ordinaryMatmul(a, b, out, desc);
     jsBackend.matmul(a, b, reference, desc);
     return { out, reference };
   };
 
   it("grows to the largest call and stays there: repeated calls never grow it further", () => {
     const kernels = loadKernelsSync()!;
-    // On one thread: larger products run in the thread pool's shared memory, not in this module's.
-    const threads = getThreads();
-    setThreads(1);
-    onTestFinished(() => setThreads(threads));
     product(400, 300, 500);
     const after = kernels.memoryBytes;
     // 400×500 + 500×300 + 400×300 float32 values at least.

@@ -6,8 +6,9 @@ import { align16, requireKernels } from "./runtime.js";
 import { wasmThresholds } from "./thresholds.js";
 
 /**
- * out[batch] = op(a) · op(b) with the SIMD kernels (float32 and float64 arrays); other dtypes, mixed dtypes and
- * tiny products run the JavaScript kernel.
+ * out[batch] = op(a) · op(b) with the SIMD kernels (float32 and float64 arrays): in the thread pool's shared
+ * memory where a pool can run (on several threads when the product is large), else in the ordinary module;
+ * other dtypes, mixed dtypes and tiny products run the JavaScript kernel.
  */
 export function matmul(a: TypedArray, b: TypedArray, out: TypedArray, desc: MatmulDesc): void {
   const { m, n, k, batch } = desc;
@@ -18,6 +19,21 @@ export function matmul(a: TypedArray, b: TypedArray, out: TypedArray, desc: Matm
     return;
   }
   if (threadedMatmul(a, b, out, desc)) return;
+  ordinaryMatmul(a as Float32Array | Float64Array, b, out, desc);
+}
+
+/**
+ * The product in the ordinary (non-shared) module, on the calling thread: where no thread pool can run (a page
+ * that is not cross-origin isolated), and in tests. a, b and out are all float32 or all float64.
+ */
+export function ordinaryMatmul(
+  a: Float32Array | Float64Array,
+  b: TypedArray,
+  out: TypedArray,
+  desc: MatmulDesc,
+): void {
+  const { m, n, k, batch } = desc;
+  const f32 = a instanceof Float32Array;
   const kernels = requireKernels();
   const { exports } = kernels;
   const size = f32 ? 4 : 8;

@@ -1,4 +1,5 @@
 import { ValueError } from "../../errors.js";
+import { wasmThresholds } from "./thresholds.js";
 import { SHARED_MAXIMUM_PAGES, chooseSharedVariant } from "./variants.js";
 
 /**
@@ -14,40 +15,78 @@ import { SHARED_MAXIMUM_PAGES, chooseSharedVariant } from "./variants.js";
  */
 
 /** Int32 slots of the control block at the start of the shared memory's free space. */
-const GENERATION = 0; // bumped for each product; workers wait on it
-const COUNTER = 1; // (tag << 16) | next chunk; tag CLOSED between products
+const GENERATION = 0; // bumped for each task; workers wait on it
+const COUNTER = 1; // (tag << 16) | next chunk; tag CLOSED between tasks
 const COMPLETED = 2; // chunks finished
-const OP = 3; // 1: float32 rows, 2: float64 rows
-const ARGS = 4; // a, packedB, out, m, n, k, transA, rowsPerChunk, chunks, scratchBase, scratchStride
+const OP = 3; // a TASK_* code
+const SPIN = 4; // microseconds a worker keeps checking for the next task before it sleeps in Atomics.wait
+const ARGS = 5; // the task's arguments (see runTask)
 const CONTROL_INTS = 16;
 const CLOSED = 0x7fff;
+
+/** Task codes: compute chunks of output rows, or pack chunks of column panels of B (float32 / float64). */
+const TASK_ROWS_F32 = 1;
+const TASK_ROWS_F64 = 2;
+const TASK_PACK_F32 = 3;
+const TASK_PACK_F64 = 4;
+
+/**
+ * One chunk of a task in a worker (ThreadPool.runChunk is the main thread's copy):
+ *   rows:  args = a, packedB, out, m, n, k, transA, rowsPerChunk, chunks, scratchBase, scratchStride
+ *   pack:  args = b, n, k, transB, packedB, columnsPerChunk, chunks
+ */
+const RUN_CHUNK_SOURCE = `function runChunk(kernels, ctl, chunk, index) {
+  const op = ctl[${OP}];
+  if (op === ${TASK_ROWS_F32} || op === ${TASK_ROWS_F64}) {
+    const rows = op === ${TASK_ROWS_F32} ? kernels.matmulRowsF32 : kernels.matmulRowsF64;
+    const per = ctl[${ARGS} + 7];
+    const m = ctl[${ARGS} + 3];
+    const start = chunk * per;
+    rows(ctl[${ARGS}], ctl[${ARGS} + 1], ctl[${ARGS} + 2], m, ctl[${ARGS} + 4], ctl[${ARGS} + 5],
+      ctl[${ARGS} + 6], start, Math.min(per, m - start), ctl[${ARGS} + 9] + index * ctl[${ARGS} + 10]);
+  } else {
+    const pack = op === ${TASK_PACK_F32} ? kernels.matmulPackColumnsF32 : kernels.matmulPackColumnsF64;
+    const per = ctl[${ARGS} + 5];
+    const n = ctl[${ARGS} + 1];
+    const start = chunk * per;
+    pack(ctl[${ARGS}], n, ctl[${ARGS} + 2], ctl[${ARGS} + 3], ctl[${ARGS} + 4], start, Math.min(n, start + per));
+  }
+}`;
+
+/** The chunk count of the current task (where runTask stores it for each kind). */
+const CHUNKS_SOURCE = `(ctl[${OP}] <= ${TASK_ROWS_F64} ? ctl[${ARGS} + 8] : ctl[${ARGS} + 6])`;
 
 /**
  * The worker's program, as source text so that it needs no file of its own (it runs the same in Node, under a
  * bundler and in a browser). It receives the module, the memory, the control block's address and its index.
+ * Between tasks it first spins (checking the generation for ctl[SPIN] µs: a product usually follows another
+ * within a training step, and waking from Atomics.wait costs tens of µs, more on a busy machine), then sleeps.
  */
 const WORKER_SOURCE = `
 "use strict";
+${RUN_CHUNK_SOURCE}
 function serve(module, memory, control, index) {
   const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports;
   const ctl = new Int32Array(memory.buffer, control, ${CONTROL_INTS});
-  let seen = -1; // check for a product at once: one may have started before this worker did
+  let seen = -1; // check for a task at once: one may have started before this worker did
   for (;;) {
-    Atomics.wait(ctl, ${GENERATION}, seen);
+    if (Atomics.load(ctl, ${GENERATION}) === seen) {
+      const spin = Atomics.load(ctl, ${SPIN});
+      if (spin > 0) {
+        const until = performance.now() + spin / 1000;
+        while (Atomics.load(ctl, ${GENERATION}) === seen && performance.now() < until) {}
+      }
+      Atomics.wait(ctl, ${GENERATION}, seen);
+    }
     seen = Atomics.load(ctl, ${GENERATION});
     const tag = seen & 0x7fff;
     for (;;) {
       const value = Atomics.load(ctl, ${COUNTER});
       if (value >>> 16 !== tag) break;
       const chunk = value & 0xffff;
-      if (chunk >= ctl[${ARGS} + 8]) break;
+      if (chunk >= ${CHUNKS_SOURCE}) break;
       if (Atomics.compareExchange(ctl, ${COUNTER}, value, value + 1) !== value) continue;
-      const rows = ctl[${OP}] === 1 ? kernels.matmulRowsF32 : kernels.matmulRowsF64;
-      const per = ctl[${ARGS} + 7];
-      const m = ctl[${ARGS} + 3];
-      const start = chunk * per;
-      rows(ctl[${ARGS}], ctl[${ARGS} + 1], ctl[${ARGS} + 2], m, ctl[${ARGS} + 4], ctl[${ARGS} + 5],
-        ctl[${ARGS} + 6], start, Math.min(per, m - start), ctl[${ARGS} + 9] + index * ctl[${ARGS} + 10]);
+      runChunk(kernels, ctl, chunk, index);
       Atomics.add(ctl, ${COMPLETED}, 1);
       Atomics.notify(ctl, ${COMPLETED});
     }
@@ -187,6 +226,8 @@ interface SharedExports {
   matmulPackedBytes(n: number, k: number, elementBytes: number): number;
   matmulPackF32(b: number, n: number, k: number, transB: number, packedB: number): void;
   matmulPackF64(b: number, n: number, k: number, transB: number, packedB: number): void;
+  matmulPackColumnsF32(...args: number[]): void;
+  matmulPackColumnsF64(...args: number[]): void;
   matmulRowsF32(...args: number[]): void;
   matmulRowsF64(...args: number[]): void;
 }
@@ -295,38 +336,99 @@ export class ThreadPool {
     scratchBase: number,
     scratchStride: number,
   ): void {
-    const ctl = this.ctl;
     const chunks = Math.ceil(m / rowsPerChunk);
     const args = [a, packedB, out, m, n, k, transA, rowsPerChunk, chunks, scratchBase, scratchStride];
+    this.run(f32 ? TASK_ROWS_F32 : TASK_ROWS_F64, args, chunks);
+  }
+
+  /**
+   * Packs op(B) (k × n) into `packedB` as matmulPackF32 / F64 would, in chunks of `columnsPerChunk` columns (a
+   * multiple of the panel width) among the threads.
+   */
+  pack(
+    f32: boolean,
+    b: number,
+    n: number,
+    k: number,
+    transB: number,
+    packedB: number,
+    columnsPerChunk: number,
+  ): void {
+    const chunks = Math.ceil(n / columnsPerChunk);
+    this.run(
+      f32 ? TASK_PACK_F32 : TASK_PACK_F64,
+      [b, n, k, transB, packedB, columnsPerChunk, chunks],
+      chunks,
+    );
+  }
+
+  /** Chunk `chunk` of the current task, on the main thread (the workers run the same in WORKER_SOURCE). */
+  private runChunk(op: number, args: readonly number[], chunk: number): void {
+    const kernels = this.exports;
+    if (op === TASK_ROWS_F32 || op === TASK_ROWS_F64) {
+      const [a, packedB, out, m, n, k, transA, per, , scratchBase] = args as number[] as [
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+      ];
+      const rows = op === TASK_ROWS_F32 ? kernels.matmulRowsF32 : kernels.matmulRowsF64;
+      const start = chunk * per;
+      rows(a, packedB, out, m, n, k, transA, start, Math.min(per, m - start), scratchBase);
+    } else {
+      const [b, n, k, transB, packedB, per] = args as number[] as [
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+      ];
+      const pack = op === TASK_PACK_F32 ? kernels.matmulPackColumnsF32 : kernels.matmulPackColumnsF64;
+      const start = chunk * per;
+      pack(b, n, k, transB, packedB, start, Math.min(n, start + per));
+    }
+  }
+
+  /** Publishes a task, takes its chunks alongside the workers, and returns when every chunk is done. */
+  private run(op: number, args: readonly number[], chunks: number): void {
+    const ctl = this.ctl;
     for (let i = 0; i < args.length; i++) ctl[ARGS + i] = args[i]!;
-    ctl[OP] = f32 ? 1 : 2;
+    ctl[OP] = op;
+    ctl[SPIN] = wasmThresholds.spinMicroseconds;
     Atomics.store(ctl, COMPLETED, 0);
     this.generation = (this.generation + 1) % CLOSED;
     const tag = this.generation;
     Atomics.store(ctl, COUNTER, tag << 16);
     Atomics.store(ctl, GENERATION, tag);
     if (this.workers.length > 0) Atomics.notify(ctl, GENERATION);
-    const kernel = f32 ? this.exports.matmulRowsF32 : this.exports.matmulRowsF64;
     // The main thread takes chunks like any worker.
     while (this.mainTakesChunks || this.workers.length === 0) {
       const value = Atomics.load(ctl, COUNTER);
       const chunk = value & 0xffff;
       if (chunk >= chunks) break;
       if (Atomics.compareExchange(ctl, COUNTER, value, value + 1) !== value) continue;
-      const start = chunk * rowsPerChunk;
-      kernel(a, packedB, out, m, n, k, transA, start, Math.min(rowsPerChunk, m - start), scratchBase);
+      this.runChunk(op, args, chunk);
       Atomics.add(ctl, COMPLETED, 1);
     }
-    // Then waits for the chunks the workers took. A worker that failed mid-chunk would never finish it: after a
-    // failure the remaining rows are recomputed here.
+    // Then waits for the chunks the workers took: spinning first (a chunk takes microseconds to a few
+    // milliseconds), then sleeping. A worker that failed mid-chunk would never finish it: after a failure the
+    // remaining chunks are run here (every chunk writes only its own output, so running one twice is harmless).
     const canWait = typeof (globalThis as { document?: unknown }).document === "undefined";
+    const spinUntil = performance.now() + wasmThresholds.spinMicroseconds / 1000;
     let done: number;
     while ((done = Atomics.load(ctl, COMPLETED)) < chunks) {
       if (this.broken) {
-        kernel(a, packedB, out, m, n, k, transA, 0, m, scratchBase);
+        for (let chunk = 0; chunk < chunks; chunk++) this.runChunk(op, args, chunk);
         break;
       }
-      if (canWait) Atomics.wait(ctl, COMPLETED, done, 50);
+      if (canWait && performance.now() > spinUntil) Atomics.wait(ctl, COMPLETED, done, 50);
     }
     Atomics.store(ctl, COUNTER, CLOSED << 16);
   }

@@ -13,6 +13,12 @@ export const wasmThresholds = {
    * workers and the slower copies into shared memory cost more than the second core saves.
    */
   threadFlops: 1 << 21,
+  /**
+   * Microseconds a thread of the pool keeps checking for the next product (or for the other threads' chunks)
+   * before it sleeps in `Atomics.wait`: products follow each other closely in a training step, and waking a
+   * sleeping thread takes tens of microseconds (much more on a busy machine). 0 sleeps at once.
+   */
+  spinMicroseconds: 200,
   /** Bytes of WebAssembly memory one call may use; larger calls run in JavaScript (memory never shrinks). */
   maxBytes: 1 << 30,
 };

@@ -48,12 +48,14 @@ export const sharedVariants = [
 
 /**
  * Picks a variant: the ones the engine validates, and among several the one `speed` finds fastest (calls per
- * second, higher is better); the first (plain) one on a tie. Null when none validates.
+ * second, higher is better; the best of `rounds` measurements of each, taken in turn so that a disturbance of a
+ * shared machine falls on both); the first (plain) one on a tie. Null when none validates.
  */
 export function pickVariant(
   candidates: readonly Variant[],
   validate: (bytes: Uint8Array<ArrayBuffer>) => boolean,
   speed: (variant: Variant) => number,
+  rounds = 4,
 ): Variant | null {
   const valid = candidates.filter((c) => {
     try {
@@ -63,16 +65,12 @@ export function pickVariant(
     }
   });
   if (valid.length <= 1) return valid[0] ?? null;
-  let best = valid[0]!;
-  let bestSpeed = speed(best);
-  for (const candidate of valid.slice(1)) {
-    const s = speed(candidate);
-    if (s > bestSpeed) {
-      best = candidate;
-      bestSpeed = s;
-    }
-  }
-  return best;
+  const speeds = valid.map(() => 0);
+  for (let round = 0; round < rounds; round++)
+    valid.forEach((candidate, i) => (speeds[i] = Math.max(speeds[i]!, speed(candidate))));
+  let best = 0;
+  for (let i = 1; i < valid.length; i++) if (speeds[i]! > speeds[best]!) best = i;
+  return valid[best]!;
 }
 
 /** The matmul exports a speed trial calls (both kinds of build have them). */
@@ -85,8 +83,8 @@ interface MatmulExports {
 }
 
 /**
- * Products of 96 × 256 · 256 × 96 per second in an instance (best of three short rounds): enough to tell a
- * fused multiply-add from a multiply and an add, in about a millisecond per round.
+ * Products of 96 × 256 · 256 × 96 per millisecond in an instance, over about a millisecond: with the rounds of
+ * `pickVariant`, enough to tell a fused multiply-add from a multiply and an add.
  */
 export function matmulSpeed(exports: MatmulExports, memory: WebAssembly.Memory): number {
   const m = 96;
@@ -102,17 +100,35 @@ export function matmulSpeed(exports: MatmulExports, memory: WebAssembly.Memory):
   const values = new Float32Array(memory.buffer, base, m * k + k * n);
   for (let i = 0; i < values.length; i++) values[i] = ((i * 7919) % 17) / 17 - 0.5;
   exports.matmulPackF32(b, n, k, 0, packed);
-  let best = 0;
-  for (let round = 0; round < 3; round++) {
-    const start = performance.now();
-    let calls = 0;
-    do {
-      exports.matmulRowsF32(base, packed, out, m, n, k, 0, 0, m, scratch);
-      calls++;
-    } while (performance.now() - start < 1);
-    best = Math.max(best, calls / (performance.now() - start));
-  }
-  return best;
+  const start = performance.now();
+  let calls = 0;
+  do {
+    exports.matmulRowsF32(base, packed, out, m, n, k, 0, 0, m, scratch);
+    calls++;
+  } while (performance.now() - start < 1);
+  return calls / (performance.now() - start);
+}
+
+/**
+ * A `speed` function for `pickVariant` that instantiates each variant once (with `instantiate`) and times its
+ * matmul at each call; a build that cannot be instantiated here (e.g. synchronously) scores 0, never picked over
+ * another.
+ */
+function trial(
+  instantiate: (v: Variant) => { exports: MatmulExports; memory: WebAssembly.Memory },
+): (v: Variant) => number {
+  const instances = new Map<string, { exports: MatmulExports; memory: WebAssembly.Memory } | null>();
+  return (v) => {
+    if (!instances.has(v.name)) {
+      try {
+        instances.set(v.name, instantiate(v));
+      } catch {
+        instances.set(v.name, null);
+      }
+    }
+    const instance = instances.get(v.name);
+    return instance ? matmulSpeed(instance.exports, instance.memory) : 0;
+  };
 }
 
 let chosenShared: CompiledVariant | null | undefined;
@@ -130,11 +146,11 @@ export function chooseSharedVariant(): CompiledVariant | null {
     const picked = pickVariant(
       sharedVariants.map((v) => v()),
       (bytes) => WebAssembly.validate(bytes),
-      (v) => {
+      trial((v) => {
         const memory = new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAXIMUM_PAGES, shared: true });
         const instance = new WebAssembly.Instance(compile(v), { env: { memory } });
-        return matmulSpeed(instance.exports as unknown as MatmulExports, memory);
-      },
+        return { exports: instance.exports as unknown as MatmulExports, memory };
+      }),
     );
     chosenShared = picked ? { name: picked.name, module: compile(picked) } : null;
   } catch {
@@ -151,16 +167,12 @@ export function choosePlainVariant(): Variant | null {
   return pickVariant(
     plainVariants.map((v) => v()),
     (bytes) => typeof WebAssembly === "object" && WebAssembly.validate(bytes),
-    (v) => {
-      try {
-        const instance = new WebAssembly.Instance(new WebAssembly.Module(v.bytes), {});
-        return matmulSpeed(
-          instance.exports as unknown as MatmulExports,
-          instance.exports.memory as WebAssembly.Memory,
-        );
-      } catch {
-        return 0; // a build that cannot be instantiated here (e.g. synchronously) is never picked over another
-      }
-    },
+    trial((v) => {
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(v.bytes), {});
+      return {
+        exports: instance.exports as unknown as MatmulExports,
+        memory: instance.exports.memory as WebAssembly.Memory,
+      };
+    }),
   );
 }
