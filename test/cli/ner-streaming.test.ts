@@ -5,7 +5,7 @@
  * whole text at once gives.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,7 +18,7 @@ import { detectScheme } from "../../src/ner/tags.js";
 import { NerTagger, saveNerModel } from "../../src/ner/tagger-node.js";
 import { binaryScores, trainNer } from "../../src/ner/trainer.js";
 import { formatCount } from "../../src/cli/progress.js";
-import { PIECE_CHARACTERS, lastSafeCut, piecesOf } from "../../src/cli/commands/ner/tag.js";
+import { PIECE_CHARACTERS, lastSafeCut, piecesOf, writeTaggedJson } from "../../src/cli/commands/ner/tag.js";
 import { formatTaggedConll, formatTaggedText } from "../../src/cli/commands/ner/format.js";
 import { tokenizeSentences } from "../../src/ner/tokenizer.js";
 
@@ -292,6 +292,102 @@ describe("ner tag reads a file or standard input as a stream, a piece at a time"
       );
       const conll = await run("ner", "tag", "--model", softmaxModel, "--format", "conll", "--input", path);
       expect(conll.stdout).toBe(formatTaggedConll(whole));
+      const json = await run("ner", "tag", "--model", softmaxModel, "--format", "json", "--input", path);
+      expect(json.stdout).toBe(JSON.stringify(whole, null, 2) + "\n");
     }
+  });
+
+  /**
+   * The document `ner tag --format json` printed before it streamed: every piece tagged, its offsets and token
+   * indices moved into the whole text, all of it gathered, then `JSON.stringify(whole, null, 2)`. (Tagging a
+   * piece alone can give scores that differ in the last digits from tagging the whole text at once; the
+   * pieces are what both versions tag.)
+   */
+  async function gatheredJson(tagger: NerTagger, pieces: AsyncIterable<{ text: string; offset: number }>) {
+    const whole = { text: "", tokens: [] as object[], entities: [] as object[], sentences: [] as object[] };
+    for await (const { text, offset } of pieces) {
+      const tagged = tagger.tag(text, { scheme: "IOBES" });
+      const tokenOffset = whole.tokens.length;
+      whole.text += text;
+      whole.tokens.push(
+        ...tagged.tokens.map((t) => ({ ...t, start: t.start + offset, end: t.end + offset })),
+      );
+      whole.entities.push(
+        ...tagged.entities.map((e) => ({
+          ...e,
+          start: e.start + offset,
+          end: e.end + offset,
+          tokenStart: e.tokenStart + tokenOffset,
+          tokenEnd: e.tokenEnd + tokenOffset,
+        })),
+      );
+      whole.sentences.push(
+        ...tagged.sentences.map((s) => ({
+          tokenStart: s.tokenStart + tokenOffset,
+          tokenEnd: s.tokenEnd + tokenOffset,
+          start: s.start + offset,
+          end: s.end + offset,
+        })),
+      );
+    }
+    return JSON.stringify(whole, null, 2) + "\n";
+  }
+
+  it("writes the JSON document piece by piece, spooling past the limit, byte for byte (property)", async () => {
+    const tagger = await NerTagger.load(softmaxModel);
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fragment, { maxLength: 60 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 400 }),
+        async (fragments, size, spoolCharacters) => {
+          const text = fragments.join("");
+          const spool = join(folder, `spool-${run++}`);
+          await mkdir(spool);
+          let out = "";
+          const write = async (chunk: string) => {
+            out += chunk;
+          };
+          const pieces = () => piecesOf(chunksOf(text, 7), size);
+          await writeTaggedJson(tagger, pieces(), "IOBES", write, spool, spoolCharacters);
+          expect(out).toBe(await gatheredJson(tagger, pieces()));
+          expect(JSON.parse(out).text).toBe(text);
+          await rm(spool, { recursive: true });
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it("leaves no spool folder behind, after output or after an error", async () => {
+    const spools = async () => (await readdir(tmpdir())).filter((name) => name.startsWith("chainrule-tag-"));
+    const before = await spools();
+    const path = join(folder, "two.txt");
+    await writeFile(path, "Anna lives in Oslo.\n\nBob met Carl in Paris.\n");
+    const { code, stdout } = await run(
+      "ner",
+      "tag",
+      "--model",
+      softmaxModel,
+      "--format",
+      "json",
+      "--input",
+      path,
+    );
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout).text).toBe("Anna lives in Oslo.\n\nBob met Carl in Paris.\n");
+    const missing = await run(
+      "ner",
+      "tag",
+      "--model",
+      softmaxModel,
+      "--format",
+      "json",
+      "--input",
+      join(folder, "no"),
+    );
+    expect(missing.code).not.toBe(0);
+    expect(await spools()).toEqual(before);
   });
 });

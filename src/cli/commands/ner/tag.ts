@@ -1,19 +1,23 @@
 /**
  * `chainrule ner tag`: tags English text with a trained model: the arguments, a file (`--input FILE`), or
  * standard input (no text, or `-`). A file or standard input is read as a stream and tagged a piece at a time
- * (pieces end at paragraph breaks), so that the text and conll formats keep in memory the model and one piece
- * (or the longest paragraph), whatever the size of the input; the output is what tagging the whole text at once
- * gives.
+ * (pieces end at paragraph breaks), so that memory holds the model and one piece (or the longest paragraph),
+ * whatever the size of the input; the output is what tagging the whole text at once gives. The text and conll
+ * formats print each piece as it is tagged; the json format prints the text as it comes and spools the tokens,
+ * entities and sentences, which follow the whole text in the document, to a temporary folder until the input
+ * ends.
  */
 import { createReadStream } from "node:fs";
+import { appendFile, mkdtemp, rm, stat } from "node:fs/promises";
 import { once } from "node:events";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Command } from "commander";
 import { ValueError } from "../../../errors.js";
 import type { TagScheme } from "../../../ner/tags.js";
 import type { NerTagger, TaggedText } from "../../../ner/tagger.js";
 import { formatTaggedConll, formatTaggedText } from "./format.js";
 import { choiceOption, loadTagger, requireFile, write } from "./shared.js";
-import { stat } from "node:fs/promises";
 
 interface TagCommandOptions {
   model: string;
@@ -184,20 +188,14 @@ async function tagCommand(texts: string[], o: TagCommandOptions): Promise<void> 
   const tagger = await loadTagger(o.model);
   const pieces = piecesOf(await textToTag(texts, o.input));
   if (format === "json") {
-    // One JSON document holds the whole text and every token: it is put together whole, then printed.
-    const text: string[] = [];
-    const parts: TaggedText[] = [];
-    const seen = tee(pieces, (piece) => text.push(piece.text));
-    for await (const { tagged, tokenOffset } of tagPieces(tagger, seen, scheme)) {
-      parts.push(shift(tagged, 0, tokenOffset));
+    // The document's text comes first, whole, then every token: the text is printed as it comes and the rest
+    // is spooled (in a temporary folder, removed at the end) until the input ends.
+    const folder = await mkdtemp(join(tmpdir(), "chainrule-tag-"));
+    try {
+      await writeTaggedJson(tagger, pieces, scheme, writeInTurn, folder);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
     }
-    const whole: TaggedText = {
-      text: text.join(""),
-      tokens: parts.flatMap((p) => p.tokens),
-      entities: parts.flatMap((p) => p.entities),
-      sentences: parts.flatMap((p) => p.sentences),
-    };
-    write(JSON.stringify(whole, null, 2) + "\n");
     return;
   }
   let sentences = 0;
@@ -212,12 +210,122 @@ async function tagCommand(texts: string[], o: TagCommandOptions): Promise<void> 
   }
 }
 
-/** The items of `items`, each also given to `see` first. */
-async function* tee<T>(items: AsyncIterable<T>, see: (item: T) => void): AsyncGenerator<T> {
-  for await (const item of items) {
-    see(item);
-    yield item;
+/** The key of each array of a `TaggedText`, in the order `JSON.stringify` writes them. */
+const TAGGED_ARRAYS = ["tokens", "entities", "sentences"] as const;
+
+/** About how many characters of JSON a spool keeps in memory before it writes them to its file. */
+export const SPOOL_CHARACTERS = 1 << 20;
+
+/** Text kept in memory up to a limit, then appended to a temporary file, read back in order at the end. */
+class Spool {
+  private readonly path: string;
+  private readonly limit: number;
+  private buffered: string[] = [];
+  private bufferedLength = 0;
+  private written = false;
+
+  constructor(path: string, limit: number) {
+    this.path = path;
+    this.limit = limit;
   }
+
+  async add(text: string): Promise<void> {
+    this.buffered.push(text);
+    this.bufferedLength += text.length;
+    if (this.bufferedLength >= this.limit) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    await appendFile(this.path, this.buffered.join(""));
+    this.written = true;
+    this.buffered = [];
+    this.bufferedLength = 0;
+  }
+
+  /** Everything added, in order, a chunk at a time. */
+  async *contents(): AsyncGenerator<string> {
+    if (this.written) {
+      for await (const chunk of createReadStream(this.path, { encoding: "utf8" })) yield chunk as string;
+    }
+    if (this.bufferedLength > 0) yield this.buffered.join("");
+  }
+}
+
+/**
+ * Writes `JSON.stringify(tagged, null, 2) + "\n"` of a whole tagged text, byte for byte, as the text's pieces
+ * are tagged: the text (the document's first field) goes out as each piece arrives, and the tokens, entities and
+ * sentences (which follow the whole text in the document) are spooled, in memory up to a megabyte each and in
+ * temporary files beyond it, then copied out at the end. Memory holds one piece, whatever the input's size.
+ */
+export class TaggedJsonWriter {
+  private readonly write: (text: string) => Promise<void>;
+  private readonly spools: Record<(typeof TAGGED_ARRAYS)[number], Spool>;
+  private readonly counts = { tokens: 0, entities: 0, sentences: 0 };
+  private started = false;
+
+  /**
+   * `write` prints; `folder` (which must exist) holds the spool files; each spool keeps up to `spoolCharacters`
+   * characters in memory at a time.
+   */
+  constructor(write: (text: string) => Promise<void>, folder: string, spoolCharacters = SPOOL_CHARACTERS) {
+    this.write = write;
+    const spool = (key: string) => new Spool(join(folder, `${key}.json`), spoolCharacters);
+    this.spools = { tokens: spool("tokens"), entities: spool("entities"), sentences: spool("sentences") };
+  }
+
+  /** Adds the next piece: its text and what tagging it gave (offsets and indices into the whole text). */
+  async add(tagged: TaggedText): Promise<void> {
+    if (!this.started) {
+      this.started = true;
+      await this.write('{\n  "text": "');
+    }
+    // A piece never ends inside a surrogate pair (pieces end at blank lines), so its escaped text is its part of
+    // the whole text's escaped text.
+    if (tagged.text.length > 0) await this.write(JSON.stringify(tagged.text).slice(1, -1));
+    for (const key of TAGGED_ARRAYS) {
+      for (const item of tagged[key]) {
+        const json = JSON.stringify(item, null, 2).replace(/\n/g, "\n    ");
+        await this.spools[key].add(`${this.counts[key] > 0 ? ",\n" : ""}    ${json}`);
+        this.counts[key]++;
+      }
+    }
+  }
+
+  /** Writes the rest of the document. */
+  async finish(): Promise<void> {
+    if (!this.started) await this.write('{\n  "text": "');
+    await this.write('"');
+    for (const key of TAGGED_ARRAYS) {
+      await this.write(`,\n  "${key}": [`);
+      if (this.counts[key] === 0) {
+        await this.write("]");
+        continue;
+      }
+      await this.write("\n");
+      for await (const chunk of this.spools[key].contents()) await this.write(chunk);
+      await this.write("\n  ]");
+    }
+    await this.write("\n}\n");
+  }
+}
+
+/**
+ * Tags `pieces` one at a time and writes the JSON document of the whole text (`JSON.stringify(tagged, null, 2)`
+ * and a line break) through a {@link TaggedJsonWriter} spooling in `folder`.
+ */
+export async function writeTaggedJson(
+  tagger: NerTagger,
+  pieces: AsyncIterable<TextPiece>,
+  scheme: TagScheme,
+  write: (text: string) => Promise<void>,
+  folder: string,
+  spoolCharacters = SPOOL_CHARACTERS,
+): Promise<void> {
+  const writer = new TaggedJsonWriter(write, folder, spoolCharacters);
+  for await (const { tagged, tokenOffset } of tagPieces(tagger, pieces, scheme)) {
+    await writer.add(shift(tagged, 0, tokenOffset));
+  }
+  await writer.finish();
 }
 
 export function registerTag(ner: Command): void {
