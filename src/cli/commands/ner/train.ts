@@ -19,6 +19,7 @@ import { describeRun } from "./format.js";
 import { CHECKPOINT_FILE, reportTraining, runTraining, shellQuote } from "./run-training.js";
 import { checkTrainingOutput, type OutputState } from "./output-directory.js";
 import {
+  ALLOW_NON_FINITE,
   EMBEDDINGS_AUTO,
   EMBEDDINGS_NONE,
   checkOutputFile,
@@ -38,6 +39,7 @@ interface TrainCommandOptions {
   force?: boolean;
   metrics?: string;
   quiet?: boolean;
+  allowNonFinite?: boolean;
   out: string;
   [attribute: string]: string | boolean | undefined;
 }
@@ -103,7 +105,10 @@ async function trainCommand(o: TrainCommandOptions): Promise<void> {
     }
   }
   const embeddings = resume === null ? chooseEmbeddings(o.embeddings, options.wordDimension) : null;
-  const pretrained = embeddings !== null ? await readChosenEmbeddings(embeddings) : null;
+  const pretrained =
+    embeddings !== null
+      ? await readChosenEmbeddings(embeddings, { allowNonFinite: o.allowNonFinite === true })
+      : null;
   write(describeRun(train, dev, options, resume));
   if (embeddings?.header) write(`${embeddings.header}\n`);
   if (pretrained)
@@ -146,6 +151,10 @@ export function registerTrain(ner: Command): void {
     .option(
       "--force",
       "train even if DIR holds a model (replaced once the new run has a better one) or an interrupted run",
+    )
+    .option(
+      ALLOW_NON_FINITE,
+      "accept NaN and infinite values in an --embeddings table (refused by default: they give NaN scores)",
     )
     .option("--metrics <file>", "write the per-epoch figures as JSON to this file (after every epoch)")
     .option("--quiet", "no progress bar: one plain line per epoch")
