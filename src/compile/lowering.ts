@@ -41,6 +41,8 @@ export interface StepView<A = unknown> {
    * bound), so that kernels can run on it in place; false without an arena.
    */
   resident(j: number): boolean;
+  /** Whether input j is a parameter (a leaf tensor from outside that requires grad). */
+  isParameter(j: number): boolean;
   /** The products' shared packing and scratch area, made at least `bytes` long. */
   workspace(bytes: number): Workspace;
 }
@@ -498,17 +500,6 @@ interface GatherAttrs {
   sparse: boolean;
 }
 
-/**
- * Rows `indices` of a float32 table [rows, inner] (an embedding lookup), copied value by value: its rows are
- * short, where a subarray and a `set` per row cost more than the copy.
- */
-function gatherRowsF32(table: Float32Array, indices: Int32Array, inner: number, out: Float32Array): void {
-  for (let j = 0, to = 0; j < indices.length; j++) {
-    const from = indices[j]! * inner;
-    for (let i = 0; i < inner; i++, to++) out[to] = table[from + i]!;
-  }
-}
-
 /** Float32 blocks side by side, row by row (the layout kernel's concat, value by value for short rows). */
 function concatF32(
   parts: readonly TypedArray[],
@@ -534,16 +525,10 @@ const gather: Lowering<GatherAttrs> = (view) => {
   const { axis } = view.tracedAttrs;
   const shape = view.inputShapes[0]!;
   const axisView = blockView(shape, [axis])!;
-  const inner = axisView.inner;
+  // An embedding table (a parameter) moves into the arena, so that the optimiser updates its rows in place.
+  if (view.isParameter(0)) view.resident(0);
   return {
-    forward: () => {
-      const table = view.input(0)._data;
-      const out = view.output()._data;
-      const { indices } = view.attrs();
-      if (axisView.outer === 1 && table instanceof Float32Array && out instanceof Float32Array) {
-        gatherRowsF32(table, indices, inner, out);
-      } else backend().gather(table, axisView, indices, out);
-    },
+    forward: () => backend().gather(view.input(0)._data, axisView, view.attrs().indices, view.output()._data),
     // Rows picked several times accumulate gradient (a row-sparse gradient is handled by the plan)
     backward: () => (out) => {
       out.fill(0);

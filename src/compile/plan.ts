@@ -9,6 +9,7 @@ import { getBackend } from "../backend/index.js";
 import { autogradState } from "../graph/mode.js";
 import { toSeed } from "../autograd/engine.js";
 import { RowSparse } from "../tensor/sparse.js";
+import { coalesceRows } from "../tensor/tensor.js";
 import { Tensor } from "../tensor/tensor.js";
 import { allocate, type DType, type TypedArray } from "../tensor/dtype.js";
 import { shapeToString, shapesEqual, sizeOf } from "../tensor/shape.js";
@@ -33,6 +34,11 @@ interface ParameterGradient {
   readonly value: number;
   /** For a row-sparse gradient, the gather step whose indices pick the rows; −1 when dense. */
   readonly gatherStep: number;
+  /**
+   * For a row-sparse gradient, where the plan coalesces it (see coalesceRows): the distinct rows, each
+   * position's slot among them, and the summed rows; null when dense.
+   */
+  readonly coalesced: { unique: Int32Array; slot: Int32Array; values: TypedArray } | null;
 }
 
 function attrsMatch(traced: unknown, live: unknown): boolean {
@@ -220,6 +226,7 @@ export class Plan {
       scratch: (size) => this.buffer(output.dtype, size),
       arena: this.arena,
       resident: (j) => this.makeResident(step.inputs[j]!),
+      isParameter: (j) => values[step.inputs[j]!]!.parameter,
       workspace: (bytes) => {
         workspace.bytes = Math.max(workspace.bytes, bytes);
         return workspace;
@@ -278,7 +285,18 @@ export class Plan {
     const kept = new Set<number>([backward.root]);
     for (let v = 0; v < values.length; v++) {
       if (!values[v]!.parameter || !flows[v]) continue;
-      this.parameterGradients.push({ value: v, gatherStep: sparseParameters.get(v) ?? -1 });
+      const gatherStep = sparseParameters.get(v) ?? -1;
+      let coalesced: ParameterGradient["coalesced"] = null;
+      if (gatherStep >= 0) {
+        const rows = values[steps[gatherStep]!.output]!;
+        const n = (steps[gatherStep]!.attrs as { indices: Int32Array }).indices.length;
+        coalesced = {
+          unique: this.buffer("int32", n) as Int32Array,
+          slot: this.buffer("int32", n) as Int32Array,
+          values: this.buffer(rows.dtype, sizeOf(rows.shape)),
+        };
+      }
+      this.parameterGradients.push({ value: v, gatherStep, coalesced });
       if (!sparseParameters.has(v)) kept.add(v);
     }
     for (const [, s] of sparseParameters) kept.add(steps[s]!.output);
@@ -440,13 +458,26 @@ export class Plan {
     }
     this.keepPreviousGradients();
     for (const kernel of this.backwardKernels) kernel();
-    for (const { value, gatherStep } of this.parameterGradients) {
+    for (const { value, gatherStep, coalesced } of this.parameterGradients) {
       const parameter = this.tensors[value]!;
-      if (gatherStep < 0) giveDense(parameter, this.grads[value]!);
+      if (gatherStep < 0 || coalesced === null) giveDense(parameter, this.grads[value]!);
       else {
+        // Coalesced here, into the plan's buffers, as RowSparse.coalesce would (the same sums in the same
+        // order): where the parameter lives in the arena too, the optimiser then updates its rows in place.
         const { indices } = this.attrs[gatherStep] as { indices: Int32Array };
         const rows = this.grads[this.trace.steps[gatherStep]!.output]!;
-        giveSparse(parameter, new RowSparse(parameter.shape, indices, rows));
+        const count = coalesceRows(indices, coalesced.unique, coalesced.slot);
+        const rowSize = indices.length === 0 ? 0 : rows.size / indices.length;
+        const summed = coalesced.values.subarray(0, count * rowSize);
+        summed.fill(0);
+        const blocks = { outer: 1, axis: count, inner: rowSize };
+        getBackend().scatterAdd(rows._data, blocks, coalesced.slot, summed);
+        const shape = [count, ...parameter.shape.slice(1)];
+        const grad = new Tensor(summed, shape, rows.dtype);
+        giveSparse(
+          parameter,
+          new RowSparse(parameter.shape, coalesced.unique.subarray(0, count), grad, true),
+        );
       }
     }
     this.backwardDone = true;
@@ -457,13 +488,14 @@ export class Plan {
    * gets a copy of it, since this call's kernels are about to overwrite that buffer.
    */
   private keepPreviousGradients(): void {
-    for (const { value, gatherStep } of this.parameterGradients) {
+    for (const { value, coalesced } of this.parameterGradients) {
       const parameter = this.tensors[value]!;
-      const own = gatherStep < 0 ? this.grads[value]! : this.grads[this.trace.steps[gatherStep]!.output]!;
-      if (parameter._grad === own) parameter._grad = copyOf(own);
+      const own = this.grads[value];
+      if (own !== null && own !== undefined && parameter._grad === own) parameter._grad = copyOf(own);
       const sparse = parameter._sparseGrad;
-      if (sparse !== null && sparse.values === own) {
-        parameter._sparseGrad = new RowSparse(sparse.shape, sparse.indices.slice(), copyOf(own));
+      if (sparse !== null && coalesced !== null && sparse.values._data.buffer === coalesced.values.buffer) {
+        const { shape, indices, values } = sparse;
+        parameter._sparseGrad = new RowSparse(shape, indices.slice(), copyOf(values), sparse.coalesced);
       }
     }
   }

@@ -244,6 +244,36 @@ function addDense(a: Tensor, b: Tensor): Tensor {
 }
 
 /**
+ * The distinct values of `indices`, ascending, into `unique`, and each position's place among them into `slot`
+ * (both at least `indices.length` long); returns how many are distinct. Summing row i of a row-sparse gradient
+ * into row slot[i], in position order, coalesces it (see {@link RowSparse.coalesce}).
+ */
+export function coalesceRows(indices: Int32Array, unique: Int32Array, slot: Int32Array): number {
+  const n = indices.length;
+  // A native numeric sort of a copy, then each position's slot by binary search.
+  const sorted = unique.subarray(0, n);
+  sorted.set(indices);
+  sorted.sort();
+  let count = 0;
+  for (let k = 0; k < n; k++) {
+    const row = sorted[k]!;
+    if (count === 0 || unique[count - 1] !== row) unique[count++] = row;
+  }
+  for (let i = 0; i < n; i++) {
+    const row = indices[i]!;
+    let low = 0;
+    let high = count - 1;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (unique[middle]! < row) low = middle + 1;
+      else high = middle;
+    }
+    slot[i] = low;
+  }
+  return count;
+}
+
+/**
  * A row-sparse gradient: only the rows `indices` of a tensor of shape `shape` are non-zero, with values
  * `values` (shape `[indices.length, ...shape.slice(1)]`). An embedding lookup produces one, so that its
  * gradient and update cost scale with the rows a batch used rather than with the vocabulary.
@@ -259,8 +289,17 @@ export class RowSparse {
   /** The rows' values: shape `[indices.length, ...shape.slice(1)]`. */
   readonly values: Tensor;
 
-  /** Throws a `ShapeError` when `values` does not have one row per index and the rank of `shape`. */
-  constructor(shape: readonly number[], indices: Int32Array, values: Tensor) {
+  /**
+   * Whether the indices are distinct and ascending, with duplicates already summed: `coalesce()`'s result,
+   * which `coalesce()` returns as it is.
+   */
+  readonly coalesced: boolean;
+
+  /**
+   * Throws a `ShapeError` when `values` does not have one row per index and the rank of `shape`. Pass
+   * `coalesced` only for indices that are distinct and ascending, with values summed as `coalesce()` sums them.
+   */
+  constructor(shape: readonly number[], indices: Int32Array, values: Tensor, coalesced = false) {
     if (values.shape[0] !== indices.length || values.ndim !== shape.length) {
       throw new ShapeError(
         `RowSparse: values of shape ${shapeToString(values.shape)} do not fit ${indices.length} rows of ${shapeToString(shape)}`,
@@ -269,6 +308,7 @@ export class RowSparse {
     this.shape = shape;
     this.indices = indices;
     this.values = values;
+    this.coalesced = coalesced;
   }
 
   /** The dtype of the values. */
@@ -283,34 +323,18 @@ export class RowSparse {
     return size;
   }
 
-  /** The same gradient with each row index once (duplicates summed), indices ascending. */
+  /**
+   * The same gradient with each row index once (duplicates summed, in the order they appear), indices
+   * ascending.
+   */
   coalesce(): RowSparse {
+    if (this.coalesced) return this;
     const n = this.indices.length;
-    const indices = this.indices;
-    // Positions ordered by (row, position), sorted as the numbers row·n + position by the native numeric sort
-    // (exact below 2⁵³; a comparator sort otherwise).
-    let order: ArrayLike<number>;
-    if (n * 2 ** 31 < 2 ** 53) {
-      const keys = new Float64Array(n);
-      for (let i = 0; i < n; i++) keys[i] = indices[i]! * n + i;
-      keys.sort();
-      for (let k = 0; k < n; k++) {
-        const position = keys[k]! % n;
-        keys[k] = position < 0 ? position + n : position;
-      }
-      order = keys;
-    } else order = Array.from({ length: n }, (_, i) => i).sort((a, b) => indices[a]! - indices[b]!);
     const unique = new Int32Array(n);
     const slot = new Int32Array(n);
-    let count = 0;
-    for (let k = 0; k < n; k++) {
-      const i = order[k]!;
-      const row = indices[i]!;
-      if (count === 0 || unique[count - 1] !== row) unique[count++] = row;
-      slot[i] = count - 1;
-    }
+    const count = coalesceRows(this.indices, unique, slot);
     const values = this.scatterRows(slot, count, "coalesce");
-    return new RowSparse(this.shape, unique.slice(0, count), values);
+    return new RowSparse(this.shape, unique.slice(0, count), values, true);
   }
 
   /** The dense tensor this gradient stands for. */

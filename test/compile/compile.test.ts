@@ -84,15 +84,19 @@ function windowNetwork(
  */
 function wideWindowNetwork(
   compiled: boolean,
-  optimizerName: "sgd" | "adam" = "sgd",
-): Setup & { weights: Tensor[] } {
+  optimizerName: "sgd" | "momentum" | "adam" | "adagrad" = "sgd",
+): Setup & { weights: Tensor[]; table: Tensor } {
   seed(4);
   const embedding = new nn.Embedding(300, 16, { sparse: true });
   const hidden = new nn.Linear(80, 64);
   const output = new nn.Linear(64, 7);
   const parameters = [...embedding.parameters(), ...hidden.parameters(), ...output.parameters()];
-  const optimizer =
-    optimizerName === "sgd" ? new nn.SGD(parameters, { lr: 0.2 }) : new nn.Adam(parameters, { lr: 0.01 });
+  const optimizer = {
+    sgd: () => new nn.SGD(parameters, { lr: 0.2 }),
+    momentum: () => new nn.SGD(parameters, { lr: 0.1, momentum: 0.9, weightDecay: 1e-3 }),
+    adam: () => new nn.Adam(parameters, { lr: 0.01 }),
+    adagrad: () => new nn.AdaGrad(parameters, { lr: 0.1 }),
+  }[optimizerName]();
   const body = (ids: Int32Array, targets: Int32Array) => {
     const x = embedding.forward(ids).reshape([-1, 80]);
     const loss = crossEntropy(output.forward(hidden.forward(x).tanh()), targets);
@@ -105,6 +109,7 @@ function wideWindowNetwork(
   return {
     parameters,
     weights: [hidden.weight, output.weight],
+    table: embedding.weight,
     step: (s) => {
       const batch = s % 3 === 2 ? 13 : 24;
       const ids = Int32Array.from({ length: batch * 5 }, (_, i) => (i * 31 + s * 17) % 300);
@@ -116,11 +121,44 @@ function wideWindowNetwork(
 
 describe("compile", () => {
   it("trains a wider network on two batch shapes (two plans sharing its parameters) as eager does, to the bit", () => {
-    for (const optimizer of ["sgd", "adam"] as const) {
+    for (const optimizer of ["sgd", "momentum", "adam", "adagrad"] as const) {
       const { eager, compiled } = eagerAndCompiled((c) => wideWindowNetwork(c, optimizer), 8);
       expect(compiled.losses).toEqual(eager.losses);
       compiled.parameters.forEach((p, i) => expect(p).toEqual(eager.parameters[i]));
     }
+  });
+
+  it("coalesces an embedding's row-sparse gradient in the plan and updates the table's rows in place", () => {
+    const setup = wideWindowNetwork(true);
+    for (let s = 0; s < 4; s++) setup.step(s);
+    const { table } = setup;
+    const sparse = table.sparseGrad!;
+    expect(sparse.coalesced).toBe(true);
+    // distinct ascending rows: the batch's ids (i·31 + 3·17) mod 300 for 24 windows of 5
+    const ids = Int32Array.from({ length: 120 }, (_, i) => (i * 31 + 3 * 17) % 300);
+    expect(Array.from(sparse.indices)).toEqual([...new Set(ids)].sort((a, b) => a - b));
+    expect(sparse.coalesce()).toBe(sparse);
+    const wasm = getBackend().name === "wasm";
+    expect(kernelsOf(table.data) !== null).toBe(wasm);
+    expect(kernelsOf(sparse.indices) !== null && kernelsOf(sparse.indices) === kernelsOf(table.data)).toBe(
+      wasm,
+    );
+  });
+
+  it("keeps an embedding's row-sparse gradients across calls without zeroGrad, as backward does", () => {
+    const run = (compiled: boolean) => {
+      seed(2);
+      const embedding = new nn.Embedding(100, 64, { sparse: true });
+      const body = (ids: Int32Array) => {
+        const loss = sum(embedding.forward(ids).tanh());
+        loss.backward();
+        return loss;
+      };
+      const f = compiled ? compile(body) : body;
+      for (let s = 0; s < 3; s++) f(Int32Array.from({ length: 40 }, (_, i) => (i * 7 + s) % 100));
+      return embedding.weight.sparseGrad!.coalesce().toDense().data;
+    };
+    expect(Array.from(run(true))).toEqual(Array.from(run(false)));
   });
 
   it("keeps the weight matrices and their gradients in WebAssembly memory on the wasm backend", () => {

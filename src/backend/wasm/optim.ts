@@ -124,6 +124,7 @@ export interface AdaGradSettings {
 function runCopied(
   spans: OptimizerSpans,
   kernel: (kernels: OptimizerKernels, param: number, grad: number, state: number[], n: number) => void,
+  rowsKernel: (kernels: OptimizerKernels, param: number, grad: number, state: number[], rows: number) => void,
 ): boolean {
   const { param, grad, rows, rowSize, state } = spans;
   const size = param instanceof Float32Array ? 4 : 8;
@@ -133,11 +134,19 @@ function runCopied(
   }
   const n = rows === null ? param.length : rows.length * rowSize;
   if (n < wasmThresholds.elementwise || grad.length < n) return false;
-  // A dense update whose arrays all live in one kernel instance's memory (a compiled step's) runs in place.
-  const home = rows === null ? kernelsOf(param) : null;
-  if (home !== null && kernelsOf(grad) === home && state.every((s) => kernelsOf(s) === home)) {
+  // An update whose arrays (and rows) all live in one kernel instance's memory (a compiled step's) runs there
+  // in place: the dense kernel on the whole parameter, the rows kernel on the rows of a row-sparse gradient.
+  const home = kernelsOf(param);
+  if (
+    home !== null &&
+    kernelsOf(grad) === home &&
+    (rows === null || kernelsOf(rows) === home) &&
+    state.every((s) => kernelsOf(s) === home)
+  ) {
+    const kernels = kernelsFor(home.exports, size);
     const stateAt = state.map((s) => s.byteOffset);
-    kernel(kernelsFor(home.exports, size), param.byteOffset, grad.byteOffset, stateAt, n);
+    if (rows === null) kernel(kernels, param.byteOffset, grad.byteOffset, stateAt, n);
+    else rowsKernel(kernels, param.byteOffset, grad.byteOffset, stateAt, rows.byteOffset);
     return true;
   }
   const kernels = requireKernels();
@@ -240,23 +249,55 @@ function scatterRowsF32(
 export function wasmSgd(spans: OptimizerSpans, s: SgdSettings): boolean {
   const flags = (s.nesterov ? SGD_NESTEROV : 0) | (s.first ? SGD_FIRST : 0);
   if ((s.momentum === 0) !== (spans.state.length === 0)) return false;
-  return runCopied(spans, (k, param, grad, [buffer], n) =>
-    k.sgd(param, grad, buffer ?? 0, n, s.lr, s.weightDecay, s.momentum, s.keep, flags),
+  const count = spans.rows?.length ?? 0;
+  const size = spans.rowSize;
+  return runCopied(
+    spans,
+    (k, param, grad, [buffer], n) =>
+      k.sgd(param, grad, buffer ?? 0, n, s.lr, s.weightDecay, s.momentum, s.keep, flags),
+    (k, param, grad, [buffer], rows) =>
+      k.sgdRows(param, grad, buffer ?? 0, rows, count, size, s.lr, s.weightDecay, s.momentum, s.keep, flags),
   );
 }
 
 /** Adam / AdamW on typed arrays through the kernels (state: expAvg, expAvgSq). */
 export function wasmAdam(spans: OptimizerSpans, s: AdamSettings): boolean {
   if (spans.state.length !== 2) return false;
-  return runCopied(spans, (k, param, grad, [m, v], n) =>
-    k.adam(param, grad, m!, v!, n, s.beta1, s.beta2, s.stepSize, s.correction2, s.eps, s.l2, s.shrink),
+  const count = spans.rows?.length ?? 0;
+  const size = spans.rowSize;
+  return runCopied(
+    spans,
+    (k, param, grad, [m, v], n) =>
+      k.adam(param, grad, m!, v!, n, s.beta1, s.beta2, s.stepSize, s.correction2, s.eps, s.l2, s.shrink),
+    (k, param, grad, [m, v], rows) =>
+      k.adamRows(
+        param,
+        grad,
+        m!,
+        v!,
+        rows,
+        count,
+        size,
+        s.beta1,
+        s.beta2,
+        s.stepSize,
+        s.correction2,
+        s.eps,
+        s.l2,
+        s.shrink,
+      ),
   );
 }
 
 /** AdaGrad on typed arrays through the kernels (state: sum). */
 export function wasmAdaGrad(spans: OptimizerSpans, s: AdaGradSettings): boolean {
   if (spans.state.length !== 1) return false;
-  return runCopied(spans, (k, param, grad, [sum], n) =>
-    k.adagrad(param, grad, sum!, n, s.rate, s.weightDecay, s.eps),
+  const count = spans.rows?.length ?? 0;
+  const size = spans.rowSize;
+  return runCopied(
+    spans,
+    (k, param, grad, [sum], n) => k.adagrad(param, grad, sum!, n, s.rate, s.weightDecay, s.eps),
+    (k, param, grad, [sum], rows) =>
+      k.adagradRows(param, grad, sum!, rows, count, size, s.rate, s.weightDecay, s.eps),
   );
 }

@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { tensor } from "../../src/index.js";
+import { RowSparse, coalesceRows } from "../../src/tensor/tensor.js";
+
+/** Coalescing by definition: each distinct row once, ascending, its values summed from 0 in position order. */
+function reference(indices: readonly number[], values: readonly number[][]): Map<number, number[]> {
+  const rows = new Map<number, number[]>();
+  indices.forEach((row, i) => {
+    const sum = rows.get(row) ?? values[i]!.map(() => 0);
+    values[i]!.forEach((v, j) => (sum[j] = Math.fround(sum[j]! + v)));
+    rows.set(row, sum);
+  });
+  return new Map([...rows].sort(([a], [b]) => a - b));
+}
+
+describe("RowSparse.coalesce", () => {
+  it("sums repeated rows in the order they appear and sorts the rows (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.integer({ min: -3, max: 60 }), { maxLength: 80 }),
+        fc.integer(),
+        (width, rawRows, salt) => {
+          const indices = rawRows.map((r) => Math.abs(r));
+          const values = indices.map((_, i) =>
+            Array.from({ length: width }, (_, j) => Math.fround(Math.sin(i * 7.3 + j * 1.1 + salt) * 1e3)),
+          );
+          const sparse = new RowSparse(
+            [61, width],
+            Int32Array.from(indices),
+            tensor(values.length === 0 ? new Float32Array(0) : values, { shape: [indices.length, width] }),
+          );
+          const coalesced = sparse.coalesce();
+          const expected = reference(indices, values);
+          expect(coalesced.coalesced).toBe(true);
+          expect(Array.from(coalesced.indices)).toEqual([...expected.keys()]);
+          expect(Array.from(coalesced.values.data)).toEqual([...expected.values()].flat());
+          expect(coalesced.coalesce()).toBe(coalesced);
+          expect(sparse.coalesced).toBe(false);
+        },
+      ),
+    );
+  });
+
+  it("coalesceRows gives the distinct rows ascending and each position's slot among them (property)", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), { maxLength: 200 }), (rows) => {
+        const indices = Int32Array.from(rows);
+        const unique = new Int32Array(indices.length);
+        const slot = new Int32Array(indices.length);
+        const count = coalesceRows(indices, unique, slot);
+        const distinct = [...new Set(rows)].sort((a, b) => a - b);
+        expect(Array.from(unique.subarray(0, count))).toEqual(distinct);
+        rows.forEach((row, i) => expect(unique[slot[i]!]).toBe(row));
+      }),
+    );
+  });
+});
