@@ -1,20 +1,9 @@
-// The kernels a pool of threads shares: the same matrix multiply as index.ts, compiled a second time against an
-// imported *shared* memory (scripts/build-wasm.ts, the "shared" variants), so that the main thread and its
-// workers each instantiate this module over one memory and split a product's output rows between them.
-// Everything else runs in the ordinary module: copies into shared memory cost more than into an ordinary one.
+// The kernels of the thread pool's shared memory: every kernel of index.ts, compiled a second time against an
+// imported *shared* memory (scripts/build-wasm.ts, the "shared" variants). The main thread and the pool's workers
+// each instantiate this module over one memory: the workers split a product's output rows between them, and the
+// main thread also runs the other kernels there, in place, for a compiled step whose buffers live in that memory
+// (src/compile/arena.ts).
 
-export {
-  matmulPackedBytes,
-  matmulPackF32,
-  matmulPackF64,
-  matmulPackColumnsF32,
-  matmulPackColumnsF64,
-  matmulRowsF32,
-  matmulRowsF64,
-  matmulScratchBytes,
-} from "./matmul";
-
-/** The first address the host may use. */
-export function heapBase(): usize {
-  return __heap_base;
-}
+export * from "./index";
+// Packing B by column panels, so that the threads can share that work too.
+export { matmulPackColumnsF32, matmulPackColumnsF64 } from "./matmul";

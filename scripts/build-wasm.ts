@@ -41,8 +41,8 @@ export const SHARED_MAXIMUM_PAGES = 16384;
  * picks among them (src/backend/wasm/variants.ts):
  * - RELAXED: every kernel, with relaxed SIMD (`f32x4.relaxed_madd`, a fused multiply-add where the CPU has one,
  *   in the float32 matmul);
- * - SHARED and SHARED_RELAXED: the matmul kernels only (assembly/threaded.ts) over an imported shared memory,
- *   for the thread pool.
+ * - SHARED and SHARED_RELAXED: every kernel (assembly/threaded.ts) over an imported shared memory, for the
+ *   thread pool and the compiled plans that keep their buffers in its memory.
  */
 export const VARIANTS_GENERATED = path.join(root, "src", "backend", "wasm", "variants.generated.ts");
 const SHARED_FLAGS = ["--importMemory", "--sharedMemory", "--maximumMemory", String(SHARED_MAXIMUM_PAGES)];

@@ -12,6 +12,7 @@ import {
   type UnaryKernel,
 } from "../backend/index.js";
 import { FIRST_TRANSCENDENTAL, UNARY_CODES } from "../backend/wasm/elementwise.js";
+import { splitProductInPlace, splitsAcrossThreads } from "../backend/wasm/matmul-threads.js";
 import type { Arena } from "./arena.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { DType, TypedArray } from "../tensor/dtype.js";
@@ -320,9 +321,14 @@ function productShape(
 
 /**
  * op(a) · op(b) for 2-D a and b into out. In a plan's arena, the product runs in place on the arrays' addresses
- * (B packed into the workspace), exactly as the backend's kernel runs it after copying them in; a product the
- * backend would split across threads, or too small for the WebAssembly kernel, goes to the backend as eager
- * ops do, so that every product gives the eager one's bits.
+ * (B packed into the workspace), exactly as the backend's kernel runs it after copying them in, so that every
+ * product gives the eager one's bits:
+ * - in a region of the thread pool's shared memory (arena.ts), a product the eager path would split across
+ *   threads (`splitsAcrossThreads`, with `getThreads()` ≥ 2 now) is split the same way, in place; any other, or
+ *   any product once the pool failed or `setThreads(1)` was called, runs on one thread on the same memory;
+ * - in a private arena, a product the backend would split goes to the backend (copied into the pool's memory
+ *   and back), and the others run in place on one thread;
+ * - a product too small for the WebAssembly kernel, or of arrays elsewhere, goes to the backend as eager ops do.
  */
 export function product(
   a: Tensor,
@@ -336,17 +342,26 @@ export function product(
   const { m, n, k } = productShape(a.shape, b.shape, transA, transB);
   const flops = m * n * k;
   if (arena !== null && workspace !== null && workspace.bytes > 0 && flops >= wasmThresholds.matmulFlops) {
-    const threaded = getThreads() >= 2 && flops >= wasmThresholds.threadFlops && m >= 8;
+    const splits = getThreads() >= 2 && splitsAcrossThreads(m, n, k);
     const aAt = arena.addressOf(a._data);
     const bAt = arena.addressOf(b._data);
     const outAt = arena.addressOf(out);
     const f32 = out instanceof Float32Array;
     const float = f32 || out instanceof Float64Array;
     const sameType = a._data.constructor === out.constructor && b._data.constructor === out.constructor;
-    if (!threaded && aAt >= 0 && bAt >= 0 && outAt >= 0 && float && sameType) {
+    const pool = arena.pool;
+    if ((!splits || pool !== null) && aAt >= 0 && bAt >= 0 && outAt >= 0 && float && sameType) {
+      const packedAt = workspace.at;
+      if (
+        splits &&
+        pool !== null &&
+        !pool.failed &&
+        splitProductInPlace(pool, f32, aAt, bAt, outAt, m, n, k, transA, transB, packedAt)
+      ) {
+        return;
+      }
       const e = arena.kernels.exports;
       const size = f32 ? 4 : 8;
-      const packedAt = workspace.at;
       const scratchAt = packedAt + align16(e.matmulPackedBytes(n, k, size));
       (f32 ? e.matmulPackF32 : e.matmulPackF64)(bAt, n, k, transB ? 1 : 0, packedAt);
       (f32 ? e.matmulRowsF32 : e.matmulRowsF64)(
@@ -397,6 +412,11 @@ export function planProducts(
   const arena = view.arena;
   if (arena === null || view.dtype === "int32" || !view.resident(0) || !view.resident(1)) return null;
   const { m, n, k } = productShape(a, b, transA, transB);
+  // The forward product and its gradients' (m × n · n × k and k × m · m × n, as flagged): one that would split
+  // across threads makes the plan worth building in the thread pool's shared memory (arena.ts).
+  arena.notesProduct(m, n, k);
+  arena.notesProduct(m, k, n);
+  arena.notesProduct(k, n, m);
   const size = view.dtype === "float32" ? 4 : 8;
   const e = arena.kernels.exports;
   // The forward product packs an n × k operand; the gradients' products pack k × n, m × n, n × m or k × m.

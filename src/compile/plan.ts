@@ -121,7 +121,7 @@ export class Plan {
       const probe = new Plan(trace, counting);
       const reason = probe.lower();
       if (reason !== null) return reason;
-      const arena = Arena.create(counting.used);
+      const arena = Arena.create(counting.used, counting.hasSplittableProduct);
       if (arena !== null) {
         const plan = new Plan(trace, arena);
         return plan.lower() ?? plan;
@@ -163,6 +163,7 @@ export class Plan {
       if (target !== v) {
         const data = this.tensors[target]!._data;
         this.tensors[v] = new Tensor(data.subarray(0, sizeOf(value.shape)), value.shape, value.dtype);
+        this.arena?.keep(this.tensors[v]!._data);
       }
       this.owned.add(this.tensors[v]!);
       this.reads[v] = this.tensors[v]!;

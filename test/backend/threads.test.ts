@@ -127,12 +127,57 @@ describe.skipIf(!threadsAvailable())("matrix products on several threads", () =>
        setThreads(2);
        const a = randn([300, 300]);
        matmul(a, a);
-       console.log("workers", threadPool()?.workerCount);`,
+       console.log("workers", threadPool()?.workerCount, threadPool()?.failed);`,
     );
     expect(result.signal).toBeNull();
     expect(result.stderr).toBe("");
-    expect(result.stdout.trim()).toBe("workers 1");
+    // Started from a script given with -e and --input-type=module, whose options workers must not inherit.
+    expect(result.stdout.trim()).toBe("workers 1 false");
     expect(result.status).toBe(0);
+  });
+});
+
+describe.skipIf(!threadsAvailable())("regions of the pool's shared memory", () => {
+  it("are handed out first fit, zeroed, merged with free neighbours when given back, and lower the top", () => {
+    const pool = threadPool()!;
+    const start = pool.regionUsage();
+    const a = pool.allocateRegion(1000); // 1024 bytes: regions are whole cache lines
+    const b = pool.allocateRegion(64);
+    const c = pool.allocateRegion(5000);
+    expect([b - a, c - b]).toEqual([1024, 64]);
+    expect(pool.regionUsage()).toEqual({ used: start.used + 1024 + 64 + 5056, free: 0, top: c + 5056 });
+    // The per-call area of eager products starts above every region.
+    expect(pool.base).toBe(c + 5056);
+    new Float32Array(pool.memory.buffer, a, 256).fill(7);
+    pool.releaseRegion(a, 1000);
+    expect(pool.regionUsage().free).toBe(1024);
+    // First fit: a small region goes into the freed stretch, zeroed.
+    const d = pool.allocateRegion(100);
+    expect(d).toBe(a);
+    expect(Array.from(new Float32Array(pool.memory.buffer, d, 32))).toEqual(new Array(32).fill(0));
+    // Giving b back merges it with the rest of a's stretch: 896 + 64 bytes in one piece.
+    pool.releaseRegion(b, 64);
+    expect(pool.regionUsage().free).toBe(960);
+    expect(pool.allocateRegion(960)).toBe(a + 128);
+    pool.releaseRegion(a + 128, 960);
+    // The highest region going back lowers the top, with the free stretch below it.
+    pool.releaseRegion(c, 5000);
+    expect(pool.regionUsage()).toEqual({ used: start.used + 128, free: 0, top: a + 128 });
+    pool.releaseRegion(d, 100);
+    expect(pool.regionUsage()).toEqual(start);
+  });
+
+  it("refuses to give back what is not a region in use, and a region past the memory's limit", () => {
+    const pool = threadPool()!;
+    const a = pool.allocateRegion(256);
+    const b = pool.allocateRegion(256);
+    pool.releaseRegion(a, 256);
+    expect(() => pool.releaseRegion(a, 256)).toThrow(/no region of 256 bytes at/); // given back twice
+    expect(() => pool.releaseRegion(pool.base, 64)).toThrow(RangeError); // above the regions
+    pool.releaseRegion(b, 256);
+    expect(() => pool.releaseRegion(b, 256)).toThrow(RangeError);
+    wasmThresholds.maxBytes = pool.base + 4096;
+    expect(pool.allocateRegion(1 << 20)).toBe(-1);
   });
 });
 

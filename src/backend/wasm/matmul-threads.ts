@@ -1,13 +1,66 @@
 import type { TypedArray } from "../../tensor/dtype.js";
 import type { MatmulDesc } from "../backend.js";
 import { align16 } from "./runtime.js";
-import { getThreads, threadPool } from "./threads.js";
+import { getThreads, threadPool, type ThreadPool } from "./threads.js";
 import { wasmThresholds } from "./thresholds.js";
 
 /** Rows of a float32 tile in assembly/matmul.ts (float64: 4): chunks of rows are multiples of it. */
 const MR = 5;
 /** Rows of A the kernel packs at once (MC in assembly/matmul.ts): no chunk of rows is larger. */
 const MC = 120;
+
+/**
+ * Whether a product of m × k by k × n is split across the pool's threads (when the pool has ≥ 2 of them): the
+ * one rule for eager products and for a compiled plan's (src/compile/), so that both split the same products.
+ */
+export function splitsAcrossThreads(m: number, n: number, k: number): boolean {
+  return m * n * k >= wasmThresholds.threadFlops && m >= 2 * MR;
+}
+
+/**
+ * The chunks a product is split into among `threads` threads: about four chunks of output rows per thread (so
+ * that a thread the machine delays leaves its share to the others), each at most one of the kernel's blocks of
+ * rows; and B packed in chunks of whole panels (8 float32 or 4 float64 columns), about two per thread.
+ */
+function chunking(m: number, n: number, threads: number, size: number) {
+  const rowsPerChunk = Math.min(MC, Math.max(MR, Math.ceil(m / (4 * threads) / MR) * MR));
+  const panel = 32 / size;
+  const columnsPerChunk = Math.ceil(Math.ceil(n / panel) / (2 * threads)) * panel;
+  return { rowsPerChunk, columnsPerChunk };
+}
+
+/**
+ * out = op(A) · op(B) on byte addresses in the pool's shared memory, in place, split across the pool's threads:
+ * op(B) packed at `packedAt` (`matmulPackedBytes(n, k)` bytes) by all threads, then the output rows in chunks,
+ * each thread with its scratch space in the per-call area (`pool.base`). A compiled plan whose buffers live in
+ * the shared memory (src/compile/arena.ts) runs its large products here, with nothing copied in or out. Each
+ * chunk of rows is computed exactly as the single-thread kernel computes it, so the result is that kernel's to
+ * the bit. Returns false (nothing done) when the scratch space cannot be had; the caller then runs the
+ * single-thread kernel on the same memory.
+ */
+export function splitProductInPlace(
+  pool: ThreadPool,
+  f32: boolean,
+  aAt: number,
+  bAt: number,
+  outAt: number,
+  m: number,
+  n: number,
+  k: number,
+  transA: boolean,
+  transB: boolean,
+  packedAt: number,
+): boolean {
+  const threads = Math.max(1, pool.workerCount + 1);
+  const size = f32 ? 4 : 8;
+  const scratchAt = pool.base;
+  const scratchStride = align16(pool.exports.matmulScratchBytes(size));
+  if (!pool.reserve(scratchAt + threads * scratchStride, wasmThresholds.maxBytes)) return false;
+  const { rowsPerChunk, columnsPerChunk } = chunking(m, n, threads, size);
+  pool.pack(f32, bAt, n, k, transB ? 1 : 0, packedAt, columnsPerChunk);
+  pool.rows(f32, aAt, packedAt, outAt, m, n, k, transA ? 1 : 0, rowsPerChunk, scratchAt, scratchStride);
+  return true;
+}
 
 /**
  * out[batch] = op(a) · op(b) in the thread pool's shared memory, split across its threads when the product is
@@ -23,7 +76,7 @@ export function threadedMatmul(a: TypedArray, b: TypedArray, out: TypedArray, de
   const { m, n, k, batch } = desc;
   const pool = threadPool();
   if (pool === null || pool.failed) return false;
-  const split = getThreads() >= 2 && m * n * k >= wasmThresholds.threadFlops && m >= 2 * MR;
+  const split = getThreads() >= 2 && splitsAcrossThreads(m, n, k);
   const threads = split ? getThreads() : 1;
   const f32 = a instanceof Float32Array;
   const { exports } = pool;
@@ -41,12 +94,7 @@ export function threadedMatmul(a: TypedArray, b: TypedArray, out: TypedArray, de
   view.set(b, bAt / size);
   const transA = desc.transA ? 1 : 0;
   const transB = desc.transB ? 1 : 0;
-  // About four chunks per thread, so that a thread the machine delays leaves its share to the others, and at
-  // most one of the kernel's blocks of rows each.
-  const rowsPerChunk = Math.min(MC, Math.max(MR, Math.ceil(m / (4 * threads) / MR) * MR));
-  // B is packed by all threads too, in chunks of whole panels (8 float32 or 4 float64 columns).
-  const panel = 32 / size;
-  const columnsPerChunk = Math.ceil(Math.ceil(n / panel) / (2 * threads)) * panel;
+  const { rowsPerChunk, columnsPerChunk } = chunking(m, n, threads, size);
   const pack = f32 ? exports.matmulPackF32 : exports.matmulPackF64;
   const rows = f32 ? exports.matmulRowsF32 : exports.matmulRowsF64;
   let packedFor = -1;

@@ -1,17 +1,26 @@
 import { ValueError } from "../../errors.js";
+import { Kernels, type KernelExports } from "./runtime.js";
 import { wasmThresholds } from "./thresholds.js";
 import { SHARED_MAXIMUM_PAGES, chooseSharedVariant } from "./variants.js";
 
 /**
  * A pool of threads for the large matrix products: the main thread and `threads − 1` workers (worker_threads in
- * Node; Web Workers in a cross-origin isolated page) each instantiate the shared-memory build of the matmul
- * kernels (assembly/threaded.ts) over ONE shared WebAssembly memory. A product is split into chunks of output
+ * Node; Web Workers in a cross-origin isolated page) each instantiate the shared-memory build of the kernels
+ * (assembly/threaded.ts: every kernel, over an imported memory) over ONE shared WebAssembly memory. A product is split into chunks of output
  * rows; every thread takes chunks from a counter in that memory with `Atomics.compareExchange` and counts the
  * chunks it finished with `Atomics.add`, so no data is ever copied in a message. Workers sleep in `Atomics.wait`
  * between products and are `unref`ed: a script that has finished exits without calling anything.
  *
- * The ordinary (non-shared) module keeps every other kernel: copies into shared memory cost more (V8 copies
+ * The ordinary (non-shared) module runs every other eager kernel: copies into shared memory cost more (V8 copies
  * into a SharedArrayBuffer element by element with relaxed atomics), which pays only where the work is large.
+ *
+ * The shared memory's layout, from the bottom: the kernels' own data, the control block, then REGIONS (long-lived
+ * areas that compiled plans keep their buffers in, src/compile/arena.ts; see `allocateRegion`), then the
+ * per-call area (`base`) where an eager product lays out its copies, packing and scratch space. The per-call
+ * area always starts above the highest region in use, so the two never overlap; a region handed out where a
+ * per-call area was is zeroed first (calls never overlap a region's allocation: JavaScript runs one at a time).
+ * Growing a shared memory never detaches it (a SharedArrayBuffer keeps its length, and older views stay
+ * valid), so regions never move.
  */
 
 /** Int32 slots of the control block at the start of the shared memory's free space. */
@@ -132,7 +141,7 @@ function workerFactory(): WorkerFactory | null {
     | {
         Worker: new (
           source: string,
-          options: { eval: boolean; workerData: unknown },
+          options: { eval: boolean; workerData: unknown; execArgv: string[] },
         ) => WorkerHandle & {
           unref(): void;
           on(event: string, listener: (error: unknown) => void): void;
@@ -141,7 +150,10 @@ function workerFactory(): WorkerFactory | null {
     | undefined;
   if (node?.Worker) {
     return (data) => {
-      const worker = new node.Worker(WORKER_SOURCE, { eval: true, workerData: data });
+      // No inherited options: the worker's source is plain CommonJS, which `--input-type=module` (a script given
+      // with -e) would make Node read as a module (without `require`), and loaders (`--import tsx`) only slow
+      // its start.
+      const worker = new node.Worker(WORKER_SOURCE, { eval: true, workerData: data, execArgv: [] });
       worker.on("error", () => pool?.fail());
       worker.unref();
       return worker;
@@ -219,30 +231,41 @@ export function threadsAvailable(): boolean {
   return workerFactory() !== null && chooseSharedVariant() !== null;
 }
 
-/** The shared-memory kernels' exports the pool calls. */
-interface SharedExports {
-  heapBase(): number;
-  matmulScratchBytes(elementBytes: number): number;
-  matmulPackedBytes(n: number, k: number, elementBytes: number): number;
-  matmulPackF32(b: number, n: number, k: number, transB: number, packedB: number): void;
-  matmulPackF64(b: number, n: number, k: number, transB: number, packedB: number): void;
+const PAGE = 65536;
+
+/** The shared build's exports: every kernel, and the packing of B by column panels. */
+export interface SharedExports extends KernelExports {
   matmulPackColumnsF32(...args: number[]): void;
   matmulPackColumnsF64(...args: number[]): void;
-  matmulRowsF32(...args: number[]): void;
-  matmulRowsF64(...args: number[]): void;
 }
 
-const PAGE = 65536;
+/** A free stretch of the region space: bytes [start, start + bytes). */
+interface FreeBlock {
+  start: number;
+  bytes: number;
+}
+
+/** Regions are aligned (and sized) to 64 bytes: a cache line, so that no two regions share one. */
+function align64(bytes: number): number {
+  return Math.ceil(bytes / 64) * 64;
+}
 
 /** The shared memory, the main thread's instance over it, and the workers. */
 export class ThreadPool {
   readonly memory: WebAssembly.Memory;
+  /** The main thread's instance of every kernel over the shared memory. */
   readonly exports: SharedExports;
+  /** The same instance as a {@link Kernels} (what `kernelsOf` returns for an array in the shared memory). */
+  readonly kernels: Kernels;
   readonly module: WebAssembly.Module;
   readonly variant: string;
-  /** Address of the control block; arrays are laid out from `base`. */
+  /** Address of the control block; regions are laid out from `regionBase`, and per-call arrays from `base`. */
   readonly control: number;
-  readonly base: number;
+  readonly regionBase: number;
+  /** End of the highest region in use (regions lie in [regionBase, regionTop)). */
+  private regionTop: number;
+  /** Free stretches below regionTop, by address, never adjacent to one another. */
+  private readonly freeBlocks: FreeBlock[] = [];
   private readonly factory: WorkerFactory;
   private workers: WorkerHandle[] = [];
   private buffer: ArrayBuffer | SharedArrayBuffer;
@@ -259,15 +282,98 @@ export class ThreadPool {
     this.variant = variant;
     this.factory = factory;
     this.memory = new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAXIMUM_PAGES, shared: true });
-    this.exports = new WebAssembly.Instance(module, { env: { memory: this.memory } })
-      .exports as unknown as SharedExports;
+    this.kernels = new Kernels(new WebAssembly.Instance(module, { env: { memory: this.memory } }));
+    this.exports = this.kernels.exports as SharedExports;
     this.control = (this.exports.heapBase() + 63) & ~63;
-    this.base = this.control + 64;
+    this.regionBase = this.control + 64;
+    this.regionTop = this.regionBase;
     this.buffer = this.memory.buffer;
     this.ctl = new Int32Array(this.buffer, this.control, CONTROL_INTS);
     Atomics.store(this.ctl, COUNTER, CLOSED << 16);
     this.f32 = new Float32Array(this.buffer);
     this.f64 = new Float64Array(this.buffer);
+  }
+
+  /**
+   * Where a call lays out its temporary arrays (copies, packing, scratch): above every region in use. Anything
+   * there is lost at the next call or region.
+   */
+  get base(): number {
+    return this.regionTop;
+  }
+
+  /**
+   * A region of at least `bytes` bytes in the shared memory, zeroed, that stays where it is until
+   * `releaseRegion`: the first free stretch large enough (first fit), else new space at the top, growing the
+   * memory. Returns its address, or −1 when the memory cannot hold it (past `wasmThresholds.maxBytes`).
+   */
+  allocateRegion(bytes: number): number {
+    const size = align64(Math.max(bytes, 1));
+    let at = -1;
+    for (let i = 0; i < this.freeBlocks.length; i++) {
+      const block = this.freeBlocks[i]!;
+      if (block.bytes < size) continue;
+      at = block.start;
+      if (block.bytes === size) this.freeBlocks.splice(i, 1);
+      else {
+        block.start += size;
+        block.bytes -= size;
+      }
+      break;
+    }
+    if (at < 0) {
+      if (!this.reserve(this.regionTop + size, wasmThresholds.maxBytes)) return -1;
+      at = this.regionTop;
+      this.regionTop += size;
+    }
+    // Earlier regions or per-call arrays may have left values there.
+    new Uint8Array(this.buffer, at, size).fill(0);
+    return at;
+  }
+
+  /**
+   * Gives back the region of `bytes` bytes at `at` (as `allocateRegion` handed it out): it joins its free
+   * neighbours, and the top of the region space comes down when it was the highest.
+   */
+  releaseRegion(at: number, bytes: number): void {
+    const size = align64(Math.max(bytes, 1));
+    const blocks = this.freeBlocks;
+    let i = 0;
+    while (i < blocks.length && blocks[i]!.start < at) i++;
+    const previous = blocks[i - 1];
+    const next = blocks[i];
+    if (
+      at < this.regionBase ||
+      at + size > this.regionTop ||
+      (previous !== undefined && previous.start + previous.bytes > at) ||
+      (next !== undefined && at + size > next.start)
+    ) {
+      throw new RangeError(`threads: no region of ${size} bytes at ${at} is in use`);
+    }
+    let block: FreeBlock;
+    if (previous !== undefined && previous.start + previous.bytes === at) {
+      previous.bytes += size;
+      block = previous;
+      i--;
+    } else {
+      block = { start: at, bytes: size };
+      blocks.splice(i, 0, block);
+    }
+    const after = blocks[i + 1];
+    if (after !== undefined && block.start + block.bytes === after.start) {
+      block.bytes += after.bytes;
+      blocks.splice(i + 1, 1);
+    }
+    if (block.start + block.bytes === this.regionTop) {
+      this.regionTop = block.start;
+      blocks.splice(i, 1);
+    }
+  }
+
+  /** Bytes of regions in use, and free stretches between them (for tests and diagnostics). */
+  regionUsage(): { used: number; free: number; top: number } {
+    const free = this.freeBlocks.reduce((total, block) => total + block.bytes, 0);
+    return { used: this.regionTop - this.regionBase - free, free, top: this.regionTop };
   }
 
   /** Workers alive (the main thread is the other participant). */
@@ -302,14 +408,9 @@ export class ThreadPool {
   /** Grows the shared memory to hold addresses below `end`; false if it cannot. */
   reserve(end: number, maxBytes: number): boolean {
     if (end > maxBytes || end > SHARED_MAXIMUM_PAGES * PAGE) return false;
+    // Through the Kernels object, so that `kernelsOf` knows every buffer of the memory.
+    if (!this.kernels.reserve(end)) return false;
     const memory = this.memory;
-    if (end > memory.buffer.byteLength) {
-      try {
-        memory.grow(Math.ceil((end - memory.buffer.byteLength) / PAGE));
-      } catch {
-        return false;
-      }
-    }
     if (memory.buffer !== this.buffer) {
       this.buffer = memory.buffer;
       this.f32 = new Float32Array(this.buffer);

@@ -40,7 +40,7 @@ export const plainVariants = [
   lazyVariant("simd", KERNELS_WASM_BASE64),
   lazyVariant("relaxed-simd", RELAXED_WASM_BASE64),
 ];
-/** The thread pool's builds (matmul only, over an imported shared memory), plain first. */
+/** The thread pool's builds (every kernel, over an imported shared memory), plain first. */
 export const sharedVariants = [
   lazyVariant("simd", SHARED_WASM_BASE64),
   lazyVariant("relaxed-simd", SHARED_RELAXED_WASM_BASE64),

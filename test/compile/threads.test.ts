@@ -1,0 +1,293 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import {
+  compile,
+  crossEntropy,
+  getThreads,
+  mseLoss,
+  nn,
+  randn,
+  seed,
+  setThreads,
+  tensor,
+  wasmBackend,
+  wasmThresholds,
+  type Tensor,
+} from "../../src/node.js";
+import { threadPool, threadsAvailable } from "../../src/backend/wasm/threads.js";
+import { kernelsOf } from "../../src/backend/wasm/runtime.js";
+
+// A compiled step whose products are large enough to split across threads keeps its buffers in a region of the
+// thread pool's shared memory and runs those products split across the threads, in place. Each chunk of output
+// rows is computed exactly as on one thread, so the results must be the eager step's to the bit, whatever the
+// number of threads. threadFlops = 0 makes every product of ≥ 10 rows split (the tests' sizes are small).
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const saved = { ...wasmThresholds };
+const savedThreads = getThreads();
+afterEach(() => {
+  Object.assign(wasmThresholds, saved);
+  setThreads(savedThreads);
+  vi.restoreAllMocks();
+});
+
+/** A model and its training step, built the same way for each run. */
+interface Setup {
+  parameters: Tensor[];
+  step: (s: number) => number;
+}
+
+function losses(setup: Setup, steps: number, from = 0): number[] {
+  const out: number[] = [];
+  for (let s = from; s < from + steps; s++) out.push(setup.step(s));
+  return out;
+}
+
+function parameterValues(setup: Setup): number[][] {
+  return setup.parameters.map((p) => Array.from(p.data));
+}
+
+/** The lecture's window network (embedding, Linear, tanh, Linear, cross-entropy, SGD) at NER-like widths. */
+function windowNetwork(compiled: boolean, batch = 40): Setup {
+  seed(11);
+  const embedding = new nn.Embedding(500, 10, { sparse: true });
+  const hidden = new nn.Linear(50, 60);
+  const output = new nn.Linear(60, 9);
+  const parameters = [...embedding.parameters(), ...hidden.parameters(), ...output.parameters()];
+  const optimizer = new nn.SGD(parameters, { lr: 0.05 });
+  const body = (ids: Int32Array, targets: Int32Array) => {
+    const x = embedding.forward(ids).reshape([-1, 50]);
+    const loss = crossEntropy(output.forward(hidden.forward(x).tanh()), targets);
+    optimizer.zeroGrad();
+    loss.backward();
+    optimizer.step();
+    return loss;
+  };
+  const run = compiled ? compile(body) : body;
+  return {
+    parameters,
+    step: (s) => {
+      const ids = Int32Array.from({ length: batch * 5 }, (_, i) => (i * 37 + s * 11) % 500);
+      const targets = Int32Array.from({ length: batch }, (_, i) => (i * 5 + s) % 9);
+      return run(ids, targets).item();
+    },
+  };
+}
+
+/** A float64 MLP (Linear, sigmoid, Linear, relu, Linear, mean squared error) with SGD and momentum. */
+function mlp64(compiled: boolean): Setup {
+  seed(12);
+  const layers = [
+    new nn.Linear(24, 40, { dtype: "float64" }),
+    new nn.Linear(40, 32, { dtype: "float64" }),
+    new nn.Linear(32, 6, { dtype: "float64" }),
+  ];
+  const parameters = layers.flatMap((layer) => layer.parameters());
+  const optimizer = new nn.SGD(parameters, { lr: 0.1, momentum: 0.9 });
+  const inputs = Array.from({ length: 4 }, () => randn([30, 24], { dtype: "float64" }));
+  const targets = Array.from({ length: 4 }, () => randn([30, 6], { dtype: "float64" }));
+  const body = (x: Tensor, y: Tensor) => {
+    const h = layers[1]!.forward(layers[0]!.forward(x).sigmoid()).relu();
+    const loss = mseLoss(layers[2]!.forward(h), y);
+    optimizer.zeroGrad();
+    loss.backward();
+    optimizer.step();
+    return loss;
+  };
+  const run = compiled ? compile(body) : body;
+  return { parameters, step: (s) => run(inputs[s % 4]!, targets[s % 4]!).item() };
+}
+
+describe.skipIf(!threadsAvailable())("compiled steps whose products split across threads", () => {
+  it("the window network: compiled with its products split in shared memory equals eager, to the bit", () => {
+    wasmThresholds.threadFlops = 0;
+    setThreads(2);
+    const eager = windowNetwork(false);
+    const eagerLosses = losses(eager, 6);
+    const compiled = windowNetwork(true);
+    const traced = compiled.step(0); // the trace: eager ops
+    const pool = threadPool()!;
+    const rows = vi.spyOn(pool, "rows");
+    const copied = vi.spyOn(wasmBackend, "matmul");
+    const compiledLosses = [traced, ...losses(compiled, 5, 1)];
+    expect(compiledLosses).toEqual(eagerLosses);
+    expect(parameterValues(compiled)).toEqual(parameterValues(eager));
+    // The plan lives in the pool's memory (the weights moved in, where the optimiser updates them in place),
+    const weight = compiled.parameters[1]!;
+    expect(kernelsOf(weight.data)).toBe(pool.kernels);
+    // five of its six products a step (two layers: forward, ∂W, ∂x; the output layer's ∂W has 9 rows, too few to
+    // split, as eagerly) ran split across the threads in the 5 replays, in place: none went to the backend
+    // (which copies into the pool's memory and back).
+    expect(rows.mock.calls.length).toBe(25);
+    expect(copied).not.toHaveBeenCalled();
+  });
+
+  it("a float64 MLP (momentum SGD): compiled with split products equals eager, to the bit", () => {
+    wasmThresholds.threadFlops = 0;
+    setThreads(2);
+    const eager = mlp64(false);
+    const eagerLosses = losses(eager, 7);
+    const compiled = mlp64(true);
+    const rows = vi.spyOn(threadPool()!, "rows");
+    expect(losses(compiled, 7)).toEqual(eagerLosses);
+    expect(parameterValues(compiled)).toEqual(parameterValues(eager));
+    expect(rows.mock.calls.length).toBeGreaterThan(0);
+    expect(rows.mock.calls.every((call) => call[0] === false)).toBe(true); // float64 tasks
+  });
+
+  it("setThreads(1) after the plan was built runs its products on one thread, same memory, same bits", () => {
+    wasmThresholds.threadFlops = 0;
+    setThreads(2);
+    const eager = windowNetwork(false, 30);
+    const eagerLosses = losses(eager, 8);
+    setThreads(2);
+    const compiled = windowNetwork(true, 30);
+    const first = losses(compiled, 3);
+    const pool = threadPool()!;
+    expect(kernelsOf(compiled.parameters[1]!.data)).toBe(pool.kernels);
+    setThreads(1);
+    const rows = vi.spyOn(pool, "rows");
+    const rest = losses(compiled, 3, 3);
+    expect(rows).not.toHaveBeenCalled();
+    setThreads(3);
+    const more = losses(compiled, 2, 6);
+    expect(rows).toHaveBeenCalled();
+    expect([...first, ...rest, ...more]).toEqual(eagerLosses);
+    expect(parameterValues(compiled)).toEqual(parameterValues(eager));
+  });
+
+  it("a plan without a product large enough to split stays in a memory of its own", () => {
+    setThreads(2);
+    const compiled = windowNetwork(true, 8);
+    losses(compiled, 3);
+    expect(kernelsOf(compiled.parameters[1]!.data)).not.toBe(threadPool()?.kernels ?? null);
+    expect(compiled.parameters[1]!.data.buffer).not.toBeInstanceOf(SharedArrayBuffer);
+  });
+
+  it("plans in shared memory and eager products interleave without overwriting each other", () => {
+    wasmThresholds.threadFlops = 0;
+    setThreads(2);
+    const eager = windowNetwork(false, 24);
+    const compiled = windowNetwork(true, 24);
+    // Between compiled steps, large eager products lay their copies out in the pool's per-call area, above
+    // every region: the plan's buffers (its weights among them) must come through untouched.
+    const a = tensor(
+      Float32Array.from({ length: 200 * 300 }, (_, i) => (i % 13) - 6),
+      { shape: [200, 300] },
+    );
+    for (let s = 0; s < 5; s++) {
+      expect(compiled.step(s)).toBe(eager.step(s));
+      a.matmul(a.transpose()).sum().item();
+      windowNetwork(true, 10 + s).step(0); // other plans come and go
+    }
+    expect(parameterValues(compiled)).toEqual(parameterValues(eager));
+  });
+
+  // Last: a failed pool stays failed for the rest of this file's process.
+  it("after the pool fails, the plan runs its products on the main thread, same memory, same bits", () => {
+    wasmThresholds.threadFlops = 0;
+    setThreads(2);
+    const eager = windowNetwork(false, 20);
+    const eagerLosses = losses(eager, 6);
+    const compiled = windowNetwork(true, 20);
+    const first = losses(compiled, 3);
+    const pool = threadPool()!;
+    pool.fail();
+    const rows = vi.spyOn(pool, "rows");
+    const rest = losses(compiled, 3, 3);
+    expect(rows).not.toHaveBeenCalled();
+    expect([...first, ...rest]).toEqual(eagerLosses);
+    expect(parameterValues(compiled)).toEqual(parameterValues(eager));
+  });
+});
+
+/** Runs an ES module snippet in a fresh Node process with tsx (so it can import src/*.ts). */
+function runNode(code: string, flags: string[] = []) {
+  return spawnSync(process.execPath, [...flags, "--import", "tsx", "--input-type=module", "-e", code], {
+    cwd: root,
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+}
+
+/** A script's start: the window network built and compiled with every product split, as above. */
+const WINDOW_SCRIPT = `
+  import { compile, crossEntropy, nn, seed, setThreads, wasmThresholds } from "./src/node.ts";
+  import { threadPool } from "./src/backend/wasm/threads.ts";
+  setThreads(2);
+  wasmThresholds.threadFlops = 0;
+  function train(batch, steps) {
+    seed(1);
+    const embedding = new nn.Embedding(200, 10, { sparse: true });
+    const hidden = new nn.Linear(50, 40);
+    const output = new nn.Linear(40, 9);
+    const parameters = [...embedding.parameters(), ...hidden.parameters(), ...output.parameters()];
+    const optimizer = new nn.SGD(parameters, { lr: 0.05 });
+    const step = compile((ids, targets) => {
+      const loss = crossEntropy(output.forward(hidden.forward(embedding.forward(ids).reshape([-1, 50])).tanh()), targets);
+      optimizer.zeroGrad();
+      loss.backward();
+      optimizer.step();
+      return loss;
+    });
+    for (let s = 0; s < steps; s++) {
+      const ids = Int32Array.from({ length: batch * 5 }, (_, i) => (i * 7 + s) % 200);
+      const targets = Int32Array.from({ length: batch }, (_, i) => (i + s) % 9);
+      step(ids, targets).item();
+    }
+    return parameters;
+  }
+`;
+
+describe.skipIf(!threadsAvailable())("shared memory of compiled steps, in a process of its own", () => {
+  it("a script that ran a compiled step on threads exits by itself (the workers do not keep it alive)", () => {
+    const result = runNode(
+      `${WINDOW_SCRIPT}
+       const parameters = train(32, 4);
+       const pool = threadPool();
+       console.log("workers", pool.workerCount, pool.failed, parameters[1].data.buffer instanceof SharedArrayBuffer);`,
+    );
+    expect(result.signal).toBeNull();
+    expect(result.stderr).toBe("");
+    expect(result.stdout.trim()).toBe("workers 1 false true");
+    expect(result.status).toBe(0);
+  });
+
+  it("regions of plans that were collected go back to the pool (hundreds of plans do not grow memory)", () => {
+    const result = runNode(
+      `${WINDOW_SCRIPT}
+       const settle = async () => {
+         for (let i = 0; i < 4; i++) { globalThis.gc(); await new Promise((resolve) => setTimeout(resolve, 5)); }
+       };
+       const pool = threadPool() ?? (train(16, 2), threadPool());
+       let top = 0;
+       for (let i = 0; i < 300; i++) {
+         train(12 + (i % 9), 2); // a new model and plan each time, dropped at once
+         top = Math.max(top, pool.regionUsage().top);
+         if (i % 25 === 24) await settle();
+       }
+       await settle();
+       const afterAll = pool.regionUsage().used;
+       // A parameter that moved into a plan's region keeps the region after the plan is gone.
+       let kept = train(20, 2);
+       await settle();
+       const whileKept = pool.regionUsage().used;
+       const sum = kept[1].data.reduce((a, b) => a + b, 0);
+       kept = null;
+       await settle();
+       console.log(JSON.stringify({ failed: pool.failed, afterAll, whileKept, finite: Number.isFinite(sum), after: pool.regionUsage().used, top, memory: pool.memory.buffer.byteLength }));`,
+      ["--expose-gc"],
+    );
+    expect(result.stderr).toBe("");
+    const report = JSON.parse(result.stdout.trim()) as Record<string, number | boolean>;
+    expect(report.failed).toBe(false);
+    expect(report.afterAll).toBe(0);
+    expect(report.whileKept).toBeGreaterThan(0);
+    expect(report.finite).toBe(true);
+    expect(report.after).toBe(0);
+    // Regions are given back between collections: the region space never held more than the plans made since
+    // the last one (25, plus a few not yet collected), far from the 300 plans made.
+    expect(report.top as number).toBeLessThan(60 * (report.whileKept as number));
+  });
+});
