@@ -162,12 +162,12 @@ export class Arena {
   }
 
   /**
-   * Counts `view` (a view of this arena's memory that the plan hands out, a subarray of an array it allocated)
-   * as a holder of a shared region: the region stays in use while the view can be read. Nothing for a private
+   * Counts `views` (views of this arena's memory that the plan hands out: subarrays of arrays it allocated) as
+   * holders of a shared region: the region stays in use while any of them can be read. Nothing for a private
    * arena, whose views hold its whole memory anyway.
    */
-  keep(view: TypedArray): void {
-    if (this.token !== null) holders.set(view, this.token);
+  keep(...views: TypedArray[]): void {
+    if (this.token !== null) for (const view of views) holders.set(view, this.token);
   }
 
   /** The byte address of `array` when the arena's kernels can reach it (it lives in their memory), else −1. */

@@ -470,15 +470,14 @@ export class Plan {
         const count = coalesceRows(indices, coalesced.unique, coalesced.slot);
         const rowSize = indices.length === 0 ? 0 : rows.size / indices.length;
         const summed = coalesced.values.subarray(0, count * rowSize);
+        const unique = coalesced.unique.subarray(0, count);
+        this.arena?.keep(summed, unique); // views the parameter's gradient holds after the call
         summed.fill(0);
         const blocks = { outer: 1, axis: count, inner: rowSize };
         getBackend().scatterAdd(rows._data, blocks, coalesced.slot, summed);
         const shape = [count, ...parameter.shape.slice(1)];
         const grad = new Tensor(summed, shape, rows.dtype);
-        giveSparse(
-          parameter,
-          new RowSparse(parameter.shape, coalesced.unique.subarray(0, count), grad, true),
-        );
+        giveSparse(parameter, new RowSparse(parameter.shape, unique, grad, true));
       }
     }
     this.backwardDone = true;
