@@ -216,6 +216,9 @@ const wanted = new Set(
 );
 const runs = (name: string): boolean => wanted.size === 0 || wanted.has(name);
 
+/** The row the NER step's ratios are taken against (the peer a user would otherwise pick). */
+const PYTORCH_ONE_THREAD = "PyTorch, 1 thread";
+
 async function main(): Promise<void> {
   console.log(`chainrule core benchmarks — Node ${process.version}, default backend "${getBackend().name}"`);
   if (runs("scalar")) {
@@ -268,6 +271,14 @@ async function main(): Promise<void> {
         [...result.matmul.table(SIZES, 1), limit.row],
       );
       console.log(`  ${limit.note}`);
+      const tensorflow = "TensorFlow.js wasm";
+      if (result.matmul.has(tensorflow)) {
+        printTable(
+          `The same products over ${tensorflow}'s speed (medians of the same rounds)`,
+          ["implementation", ...SIZES.map(String)],
+          result.matmul.ratios(tensorflow, SIZES),
+        );
+      }
     }
     if (runs("ner")) {
       printTable(
@@ -275,6 +286,13 @@ async function main(): Promise<void> {
         ["implementation", ...BATCHES.map((b) => `batch ${b}`)],
         result.ner.table(BATCHES, 0),
       );
+      if (result.ner.has(PYTORCH_ONE_THREAD)) {
+        printTable(
+          `The same step over ${PYTORCH_ONE_THREAD}'s speed (medians of the same rounds)`,
+          ["implementation", ...BATCHES.map((b) => `batch ${b}`)],
+          result.ner.ratios(PYTORCH_ONE_THREAD, BATCHES),
+        );
+      }
       printTable(
         "Peak memory (maxRSS) of a process running only that step, MB",
         ["implementation", ...BATCHES.map((b) => `batch ${b}`)],

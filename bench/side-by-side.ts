@@ -47,6 +47,11 @@ export class Samples {
     this.notes.set(row, message);
   }
 
+  /** Whether `row` has figures (not only a note). */
+  has(row: string): boolean {
+    return this.rows.has(row) && !this.notes.has(row);
+  }
+
   median(row: string, column: string | number): number {
     const values = [...(this.rows.get(row)?.get(String(column)) ?? [])].sort((a, b) => a - b);
     if (values.length === 0) return NaN;
@@ -70,6 +75,22 @@ export class Samples {
         }),
       ];
     });
+  }
+
+  /**
+   * Each row's median over `reference`'s median, per column (rows with a note, and the reference itself, left
+   * out): ratios taken within one run, which the machine's load moves far less than the figures themselves.
+   */
+  ratios(reference: string, columns: readonly (string | number)[]): (string | number)[][] {
+    return [...this.rows.keys()]
+      .filter((row) => row !== reference && !this.notes.has(row))
+      .map((row) => [
+        row,
+        ...columns.map((column) => {
+          const ratio = this.median(row, column) / this.median(reference, column);
+          return Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : "–";
+        }),
+      ]);
   }
 }
 
