@@ -68,9 +68,10 @@ export function splitProductInPlace(
  * where no pool can run, and the caller runs the ordinary module's kernel. Each chunk of output rows is computed
  * by one thread exactly as the single-thread kernel computes it, so the results are identical.
  *
- * Products that stay on one thread run here too when a pool exists, because V8 copies a result out of an
- * ordinary WebAssembly memory several times slower than out of a shared one (a `TypedArray.prototype.set` from a
- * growable buffer takes a slow element-by-element path): 100 µs against 14 µs for 75,000 float32.
+ * The backend calls it only for products that split (see `matmul` in matmul.ts): on one thread, the copies into
+ * and out of the shared memory cost more than those of the ordinary module's memory (measured: copying 75,000
+ * float32 out of the shared memory took 15–22 µs, out of the kernels' ordinary memory 9–10 µs; only a memory
+ * made with `new WebAssembly.Memory({ maximum })`, not the kernels', takes a slow path, about 190 µs).
  */
 export function threadedMatmul(a: TypedArray, b: TypedArray, out: TypedArray, desc: MatmulDesc): boolean {
   const { m, n, k, batch } = desc;

@@ -1,14 +1,15 @@
 import type { TypedArray } from "../../tensor/dtype.js";
 import type { MatmulDesc } from "../backend.js";
 import { matmul as jsMatmul } from "../js/matmul.js";
-import { threadedMatmul } from "./matmul-threads.js";
+import { splitsAcrossThreads, threadedMatmul } from "./matmul-threads.js";
+import { getThreads } from "./threads.js";
 import { align16, requireKernels } from "./runtime.js";
 import { wasmThresholds } from "./thresholds.js";
 
 /**
- * out[batch] = op(a) · op(b) with the SIMD kernels (float32 and float64 arrays): in the thread pool's shared
- * memory where a pool can run (on several threads when the product is large), else in the ordinary module;
- * other dtypes, mixed dtypes and tiny products run the JavaScript kernel.
+ * out[batch] = op(a) · op(b) with the SIMD kernels (float32 and float64 arrays): split across the thread pool's
+ * threads in its shared memory when the product is large enough and threads can run, else in the ordinary
+ * module on the calling thread; other dtypes, mixed dtypes and tiny products run the JavaScript kernel.
  */
 export function matmul(a: TypedArray, b: TypedArray, out: TypedArray, desc: MatmulDesc): void {
   const { m, n, k, batch } = desc;
@@ -18,7 +19,9 @@ export function matmul(a: TypedArray, b: TypedArray, out: TypedArray, desc: Matm
     jsMatmul(a, b, out, desc);
     return;
   }
-  if (threadedMatmul(a, b, out, desc)) return;
+  // A product that stays on one thread runs in the ordinary module: copying into the shared memory and out of it
+  // costs more than copying in and out of the ordinary one (5–8 % of a product of the NER network's size).
+  if (getThreads() >= 2 && splitsAcrossThreads(m, n, k) && threadedMatmul(a, b, out, desc)) return;
   ordinaryMatmul(a as Float32Array | Float64Array, b, out, desc);
 }
 
