@@ -5,7 +5,8 @@
  *   npm run bench [-- scalar matmul ner scaling] [--rounds 3] [--seconds 1] [--tf-cpu-ner] [--baseline DIR]
  *
  * --baseline DIR adds the NER step of another checkout (DIR/bench/ner-step.ts, e.g. a `git worktree` of the
- * commit before a change), 1 and 2 threads, to the same rounds: before and after side by side in one run.
+ * commit before a change), eager and compiled, 1 and 2 threads, to the same rounds: before and after side by
+ * side in one run.
  *
  * Peers: PyTorch through python3 when torch imports there; TensorFlow.js from bench/peers (npm run bench:peers).
  */
@@ -242,13 +243,17 @@ async function main(): Promise<void> {
     const baseline = textOption("baseline");
     if (baseline !== undefined) {
       const source = resolve(baseline, "bench", "ner-step.ts");
-      for (const threads of [1, 2]) {
-        chainrule.push({
-          label: `chainrule (wasm) at ${describeCheckout(baseline)}, ${threads} thread${threads > 1 ? "s" : ""}`,
-          args: ["--threads", String(threads)],
-          apply: () => {},
-          source,
-        });
+      // Its compiled step too, where that checkout has one (its ner-step.ts takes --compile).
+      const compiles = readFileSync(source, "utf8").includes("--compile");
+      for (const compiled of compiles ? [false, true] : [false]) {
+        for (const threads of [1, 2]) {
+          chainrule.push({
+            label: `chainrule (wasm) at ${describeCheckout(baseline)}${compiled ? ", compiled" : ""}, ${threads} thread${threads > 1 ? "s" : ""}`,
+            args: ["--threads", String(threads), ...(compiled ? ["--compile"] : [])],
+            apply: () => {},
+            source,
+          });
+        }
       }
     }
     const result = await sideBySide({
