@@ -43,9 +43,14 @@ interface RegionToken {
 
 const regions =
   typeof FinalizationRegistry === "function"
-    ? new FinalizationRegistry<{ pool: ThreadPool; at: number; bytes: number }>(({ pool, at, bytes }) =>
-        pool.releaseRegion(at, bytes),
-      )
+    ? new FinalizationRegistry<{ pool: ThreadPool; at: number; bytes: number }>(({ pool, at, bytes }) => {
+        try {
+          pool.releaseRegion(at, bytes);
+        } catch {
+          // Not a region in use (cannot happen: each token is registered once). Throwing from a collector's
+          // callback would end the process at a random moment; the region is left as it is instead.
+        }
+      })
     : null;
 
 /** Each view of a shared region chainrule made, to the region's token: a view keeps its region in use. */

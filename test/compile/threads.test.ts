@@ -181,6 +181,19 @@ describe.skipIf(!threadsAvailable())("compiled steps whose products split across
       a.matmul(a.transpose()).sum().item();
       windowNetwork(true, 10 + s).step(0); // other plans come and go
     }
+    // The shared memory grows (its buffer object changes): the plan's views, of the older buffer, stay valid,
+    // and its products still run in place on them.
+    const pool = threadPool()!;
+    const bytes = pool.memory.buffer.byteLength;
+    const big = pool.allocateRegion(32 << 20);
+    pool.releaseRegion(big, 32 << 20);
+    expect(pool.memory.buffer.byteLength).toBeGreaterThan(bytes);
+    expect(compiled.parameters[1]!.data.buffer).not.toBe(pool.memory.buffer);
+    const rows = vi.spyOn(pool, "rows");
+    const copied = vi.spyOn(wasmBackend, "matmul");
+    for (let s = 5; s < 8; s++) expect(compiled.step(s)).toBe(eager.step(s));
+    expect(rows).toHaveBeenCalled();
+    expect(copied.mock.calls.length).toBe(3 * 6); // the eager run's products only
     expect(parameterValues(compiled)).toEqual(parameterValues(eager));
   });
 
