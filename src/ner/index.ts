@@ -65,9 +65,13 @@ export {
 export { casingOf, CASING_CLASSES, type CasingClass, type CasingJSON } from "./features.js";
 export {
   buildWindows,
+  buildTokenWindows,
+  copyWindowRows,
   selectWindows,
   windowTensors,
   type Windows,
+  type TokenWindows,
+  type TokenWindowOptions,
   type WindowOptions,
   type WindowSentence,
 } from "./windows.js";
@@ -124,10 +128,17 @@ export {
   type TaggedEntity,
   type TagOptions,
   type SentencePrediction,
+  forEachPrediction,
+  windowMatrixSource,
+  tokenWindowSource,
+  type WindowRowSource,
+  type WindowRows,
+  type PredictionOptions,
 } from "./tagger.js";
 export {
   trainNer,
   evaluateTagger,
+  evaluateCorpus,
   TrainingInterrupted,
   checkpointToBytes,
   checkpointFromBytes,

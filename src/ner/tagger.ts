@@ -19,7 +19,7 @@ import type { FiniteWeightsOptions } from "./model-config.js";
 import { WindowModel, windowModelConfig, type WindowModelConfig } from "./model.js";
 import { Vocabulary, TagSet, type VocabularyJSON, type TagSetJSON } from "./vocab.js";
 import { casingFromJSON, casingToJSON, type CasingJSON } from "./features.js";
-import { buildWindows, type Windows } from "./windows.js";
+import { buildWindows, copyWindowRows, type TokenWindows, type Windows } from "./windows.js";
 import {
   checkTagScheme,
   encodeEntities,
@@ -150,39 +150,92 @@ export interface SentencePrediction {
   readonly scores: Float64Array;
 }
 
-/** Windows scored per call when predicting a large set (bounds the memory of one forward pass). */
-const PREDICTION_CHUNK = 8192;
+/**
+ * Windows scored per forward pass when predicting a large set: memory holds the activations of this many
+ * windows (and the scores of the sentences they belong to). Each window's scores do not depend on the others
+ * in its pass, so any size gives the same predictions, bit for bit.
+ */
+const PREDICTION_CHUNK = 512;
+
+/** The model's input for some windows: word, casing and token feature ids, `rows × (2w + 1)` each. */
+export interface WindowRows {
+  /** Word ids, row-major. */
+  readonly words: Int32Array;
+  /** Casing class ids, row-major. */
+  readonly casing: Int32Array;
+  /** One id matrix per token feature of the model, row-major. */
+  readonly features: readonly Int32Array[];
+}
 
 /**
- * Runs the model over windows (in evaluation mode, without recording) and decodes each sentence: for the
- * softmax model, greedy or Viterbi decoding over the log probabilities; for the binary classifier, s > 0.
+ * Windows to predict, read a chunk at a time by {@link forEachPrediction}: their count, the sentences' row
+ * offsets, and the id matrices of any range of rows.
  */
-export function predictWindows(
+export interface WindowRowSource {
+  /** Number of windows (one per token). */
+  readonly count: number;
+  /** [sentences + 1] row offsets: the windows of sentence s are rows offsets[s] … offsets[s + 1] − 1. */
+  readonly offsets: Int32Array;
+  /** The ids of rows [first, first + rows) (512 rows at most; valid until the next call). */
+  rows(first: number, rows: number): WindowRows;
+}
+
+/** A {@link WindowRowSource} over window matrices already built (`buildWindows`, `buildFeatureWindows`). */
+export function windowMatrixSource(windows: Windows, features: readonly Int32Array[] = []): WindowRowSource {
+  const { width } = windows;
+  return {
+    count: windows.count,
+    offsets: windows.offsets,
+    rows: (first, rows) => ({
+      words: windows.words.subarray(first * width, (first + rows) * width),
+      casing: windows.casing.subarray(first * width, (first + rows) * width),
+      features: features.map((ids) => ids.subarray(first * width, (first + rows) * width)),
+    }),
+  };
+}
+
+/**
+ * A {@link WindowRowSource} over {@link TokenWindows} (words, casing, then the token features): each chunk's
+ * rows are assembled into buffers reused from chunk to chunk.
+ */
+export function tokenWindowSource(windows: TokenWindows): WindowRowSource {
+  const size = PREDICTION_CHUNK * windows.width;
+  const buffers = windows.lookups.map(() => new Int32Array(size));
+  return {
+    count: windows.count,
+    offsets: windows.offsets,
+    rows: (first, rows) => {
+      const views = buffers.map((buffer) => buffer.subarray(0, rows * windows.width));
+      copyWindowRows(windows, null, first, rows, views);
+      return { words: views[0]!, casing: views[1]!, features: views.slice(2) };
+    },
+  };
+}
+
+/** How {@link forEachPrediction} decodes scores into tags. */
+export interface PredictionOptions {
+  /** "greedy" (argmax per token) or "viterbi" (the best sequence `transitions` allows). */
+  decoding: Decoding;
+  /** The transitions the training scheme allows (null: any). */
+  transitions: TransitionTable | null;
+}
+
+/**
+ * Runs the model over the windows of `source` (in evaluation mode, without recording), a chunk of whole
+ * sentences at a time, and decodes each sentence: for the softmax model, greedy or Viterbi decoding over the
+ * log probabilities; for the binary classifier, s > 0; for the sentence objective, the CRF's best path.
+ * Calls `each` with every sentence's prediction, in order. Memory holds one chunk's activations and scores
+ * (or one sentence's, for a sentence longer than a chunk), whatever the number of windows.
+ */
+export function forEachPrediction(
   model: WindowModel,
-  windows: Windows,
-  options: {
-    decoding: Decoding;
-    transitions: TransitionTable | null;
-    /** The token features' id matrices (`buildFeatureWindows`), when the model has token features. */
-    features?: readonly Int32Array[];
-  },
-): SentencePrediction[] {
-  const { count, width } = windows;
+  source: WindowRowSource,
+  options: PredictionOptions,
+  each: (prediction: SentencePrediction, sentence: number) => void,
+): void {
   const binary = model.config.binary;
-  const size = model.config.outputSize;
+  const size = binary ? 1 : model.config.outputSize;
   const crf = model.crf;
-  const scores = new Float64Array(binary ? count : count * size);
-  for (let first = 0; first < count; first += PREDICTION_CHUNK) {
-    const rows = Math.min(PREDICTION_CHUNK, count - first);
-    const words = windows.words.subarray(first * width, (first + rows) * width);
-    const casing = windows.casing.subarray(first * width, (first + rows) * width);
-    const features = (options.features ?? []).map((ids) =>
-      ids.subarray(first * width, (first + rows) * width),
-    );
-    const logits = model.predictLogits(words, casing, features).data;
-    if (binary || crf !== null) scores.set(logits, binary ? first : first * size);
-    else scores.set(logSoftmaxRows(logits, rows, size), first * size);
-  }
   // The sentence objective: the CRF's best path (within the scheme's transitions for "viterbi" decoding);
   // each token's score is its tag's marginal probability.
   const crfScores =
@@ -195,38 +248,73 @@ export function predictWindows(
           end: crf.end.data,
           allowed: options.decoding === "viterbi" ? options.transitions : null,
         };
-  const out: SentencePrediction[] = [];
-  const sentenceCount = windows.offsets.length - 1;
-  for (let s = 0; s < sentenceCount; s++) {
-    const first = windows.offsets[s]!;
-    const length = windows.offsets[s + 1]! - first;
-    const probabilities = new Float64Array(length);
-    let ids: Int32Array;
-    if (binary) {
-      ids = new Int32Array(length);
-      for (let t = 0; t < length; t++) {
-        const score = scores[first + t]!;
-        ids[t] = score > 0 ? 1 : 0;
-        const positive = 1 / (1 + Math.exp(-score));
-        probabilities[t] = score > 0 ? positive : 1 - positive;
-      }
-    } else if (crfScores !== null) {
-      ids = crfViterbi(scores, first, length, crfScores);
-      const marginals = crfMarginals(
-        scores.subarray(first * size, (first + length) * size),
-        [0, length],
-        crfScores,
-      );
-      for (let t = 0; t < length; t++) probabilities[t] = marginals[t * size + ids[t]!]!;
-    } else {
-      ids =
-        options.decoding === "viterbi" && options.transitions !== null
-          ? viterbiDecode(scores, first, length, options.transitions)
-          : greedyDecode(scores, first, length, size);
-      for (let t = 0; t < length; t++) probabilities[t] = Math.exp(scores[(first + t) * size + ids[t]!]!);
+  const { offsets } = source;
+  const sentenceCount = offsets.length - 1;
+  let scores = new Float64Array(PREDICTION_CHUNK * size);
+  for (let from = 0; from < sentenceCount;) {
+    // Whole sentences up to a chunk's windows (at least one sentence).
+    const base = offsets[from]!;
+    let to = from + 1;
+    while (to < sentenceCount && offsets[to + 1]! - base <= PREDICTION_CHUNK) to++;
+    const total = offsets[to]! - base;
+    if (total * size > scores.length) scores = new Float64Array(total * size);
+    for (let done = 0; done < total; done += PREDICTION_CHUNK) {
+      const rows = Math.min(PREDICTION_CHUNK, total - done);
+      const ids = source.rows(base + done, rows);
+      const logits = model.predictLogits(ids.words, ids.casing, ids.features).data;
+      if (binary || crf !== null) scores.set(logits, done * size);
+      else scores.set(logSoftmaxRows(logits, rows, size), done * size);
     }
-    out.push({ ids, scores: probabilities });
+    for (let s = from; s < to; s++) {
+      const first = offsets[s]! - base;
+      const length = offsets[s + 1]! - offsets[s]!;
+      const probabilities = new Float64Array(length);
+      let ids: Int32Array;
+      if (binary) {
+        ids = new Int32Array(length);
+        for (let t = 0; t < length; t++) {
+          const score = scores[first + t]!;
+          ids[t] = score > 0 ? 1 : 0;
+          const positive = 1 / (1 + Math.exp(-score));
+          probabilities[t] = score > 0 ? positive : 1 - positive;
+        }
+      } else if (crfScores !== null) {
+        ids = crfViterbi(scores, first, length, crfScores);
+        const marginals = crfMarginals(
+          scores.subarray(first * size, (first + length) * size),
+          [0, length],
+          crfScores,
+        );
+        for (let t = 0; t < length; t++) probabilities[t] = marginals[t * size + ids[t]!]!;
+      } else {
+        ids =
+          options.decoding === "viterbi" && options.transitions !== null
+            ? viterbiDecode(scores, first, length, options.transitions)
+            : greedyDecode(scores, first, length, size);
+        for (let t = 0; t < length; t++) probabilities[t] = Math.exp(scores[(first + t) * size + ids[t]!]!);
+      }
+      each({ ids, scores: probabilities }, s);
+    }
+    from = to;
   }
+}
+
+/**
+ * Runs the model over windows (in evaluation mode, without recording) and decodes each sentence: for the
+ * softmax model, greedy or Viterbi decoding over the log probabilities; for the binary classifier, s > 0.
+ */
+export function predictWindows(
+  model: WindowModel,
+  windows: Windows,
+  options: PredictionOptions & {
+    /** The token features' id matrices (`buildFeatureWindows`), when the model has token features. */
+    features?: readonly Int32Array[];
+  },
+): SentencePrediction[] {
+  const out: SentencePrediction[] = [];
+  forEachPrediction(model, windowMatrixSource(windows, options.features), options, (prediction) => {
+    out.push(prediction);
+  });
   return out;
 }
 
@@ -477,18 +565,32 @@ export class NerTagger {
       nonEmpty.map((tokens) => ({ tokens })),
       { vocabulary: this.vocabulary, windowSize },
     );
-    const predicted =
-      windows.count === 0
-        ? []
-        : predictWindows(this.model, windows, {
-            decoding: this.decoding,
-            transitions: this.transitions,
-            features: buildFeatureWindows(nonEmpty, features, windowSize),
-          });
+    const predicted: SentencePrediction[] = [];
+    this.forEachPrediction(
+      windowMatrixSource(windows, buildFeatureWindows(nonEmpty, features, windowSize)),
+      (prediction) => predicted.push(prediction),
+    );
     let next = 0;
     return sentences.map((s) =>
       s.length === 0 ? { ids: new Int32Array(0), scores: new Float64Array(0) } : predicted[next++]!,
     );
+  }
+
+  /**
+   * Predicts the sentences of windows built beforehand (a dev set's, built once for a whole training run),
+   * calling `each` with every sentence's prediction in order; memory holds one chunk of windows at a time.
+   * {@link NerTagger.tagsOfPrediction} turns a prediction into tags.
+   */
+  forEachPrediction(
+    source: WindowRowSource,
+    each: (prediction: SentencePrediction, sentence: number) => void,
+  ): void {
+    forEachPrediction(this.model, source, { decoding: this.decoding, transitions: this.transitions }, each);
+  }
+
+  /** The tags of one predicted sentence in `scheme` (default IOB2), as {@link NerTagger.tagSentences} gives them. */
+  tagsOfPrediction(prediction: SentencePrediction, scheme: TagScheme = "IOB2"): string[] {
+    return this.tagsOf(prediction, checkTagScheme(scheme, "NerTagger.tagsOfPrediction"));
   }
 
   /** The entities of one predicted sentence, as token spans. */

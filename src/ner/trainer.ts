@@ -17,7 +17,7 @@ import { NerTagger } from "./tagger.js";
 import type { NerTrainingOptions, ResolvedTrainingOptions } from "./train/options.js";
 import { prepareRun, type TrainingRun } from "./train/prepare.js";
 import { trainEpoch } from "./train/epoch.js";
-import { evaluateTagger } from "./train/evaluate.js";
+import { evaluateCorpus } from "./train/evaluate.js";
 import { chooseBest, stoppedEarly, type TrainingProgress } from "./train/best.js";
 import { makeCheckpoint } from "./train/checkpoint.js";
 import type {
@@ -39,7 +39,7 @@ export {
   type OptionSpec,
 } from "./train/options.js";
 export { fingerprintSentences } from "./train/prepare.js";
-export { BinaryScoreCounter, binaryScores, evaluateTagger } from "./train/evaluate.js";
+export { BinaryScoreCounter, binaryScores, evaluateTagger, evaluateCorpus } from "./train/evaluate.js";
 export {
   checkpointToBytes,
   checkpointFromBytes,
@@ -91,10 +91,9 @@ function evaluateDev(
   now: () => number,
 ): { dev: DevScores | null; seconds: number } {
   const started = now();
-  const sentences = run.devSentences;
   const dev =
-    sentences !== null && sentences.length > 0
-      ? evaluateTagger(evaluationTagger, sentences, run.devScheme)
+    run.dev !== null && run.devWindows !== null && run.dev.sentenceCount > 0
+      ? evaluateCorpus(evaluationTagger, run.dev, run.devWindows, run.devScheme)
       : null;
   return { dev, seconds: (now() - started) / 1000 };
 }

@@ -266,3 +266,132 @@ export function windowTensors(windows: Windows): {
     tags: windows.tags === null ? null : fromData(windows.tags, [windows.count], "int32"),
   };
 }
+
+/**
+ * The windows of a corpus kept as token ids instead of matrices: each token's index into a table of distinct
+ * tokens, one lookup per id matrix (words, casing, then any token features) from a distinct token to its id,
+ * and the sentences' bounds. Any rows of the matrices that {@link buildCorpusWindows} and
+ * `buildFeatureWindows` would give are copied out on demand by {@link copyWindowRows} (a minibatch, a chunk of a
+ * dev set), so memory holds about 8 bytes per token rather than 4 (2w + 1) per token and id matrix.
+ */
+export interface TokenWindows {
+  /** Number of windows N (one per token). */
+  readonly count: number;
+  /** w: words on each side of the centre. */
+  readonly windowSize: number;
+  /** 2w + 1. */
+  readonly width: number;
+  /** [N] each token's index into the distinct tokens (what the lookups are indexed by). */
+  readonly tokenIds: Int32Array;
+  /** [sentences + 1] row offsets: the windows of sentence s are rows offsets[s] … offsets[s + 1] − 1. */
+  readonly offsets: Int32Array;
+  /** [N] the sentence of each token. */
+  readonly sentenceOf: Int32Array;
+  /** Per id matrix (words, casing, token features in order): the id of each distinct token. */
+  readonly lookups: readonly Int32Array[];
+  /** Per id matrix: the ids of the padding before and after a sentence. */
+  readonly padding: readonly { readonly before: number; readonly after: number }[];
+  /** [N] tag ids of the centre words, or null. */
+  readonly tags: Int32Array | null;
+}
+
+/** Options of {@link buildTokenWindows}. */
+export interface TokenWindowOptions {
+  /** Turns words into ids (unknown words become `<unk>`, padding `<s>` and `</s>`). */
+  vocabulary: Vocabulary;
+  /** Words on each side of the centre word, w (default 2: windows of 5). */
+  windowSize?: number;
+  /** The tag id of each token (the windows' labels), or null for windows without tags. */
+  tags?: Int32Array | null;
+  /**
+   * More id matrices after words and casing (the token features): the id of each distinct token of the
+   * corpus, and the padding id on both sides.
+   */
+  extra?: readonly { readonly lookup: Int32Array; readonly padding: number }[];
+}
+
+/** The {@link TokenWindows} of a {@link CompactCorpus}: words and casing, then `extra` id matrices. */
+export function buildTokenWindows(corpus: CompactCorpus, options: TokenWindowOptions): TokenWindows {
+  const { vocabulary } = options;
+  const windowSize = options.windowSize ?? 2;
+  if (!Number.isInteger(windowSize) || windowSize < 0) {
+    throw new ValueError(
+      `buildTokenWindows: windowSize must be a non-negative integer, got ${quoteInput(windowSize)}`,
+    );
+  }
+  const tags = options.tags ?? null;
+  if (tags !== null && tags.length !== corpus.tokenCount) {
+    throw new ValueError(
+      `buildTokenWindows: ${tags.length} tags for a corpus of ${corpus.tokenCount} tokens`,
+    );
+  }
+  const table = corpus.tokenTable;
+  const wordIds = new Int32Array(table.length);
+  const casingIds = new Int32Array(table.length);
+  for (let i = 0; i < table.length; i++) {
+    wordIds[i] = vocabulary.idOf(table[i]!);
+    casingIds[i] = casingId(table[i]!);
+  }
+  const lookups: Int32Array[] = [wordIds, casingIds];
+  const padding = [
+    { before: vocabulary.startId, after: vocabulary.endId },
+    { before: CASING_PADDING_ID, after: CASING_PADDING_ID },
+  ];
+  for (const [i, extra] of (options.extra ?? []).entries()) {
+    if (extra.lookup.length !== table.length) {
+      throw new ValueError(
+        `buildTokenWindows: id matrix ${i + 2} has ${extra.lookup.length} ids for ${table.length} distinct tokens`,
+      );
+    }
+    lookups.push(extra.lookup);
+    padding.push({ before: extra.padding, after: extra.padding });
+  }
+  const { tokenIds, offsets } = corpus;
+  const sentenceOf = new Int32Array(corpus.tokenCount);
+  for (let s = 0; s + 1 < offsets.length; s++) sentenceOf.fill(s, offsets[s]!, offsets[s + 1]!);
+  return {
+    count: corpus.tokenCount,
+    windowSize,
+    width: 2 * windowSize + 1,
+    tokenIds,
+    offsets,
+    sentenceOf,
+    lookups,
+    padding,
+    tags,
+  };
+}
+
+/**
+ * Copies rows of the id matrices of `windows` into `out` (one array per id matrix, `rows × width` ids each,
+ * row-major): row r of the output is window `order[first + r]`, or window `first + r` when `order` is null.
+ * The ids are those of the full matrices ({@link buildCorpusWindows}, `buildFeatureWindows`), bit for bit.
+ */
+export function copyWindowRows(
+  windows: TokenWindows,
+  order: Int32Array | null,
+  first: number,
+  rows: number,
+  out: readonly Int32Array[],
+): void {
+  const { width, windowSize, tokenIds, offsets, sentenceOf, lookups, padding } = windows;
+  const matrices = Math.min(out.length, lookups.length);
+  for (let r = 0; r < rows; r++) {
+    const t = order === null ? first + r : order[first + r]!;
+    if (!(t >= 0 && t < windows.count)) {
+      throw new ValueError(`copyWindowRows: window ${t} is outside [0, ${windows.count})`);
+    }
+    const s = sentenceOf[t]!;
+    const start = offsets[s]!;
+    const end = offsets[s + 1]!;
+    for (let m = 0; m < matrices; m++) {
+      const lookup = lookups[m]!;
+      const ids = out[m]!;
+      const { before, after } = padding[m]!;
+      let at = r * width;
+      for (let k = t - windowSize; k <= t + windowSize; k++) {
+        ids[at++] = k < start ? before : k >= end ? after : lookup[tokenIds[k]!]!;
+      }
+    }
+  }
+}

@@ -5,7 +5,8 @@ import { ValueError } from "../../src/index.js";
 import { readConllFile } from "../../src/ner/conll-node.js";
 import type { ConllSentence } from "../../src/ner/conll.js";
 import { Vocabulary } from "../../src/ner/vocab.js";
-import { buildWindows } from "../../src/ner/windows.js";
+import { buildTokenWindows } from "../../src/ner/windows.js";
+import { CompactCorpus } from "../../src/ner/conll-compact.js";
 import { rareWordProbabilities } from "../../src/ner/train/epoch.js";
 import {
   checkResolvedOptions,
@@ -20,7 +21,10 @@ describe("frequency-aware word dropout (rareWordDropout)", () => {
   it("gives each word α / (α + its training count), and never a special id", () => {
     const sentences = [{ tokens: ["a", "b", "a", "c"] }, { tokens: ["a", "b"] }];
     const vocabulary = Vocabulary.build(sentences.map((s) => s.tokens));
-    const windows = buildWindows(sentences, { vocabulary, windowSize: 1 });
+    const corpus = CompactCorpus.fromSentences(
+      sentences.map((s) => ({ tokens: s.tokens, tags: s.tokens.map(() => "O") })),
+    );
+    const windows = buildTokenWindows(corpus, { vocabulary, windowSize: 1 });
     const p = rareWordProbabilities(windows, 0.5);
     const id = (w: string) => vocabulary.idOf(w);
     expect(p[id("a")]).toBeCloseTo(0.5 / 3.5, 15);

@@ -9,7 +9,7 @@ import { Tensor } from "../../tensor/tensor.js";
 import type { Random } from "../../tensor/random.js";
 import { binaryCrossEntropyWithLogits, crossEntropy } from "../../ops/index.js";
 import { crfNegativeLogLikelihood } from "../crf.js";
-import type { Windows } from "../windows.js";
+import { copyWindowRows, type TokenWindows } from "../windows.js";
 import { clipGradNorm } from "../../nn/clip.js";
 import { compile } from "../../compile/index.js";
 import { SPECIAL_WORDS } from "../vocab.js";
@@ -49,13 +49,13 @@ function dropWords(words: Int32Array, p: number, random: Random): void {
  * where c is how often the word is the centre of a training window (each token is the centre of exactly one
  * window, so c is its training count). Special ids get 0.
  */
-export function rareWordProbabilities(windows: Windows, alpha: number): Float64Array {
-  let largest = 0;
-  for (let i = 0; i < windows.words.length; i++) largest = Math.max(largest, windows.words[i]!);
+export function rareWordProbabilities(windows: TokenWindows, alpha: number): Float64Array {
+  const wordOf = windows.lookups[0]!;
+  const { tokenIds } = windows;
+  let largest = Math.max(windows.padding[0]!.before, windows.padding[0]!.after);
+  for (let i = 0; i < wordOf.length; i++) largest = Math.max(largest, wordOf[i]!);
   const counts = new Float64Array(largest + 1);
-  for (let row = 0; row < windows.count; row++) {
-    counts[windows.words[row * windows.width + windows.windowSize]!]! += 1;
-  }
+  for (let t = 0; t < windows.count; t++) counts[wordOf[tokenIds[t]!]!]! += 1;
   const probabilities = new Float64Array(largest + 1);
   for (let id = SPECIAL_WORDS.length; id <= largest; id++) {
     // A word seen only beside training centres (c = 0) is dropped as if seen once.
@@ -78,7 +78,7 @@ function dropRareWords(words: Int32Array, probabilities: Float64Array, random: R
  * takes whole sentences until it holds at least `batchSize` windows.
  */
 function packSentences(
-  windows: Windows,
+  windows: TokenWindows,
   random: Random,
   batchSize: number,
   order: Int32Array,
@@ -184,7 +184,7 @@ export async function trainEpoch(
   completedEpochs: number,
   hooks: EpochHooks,
 ): Promise<EpochTraining> {
-  const { options, model, optimizer, random, windows, tagSet, binaryTargets, featureWindows } = run;
+  const { options, model, optimizer, random, windows, tagSet, binaryTargets } = run;
   const { batchSize, epochs } = options;
   const { now, signal } = hooks;
   const count = windows.count;
@@ -204,7 +204,7 @@ export async function trainEpoch(
     }
     return t;
   };
-  const featureBatches = featureWindows.map(() => new Int32Array(batchSize * width));
+  const featureBatches = windows.lookups.slice(2).map(() => new Int32Array(batchSize * width));
 
   const { step, position } = trainingStep(run);
   const rareProbabilities =
@@ -259,21 +259,9 @@ export async function trainEpoch(
     const batchWords = full ? words : words.subarray(0, rows * width);
     const batchCasing = full ? casing : casing.subarray(0, rows * width);
     const batchFeatures = featureBatches.map((ids) => (full ? ids : ids.subarray(0, rows * width)));
-    // The batch's windows, copied value by value (a window is a few ids: a subarray per row costs more).
-    const allWords = windows.words;
-    const allCasing = windows.casing;
+    // The batch's windows, assembled from the tokens' ids.
+    copyWindowRows(windows, order, first, rows, [batchWords, batchCasing, ...batchFeatures]);
     for (let r = 0; r < rows; r++) {
-      const from = order[first + r]! * width;
-      const to = r * width;
-      for (let k = 0; k < width; k++) {
-        batchWords[to + k] = allWords[from + k]!;
-        batchCasing[to + k] = allCasing[from + k]!;
-      }
-      for (let f = 0; f < batchFeatures.length; f++) {
-        const ids = featureWindows[f]!;
-        const batchIds = batchFeatures[f]!;
-        for (let k = 0; k < width; k++) batchIds[to + k] = ids[from + k]!;
-      }
       const row = order[first + r]!;
       if (tagSet !== null) targets[r] = windows.tags![row]!;
       else binaryBatch[r] = binaryTargets[row]!;

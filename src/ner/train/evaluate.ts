@@ -2,9 +2,11 @@
  * Scoring a tagger on labelled sentences: conlleval's entity-level figures for the softmax model, the
  * positive class per token for the lecture's binary classifier.
  */
-import { conlleval } from "../conlleval.js";
+import { ConllevalCounter, conlleval } from "../conlleval.js";
 import type { TagScheme } from "../tags.js";
-import type { NerTagger } from "../tagger.js";
+import { tokenWindowSource, type NerTagger } from "../tagger.js";
+import type { CompactCorpus } from "../conll-compact.js";
+import type { TokenWindows } from "../windows.js";
 import { typeOf } from "./prepare.js";
 import type { DevScores, LabelledSentence } from "./types.js";
 
@@ -78,5 +80,38 @@ export function evaluateTagger(
     sentences.map((s, i) => ({ gold: s.tags, predicted: predicted[i]!, tokens: s.tokens })),
     { scheme },
   );
+  return { precision: result.precision, recall: result.recall, f1: result.f1, accuracy: result.accuracy };
+}
+
+/**
+ * Scores a tagger on a corpus whose windows were built beforehand with the tagger's vocabulary and token
+ * features (a training run's dev set, built once for all its epochs): the figures {@link evaluateTagger} gives
+ * on the corpus's sentences, bit for bit, computed a chunk of windows at a time without the sentences as
+ * strings or the scores of the whole set in memory.
+ */
+export function evaluateCorpus(
+  tagger: NerTagger,
+  corpus: CompactCorpus,
+  windows: TokenWindows,
+  scheme: TagScheme = tagger.scheme,
+): DevScores {
+  const { offsets, tagIds } = corpus;
+  const source = tokenWindowSource(windows);
+  if (tagger.binary !== null) {
+    const positive = corpus.tagTable.map((tag) => typeOf(tag) === tagger.binary);
+    const counter = new BinaryScoreCounter();
+    tagger.forEachPrediction(source, (prediction, s) => {
+      const first = offsets[s]!;
+      for (let t = 0; t < prediction.ids.length; t++) {
+        counter.add(positive[tagIds[first + t]!]!, prediction.ids[t] === 1);
+      }
+    });
+    return counter.scores();
+  }
+  const counter = new ConllevalCounter({ scheme });
+  tagger.forEachPrediction(source, (prediction, s) => {
+    counter.addSentence(corpus.tagsOf(s), tagger.tagsOfPrediction(prediction, scheme), corpus.tokensOf(s));
+  });
+  const result = counter.result();
   return { precision: result.precision, recall: result.recall, f1: result.f1, accuracy: result.accuracy };
 }

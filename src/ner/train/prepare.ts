@@ -8,7 +8,7 @@ import { Random } from "../../tensor/random.js";
 import type { Optimizer } from "../../nn/optim.js";
 import { WindowModel, windowModelConfig, type WindowModelConfig } from "../model.js";
 import { Vocabulary, TagSet, SPECIAL_WORDS } from "../vocab.js";
-import { buildCorpusWindows, unknownTagError, windowMatrix, type Windows } from "../windows.js";
+import { buildTokenWindows, unknownTagError, type TokenWindows } from "../windows.js";
 import { buildFeatureWindows, tokenFeaturesFor, FEATURE_PADDING_ID } from "../char-features.js";
 import { sortTags } from "../conll.js";
 import { CompactCorpus, SentenceChecksum } from "../conll-compact.js";
@@ -34,14 +34,16 @@ export interface TrainingRun {
   readonly vocabulary: Vocabulary;
   /** The tags of the softmax model (null for the binary classifier). */
   readonly tagSet: TagSet | null;
-  readonly windows: Windows;
-  /** The token features' id matrices, one per feature of the model, rows as in `windows`. */
-  readonly featureWindows: Int32Array[];
+  /** The training windows: words, casing, then one id matrix per token feature of the model, and the tags. */
+  readonly windows: TokenWindows;
   /** For the sentence objective with Viterbi decoding: the transitions the training scheme allows. */
   readonly allowed: TransitionTable | null;
   /** Per window, 1 if the centre word has the binary classifier's type (empty for the softmax model). */
   readonly binaryTargets: Float32Array;
-  readonly devSentences: readonly LabelledSentence[] | null;
+  /** The dev sentences (null without a dev set). */
+  readonly dev: CompactCorpus | null;
+  /** The dev set's windows, as `windows` (null without a dev set). */
+  readonly devWindows: TokenWindows | null;
   readonly modelConfig: WindowModelConfig;
   readonly model: WindowModel;
   readonly optimizer: Optimizer;
@@ -166,21 +168,25 @@ function trainingTags(
   return { tagSet, ids };
 }
 
-/** For each token feature of the model, the [tokens, 2w + 1] value ids of the corpus's windows. */
-function corpusFeatureWindows(
-  train: CompactCorpus,
-  features: WindowModelConfig["features"],
-  windowSize: number,
-): Int32Array[] {
+/** The windows of a corpus for the model: words, casing and each token feature's ids (lookups per distinct token). */
+function corpusWindows(
+  corpus: CompactCorpus,
+  vocabulary: Vocabulary,
+  modelConfig: WindowModelConfig,
+  tags: Int32Array | null,
+): TokenWindows {
   // The value id of each distinct token: its window of width 1, as a sentence of its own.
-  const perToken = buildFeatureWindows(
-    train.tokenTable.map((token) => [token]),
-    features,
+  const lookups = buildFeatureWindows(
+    corpus.tokenTable.map((token) => [token]),
+    modelConfig.features,
     0,
   );
-  return perToken.map((lookup) =>
-    windowMatrix(train.tokenIds, train.offsets, windowSize, FEATURE_PADDING_ID, FEATURE_PADDING_ID, lookup),
-  );
+  return buildTokenWindows(corpus, {
+    vocabulary,
+    windowSize: modelConfig.windowSize,
+    tags,
+    extra: lookups.map((lookup) => ({ lookup, padding: FEATURE_PADDING_ID })),
+  });
 }
 
 /** Pretrained rows for the vocabulary: the first table word of each normalised form wins. */
@@ -223,7 +229,7 @@ export function prepareRun(
 ): { run: TrainingRun; progress: TrainingProgress; startEpoch: number } {
   if (data === null || typeof data !== "object") throw new ValueError("trainNer: expected { train, dev? }");
   const train = compactOf(data.train, "train");
-  const dev =
+  const devData =
     data.dev === undefined || data.dev === null
       ? null
       : data.dev instanceof CompactCorpus
@@ -244,10 +250,16 @@ export function prepareRun(
   const trainingScheme: TagScheme =
     resume?.state.trainingScheme ?? (options.trainingScheme === "data" ? scheme : options.trainingScheme);
   let devScheme = scheme;
-  if (dev !== null) {
-    const d = dev instanceof CompactCorpus ? dev.schemeDetection : detectScheme(dev.map((s) => s.tags));
+  if (devData !== null) {
+    const d =
+      devData instanceof CompactCorpus ? devData.schemeDetection : detectScheme(devData.map((s) => s.tags));
     if (d.certain) devScheme = d.scheme;
   }
+  // The dev sentences are held as ids, like the training data (empty sentences, which score nothing, left out).
+  const dev =
+    devData === null || devData instanceof CompactCorpus
+      ? devData
+      : CompactCorpus.fromSentences(devData, "trainNer: dev");
   if (options.objective === "sentence" && options.binary !== null) {
     throw new ValueError("trainNer: the sentence objective trains the softmax over all tags, not binary");
   }
@@ -274,22 +286,6 @@ export function prepareRun(
           resume !== null && resume.state.tags !== null ? TagSet.fromJSON(resume.state.tags) : null,
         );
   const tagSet = tags?.tagSet ?? null;
-  const windows = buildCorpusWindows(train, {
-    vocabulary,
-    windowSize: options.windowSize,
-    tags: tags?.ids ?? null,
-  });
-  const binaryTargets = new Float32Array(options.binary !== null ? windows.count : 0);
-  if (options.binary !== null) {
-    const positive = train.tagTable.map((tag) => (typeOf(tag) === options.binary ? 1 : 0));
-    for (let t = 0; t < binaryTargets.length; t++) binaryTargets[t] = positive[train.tagIds[t]!]!;
-  }
-  const devSentences =
-    dev === null
-      ? null
-      : dev instanceof CompactCorpus
-        ? [...dev.sentences()]
-        : dev.filter((s) => s.tokens.length > 0);
 
   // The model and its optimiser.
   const wordDimension = pretrained !== null ? pretrained.dimension : options.wordDimension;
@@ -319,7 +315,13 @@ export function prepareRun(
           objective: options.objective,
           features: tokenFeaturesFor(options, train.tokenLists()),
         });
-  const featureWindows = corpusFeatureWindows(train, modelConfig.features, modelConfig.windowSize);
+  const windows = corpusWindows(train, vocabulary, modelConfig, tags?.ids ?? null);
+  const binaryTargets = new Float32Array(options.binary !== null ? windows.count : 0);
+  if (options.binary !== null) {
+    const positive = train.tagTable.map((tag) => (typeOf(tag) === options.binary ? 1 : 0));
+    for (let t = 0; t < binaryTargets.length; t++) binaryTargets[t] = positive[train.tagIds[t]!]!;
+  }
+  const devWindows = dev === null ? null : corpusWindows(dev, vocabulary, modelConfig, null);
   const allowed =
     modelConfig.objective === "sentence" && options.decoding === "viterbi" && tagSet !== null
       ? transitionTable(tagSet.tags, trainingScheme)
@@ -366,10 +368,10 @@ export function prepareRun(
     vocabulary,
     tagSet,
     windows,
-    featureWindows,
     allowed,
     binaryTargets,
-    devSentences,
+    dev,
+    devWindows,
     modelConfig,
     model,
     optimizer,
