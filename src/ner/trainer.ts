@@ -93,7 +93,7 @@ function evaluateDev(
   const started = now();
   const dev =
     run.dev !== null && run.devWindows !== null && run.dev.sentenceCount > 0
-      ? evaluateCorpus(evaluationTagger, run.dev, run.devWindows, run.devScheme)
+      ? evaluateCorpus(evaluationTagger, run.dev, run.devScheme, run.devWindows)
       : null;
   return { dev, seconds: (now() - started) / 1000 };
 }

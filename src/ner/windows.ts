@@ -376,6 +376,8 @@ export function copyWindowRows(
 ): void {
   const { width, windowSize, tokenIds, offsets, sentenceOf, lookups, padding } = windows;
   const matrices = Math.min(out.length, lookups.length);
+  // Per column of a row: the distinct token there, or −1 (padding before the sentence), −2 (after it).
+  const columns = new Int32Array(width);
   for (let r = 0; r < rows; r++) {
     const t = order === null ? first + r : order[first + r]!;
     if (!(t >= 0 && t < windows.count)) {
@@ -384,13 +386,18 @@ export function copyWindowRows(
     const s = sentenceOf[t]!;
     const start = offsets[s]!;
     const end = offsets[s + 1]!;
+    for (let j = 0; j < width; j++) {
+      const k = t - windowSize + j;
+      columns[j] = k < start ? -1 : k >= end ? -2 : tokenIds[k]!;
+    }
+    const at = r * width;
     for (let m = 0; m < matrices; m++) {
       const lookup = lookups[m]!;
       const ids = out[m]!;
       const { before, after } = padding[m]!;
-      let at = r * width;
-      for (let k = t - windowSize; k <= t + windowSize; k++) {
-        ids[at++] = k < start ? before : k >= end ? after : lookup[tokenIds[k]!]!;
+      for (let j = 0; j < width; j++) {
+        const c = columns[j]!;
+        ids[at + j] = c >= 0 ? lookup[c]! : c === -1 ? before : after;
       }
     }
   }

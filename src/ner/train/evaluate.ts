@@ -7,7 +7,7 @@ import type { TagScheme } from "../tags.js";
 import { tokenWindowSource, type NerTagger } from "../tagger.js";
 import type { CompactCorpus } from "../conll-compact.js";
 import type { TokenWindows } from "../windows.js";
-import { typeOf } from "./prepare.js";
+import { corpusWindows, typeOf } from "./prepare.js";
 import type { DevScores, LabelledSentence } from "./types.js";
 
 /** Positive-class precision, recall and F1 per token (percentages), and token accuracy. */
@@ -84,16 +84,17 @@ export function evaluateTagger(
 }
 
 /**
- * Scores a tagger on a corpus whose windows were built beforehand with the tagger's vocabulary and token
- * features (a training run's dev set, built once for all its epochs): the figures {@link evaluateTagger} gives
- * on the corpus's sentences, bit for bit, computed a chunk of windows at a time without the sentences as
- * strings or the scores of the whole set in memory.
+ * Scores a tagger on a {@link CompactCorpus}: the figures {@link evaluateTagger} gives on the corpus's
+ * sentences (predictions written in `scheme`, the gold tags' scheme), bit for bit, computed a chunk of windows
+ * at a time without the sentences as strings or the scores of the whole set in memory. `windows`, the
+ * corpus's windows for the tagger's vocabulary and token features, can be built once and passed for every
+ * evaluation (a training run's dev set); they are built from the tagger when omitted.
  */
 export function evaluateCorpus(
   tagger: NerTagger,
   corpus: CompactCorpus,
-  windows: TokenWindows,
   scheme: TagScheme = tagger.scheme,
+  windows: TokenWindows = corpusWindows(corpus, tagger.vocabulary, tagger.model.config, null),
 ): DevScores {
   const { offsets, tagIds } = corpus;
   const source = tokenWindowSource(windows);

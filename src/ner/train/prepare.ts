@@ -168,8 +168,11 @@ function trainingTags(
   return { tagSet, ids };
 }
 
-/** The windows of a corpus for the model: words, casing and each token feature's ids (lookups per distinct token). */
-function corpusWindows(
+/**
+ * The windows of a corpus for a model: words (ids in `vocabulary`), casing and the ids of each of the model's
+ * token features, as lookups per distinct token (see {@link TokenWindows}); `tags`: the tokens' tag ids or null.
+ */
+export function corpusWindows(
   corpus: CompactCorpus,
   vocabulary: Vocabulary,
   modelConfig: WindowModelConfig,

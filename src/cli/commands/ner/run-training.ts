@@ -37,6 +37,7 @@ import {
   guardWrite,
 } from "./output-directory.js";
 import { write } from "./shared.js";
+import { keepYoungGenerationSmall } from "./memory.js";
 
 export { CHECKPOINT_FILE };
 
@@ -114,6 +115,7 @@ function interruptionMessage(
 /** Trains with a progress bar and per-epoch lines; writes checkpoints, the best model and the curves to `out`. */
 export async function runTraining(args: RunTrainingArguments): Promise<NerTrainingResult> {
   const { out, stream } = args;
+  keepYoungGenerationSmall();
   const bar = new ProgressBar(stream, { live: !args.quiet && stream.isTTY === true });
   let lock: TrainingLock | null = null;
   if (out !== null) {

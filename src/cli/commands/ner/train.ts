@@ -29,6 +29,7 @@ import {
   write,
 } from "./shared.js";
 import { cardFiles } from "./model-card.js";
+import { keepYoungGenerationSmall } from "./memory.js";
 
 /** The flags of `ner train` that are not hyperparameters. */
 interface TrainCommandOptions {
@@ -89,6 +90,8 @@ async function readResumeCheckpoint(out: string, state: OutputState): Promise<Tr
 }
 
 async function trainCommand(o: TrainCommandOptions): Promise<void> {
+  // Before the data is read: reading is what grows V8's young generation first.
+  keepYoungGenerationSmall();
   const options = trainingOptionsFrom(o);
   const resuming = o.resume === true;
   const state = await checkTrainingOutput(o.out, { force: o.force === true, resume: resuming });
