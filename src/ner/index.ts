@@ -72,6 +72,8 @@ export {
   type Windows,
   type TokenWindows,
   type TokenWindowOptions,
+  type WindowPadding,
+  type ExtraWindowIds,
   type WindowOptions,
   type WindowSentence,
 } from "./windows.js";

@@ -195,37 +195,16 @@ export interface CorpusWindowOptions {
  * from its ids (each distinct token is normalised and classified once) without the sentences as strings.
  */
 export function buildCorpusWindows(corpus: CompactCorpus, options: CorpusWindowOptions): Windows {
-  const { vocabulary } = options;
-  const windowSize = options.windowSize ?? 2;
-  if (!Number.isInteger(windowSize) || windowSize < 0) {
-    throw new ValueError(
-      `buildCorpusWindows: windowSize must be a non-negative integer, got ${quoteInput(windowSize)}`,
-    );
+  const windows = tokenWindowsOf(corpus, options, "buildCorpusWindows");
+  const { count, width } = windows;
+  if (count * width > 0x7fffffff) {
+    throw new ValueError(`buildCorpusWindows: ${count} windows of ${width} ids do not fit in one array`);
   }
-  const tags = options.tags ?? null;
-  if (tags !== null && tags.length !== corpus.tokenCount) {
-    throw new ValueError(
-      `buildCorpusWindows: ${tags.length} tags for a corpus of ${corpus.tokenCount} tokens`,
-    );
-  }
-  const table = corpus.tokenTable;
-  const wordIds = new Int32Array(table.length);
-  const casingIds = new Int32Array(table.length);
-  for (let i = 0; i < table.length; i++) {
-    wordIds[i] = vocabulary.idOf(table[i]!);
-    casingIds[i] = casingId(table[i]!);
-  }
-  const { tokenIds, offsets } = corpus;
-  const { startId, endId } = vocabulary;
-  return {
-    count: corpus.tokenCount,
-    windowSize,
-    width: 2 * windowSize + 1,
-    words: windowMatrix(tokenIds, offsets, windowSize, startId, endId, wordIds),
-    casing: windowMatrix(tokenIds, offsets, windowSize, CASING_PADDING_ID, CASING_PADDING_ID, casingIds),
-    tags,
-    offsets,
-  };
+  const words = new Int32Array(count * width);
+  const casing = new Int32Array(count * width);
+  copyWindowRows(windows, null, 0, count, [words, casing]);
+  const { windowSize, tags, offsets } = windows;
+  return { count, windowSize, width, words, casing, tags, offsets };
 }
 
 /**
@@ -267,10 +246,26 @@ export function windowTensors(windows: Windows): {
   };
 }
 
+/** The ids that pad a window beyond its sentence's edges. */
+export interface WindowPadding {
+  /** The id left of the sentence's first token (`<s>` for words). */
+  readonly before: number;
+  /** The id right of its last token (`</s>` for words). */
+  readonly after: number;
+}
+
+/** One more id matrix of {@link TokenWindows} (a token feature's). */
+export interface ExtraWindowIds {
+  /** The id of each distinct token of the corpus. */
+  readonly lookup: Int32Array;
+  /** The padding id, on both sides of a sentence. */
+  readonly padding: number;
+}
+
 /**
  * The windows of a corpus kept as token ids instead of matrices: each token's index into a table of distinct
  * tokens, one lookup per id matrix (words, casing, then any token features) from a distinct token to its id,
- * and the sentences' bounds. Any rows of the matrices that {@link buildCorpusWindows} and
+ * and the sentences' bounds. Any rows of the matrices that `buildCorpusWindows` and
  * `buildFeatureWindows` would give are copied out on demand by {@link copyWindowRows} (a minibatch, a chunk of a
  * dev set), so memory holds about 8 bytes per token rather than 4 (2w + 1) per token and id matrix.
  */
@@ -290,7 +285,7 @@ export interface TokenWindows {
   /** Per id matrix (words, casing, token features in order): the id of each distinct token. */
   readonly lookups: readonly Int32Array[];
   /** Per id matrix: the ids of the padding before and after a sentence. */
-  readonly padding: readonly { readonly before: number; readonly after: number }[];
+  readonly padding: readonly WindowPadding[];
   /** [N] tag ids of the centre words, or null. */
   readonly tags: Int32Array | null;
 }
@@ -307,23 +302,26 @@ export interface TokenWindowOptions {
    * More id matrices after words and casing (the token features): the id of each distinct token of the
    * corpus, and the padding id on both sides.
    */
-  extra?: readonly { readonly lookup: Int32Array; readonly padding: number }[];
+  extra?: readonly ExtraWindowIds[];
 }
 
 /** The {@link TokenWindows} of a {@link CompactCorpus}: words and casing, then `extra` id matrices. */
 export function buildTokenWindows(corpus: CompactCorpus, options: TokenWindowOptions): TokenWindows {
+  return tokenWindowsOf(corpus, options, "buildTokenWindows");
+}
+
+/** {@link buildTokenWindows}, with `where` naming the caller in messages. */
+function tokenWindowsOf(corpus: CompactCorpus, options: TokenWindowOptions, where: string): TokenWindows {
   const { vocabulary } = options;
   const windowSize = options.windowSize ?? 2;
   if (!Number.isInteger(windowSize) || windowSize < 0) {
     throw new ValueError(
-      `buildTokenWindows: windowSize must be a non-negative integer, got ${quoteInput(windowSize)}`,
+      `${where}: windowSize must be a non-negative integer, got ${quoteInput(windowSize)}`,
     );
   }
   const tags = options.tags ?? null;
   if (tags !== null && tags.length !== corpus.tokenCount) {
-    throw new ValueError(
-      `buildTokenWindows: ${tags.length} tags for a corpus of ${corpus.tokenCount} tokens`,
-    );
+    throw new ValueError(`${where}: ${tags.length} tags for a corpus of ${corpus.tokenCount} tokens`);
   }
   const table = corpus.tokenTable;
   const wordIds = new Int32Array(table.length);
@@ -340,7 +338,7 @@ export function buildTokenWindows(corpus: CompactCorpus, options: TokenWindowOpt
   for (const [i, extra] of (options.extra ?? []).entries()) {
     if (extra.lookup.length !== table.length) {
       throw new ValueError(
-        `buildTokenWindows: id matrix ${i + 2} has ${extra.lookup.length} ids for ${table.length} distinct tokens`,
+        `${where}: id matrix ${i + 2} has ${extra.lookup.length} ids for ${table.length} distinct tokens`,
       );
     }
     lookups.push(extra.lookup);
@@ -365,7 +363,7 @@ export function buildTokenWindows(corpus: CompactCorpus, options: TokenWindowOpt
 /**
  * Copies rows of the id matrices of `windows` into `out` (one array per id matrix, `rows × width` ids each,
  * row-major): row r of the output is window `order[first + r]`, or window `first + r` when `order` is null.
- * The ids are those of the full matrices ({@link buildCorpusWindows}, `buildFeatureWindows`), bit for bit.
+ * The ids are those of the full matrices (`buildWindows`, `buildFeatureWindows`), bit for bit.
  */
 export function copyWindowRows(
   windows: TokenWindows,

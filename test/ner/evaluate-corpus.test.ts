@@ -7,13 +7,19 @@ import type { ConllSentence } from "../../src/ner/conll.js";
 import { CompactCorpus } from "../../src/ner/conll-compact.js";
 import { tokenWindowSource, type SentencePrediction } from "../../src/ner/tagger.js";
 import { corpusWindows } from "../../src/ner/train/prepare.js";
-import { evaluateCorpus, evaluateTagger, trainNer, type NerTrainingOptions } from "../../src/ner/trainer.js";
+import {
+  evaluateCorpus,
+  evaluateTagger,
+  trainNer,
+  type LabelledSentence,
+  type NerTrainingOptions,
+} from "../../src/ner/trainer.js";
 
 const DATA = join(dirname(fileURLToPath(import.meta.url)), "../../data/wikigold");
 
 describe("evaluateCorpus and forEachPrediction (a dev set scored a chunk of windows at a time)", () => {
   let train: ConllSentence[];
-  let dev: ConllSentence[];
+  let dev: LabelledSentence[];
   beforeAll(async () => {
     train = (await readConllFile(join(DATA, "train.conll"))).sentences.slice(0, 150);
     const sentences = (await readConllFile(join(DATA, "dev.conll"))).sentences.slice(0, 120);
