@@ -4,10 +4,10 @@
  * V8 collects short-lived objects in a young generation of two semi-spaces. Whenever many objects survive a
  * collection (reading a corpus, building a vocabulary) it doubles them, up to 16 MB each in Node 20, and it
  * does not give that memory back while the process runs: 32 MB of resident memory for a training loop whose
- * live young objects take one or two. Held at its starting size (a growth factor of 1; V8 reads the flag each
- * time the space would grow, so setting it at run time works), `ner train` on CoNLL-2003 peaked at 123 MB
- * instead of 160, at the same speed (a run's objects are small and short-lived: a scavenge of a small space
- * is as cheap as one of a big space, only more frequent).
+ * live young objects take one or two. With a growth factor of 1 (set at run time; V8 reads it when the space
+ * would grow) the space grows far later: one epoch of `ner train` on CoNLL-2003 peaked at 123 MB instead of
+ * 160, at the same CPU time (a scavenge of a small space is as cheap as one of a big space, only more
+ * frequent). It is not a hard limit: over ten epochs V8 still doubled the space twice.
  */
 import { setFlagsFromString } from "node:v8";
 
@@ -15,7 +15,7 @@ import { setFlagsFromString } from "node:v8";
 export const YOUNG_GENERATION_FLAG = "--semi-space-growth-factor=1";
 
 /**
- * Stops V8's young generation from growing for the rest of the process, unless the user chose its size
+ * Slows the growth of V8's young generation for the rest of the process (see above), unless the user chose its size
  * (`--max-semi-space-size`, `--semi-space-growth-factor` on Node's command line or in `NODE_OPTIONS`).
  * Returns whether the flag was set.
  */
