@@ -12,7 +12,7 @@ export const wasmThresholds = {
    * Multiply-adds per matrix from which a product is split across threads (see setThreads); below it, waking the
    * workers and the slower copies into shared memory cost more than the second core saves.
    */
-  threadFlops: 1 << 21,
+  threadFlops: 1 << 22,
   /**
    * Microseconds a thread of the pool keeps checking for the next product (or for the other threads' chunks)
    * before it sleeps in `Atomics.wait`: products follow each other closely in a training step, and waking a
