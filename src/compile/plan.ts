@@ -9,7 +9,6 @@ import { getBackend } from "../backend/index.js";
 import { autogradState } from "../graph/mode.js";
 import { toSeed } from "../autograd/engine.js";
 import { RowSparse } from "../tensor/sparse.js";
-import { coalesceRows } from "../tensor/tensor.js";
 import { Tensor } from "../tensor/tensor.js";
 import { allocate, type DType, type TypedArray } from "../tensor/dtype.js";
 import { shapeToString, shapesEqual, sizeOf } from "../tensor/shape.js";
@@ -461,23 +460,16 @@ export class Plan {
     for (const kernel of this.backwardKernels) kernel();
     for (const { value, gatherStep, coalesced } of this.parameterGradients) {
       const parameter = this.tensors[value]!;
-      if (gatherStep < 0 || coalesced === null) giveDense(parameter, this.grads[value]!);
+      if (coalesced === null) giveDense(parameter, this.grads[value]!);
       else {
-        // Coalesced here, into the plan's buffers, as RowSparse.coalesce would (the same sums in the same
-        // order): where the parameter lives in the arena too, the optimiser then updates its rows in place.
+        // Coalesced here, into the plan's buffers (RowSparse.coalesce's sums in its order): where the parameter
+        // lives in the arena too, the optimiser then updates its rows in place.
         const { indices } = this.attrs[gatherStep] as { indices: Int32Array };
         const rows = this.grads[this.trace.steps[gatherStep]!.output]!;
-        const count = coalesceRows(indices, coalesced.unique, coalesced.slot);
-        const rowSize = indices.length === 0 ? 0 : rows.size / indices.length;
-        const summed = coalesced.values.subarray(0, count * rowSize);
-        const unique = coalesced.unique.subarray(0, count);
-        this.arena?.keep(summed, unique); // views the parameter's gradient holds after the call
-        summed.fill(0);
-        const blocks = { outer: 1, axis: count, inner: rowSize };
-        getBackend().scatterAdd(rows._data, blocks, coalesced.slot, summed);
-        const shape = [count, ...parameter.shape.slice(1)];
-        const grad = new Tensor(summed, shape, rows.dtype);
-        giveSparse(parameter, new RowSparse(parameter.shape, unique, grad, true));
+        const { unique, slot, values } = coalesced;
+        const grad = new RowSparse(parameter.shape, indices, rows).coalesceInto(unique, slot, values);
+        this.arena?.keep(grad.values._data, grad.indices); // views the parameter's gradient holds after the call
+        giveSparse(parameter, grad);
       }
     }
     this.backwardDone = true;

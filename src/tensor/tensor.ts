@@ -337,6 +337,20 @@ export class RowSparse {
     return new RowSparse(this.shape, unique.slice(0, count), values, true);
   }
 
+  /**
+   * `coalesce()` into the caller's buffers, allocating nothing (a compiled step's, reused every call): `unique`
+   * and `slot` of at least `indices.length` values, `values` of at least as many as this gradient holds. The
+   * result's indices and values are views of `unique` and `values`.
+   */
+  coalesceInto(unique: Int32Array, slot: Int32Array, values: TypedArray): RowSparse {
+    const count = coalesceRows(this.indices, unique, slot);
+    const summed = values.subarray(0, count * this.rowSize);
+    summed.fill(0);
+    const slots = slot.subarray(0, this.indices.length);
+    const rows = this.scatterRows(slots, count, "coalesceInto", summed);
+    return new RowSparse(this.shape, unique.subarray(0, count), rows, true);
+  }
+
   /** The dense tensor this gradient stands for. */
   toDense(): Tensor {
     return this.scatterRows(this.indices, this.shape[0]!, "toDense");
@@ -371,10 +385,15 @@ export class RowSparse {
   }
 
   /** Sums row i of `values` into row `rows[i]` of a zero tensor with `count` rows. */
-  private scatterRows(rows: Int32Array, count: number, method: string): Tensor {
+  private scatterRows(
+    rows: Int32Array,
+    count: number,
+    method: string,
+    data: TypedArray = allocate(this.dtype, count * this.rowSize),
+  ): Tensor {
     checkIndexRange(rows, count, `RowSparse.${method}`, `axis 0 of ${shapeToString(this.shape)}`);
     const shape = [count, ...this.shape.slice(1)];
-    const out = new Tensor(allocate(this.dtype, count * this.rowSize), shape, this.dtype);
+    const out = new Tensor(data, shape, this.dtype);
     const view = { outer: 1, axis: count, inner: this.rowSize };
     getBackend().scatterAdd(this.values._data, view, rows, out._data);
     return out;

@@ -37,6 +37,16 @@ describe("RowSparse.coalesce", () => {
           expect(Array.from(coalesced.indices)).toEqual([...expected.keys()]);
           expect(Array.from(coalesced.values.data)).toEqual([...expected.values()].flat());
           expect(coalesced.coalesce()).toBe(coalesced);
+          // into buffers longer than needed, filled with leftovers of an earlier use
+          const n = indices.length;
+          const into = sparse.coalesceInto(
+            new Int32Array(n + 3).fill(7),
+            new Int32Array(n + 1).fill(-1),
+            new Float32Array((n + 2) * width).fill(9),
+          );
+          expect(into.coalesced).toBe(true);
+          expect(Array.from(into.indices)).toEqual([...expected.keys()]);
+          expect(Array.from(into.values.data)).toEqual([...expected.values()].flat());
           expect(sparse.coalesced).toBe(false);
         },
       ),

@@ -124,7 +124,15 @@ export interface AdaGradSettings {
 function runCopied(
   spans: OptimizerSpans,
   kernel: (kernels: OptimizerKernels, param: number, grad: number, state: number[], n: number) => void,
-  rowsKernel: (kernels: OptimizerKernels, param: number, grad: number, state: number[], rows: number) => void,
+  rowsKernel: (
+    kernels: OptimizerKernels,
+    param: number,
+    grad: number,
+    state: number[],
+    rows: number,
+    rowCount: number,
+    rowSize: number,
+  ) => void,
 ): boolean {
   const { param, grad, rows, rowSize, state } = spans;
   const size = param instanceof Float32Array ? 4 : 8;
@@ -146,7 +154,8 @@ function runCopied(
     const kernels = kernelsFor(home.exports, size);
     const stateAt = state.map((s) => s.byteOffset);
     if (rows === null) kernel(kernels, param.byteOffset, grad.byteOffset, stateAt, n);
-    else rowsKernel(kernels, param.byteOffset, grad.byteOffset, stateAt, rows.byteOffset);
+    else
+      rowsKernel(kernels, param.byteOffset, grad.byteOffset, stateAt, rows.byteOffset, rows.length, rowSize);
     return true;
   }
   const kernels = requireKernels();
@@ -249,13 +258,11 @@ function scatterRowsF32(
 export function wasmSgd(spans: OptimizerSpans, s: SgdSettings): boolean {
   const flags = (s.nesterov ? SGD_NESTEROV : 0) | (s.first ? SGD_FIRST : 0);
   if ((s.momentum === 0) !== (spans.state.length === 0)) return false;
-  const count = spans.rows?.length ?? 0;
-  const size = spans.rowSize;
   return runCopied(
     spans,
     (k, param, grad, [buffer], n) =>
       k.sgd(param, grad, buffer ?? 0, n, s.lr, s.weightDecay, s.momentum, s.keep, flags),
-    (k, param, grad, [buffer], rows) =>
+    (k, param, grad, [buffer], rows, count, size) =>
       k.sgdRows(param, grad, buffer ?? 0, rows, count, size, s.lr, s.weightDecay, s.momentum, s.keep, flags),
   );
 }
@@ -263,13 +270,11 @@ export function wasmSgd(spans: OptimizerSpans, s: SgdSettings): boolean {
 /** Adam / AdamW on typed arrays through the kernels (state: expAvg, expAvgSq). */
 export function wasmAdam(spans: OptimizerSpans, s: AdamSettings): boolean {
   if (spans.state.length !== 2) return false;
-  const count = spans.rows?.length ?? 0;
-  const size = spans.rowSize;
   return runCopied(
     spans,
     (k, param, grad, [m, v], n) =>
       k.adam(param, grad, m!, v!, n, s.beta1, s.beta2, s.stepSize, s.correction2, s.eps, s.l2, s.shrink),
-    (k, param, grad, [m, v], rows) =>
+    (k, param, grad, [m, v], rows, count, size) =>
       k.adamRows(
         param,
         grad,
@@ -292,12 +297,10 @@ export function wasmAdam(spans: OptimizerSpans, s: AdamSettings): boolean {
 /** AdaGrad on typed arrays through the kernels (state: sum). */
 export function wasmAdaGrad(spans: OptimizerSpans, s: AdaGradSettings): boolean {
   if (spans.state.length !== 1) return false;
-  const count = spans.rows?.length ?? 0;
-  const size = spans.rowSize;
   return runCopied(
     spans,
     (k, param, grad, [sum], n) => k.adagrad(param, grad, sum!, n, s.rate, s.weightDecay, s.eps),
-    (k, param, grad, [sum], rows) =>
+    (k, param, grad, [sum], rows, count, size) =>
       k.adagradRows(param, grad, sum!, rows, count, size, s.rate, s.weightDecay, s.eps),
   );
 }
