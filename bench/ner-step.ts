@@ -8,12 +8,24 @@
  * and prints one JSON line:
  *
  *   node --import tsx bench/ner-step.ts --batch 256 --seconds 1 [--threads 2] [--compile]
+ *     [--thread-flops N] [--in-place-flops N]
  *
  * With `--compile` the step is `compile(step)`: traced once, then replayed as a plan (see src/compile/).
+ * `--thread-flops` and `--in-place-flops` set `wasmThresholds.threadFlops` / `threadFlopsInPlace` (the sizes from
+ * which eager and compiled products split across threads), to measure where splitting pays.
  */
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
-import { compile, crossEntropy, nn, seed, setThreads, tensor, type Tensor } from "../src/index.js";
+import {
+  compile,
+  crossEntropy,
+  nn,
+  seed,
+  setThreads,
+  tensor,
+  wasmThresholds,
+  type Tensor,
+} from "../src/index.js";
 import { rate } from "./util.js";
 
 export const VOCABULARY = 20_000;
@@ -98,6 +110,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const seconds = option("seconds", 1);
   const threads = option("threads", 0);
   if (threads > 0) setThreads(threads);
+  wasmThresholds.threadFlops = option("thread-flops", wasmThresholds.threadFlops);
+  wasmThresholds.threadFlopsInPlace = option("in-place-flops", wasmThresholds.threadFlopsInPlace);
   const compiled = process.argv.includes("--compile");
   const perSecond = measureNerStep(batch, seconds, compiled);
   const maxRssMB = peakMemoryMB();

@@ -7,7 +7,7 @@
  *   view of it exists, and never again: a view (a tensor's data) stays valid for the plan's life. No other code
  *   uses that instance, so nothing else can grow (and detach) it. Its products run on one thread.
  * - SHARED: a region of the thread pool's shared memory (src/backend/wasm/threads.ts), for a plan with a product
- *   large enough to split across threads (`wasmThresholds.threadFlops`, the eager path's rule) when the pool has
+ *   large enough to split across threads in place (`wasmThresholds.threadFlopsInPlace`) when the pool has
  *   two threads or more as the plan is built. Its products run split across the pool's threads in place
  *   (matmul-threads.ts `splitProductInPlace`), its other kernels on the main thread's instance of the kernels over
  *   the same memory. A shared memory that grows keeps its old views valid, so the region never moves.
@@ -123,11 +123,11 @@ export class Arena {
   }
 
   /**
-   * Notes a product of m × k by k × n that the plan runs (forward or gradient): a plan with one the eager path
-   * would split across threads is worth building in the pool's shared memory.
+   * Notes a product of m × k by k × n that the plan runs (forward or gradient): a plan with one large enough to
+   * split across threads in place is worth building in the pool's shared memory.
    */
   notesProduct(m: number, n: number, k: number): void {
-    if (splitsAcrossThreads(m, n, k)) this.splits = true;
+    if (splitsAcrossThreads(m, n, k, true)) this.splits = true;
   }
 
   /** Whether a product noted so far would split across threads (see {@link notesProduct}). */

@@ -323,8 +323,8 @@ function productShape(
  * op(a) · op(b) for 2-D a and b into out. In a plan's arena, the product runs in place on the arrays' addresses
  * (B packed into the workspace), exactly as the backend's kernel runs it after copying them in, so that every
  * product gives the eager one's bits:
- * - in a region of the thread pool's shared memory (arena.ts), a product the eager path would split across
- *   threads (`splitsAcrossThreads`, with `getThreads()` ≥ 2 now) is split the same way, in place; any other, or
+ * - in a region of the thread pool's shared memory (arena.ts), a product large enough to split in place
+ *   (`splitsAcrossThreads` with `inPlace`, and `getThreads()` ≥ 2 now) is split, in place; any other, or
  *   any product once the pool failed or `setThreads(1)` was called, runs on one thread on the same memory;
  * - in a private arena, a product the backend would split goes to the backend (copied into the pool's memory
  *   and back), and the others run in place on one thread;
@@ -342,14 +342,15 @@ export function product(
   const { m, n, k } = productShape(a.shape, b.shape, transA, transB);
   const flops = m * n * k;
   if (arena !== null && workspace !== null && workspace.bytes > 0 && flops >= wasmThresholds.matmulFlops) {
-    const splits = getThreads() >= 2 && splitsAcrossThreads(m, n, k);
+    const pool = arena.pool;
+    // In the pool's memory a product splits in place (its own threshold); elsewhere the backend decides.
+    const splits = getThreads() >= 2 && splitsAcrossThreads(m, n, k, pool !== null);
     const aAt = arena.addressOf(a._data);
     const bAt = arena.addressOf(b._data);
     const outAt = arena.addressOf(out);
     const f32 = out instanceof Float32Array;
     const float = f32 || out instanceof Float64Array;
     const sameType = a._data.constructor === out.constructor && b._data.constructor === out.constructor;
-    const pool = arena.pool;
     if ((!splits || pool !== null) && aAt >= 0 && bAt >= 0 && outAt >= 0 && float && sameType) {
       const packedAt = workspace.at;
       if (

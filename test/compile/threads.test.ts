@@ -21,7 +21,8 @@ import { kernelsOf } from "../../src/backend/wasm/runtime.js";
 // A compiled step whose products are large enough to split across threads keeps its buffers in a region of the
 // thread pool's shared memory and runs those products split across the threads, in place. Each chunk of output
 // rows is computed exactly as on one thread, so the results must be the eager step's to the bit, whatever the
-// number of threads. threadFlops = 0 makes every product of ≥ 10 rows split (the tests' sizes are small).
+// number of threads. threadFlops = threadFlopsInPlace = 0 makes every product of ≥ 10 rows split (the tests' sizes
+// are small).
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const saved = { ...wasmThresholds };
@@ -101,7 +102,7 @@ function mlp64(compiled: boolean): Setup {
 
 describe.skipIf(!threadsAvailable())("compiled steps whose products split across threads", () => {
   it("the window network: compiled with its products split in shared memory equals eager, to the bit", () => {
-    wasmThresholds.threadFlops = 0;
+    wasmThresholds.threadFlops = wasmThresholds.threadFlopsInPlace = 0;
     setThreads(2);
     const eager = windowNetwork(false);
     const eagerLosses = losses(eager, 6);
@@ -123,8 +124,32 @@ describe.skipIf(!threadsAvailable())("compiled steps whose products split across
     expect(copied).not.toHaveBeenCalled();
   });
 
-  it("a float64 MLP (momentum SGD): compiled with split products equals eager, to the bit", () => {
+  it("products between the in-place and the eager thresholds split in a plan, not eagerly; same bits", () => {
+    // Nothing is copied into the pool's memory for a plan's product, so it splits from a smaller size.
+    wasmThresholds.threadFlops = Infinity;
+    wasmThresholds.threadFlopsInPlace = 0;
+    setThreads(2);
+    const pool = threadPool()!;
+    const rows = vi.spyOn(pool, "rows");
+    const eager = windowNetwork(false);
+    const eagerLosses = losses(eager, 4);
+    expect(rows).not.toHaveBeenCalled();
+    const compiled = windowNetwork(true);
+    expect(losses(compiled, 4)).toEqual(eagerLosses);
+    expect(parameterValues(compiled)).toEqual(parameterValues(eager));
+    expect(kernelsOf(compiled.parameters[1]!.data)).toBe(pool.kernels);
+    expect(rows.mock.calls.length).toBe(15); // 3 replays (the first call traces eagerly) × 5 split products
+    // The other way round, the plan stays private and its products run on one thread, in place.
     wasmThresholds.threadFlops = 0;
+    wasmThresholds.threadFlopsInPlace = Infinity;
+    rows.mockClear();
+    const private_ = windowNetwork(true);
+    losses(private_, 4);
+    expect(kernelsOf(private_.parameters[1]!.data)).not.toBe(pool.kernels);
+  });
+
+  it("a float64 MLP (momentum SGD): compiled with split products equals eager, to the bit", () => {
+    wasmThresholds.threadFlops = wasmThresholds.threadFlopsInPlace = 0;
     setThreads(2);
     const eager = mlp64(false);
     const eagerLosses = losses(eager, 7);
@@ -137,7 +162,7 @@ describe.skipIf(!threadsAvailable())("compiled steps whose products split across
   });
 
   it("setThreads(1) after the plan was built runs its products on one thread, same memory, same bits", () => {
-    wasmThresholds.threadFlops = 0;
+    wasmThresholds.threadFlops = wasmThresholds.threadFlopsInPlace = 0;
     setThreads(2);
     const eager = windowNetwork(false, 30);
     const eagerLosses = losses(eager, 8);
@@ -166,7 +191,7 @@ describe.skipIf(!threadsAvailable())("compiled steps whose products split across
   });
 
   it("plans in shared memory and eager products interleave without overwriting each other", () => {
-    wasmThresholds.threadFlops = 0;
+    wasmThresholds.threadFlops = wasmThresholds.threadFlopsInPlace = 0;
     setThreads(2);
     const eager = windowNetwork(false, 24);
     const compiled = windowNetwork(true, 24);
@@ -199,7 +224,7 @@ describe.skipIf(!threadsAvailable())("compiled steps whose products split across
 
   // Last: a failed pool stays failed for the rest of this file's process.
   it("after the pool fails, the plan runs its products on the main thread, same memory, same bits", () => {
-    wasmThresholds.threadFlops = 0;
+    wasmThresholds.threadFlops = wasmThresholds.threadFlopsInPlace = 0;
     setThreads(2);
     const eager = windowNetwork(false, 20);
     const eagerLosses = losses(eager, 6);
@@ -229,7 +254,7 @@ const WINDOW_SCRIPT = `
   import { compile, crossEntropy, nn, seed, setThreads, wasmThresholds } from "./src/node.ts";
   import { threadPool } from "./src/backend/wasm/threads.ts";
   setThreads(2);
-  wasmThresholds.threadFlops = 0;
+  wasmThresholds.threadFlops = wasmThresholds.threadFlopsInPlace = 0;
   function train(batch, steps) {
     seed(1);
     const embedding = new nn.Embedding(200, 10, { sparse: true });

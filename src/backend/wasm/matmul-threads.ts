@@ -11,10 +11,13 @@ const MC = 120;
 
 /**
  * Whether a product of m × k by k × n is split across the pool's threads (when the pool has ≥ 2 of them): the
- * one rule for eager products and for a compiled plan's (src/compile/), so that both split the same products.
+ * one rule for eager products (copied into the shared memory: from `wasmThresholds.threadFlops` multiply-adds)
+ * and for a compiled plan's (`inPlace`, operands already in the shared memory: from `threadFlopsInPlace`), and
+ * at least 10 rows.
  */
-export function splitsAcrossThreads(m: number, n: number, k: number): boolean {
-  return m * n * k >= wasmThresholds.threadFlops && m >= 2 * MR;
+export function splitsAcrossThreads(m: number, n: number, k: number, inPlace = false): boolean {
+  const threshold = inPlace ? wasmThresholds.threadFlopsInPlace : wasmThresholds.threadFlops;
+  return m * n * k >= threshold && m >= 2 * MR;
 }
 
 /**

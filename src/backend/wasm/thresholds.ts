@@ -14,6 +14,14 @@ export const wasmThresholds = {
    */
   threadFlops: 1 << 22,
   /**
+   * The same for a product whose operands already live in the pool's shared memory (a compiled plan's, see
+   * src/compile/arena.ts): with nothing to copy, splitting pays from smaller products. Measured on 2 cores, the
+   * NER network's step at batch 32 (2.4 million multiply-adds per product; `bench/ner-step.ts --batch 32
+   * --threads 2 [--compile] --thread-flops N --in-place-flops N`): compiled, 57,500 examples/s split against
+   * 51,000 unsplit; eager, copied into the shared memory, 31,000 split against 35,700 unsplit.
+   */
+  threadFlopsInPlace: 1 << 21,
+  /**
    * Microseconds a thread of the pool keeps checking for the next product (or for the other threads' chunks)
    * before it sleeps in `Atomics.wait`: products follow each other closely in a training step, and waking a
    * sleeping thread takes tens of microseconds (much more on a busy machine). 0 sleeps at once.
