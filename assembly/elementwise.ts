@@ -3,8 +3,9 @@
 // Arithmetic (neg, abs, relu, square, sqrt, reciprocal, sign; add, sub, mul, div, maximum, minimum) runs in the
 // array's own precision and gives exactly the JavaScript kernels' results: a float32 operation rounded once is
 // what JavaScript gets by computing in float64 and rounding to float32. exp, tanh and sigmoid of float32 arrays
-// are computed in float64 lanes to about 1e-14 relative error and then rounded to float32, so they agree with
-// JavaScript's Math functions except, very rarely, in the last bit.
+// are computed in float64 lanes (exp and sigmoid through a degree-11 polynomial after range reduction, to about
+// 1e-14 relative error; tanh through 2ⁿ and a degree-4 polynomial in u² with one division, to about 1e-15) and
+// then rounded to float32, so they agree with JavaScript's Math functions except, very rarely, in the last bit.
 
 // Unary operation codes (the host passes them: src/backend/wasm/elementwise.ts; test/backend/kernel-interface.test.ts
 // checks that both sides agree).
@@ -31,6 +32,8 @@ const MINIMUM = 5;
 const LOG2E = 1.4426950408889634;
 const LN2_HI = 0.6931471803691238;
 const LN2_LO = 1.9082149292705877e-10;
+/** ln 2 rounded to float64 (tanh reduces by n·(ln 2)/2 with |n| ≤ 29, where one constant is exact enough). */
+const LN2 = 0.6931471805599453;
 /** 1.5·2⁵²: adding it rounds a float64 of magnitude below 2⁵¹ to an integer held in the low mantissa bits. */
 const ROUNDING_SHIFT = 6755399441055744.0;
 
@@ -66,28 +69,41 @@ class Lanes {
     return f64x2.mul(p, scale);
   }
 
-  /** tanh(x) in both float64 lanes. */
+  /**
+   * tanh(x) in both float64 lanes, with one division and no branch. x, clamped to [−10, 10] (float32 tanh is ±1
+   * from |x| ≈ 9.01 on), is split as x = n·(ln 2)/2 + u with |u| ≤ (ln 2)/4, so that e²ˣ = 2ⁿ·e²ᵘ = s·(h + u)/(h − u)
+   * with s = 2ⁿ and h = u·coth u (since e²ᵘ = (cosh u + sinh u)/(cosh u − sinh u)). Then
+   *
+   *   tanh x = (e²ˣ − 1)/(e²ˣ + 1) = ((s + 1)·u − (1 − s)·h) / ((s + 1)·h − (1 − s)·u).
+   *
+   * s ± 1 are exact, and for n = 0 the numerator is exactly 2u − 0·h, so small |x| (down to subnormals) keep their
+   * full relative precision without a separate series, and x = −0 gives −0. h is even in u: a degree-4 polynomial
+   * in w = u², within 1.0e-15 of u·coth u for |u| ≤ (ln 2)/4, so tanh is good to about 1e-15 relative before its
+   * rounding to float32. NaN stays NaN.
+   */
   @inline static tanh(x: v128): v128 {
-    const magnitude = f64x2.abs(x);
-    // tanh|x| = 1 − 2 / (exp(2|x|) + 1), with |x| capped at 20 where tanh is 1 in float64.
-    const capped = f64x2.pmin(magnitude, f64x2.splat(20));
-    const e = Lanes.exp(f64x2.add(capped, capped));
-    let result = f64x2.sub(f64x2.splat(1), f64x2.div(f64x2.splat(2), f64x2.add(e, f64x2.splat(1))));
-    const small = f64x2.lt(magnitude, f64x2.splat(0.05));
-    if (v128.any_true(small)) {
-      // Small |x| (where the subtraction above cancels): the odd Taylor series to x¹¹, remainder below 1e-18
-      // relative for |x| < 0.05.
-      const x2 = f64x2.mul(x, x);
-      let p = f64x2.splat(-1382.0 / 155925.0);
-      p = f64x2.add(f64x2.mul(p, x2), f64x2.splat(62.0 / 2835.0));
-      p = f64x2.add(f64x2.mul(p, x2), f64x2.splat(-17.0 / 315.0));
-      p = f64x2.add(f64x2.mul(p, x2), f64x2.splat(2.0 / 15.0));
-      p = f64x2.add(f64x2.mul(p, x2), f64x2.splat(-1.0 / 3.0));
-      result = v128.bitselect(f64x2.add(magnitude, f64x2.mul(f64x2.mul(p, x2), magnitude)), result, small);
-    }
-    // Give the result x's sign (so tanh(−0) = −0); NaN lanes keep x.
-    const signed = v128.or(result, v128.and(x, f64x2.splat(-0.0)));
-    return v128.bitselect(x, signed, f64x2.ne(x, x));
+    // pmin / pmax keep a NaN x (their comparison is false), as in exp.
+    x = f64x2.pmax(f64x2.pmin(x, f64x2.splat(10)), f64x2.splat(-10));
+    // n = round(x·2/ln 2), in the low bits of `shifted` as in exp. |n| ≤ 29, so one float64 (ln 2)/2 is enough:
+    // the error of n·(ln 2)/2 grows with |n|, but tanh's sensitivity to it, 2/sinh 2x, falls faster (below 1e-16).
+    const shifted = f64x2.add(f64x2.mul(x, f64x2.splat(2 * LOG2E)), f64x2.splat(ROUNDING_SHIFT));
+    const n = f64x2.sub(shifted, f64x2.splat(ROUNDING_SHIFT));
+    const u = f64x2.sub(x, f64x2.mul(n, f64x2.splat(LN2 / 2)));
+    // h = u·coth u ≈ 1 + w/3 − w²/45 + 2w³/945 − w⁴/4725 (Chebyshev fit on [0, ((ln 2)/4)²], 50-digit mpmath
+    // chebyfit; the Taylor coefficients would leave 5e-13), by Estrin's scheme.
+    const w = f64x2.mul(u, u);
+    const w2 = f64x2.mul(w, w);
+    const h01 = f64x2.add(f64x2.splat(1.000000000000001), f64x2.mul(w, f64x2.splat(0.33333333333164855)));
+    const h23 = f64x2.add(f64x2.splat(-0.02222222177322905), f64x2.mul(w, f64x2.splat(0.002116360221169694)));
+    const h24 = f64x2.add(h23, f64x2.mul(w2, f64x2.splat(-0.00021004322792812048)));
+    const h = f64x2.add(h01, f64x2.mul(w2, h24));
+    // s = 2ⁿ from its exponent bits, as in exp.
+    const s = i64x2.shl(i64x2.add(shifted, i64x2.splat(1023)), 52);
+    const plus = f64x2.add(s, f64x2.splat(1));
+    const minus = f64x2.sub(f64x2.splat(1), s);
+    const numerator = f64x2.sub(f64x2.mul(plus, u), f64x2.mul(minus, h));
+    const denominator = f64x2.sub(f64x2.mul(plus, h), f64x2.mul(minus, u));
+    return f64x2.div(numerator, denominator);
   }
 
   /** σ(x) = 1 / (1 + exp(−x)) in both float64 lanes, computed as e / (1 + e) with e = exp(x) for x < 0. */

@@ -2,17 +2,31 @@
  * Backend benchmarks: the JavaScript and WebAssembly kernels side by side, in one run.
  *
  *   node --import tsx bench/kernels.ts [--rounds 5] [--seconds 1] [--only matmul|threads|ner|small]
+ *   node --import tsx bench/kernels.ts --only tanh [--baseline e5eb9de] [--exhaustive]
  *
  * 1. Matrix multiply GFLOP/s at 64, 256 and 1024 (float32 and float64, through the public `matmul`), and at the
  *    three shapes of the window NER network's training step (kernel calls on typed arrays); then the wasm
  *    float32 kernel on one thread and on two, at the same sizes and at the NER step's shapes at batch 32 and 256.
  * 2. One training step of the window NER network at batch 256, in examples per second.
  * 3. Small calls (µs per call) around the size thresholds below which the wasm backend runs the JS kernels.
+ * 4. Only with `--only tanh`: the float32 tanh kernel of this build against the one of assembly/ at a baseline
+ *    commit (compiled here), in one process on the same inputs: ns per value on the NER step's 32 × 300 tanh for
+ *    pre-activation-like inputs, and how often each differs from Math.fround(Math.tanh(x)) over 16.8 million
+ *    seeded random inputs (with `--exhaustive`, also every float32 in [−0.05, 0.05] and ±[8.5, 9.5], which takes
+ *    about a minute).
  *
  * The machine may be shared, so every figure is the best of several rounds, and the rounds of the two backends
  * alternate so that both see the same disturbances; the ratio column compares figures from the same run.
  */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { getBackend, matmul, randn, seed, setBackend } from "../src/index.js";
+import { Random } from "../src/tensor/random.js";
+import { KERNELS_WASM_BASE64 } from "../src/backend/wasm/kernels.generated.js";
+import { decodeBase64 } from "../src/backend/wasm/variants.js";
+import { compileKernels } from "../scripts/build-wasm.js";
 import { jsBackend } from "../src/backend/js/index.js";
 import { wasmBackend } from "../src/backend/wasm/index.js";
 import { wasmThresholds } from "../src/backend/wasm/thresholds.js";
@@ -210,12 +224,175 @@ function smallCalls(): (string | number)[][] {
   return rows;
 }
 
-function main(): void {
+// ---------------------------------------------------------------------------------------------------------
+// 4. The float32 tanh kernel against a baseline commit's (--only tanh).
+
+const TANH = 8; // assembly/elementwise.ts's unary code
+
+/** The kernels built from assembly/ as it was at `revision` (read with git show, compiled in a temporary folder). */
+async function baselineKernels(revision: string): Promise<Uint8Array<ArrayBuffer>> {
+  const folder = mkdtempSync(path.join(tmpdir(), "chainrule-baseline-"));
+  try {
+    const git = (...args: string[]) => execFileSync("git", args, { encoding: "utf8", maxBuffer: 1 << 26 });
+    const files = git("ls-tree", "-r", "--name-only", revision, "assembly/").split("\n").filter(Boolean);
+    for (const file of files) {
+      mkdirSync(path.dirname(path.join(folder, file)), { recursive: true });
+      writeFileSync(path.join(folder, file), git("show", `${revision}:${file}`));
+    }
+    return new Uint8Array(await compileKernels(path.join(folder, "assembly", "index.ts")));
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+/** One instance of a kernels binary with room for n inputs and n outputs; `tanh` runs the kernel on them. */
+function tanhInstance(bytes: Uint8Array<ArrayBuffer>, n: number) {
+  const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as {
+    memory: WebAssembly.Memory;
+    heapBase(): number;
+    unaryF32(op: number, x: number, out: number, n: number): void;
+  };
+  const at = (exports.heapBase() + 15) & ~15;
+  const bytesNeeded = at + 8 * n + 64 - exports.memory.buffer.byteLength;
+  if (bytesNeeded > 0) exports.memory.grow(Math.ceil(bytesNeeded / 65536));
+  const input = new Float32Array(exports.memory.buffer, at, n);
+  const output = new Float32Array(exports.memory.buffer, at + 4 * n, n);
+  return { input, output, tanh: (count = n) => exports.unaryF32(TANH, at, at + 4 * n, count) };
+}
+
+/** Counts of outputs that differ from Math.fround(Math.tanh(x)), and the largest difference in ulps. */
+class Agreement {
+  values = 0;
+  differing = 0;
+  maxUlps = 0;
+  add(input: Float32Array, output: Float32Array, count: number): void {
+    const bits = new Int32Array(output.buffer, output.byteOffset, count);
+    const reference = new Float32Array(1);
+    const referenceBits = new Int32Array(reference.buffer);
+    for (let i = 0; i < count; i++) {
+      reference[0] = Math.tanh(input[i]!);
+      if (bits[i] !== referenceBits[0] && !(Number.isNaN(reference[0]) && Number.isNaN(output[i]!))) {
+        this.differing++;
+        this.maxUlps = Math.max(this.maxUlps, Math.abs(bits[i]! - referenceBits[0]!));
+      }
+    }
+    this.values += count;
+  }
+  get summary(): string {
+    const rate = this.differing ? ` (${(this.differing / this.values).toExponential(1)})` : "";
+    return `${this.differing}${rate}, max ${this.maxUlps} ulp`;
+  }
+}
+
+async function tanhBench(): Promise<void> {
+  const revision = process.argv.includes("--baseline")
+    ? process.argv[process.argv.indexOf("--baseline") + 1]!
+    : "e5eb9de";
+  const CHUNK = 1 << 20;
+  const kernels = [
+    { name: `baseline ${revision}`, ...tanhInstance(await baselineKernels(revision), CHUNK) },
+    { name: "this build", ...tanhInstance(decodeBase64(KERNELS_WASM_BASE64), CHUNK) },
+  ];
+  const random = new Random(2024);
+  const distributions: [string, () => number][] = [
+    ["normal, sd 0.3", () => 0.3 * random.normal()],
+    ["normal, sd 1", () => random.normal()],
+    ["normal, sd 3", () => 3 * random.normal()],
+    ["uniform in [−10, 10]", () => 20 * random.uniform() - 10],
+  ];
+
+  // Speed: the NER step's tanh at batch 32 (32 × 300 values), the same inputs in both instances, rounds alternating.
+  const n = 32 * 300;
+  const speed = distributions.map(([label, draw]) => {
+    const x = Float32Array.from({ length: n }, draw);
+    for (const kernel of kernels) kernel.input.set(x);
+    const top = kernels.map(() => 0);
+    for (let round = 0; round < ROUNDS * 2; round++)
+      kernels.forEach((kernel, i) => {
+        const calls = rate(() => kernel.tanh(n), SECONDS * 50, 20);
+        top[i] = Math.max(top[i]!, calls);
+      });
+    const [before, after] = top.map((calls) => 1e9 / (calls * n)) as [number, number];
+    return [label, before.toFixed(2), after.toFixed(2), `${(before / after).toFixed(2)}×`];
+  });
+  printTable(
+    "float32 tanh kernel, ns per value (32 × 300 values a call, best of alternating rounds)",
+    ["", kernels[0]!.name, kernels[1]!.name, "speed-up"],
+    speed,
+  );
+
+  // Agreement with JavaScript: 2²² seeded random values of each distribution through both kernels.
+  const agreement = distributions.map(([label, draw]) => {
+    const counts = kernels.map(() => new Agreement());
+    for (let done = 0; done < 1 << 22; done += CHUNK) {
+      const x = Float32Array.from({ length: CHUNK }, draw);
+      kernels.forEach((kernel, i) => {
+        kernel.input.set(x);
+        kernel.tanh();
+        counts[i]!.add(kernel.input, kernel.output, CHUNK);
+      });
+    }
+    return { label, counts };
+  });
+  const totals = kernels.map((_, i) => {
+    const total = new Agreement();
+    for (const { counts } of agreement) {
+      total.values += counts[i]!.values;
+      total.differing += counts[i]!.differing;
+      total.maxUlps = Math.max(total.maxUlps, counts[i]!.maxUlps);
+    }
+    return total;
+  });
+  printTable(
+    `Values that differ from Math.fround(Math.tanh(x)), of ${agreement[0]!.counts[0]!.values.toLocaleString("en-US")} per distribution`,
+    ["", kernels[0]!.name, kernels[1]!.name],
+    [
+      ...agreement.map(({ label, counts }) => [label, ...counts.map((c) => c.summary)]),
+      ["all", ...totals.map((c) => c.summary)],
+    ],
+  );
+
+  if (process.argv.includes("--exhaustive")) {
+    // Every float32 in the ranges (by bit pattern), through this build's kernel only.
+    const kernel = kernels[1]!;
+    const bitsIn = new Uint32Array(kernel.input.buffer, kernel.input.byteOffset, CHUNK);
+    const rows = (
+      [
+        ["[−0.05, 0.05]", -0.05, 0.05],
+        ["[8.5, 9.5]", 8.5, 9.5],
+        ["[−9.5, −8.5]", -9.5, -8.5],
+      ] as const
+    ).map(([label, low, high]) => {
+      const count = new Agreement();
+      // The range as runs of consecutive bit patterns: its negative part from −0 (or high) out to low, its
+      // non-negative part from +0 (or low) up to high.
+      const bitsOf = (value: number) => new Uint32Array(Float32Array.of(value).buffer)[0]!;
+      const runs: [number, number][] = [];
+      if (low < 0) runs.push([bitsOf(Math.min(high, -0)), bitsOf(low)]);
+      if (high >= 0) runs.push([bitsOf(Math.max(low, 0)), bitsOf(high)]);
+      for (const [first, last] of runs)
+        for (let start = first; start <= last; start += CHUNK) {
+          const size = Math.min(CHUNK, last - start + 1);
+          for (let i = 0; i < size; i++) bitsIn[i] = start + i;
+          kernel.tanh(size);
+          count.add(kernel.input, kernel.output, size);
+        }
+      return [label, count.values.toLocaleString("en-US"), count.summary];
+    });
+    printTable("Every float32 in a range, this build", ["", "values", "differing"], rows);
+  }
+}
+
+async function main(): Promise<void> {
+  const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
+  if (only === "tanh") {
+    await tanhBench();
+    return;
+  }
   console.log(
     `chainrule kernel benchmarks — Node ${process.version}, default backend "${getBackend().name}", ` +
       `best of ${ROUNDS} alternating rounds`,
   );
-  const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
   if (!only || only === "matmul") {
     printTable("Matrix multiply, float32, GFLOP/s", HEADER, squareMatmul("float32"));
     printTable("Matrix multiply, float64, GFLOP/s", HEADER, squareMatmul("float64"));
@@ -241,4 +418,4 @@ function main(): void {
     );
 }
 
-main();
+await main();
