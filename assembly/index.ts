@@ -13,6 +13,14 @@ export { unaryF32, unaryF64, binaryF32, binaryF64 } from "./elementwise";
 export { sumAxisF32, sumAxisF64 } from "./reduce";
 export { tanhBackwardF32, sigmoidBackwardF32 } from "./derivatives";
 export {
+  gatherRowsF32,
+  gatherRowsF64,
+  scatterAddRowsF32,
+  scatterAddRowsF64,
+  addRowF32,
+  addRowF64,
+} from "./rows";
+export {
   sgdF32,
   sgdF64,
   sgdRowsF32,

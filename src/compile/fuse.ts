@@ -9,8 +9,29 @@ import type { Arena } from "./arena.js";
 import { planProducts, product, unaryInto, type StepView } from "./lowering.js";
 import type { Trace } from "./trace.js";
 
-/** Adds the bias to each row of a row-major block, in place. */
-function addBias(y: TypedArray, bias: TypedArray, rows: number, columns: number): void {
+/**
+ * Adds the bias to each row of a row-major block, in place: with the WebAssembly row kernel where both live in
+ * the plan's arena (the same additions, rounded the same way), else in JavaScript.
+ */
+function addBias(
+  y: TypedArray,
+  bias: TypedArray,
+  rows: number,
+  columns: number,
+  arena: Arena | null = null,
+): void {
+  const yAt = arena === null ? -1 : arena.addressOf(y);
+  const biasAt = arena === null ? -1 : arena.addressOf(bias);
+  if (arena !== null && yAt >= 0 && biasAt >= 0 && y.constructor === bias.constructor) {
+    if (y instanceof Float32Array) {
+      arena.kernels.exports.addRowF32(yAt, biasAt, rows, columns);
+      return;
+    }
+    if (y instanceof Float64Array) {
+      arena.kernels.exports.addRowF64(yAt, biasAt, rows, columns);
+      return;
+    }
+  }
   if (y instanceof Float32Array && bias instanceof Float32Array) {
     addBiasF32(y, bias, rows, columns);
     return;
@@ -47,11 +68,11 @@ const epilogues: Record<string, Epilogue> = {
   identity: addBias,
   relu: addBiasRelu,
   tanh: (y, bias, rows, columns, arena) => {
-    addBias(y, bias, rows, columns);
+    addBias(y, bias, rows, columns, arena);
     unaryInto("tanh", y, y, arena);
   },
   sigmoid: (y, bias, rows, columns, arena) => {
-    addBias(y, bias, rows, columns);
+    addBias(y, bias, rows, columns, arena);
     unaryInto("sigmoid", y, y, arena);
   },
 };
@@ -118,6 +139,8 @@ export function fuse(
     const shapes = productView.inputShapes;
     const workspace = planProducts(productView, shapes[0]!, shapes[1]!, transA, transB);
     const arena = workspace === null ? null : productView.arena;
+    // The bias moves into the arena too (a parameter's data then stays there), for the bias kernel.
+    addView.resident(1);
     for (const s of fused) forwards[s] = null;
     forwards[last] = () => {
       const y = lastView.output()._data;

@@ -33,8 +33,8 @@ export interface StepView<A = unknown> {
   readonly inputShapes: readonly (readonly number[])[];
   readonly outputShape: readonly number[];
   readonly dtype: DType;
-  /** Scratch space owned by the step, allocated once when the plan is built. */
-  scratch(size: number): TypedArray;
+  /** Scratch space owned by the step (of its output's dtype, unless given), allocated once when the plan is built. */
+  scratch(size: number, dtype?: DType): TypedArray;
   /** The plan's WebAssembly memory, or null when its buffers are JavaScript arrays. */
   readonly arena: Arena | null;
   /**
@@ -548,12 +548,21 @@ const gather: Lowering<GatherAttrs> = (view) => {
   const axisView = blockView(shape, [axis])!;
   // An embedding table (a parameter) moves into the arena, so that the optimiser updates its rows in place.
   if (view.isParameter(0)) view.resident(0);
+  // Each call's indices are copied into the arena too, so that the backend's row kernels run there in place.
+  const resident =
+    view.arena === null ? null : (view.scratch(view.tracedAttrs.indices.length, "int32") as Int32Array);
+  const indices = (): Int32Array => {
+    const given = view.attrs().indices;
+    if (resident === null || given.length !== resident.length) return given;
+    if (given !== resident) resident.set(given);
+    return resident;
+  };
   return {
-    forward: () => backend().gather(view.input(0)._data, axisView, view.attrs().indices, view.output()._data),
+    forward: () => backend().gather(view.input(0)._data, axisView, indices(), view.output()._data),
     // Rows picked several times accumulate gradient (a row-sparse gradient is handled by the plan)
     backward: () => (out) => {
       out.fill(0);
-      backend().scatterAdd(view.upstream()._data, axisView, view.attrs().indices, out);
+      backend().scatterAdd(view.upstream()._data, axisView, indices(), out);
     },
   };
 };

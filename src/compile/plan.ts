@@ -223,7 +223,7 @@ export class Plan {
       inputShapes: step.inputs.map((v) => values[v]!.shape),
       outputShape: output.shape,
       dtype: output.dtype,
-      scratch: (size) => this.buffer(output.dtype, size),
+      scratch: (size, dtype) => this.buffer(dtype ?? output.dtype, size),
       arena: this.arena,
       resident: (j) => this.makeResident(step.inputs[j]!),
       isParameter: (j) => values[step.inputs[j]!]!.parameter,

@@ -412,7 +412,7 @@ export function gather(
   if (x.ndim === 0) throw new ShapeError("gather: cannot index a 0-d tensor");
   const ax = normalizeAxis(axis, x.ndim, "gather");
   const { data, shape } = toIndices(indices, "gather");
-  checkIndexRange(data, x.shape[ax], "gather", `axis ${ax} of ${shapeToString(x.shape)}`);
+  checkIndexRange(data, x.shape[ax], "gather", () => `axis ${ax} of ${shapeToString(x.shape)}`);
   const flat = gatherRows(x, data, ax, options.sparseGrad === true && ax === 0);
   if (shape.length === 1) return flat;
   return reshape(flat, [...x.shape.slice(0, ax), ...shape, ...x.shape.slice(ax + 1)]);
@@ -432,7 +432,7 @@ export function scatterAdd(
   const target = checkShape(shape, "scatterAdd");
   const ax = normalizeAxis(axis, target.length, "scatterAdd");
   const { data } = toIndices(indices, "scatterAdd");
-  checkIndexRange(data, target[ax], "scatterAdd", `axis ${ax} of ${shapeToString(target)}`);
+  checkIndexRange(data, target[ax], "scatterAdd", () => `axis ${ax} of ${shapeToString(target)}`);
   const expected = target.slice();
   expected[ax] = data.length;
   const source = values.size === sizeOf(expected) ? reshape(values, expected) : values;

@@ -139,12 +139,23 @@ export function blockView(shape: Shape, axes: readonly number[]): BlockView | nu
   return { outer, axis, inner };
 }
 
-/** Throws unless every index lies in [0, limit) (the message names `op` and what is indexed). */
-export function checkIndexRange(indices: Int32Array, limit: number, op: string, what: string): void {
+/**
+ * Throws unless every index lies in [0, limit) (the message names `op` and what is indexed: text, or a function
+ * giving it, called only for the message).
+ */
+export function checkIndexRange(
+  indices: Int32Array,
+  limit: number,
+  op: string,
+  what: string | (() => string),
+): void {
   for (let i = 0; i < indices.length; i++) {
     const v = indices[i]!;
     if (v < 0 || v >= limit) {
-      throw new ValueError(`${op}: index ${v} at position ${i} is out of range for ${what} of size ${limit}`);
+      const described = typeof what === "string" ? what : what();
+      throw new ValueError(
+        `${op}: index ${v} at position ${i} is out of range for ${described} of size ${limit}`,
+      );
     }
   }
 }

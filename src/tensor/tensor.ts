@@ -391,7 +391,7 @@ export class RowSparse {
     method: string,
     data: TypedArray = allocate(this.dtype, count * this.rowSize),
   ): Tensor {
-    checkIndexRange(rows, count, `RowSparse.${method}`, `axis 0 of ${shapeToString(this.shape)}`);
+    checkIndexRange(rows, count, `RowSparse.${method}`, () => `axis 0 of ${shapeToString(this.shape)}`);
     const shape = [count, ...this.shape.slice(1)];
     const out = new Tensor(data, shape, this.dtype);
     const view = { outer: 1, axis: count, inner: this.rowSize };

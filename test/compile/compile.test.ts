@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { jsBackend } from "../../src/backend/js/index.js";
 import {
   binaryCrossEntropyWithLogits,
   CompileError,
@@ -130,7 +131,15 @@ describe("compile", () => {
 
   it("coalesces an embedding's row-sparse gradient in the plan and updates the table's rows in place", () => {
     const setup = wideWindowNetwork(true);
-    for (let s = 0; s < 4; s++) setup.step(s);
+    for (let s = 0; s < 3; s++) setup.step(s); // traces the two batch shapes
+    // Replays look rows up and sum their gradients with the WebAssembly row kernels, in the plan's memory.
+    const gatherLoop = vi.spyOn(jsBackend, "gather");
+    const scatterLoop = vi.spyOn(jsBackend, "scatterAdd");
+    setup.step(3);
+    const inWasm = getBackend().name === "wasm";
+    expect(gatherLoop.mock.calls.length === 0).toBe(inWasm);
+    expect(scatterLoop.mock.calls.length === 0).toBe(inWasm);
+    vi.restoreAllMocks();
     const { table } = setup;
     const sparse = table.sparseGrad!;
     expect(sparse.coalesced).toBe(true);

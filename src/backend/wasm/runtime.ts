@@ -72,6 +72,42 @@ export interface KernelExports {
   // The activations' derivatives of a compiled step (assembly/derivatives.ts): out = g ∘ f'(x) from y = f(x).
   tanhBackwardF32(y: number, g: number, out: number, n: number): void;
   sigmoidBackwardF32(y: number, g: number, out: number, n: number): void;
+  // Row kernels (assembly/rows.ts): an embedding's lookup and gradient, an affine layer's bias. The gather and
+  // scatter-add return −1, or the position of an index outside [0, limit) (then they wrote nothing).
+  gatherRowsF32(
+    table: number,
+    limit: number,
+    indices: number,
+    count: number,
+    rowSize: number,
+    out: number,
+  ): number;
+  gatherRowsF64(
+    table: number,
+    limit: number,
+    indices: number,
+    count: number,
+    rowSize: number,
+    out: number,
+  ): number;
+  scatterAddRowsF32(
+    values: number,
+    indices: number,
+    count: number,
+    rowSize: number,
+    out: number,
+    limit: number,
+  ): number;
+  scatterAddRowsF64(
+    values: number,
+    indices: number,
+    count: number,
+    rowSize: number,
+    out: number,
+    limit: number,
+  ): number;
+  addRowF32(y: number, row: number, rows: number, columns: number): void;
+  addRowF64(y: number, row: number, rows: number, columns: number): void;
   // Optimiser updates (assembly/optim.ts; src/backend/wasm/optim.ts documents the arguments).
   sgdF32(...args: SgdArguments): void;
   sgdF64(...args: SgdArguments): void;
@@ -195,6 +231,12 @@ export const KERNEL_FUNCTIONS = Object.keys({
   binaryF64: true,
   tanhBackwardF32: true,
   sigmoidBackwardF32: true,
+  gatherRowsF32: true,
+  gatherRowsF64: true,
+  scatterAddRowsF32: true,
+  scatterAddRowsF64: true,
+  addRowF32: true,
+  addRowF64: true,
   sgdF32: true,
   sgdF64: true,
   sgdRowsF32: true,

@@ -1,0 +1,135 @@
+// Row kernels with WebAssembly SIMD for the arrays a compiled step keeps in WebAssembly memory: an embedding's
+// lookup (gather rows of a table), its gradient's summing (scatter-add rows) and an affine layer's bias (add a
+// row to every row). Each value is one copy or one addition in the array's own precision, in the JavaScript
+// kernels' order (src/backend/js/layout.ts, src/compile/fuse.ts), so the results are theirs bit for bit.
+//
+// Addresses are byte addresses in this module's memory; `indices` holds int32 row numbers. The host checks the
+// indices before a call (a row outside the table would read other memory, not trap); the kernels still refuse
+// one outside [0, limit) and return its position, having written nothing, so the host can fall back.
+
+/** The position of the first index outside [0, limit) in `indices` (count int32 values), or −1. */
+function firstOutOfRange(indices: usize, count: i32, limit: i32): i32 {
+  for (let k = 0; k < count; k++) {
+    const row = load<i32>(indices + ((<usize>k) << 2));
+    if (<u32>row >= <u32>limit) return k;
+  }
+  return -1;
+}
+
+/** The per-row loops, inlined into each exported kernel with T (the storage type) fixed. */
+class Row {
+  /** Copies `size` values of T from `from` to `to` (rows do not overlap). */
+  @inline static copy<T>(from: usize, to: usize, size: i32): void {
+    const bytes = <usize>size * sizeof<T>();
+    let at: usize = 0;
+    for (; at + 16 <= bytes; at += 16) v128.store(to + at, v128.load(from + at));
+    for (; at < bytes; at += sizeof<T>()) store<T>(to + at, load<T>(from + at));
+  }
+
+  /** to[i] += from[i] for `size` values of T, each addition rounded once to T. */
+  @inline static add<T>(from: usize, to: usize, size: i32): void {
+    const bytes = <usize>size * sizeof<T>();
+    let at: usize = 0;
+    for (; at + 16 <= bytes; at += 16)
+      v128.store(to + at, v128.add<T>(v128.load(to + at), v128.load(from + at)));
+    for (; at < bytes; at += sizeof<T>()) store<T>(to + at, load<T>(to + at) + load<T>(from + at));
+  }
+}
+
+function gatherRows<T>(table: usize, limit: i32, indices: usize, count: i32, rowSize: i32, out: usize): i32 {
+  const bad = firstOutOfRange(indices, count, limit);
+  if (bad >= 0) return bad;
+  const rowBytes = <usize>rowSize * sizeof<T>();
+  for (let k = 0; k < count; k++) {
+    const row = <usize>load<i32>(indices + ((<usize>k) << 2));
+    Row.copy<T>(table + row * rowBytes, out + <usize>k * rowBytes, rowSize);
+  }
+  return -1;
+}
+
+function scatterAddRows<T>(
+  values: usize,
+  indices: usize,
+  count: i32,
+  rowSize: i32,
+  out: usize,
+  limit: i32,
+): i32 {
+  const bad = firstOutOfRange(indices, count, limit);
+  if (bad >= 0) return bad;
+  const rowBytes = <usize>rowSize * sizeof<T>();
+  for (let k = 0; k < count; k++) {
+    const row = <usize>load<i32>(indices + ((<usize>k) << 2));
+    Row.add<T>(values + <usize>k * rowBytes, out + row * rowBytes, rowSize);
+  }
+  return -1;
+}
+
+function addRowToRows<T>(y: usize, row: usize, rows: i32, columns: i32): void {
+  const rowBytes = <usize>columns * sizeof<T>();
+  for (let i = 0; i < rows; i++) Row.add<T>(row, y + <usize>i * rowBytes, columns);
+}
+
+/**
+ * out[k] = table[indices[k]] for k < count, rows of rowSize float32 values; the table has `limit` rows. Returns
+ * −1, or the position of an index outside [0, limit) (then nothing is written).
+ */
+export function gatherRowsF32(
+  table: usize,
+  limit: i32,
+  indices: usize,
+  count: i32,
+  rowSize: i32,
+  out: usize,
+): i32 {
+  return gatherRows<f32>(table, limit, indices, count, rowSize, out);
+}
+
+/** gatherRowsF32 for float64 rows. */
+export function gatherRowsF64(
+  table: usize,
+  limit: i32,
+  indices: usize,
+  count: i32,
+  rowSize: i32,
+  out: usize,
+): i32 {
+  return gatherRows<f64>(table, limit, indices, count, rowSize, out);
+}
+
+/**
+ * out[indices[k]] += values[k] for k = 0, 1, …, count − 1 in that order (rows of rowSize float32 values; `out`
+ * has `limit` rows). Returns −1, or the position of an index outside [0, limit) (then nothing is written).
+ */
+export function scatterAddRowsF32(
+  values: usize,
+  indices: usize,
+  count: i32,
+  rowSize: i32,
+  out: usize,
+  limit: i32,
+): i32 {
+  return scatterAddRows<f32>(values, indices, count, rowSize, out, limit);
+}
+
+/** scatterAddRowsF32 for float64 rows. */
+export function scatterAddRowsF64(
+  values: usize,
+  indices: usize,
+  count: i32,
+  rowSize: i32,
+  out: usize,
+  limit: i32,
+): i32 {
+  return scatterAddRows<f64>(values, indices, count, rowSize, out, limit);
+}
+
+/** y[i][j] += row[j] for a rows × columns float32 block y, in place (an affine layer's bias). */
+export function addRowF32(y: usize, row: usize, rows: i32, columns: i32): void {
+  addRowToRows<f32>(y, row, rows, columns);
+}
+
+/** addRowF32 for float64. */
+export function addRowF64(y: usize, row: usize, rows: i32, columns: i32): void {
+  addRowToRows<f64>(y, row, rows, columns);
+}

@@ -1,0 +1,45 @@
+import type { AxisView } from "../backend.js";
+import { jsBackend } from "../js/index.js";
+import type { TypedArray } from "../../tensor/dtype.js";
+import { kernelsOf, type Kernels } from "./runtime.js";
+
+/**
+ * Gather and scatter-add along the first axis on the WebAssembly row kernels (assembly/rows.ts), in place, when
+ * the arrays already live in one kernel instance's memory (a compiled step's embedding lookup and its gradient,
+ * see src/compile/): copying them in and out would cost as much as the work, so arrays elsewhere take the
+ * JavaScript loops, as do other axes and index types. The results are the JavaScript kernels' bit for bit (each
+ * value one copy, or one addition in the same order).
+ */
+
+/** The instance holding every array, when they share one and are float32 or float64 of one type; else null. */
+function residentHome(rows: TypedArray, indices: Int32Array, out: TypedArray): Kernels | null {
+  const home = kernelsOf(rows);
+  if (home === null || kernelsOf(indices) !== home || kernelsOf(out) !== home) return null;
+  const f32 = rows instanceof Float32Array && out instanceof Float32Array;
+  const f64 = rows instanceof Float64Array && out instanceof Float64Array;
+  return f32 || f64 ? home : null;
+}
+
+/** out[j] = x[indices[j]] along view's axis (see Backend.gather). */
+export function gather(x: TypedArray, view: AxisView, indices: Int32Array, out: TypedArray): void {
+  const home = view.outer === 1 ? residentHome(x, indices, out) : null;
+  const count = indices.length;
+  if (home !== null && x.length >= view.axis * view.inner && out.length >= count * view.inner) {
+    const kernel = x instanceof Float32Array ? home.exports.gatherRowsF32 : home.exports.gatherRowsF64;
+    if (kernel(x.byteOffset, view.axis, indices.byteOffset, count, view.inner, out.byteOffset) < 0) return;
+  }
+  jsBackend.gather(x, view, indices, out);
+}
+
+/** out[indices[j]] += values[j] along view's axis (see Backend.scatterAdd). */
+export function scatterAdd(values: TypedArray, view: AxisView, indices: Int32Array, out: TypedArray): void {
+  const home = view.outer === 1 ? residentHome(values, indices, out) : null;
+  const count = indices.length;
+  if (home !== null && values.length >= count * view.inner && out.length >= view.axis * view.inner) {
+    const kernel =
+      values instanceof Float32Array ? home.exports.scatterAddRowsF32 : home.exports.scatterAddRowsF64;
+    if (kernel(values.byteOffset, indices.byteOffset, count, view.inner, out.byteOffset, view.axis) < 0)
+      return;
+  }
+  jsBackend.scatterAdd(values, view, indices, out);
+}

@@ -1,0 +1,169 @@
+import { describe, expect, it, vi } from "vitest";
+import fc from "fast-check";
+import { jsBackend } from "../../src/backend/index.js";
+import type { AxisView } from "../../src/backend/backend.js";
+import { wasmBackend } from "../../src/backend/wasm/index.js";
+import { createKernelInstance, kernelsOf, type Kernels } from "../../src/backend/wasm/runtime.js";
+
+// The row kernels (assembly/rows.ts): gather and scatter-add of rows run in place, in WebAssembly, when every
+// array lives in one kernel instance's memory (a compiled step's embedding), and must give the JavaScript
+// kernels' bits; arrays elsewhere, other axes and bad indices take the JavaScript loops.
+
+type FloatType = typeof Float32Array | typeof Float64Array;
+
+/** Views of fresh arrays laid out one after another in an instance's memory (unaligned to 16 on purpose). */
+function residentArrays(kernels: Kernels) {
+  let at = kernels.base + 4;
+  function take(type: typeof Int32Array, length: number): Int32Array;
+  function take(type: FloatType, length: number): Float32Array | Float64Array;
+  function take(
+    type: FloatType | typeof Int32Array,
+    length: number,
+  ): Float32Array | Float64Array | Int32Array {
+    const size = type.BYTES_PER_ELEMENT;
+    at = Math.ceil(at / size) * size;
+    expect(kernels.reserve(at + length * size + 64)).toBe(true);
+    const array = new type(kernels.memory.buffer, at, length);
+    at += length * size + 4;
+    return array;
+  }
+  return take;
+}
+
+function fill(array: Float32Array | Float64Array, seed: number): void {
+  let state = seed * 2654435761 + 1;
+  for (let i = 0; i < array.length; i++) {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    array[i] = (state / 2 ** 32 - 0.5) * 2 ** ((state % 13) - 6);
+  }
+}
+
+const cases = fc.record({
+  rows: fc.integer({ min: 1, max: 40 }),
+  rowSize: fc.integer({ min: 1, max: 23 }),
+  count: fc.integer({ min: 0, max: 60 }),
+  seed: fc.integer({ min: 0, max: 1000 }),
+  f64: fc.boolean(),
+});
+
+describe("row kernels in WebAssembly memory", () => {
+  const kernels = createKernelInstance()!;
+
+  it.each([
+    ["float32", Float32Array],
+    ["float64", Float64Array],
+  ] as [string, FloatType][])(
+    "%s gather and scatter-add in place equal the JavaScript kernels (fast-check)",
+    (_, type) => {
+      // The JavaScript loops are the fallback: in place, they must not run.
+      const gatherLoop = vi.spyOn(jsBackend, "gather");
+      const scatterLoop = vi.spyOn(jsBackend, "scatterAdd");
+      fc.assert(
+        fc.property(cases, ({ rows, rowSize, count, seed }) => {
+          const take = residentArrays(kernels);
+          const view: AxisView = { outer: 1, axis: rows, inner: rowSize };
+          const table = take(type, rows * rowSize);
+          fill(table, seed);
+          const indices = take(Int32Array, count);
+          for (let k = 0; k < count; k++) indices[k] = (seed * 31 + k * k * 7) % rows; // repeats included
+          const out = take(type, count * rowSize);
+          gatherLoop.mockClear();
+          wasmBackend.gather(table, view, indices, out);
+          expect(gatherLoop).not.toHaveBeenCalled();
+          const expected = new type(count * rowSize);
+          jsBackend.gather(table.slice(), view, indices.slice(), expected);
+          expect(out).toEqual(expected);
+          // Scatter-add the gathered rows (scaled) back into a table that already holds values.
+          const values = take(type, count * rowSize);
+          fill(values, seed + 1);
+          const sums = take(type, rows * rowSize);
+          fill(sums, seed + 2);
+          const reference = sums.slice();
+          scatterLoop.mockClear();
+          wasmBackend.scatterAdd(values, view, indices, sums);
+          expect(scatterLoop).not.toHaveBeenCalled();
+          jsBackend.scatterAdd(values.slice(), view, indices.slice(), reference);
+          expect(sums).toEqual(reference);
+        }),
+        { numRuns: 150 },
+      );
+      vi.restoreAllMocks();
+    },
+  );
+
+  it("takes the JavaScript loops for arrays outside WebAssembly memory, other axes and mixed memories", () => {
+    vi.restoreAllMocks();
+    const gatherLoop = vi.spyOn(jsBackend, "gather");
+    const take = residentArrays(kernels);
+    const table = take(Float32Array, 12);
+    fill(table, 3);
+    const indices = take(Int32Array, 2);
+    indices.set([2, 0]);
+    const outside = new Float32Array(8);
+    wasmBackend.gather(table, { outer: 1, axis: 3, inner: 4 }, indices, outside);
+    expect(outside).toEqual(new Float32Array([...table.subarray(8, 12), ...table.subarray(0, 4)]));
+    // Another axis (outer 2): JavaScript, same result as the reference.
+    const out = take(Float32Array, 2 * 2 * 2);
+    const expected = new Float32Array(8);
+    wasmBackend.gather(table, { outer: 2, axis: 3, inner: 2 }, indices, out);
+    jsBackend.gather(table, { outer: 2, axis: 3, inner: 2 }, indices, expected);
+    expect(out).toEqual(expected);
+    // Indices in another instance's memory.
+    const other = createKernelInstance()!;
+    const otherIndices = residentArrays(other)(Int32Array, 2);
+    otherIndices.set([1, 1]);
+    expect(kernelsOf(otherIndices)).toBe(other);
+    const out2 = take(Float32Array, 8);
+    wasmBackend.gather(table, { outer: 1, axis: 3, inner: 4 }, otherIndices, out2);
+    expect(out2).toEqual(new Float32Array([...table.subarray(4, 8), ...table.subarray(4, 8)]));
+    expect(gatherLoop).toHaveBeenCalledTimes(3 + 1); // the three fallbacks, and the reference call
+
+    vi.restoreAllMocks();
+  });
+
+  it("an index outside the table: the kernel writes nothing and the JavaScript loop decides", () => {
+    for (const bad of [-1, 3, 2 ** 31 - 1, -(2 ** 31)]) {
+      const take = residentArrays(kernels);
+      const table = take(Float32Array, 6);
+      fill(table, 5);
+      const indices = take(Int32Array, 3);
+      indices.set([0, bad, 2]);
+      const view: AxisView = { outer: 1, axis: 3, inner: 2 };
+      expect(kernels.exports.gatherRowsF32(table.byteOffset, 3, indices.byteOffset, 3, 2, 0)).toBe(1);
+      const out = take(Float32Array, 6);
+      const expected = new Float32Array(6);
+      wasmBackend.gather(table, view, indices, out);
+      jsBackend.gather(table, view, indices, expected);
+      expect(out).toEqual(expected);
+      const sums = take(Float32Array, 6);
+      const before = sums.slice();
+      expect(
+        kernels.exports.scatterAddRowsF32(table.byteOffset, indices.byteOffset, 3, 2, sums.byteOffset, 3),
+      ).toBe(1);
+      expect(sums).toEqual(before);
+    }
+  });
+
+  it("addRow adds a row to every row of a block, rounded as JavaScript rounds", () => {
+    for (const type of [Float32Array, Float64Array] as FloatType[]) {
+      const take = residentArrays(kernels);
+      for (const [rows, columns] of [
+        [1, 1],
+        [3, 5],
+        [7, 300],
+        [2, 9],
+      ] as const) {
+        const y = take(type, rows * columns);
+        fill(y, rows + columns);
+        const bias = take(type, columns);
+        fill(bias, columns);
+        const expected = y.slice();
+        for (let i = 0; i < rows; i++)
+          for (let j = 0; j < columns; j++) expected[i * columns + j] += bias[j]!;
+        const add = type === Float32Array ? kernels.exports.addRowF32 : kernels.exports.addRowF64;
+        add(y.byteOffset, bias.byteOffset, rows, columns);
+        expect(y).toEqual(expected);
+      }
+    }
+  });
+});
