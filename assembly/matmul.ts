@@ -391,7 +391,11 @@ function packColumns<T>(b: usize, n: i32, k: i32, transB: bool, packedB: usize, 
   }
 }
 
-/** Output rows [rowStart, rowStart + rowCount) of op(A) · op(B), from the packed op(B). */
+/**
+ * Output rows [rowStart, rowStart + rowCount) and columns [colStart, colEnd) of op(A) · op(B), from the packed
+ * op(B); colStart is a multiple of the panel width. Every output value is computed the same way whatever the
+ * block around it (same depth blocks, same order), so any partition of the output gives the same bits.
+ */
 function rows<T>(
   a: usize,
   packedB: usize,
@@ -403,6 +407,8 @@ function rows<T>(
   rowStart: i32,
   rowCount: i32,
   scratch: usize,
+  colStart: i32 = 0,
+  colEnd: i32 = n,
 ): void {
   const size = <usize>sizeof<T>();
   const nr: i32 = 32 / <i32>sizeof<T>();
@@ -410,7 +416,9 @@ function rows<T>(
   const rowBytes = <usize>n * size;
   const rowEnd = rowStart + rowCount;
   if (k == 0) {
-    memory.fill(out + <usize>rowStart * rowBytes, 0, <usize>rowCount * rowBytes);
+    for (let i = rowStart; i < rowEnd; i++) {
+      memory.fill(out + <usize>i * rowBytes + <usize>colStart * size, 0, <usize>(colEnd - colStart) * size);
+    }
     return;
   }
   const lda = transA ? m : k;
@@ -424,9 +432,9 @@ function rows<T>(
       const accumulate = pc > 0;
       packA<T>(a, lda, transA, ic, pc, mc, kc, packedA);
       const block = packedB + <usize>(pc * paddedN) * size;
-      for (let jr = 0; jr < n; jr += nr) {
+      for (let jr = colStart; jr < colEnd; jr += nr) {
         const bp = block + <usize>(jr * kc) * size;
-        const cols = min(nr, n - jr);
+        const cols = min(nr, colEnd - jr);
         for (let ir = 0; ir < mc; ir += mr) {
           const ap = packedA + <usize>(ir * kc) * size;
           const c = out + <usize>(ic + ir) * rowBytes + <usize>jr * size;
@@ -495,6 +503,45 @@ export function matmulRowsF32(
   scratch: usize,
 ): void {
   rows<f32>(a, packedB, out, m, n, k, transA, rowStart, rowCount, scratch);
+}
+
+/**
+ * Rows [rowStart, rowStart + rowCount) and columns [colStart, colEnd) of `matmulRowsF32`'s product (colStart a
+ * multiple of 8), so that threads can share a product with few rows by columns too; the same bits.
+ */
+export function matmulBlockF32(
+  a: usize,
+  packedB: usize,
+  out: usize,
+  m: i32,
+  n: i32,
+  k: i32,
+  transA: bool,
+  rowStart: i32,
+  rowCount: i32,
+  colStart: i32,
+  colEnd: i32,
+  scratch: usize,
+): void {
+  rows<f32>(a, packedB, out, m, n, k, transA, rowStart, rowCount, scratch, colStart, colEnd);
+}
+
+/** The float64 version of `matmulBlockF32` (colStart a multiple of 4). */
+export function matmulBlockF64(
+  a: usize,
+  packedB: usize,
+  out: usize,
+  m: i32,
+  n: i32,
+  k: i32,
+  transA: bool,
+  rowStart: i32,
+  rowCount: i32,
+  colStart: i32,
+  colEnd: i32,
+  scratch: usize,
+): void {
+  rows<f64>(a, packedB, out, m, n, k, transA, rowStart, rowCount, scratch, colStart, colEnd);
 }
 
 /** The float64 version of `matmulRowsF32`. */

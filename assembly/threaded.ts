@@ -5,5 +5,5 @@
 // (src/compile/arena.ts).
 
 export * from "./index";
-// Packing B by column panels, so that the threads can share that work too.
-export { matmulPackColumnsF32, matmulPackColumnsF64 } from "./matmul";
+// Packing B by column panels, and blocks of output rows and columns, so that the threads can share that work too.
+export { matmulPackColumnsF32, matmulPackColumnsF64, matmulBlockF32, matmulBlockF64 } from "./matmul";

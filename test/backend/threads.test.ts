@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { getThreads, setThreads, wasmBackend, wasmThresholds } from "../../src/index.js";
 import { threadPool, threadsAvailable } from "../../src/backend/wasm/threads.js";
 import type { MatmulDesc } from "../../src/backend/backend.js";
@@ -42,6 +42,8 @@ describe.skipIf(!threadsAvailable())("matrix products on several threads", () =>
     [8, 8, 8],
     [9, 17, 5],
     [37, 65, 300],
+    [12, 70, 40],
+    [32, 300, 250],
     [130, 33, 257],
     [256, 300, 250],
   ];
@@ -91,6 +93,38 @@ describe.skipIf(!threadsAvailable())("matrix products on several threads", () =>
       }
     }
   }
+
+  it("a product with few rows is cut by columns too, so that the threads share it evenly", () => {
+    wasmThresholds.threadFlops = 0;
+    setThreads(2);
+    const pool = threadPool()!;
+    const rows = vi.spyOn(pool, "rows");
+    const [m, n, k] = [32, 300, 250]; // 6.4 tiles of 5 rows: 4 row chunks would split 3 against 1
+    const a = random(m * k, 3, Float32Array);
+    const b = random(k * n, 4, Float32Array);
+    const desc: MatmulDesc = {
+      m,
+      n,
+      k,
+      transA: false,
+      transB: false,
+      batch: 1,
+      aOffsets: [0],
+      bOffsets: [0],
+      outOffsets: [0],
+    };
+    const out = new Float32Array(m * n);
+    wasmBackend.matmul(a, b, out, desc);
+    const call = rows.mock.calls[0]!;
+    expect(call[8]).toBe(m); // one chunk of rows …
+    expect(call[11]).toBe(80); // … in blocks of 10 panels of 8 columns: 4 blocks, two a thread
+    // A product with many rows is cut by rows only.
+    rows.mockClear();
+    const tall = { ...desc, m: 256 };
+    wasmBackend.matmul(random(256 * k, 5, Float32Array), b, new Float32Array(256 * n), tall);
+    expect(rows.mock.calls[0]![11]).toBe(n);
+    rows.mockRestore();
+  });
 
   it("the products are right (against a direct triple loop)", () => {
     wasmThresholds.threadFlops = 0;

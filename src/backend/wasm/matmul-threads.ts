@@ -24,12 +24,20 @@ export function splitsAcrossThreads(m: number, n: number, k: number, inPlace = f
  * The chunks a product is split into among `threads` threads: about four chunks of output rows per thread (so
  * that a thread the machine delays leaves its share to the others), each at most one of the kernel's blocks of
  * rows; and B packed in chunks of whole panels (8 float32 or 4 float64 columns), about two per thread.
+ *
+ * A product with too few rows for that (fewer than four tiles per thread: the NER network's batch of 32 has
+ * 6.4 tiles of 5 rows) would split unevenly — 4 chunks against 3, with the thread that took 3 waiting — so its
+ * row chunks are also cut by columns (`blockColumns`, whole panels, about two blocks per thread), each block a
+ * chunk.
  */
 function chunking(m: number, n: number, threads: number, size: number) {
   const rowsPerChunk = Math.min(MC, Math.max(MR, Math.ceil(m / (4 * threads) / MR) * MR));
   const panel = 32 / size;
-  const columnsPerChunk = Math.ceil(Math.ceil(n / panel) / (2 * threads)) * panel;
-  return { rowsPerChunk, columnsPerChunk };
+  const panels = Math.ceil(n / panel);
+  const columnsPerChunk = Math.ceil(panels / (2 * threads)) * panel;
+  const fewRows = m < 4 * threads * MR && m <= MC;
+  const blockColumns = fewRows && panels >= 2 * threads ? columnsPerChunk : Math.max(n, 1);
+  return { rowsPerChunk: fewRows ? m : rowsPerChunk, columnsPerChunk, blockColumns };
 }
 
 /**
@@ -62,9 +70,22 @@ export function splitProductInPlace(
   const scratchAt = pool.base;
   const scratchStride = align16(pool.exports.matmulScratchBytes(size));
   if (!pool.reserve(scratchAt + threads * scratchStride, wasmThresholds.maxBytes)) return false;
-  const { rowsPerChunk } = chunking(m, n, threads, size);
+  const { rowsPerChunk, blockColumns } = chunking(m, n, threads, size);
   (f32 ? pool.exports.matmulPackF32 : pool.exports.matmulPackF64)(bAt, n, k, transB ? 1 : 0, packedAt);
-  pool.rows(f32, aAt, packedAt, outAt, m, n, k, transA ? 1 : 0, rowsPerChunk, scratchAt, scratchStride);
+  pool.rows(
+    f32,
+    aAt,
+    packedAt,
+    outAt,
+    m,
+    n,
+    k,
+    transA ? 1 : 0,
+    rowsPerChunk,
+    scratchAt,
+    scratchStride,
+    blockColumns,
+  );
   return true;
 }
 
@@ -101,7 +122,7 @@ export function threadedMatmul(a: TypedArray, b: TypedArray, out: TypedArray, de
   view.set(b, bAt / size);
   const transA = desc.transA ? 1 : 0;
   const transB = desc.transB ? 1 : 0;
-  const { rowsPerChunk, columnsPerChunk } = chunking(m, n, threads, size);
+  const { rowsPerChunk, columnsPerChunk, blockColumns } = chunking(m, n, threads, size);
   const pack = f32 ? exports.matmulPackF32 : exports.matmulPackF64;
   const rows = f32 ? exports.matmulRowsF32 : exports.matmulRowsF64;
   let packedFor = -1;
@@ -117,7 +138,20 @@ export function threadedMatmul(a: TypedArray, b: TypedArray, out: TypedArray, de
     }
     packedFor = bMatrix;
     if (split)
-      pool.rows(f32, aMatrix, packedAt, outMatrix, m, n, k, transA, rowsPerChunk, scratchAt, scratchStride);
+      pool.rows(
+        f32,
+        aMatrix,
+        packedAt,
+        outMatrix,
+        m,
+        n,
+        k,
+        transA,
+        rowsPerChunk,
+        scratchAt,
+        scratchStride,
+        blockColumns,
+      );
     else rows(aMatrix, packedAt, outMatrix, m, n, k, transA, 0, m, scratchAt);
     const from = outMatrix / size;
     const result = f32 ? pool.f32 : pool.f64;

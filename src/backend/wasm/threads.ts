@@ -30,7 +30,7 @@ const COMPLETED = 2; // chunks finished
 const OP = 3; // a TASK_* code
 const SPIN = 4; // microseconds a worker keeps checking for the next task before it sleeps in Atomics.wait
 const ARGS = 5; // the task's arguments (see runTask)
-const CONTROL_INTS = 16;
+const CONTROL_INTS = 32;
 const CLOSED = 0x7fff;
 
 /** Task codes: compute chunks of output rows, or pack chunks of column panels of B (float32 / float64). */
@@ -41,18 +41,23 @@ const TASK_PACK_F64 = 4;
 
 /**
  * One chunk of a task in a worker (ThreadPool.runChunk is the main thread's copy):
- *   rows:  args = a, packedB, out, m, n, k, transA, rowsPerChunk, chunks, scratchBase, scratchStride
+ *   rows:  args = a, packedB, out, m, n, k, transA, rowsPerChunk, chunks, scratchBase, scratchStride,
+ *          columnsPerChunk (chunk c is row chunk ⌊c / column chunks⌋, column chunk c mod column chunks)
  *   pack:  args = b, n, k, transB, packedB, columnsPerChunk, chunks
  */
 const RUN_CHUNK_SOURCE = `function runChunk(kernels, ctl, chunk, index) {
   const op = ctl[${OP}];
   if (op === ${TASK_ROWS_F32} || op === ${TASK_ROWS_F64}) {
-    const rows = op === ${TASK_ROWS_F32} ? kernels.matmulRowsF32 : kernels.matmulRowsF64;
+    const block = op === ${TASK_ROWS_F32} ? kernels.matmulBlockF32 : kernels.matmulBlockF64;
     const per = ctl[${ARGS} + 7];
     const m = ctl[${ARGS} + 3];
-    const start = chunk * per;
-    rows(ctl[${ARGS}], ctl[${ARGS} + 1], ctl[${ARGS} + 2], m, ctl[${ARGS} + 4], ctl[${ARGS} + 5],
-      ctl[${ARGS} + 6], start, Math.min(per, m - start), ctl[${ARGS} + 9] + index * ctl[${ARGS} + 10]);
+    const n = ctl[${ARGS} + 4];
+    const columns = ctl[${ARGS} + 11];
+    const columnChunks = Math.ceil(n / columns);
+    const start = Math.floor(chunk / columnChunks) * per;
+    const column = (chunk % columnChunks) * columns;
+    block(ctl[${ARGS}], ctl[${ARGS} + 1], ctl[${ARGS} + 2], m, n, ctl[${ARGS} + 5], ctl[${ARGS} + 6], start,
+      Math.min(per, m - start), column, Math.min(n, column + columns), ctl[${ARGS} + 9] + index * ctl[${ARGS} + 10]);
   } else {
     const pack = op === ${TASK_PACK_F32} ? kernels.matmulPackColumnsF32 : kernels.matmulPackColumnsF64;
     const per = ctl[${ARGS} + 5];
@@ -236,6 +241,8 @@ const PAGE = 65536;
 /** The shared build's exports: every kernel, and the packing of B by column panels. */
 export interface SharedExports extends KernelExports {
   matmulPackColumnsF32(...args: number[]): void;
+  matmulBlockF32(...args: number[]): void;
+  matmulBlockF64(...args: number[]): void;
   matmulPackColumnsF64(...args: number[]): void;
 }
 
@@ -285,7 +292,7 @@ export class ThreadPool {
     this.kernels = new Kernels(new WebAssembly.Instance(module, { env: { memory: this.memory } }));
     this.exports = this.kernels.exports as SharedExports;
     this.control = (this.exports.heapBase() + 63) & ~63;
-    this.regionBase = this.control + 64;
+    this.regionBase = this.control + CONTROL_INTS * 4;
     this.regionTop = this.regionBase;
     this.buffer = this.memory.buffer;
     this.ctl = new Int32Array(this.buffer, this.control, CONTROL_INTS);
@@ -421,7 +428,8 @@ export class ThreadPool {
   }
 
   /**
-   * Rows [0, m) of out = op(A) · op(B) from the packed B, split in chunks of `rowsPerChunk` among the threads.
+   * Rows [0, m) of out = op(A) · op(B) from the packed B, split in chunks of `rowsPerChunk` rows, each cut in
+   * blocks of `columnsPerChunk` columns (a multiple of the panel width; default all n), among the threads.
    * Scratch space for thread i starts at scratchBase + i · scratchStride.
    */
   rows(
@@ -436,9 +444,23 @@ export class ThreadPool {
     rowsPerChunk: number,
     scratchBase: number,
     scratchStride: number,
+    columnsPerChunk = Math.max(n, 1),
   ): void {
-    const chunks = Math.ceil(m / rowsPerChunk);
-    const args = [a, packedB, out, m, n, k, transA, rowsPerChunk, chunks, scratchBase, scratchStride];
+    const chunks = Math.ceil(m / rowsPerChunk) * Math.ceil(n / columnsPerChunk);
+    const args = [
+      a,
+      packedB,
+      out,
+      m,
+      n,
+      k,
+      transA,
+      rowsPerChunk,
+      chunks,
+      scratchBase,
+      scratchStride,
+      columnsPerChunk,
+    ];
     this.run(f32 ? TASK_ROWS_F32 : TASK_ROWS_F64, args, chunks);
   }
 
@@ -467,7 +489,9 @@ export class ThreadPool {
   private runChunk(op: number, args: readonly number[], chunk: number): void {
     const kernels = this.exports;
     if (op === TASK_ROWS_F32 || op === TASK_ROWS_F64) {
-      const [a, packedB, out, m, n, k, transA, per, , scratchBase] = args as number[] as [
+      const [a, packedB, out, m, n, k, transA, per, , scratchBase, , columns] = args as number[] as [
+        number,
+        number,
         number,
         number,
         number,
@@ -479,9 +503,24 @@ export class ThreadPool {
         number,
         number,
       ];
-      const rows = op === TASK_ROWS_F32 ? kernels.matmulRowsF32 : kernels.matmulRowsF64;
-      const start = chunk * per;
-      rows(a, packedB, out, m, n, k, transA, start, Math.min(per, m - start), scratchBase);
+      const block = op === TASK_ROWS_F32 ? kernels.matmulBlockF32 : kernels.matmulBlockF64;
+      const columnChunks = Math.ceil(n / columns);
+      const start = Math.floor(chunk / columnChunks) * per;
+      const column = (chunk % columnChunks) * columns;
+      block(
+        a,
+        packedB,
+        out,
+        m,
+        n,
+        k,
+        transA,
+        start,
+        Math.min(per, m - start),
+        column,
+        Math.min(n, column + columns),
+        scratchBase,
+      );
     } else {
       const [b, n, k, transB, packedB, per] = args as number[] as [
         number,
