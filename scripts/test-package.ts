@@ -1,7 +1,8 @@
 /**
  * The package as a user gets it: packs the tarball (`npm pack`, which builds dist/), installs it into a fresh
- * project in a temporary folder without the network (`npm install --offline`: its one dependency comes from the
- * npm cache that `npm ci` filled), and there
+ * project in a temporary folder without the network where it can (`npm install --offline`: its one dependency
+ * comes from the npm cache that `npm ci` filled; when that cache lacks the dependency's registry metadata, with
+ * `--prefer-offline`), and there
  *
  * - type-checks (strict, `"moduleResolution": "nodenext"`) and runs the README's first TypeScript example;
  * - runs `npx chainrule grad …` as the README shows it;
@@ -91,7 +92,16 @@ try {
     join(project, "package.json"),
     JSON.stringify({ name: "uses-chainrule", private: true, type: "module" }, null, 2),
   );
-  run("npm", ["install", "--offline", "--no-audit", "--no-fund", tarball], project);
+  try {
+    run("npm", ["install", "--offline", "--no-audit", "--no-fund", tarball], project);
+  } catch (error) {
+    // `npm ci` installs from the lockfile's tarballs and may leave the cache without the dependency's registry
+    // metadata, which resolving a range needs: then the registry is asked once (a machine with no cache and no
+    // network cannot install the package at all).
+    if (!/ENOTCACHED/.test(String((error as { stderr?: unknown }).stderr ?? error))) throw error;
+    console.log("note the npm cache lacks a dependency's metadata: installing with --prefer-offline");
+    run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball], project);
+  }
   const installed = join(project, "node_modules", "chainrule");
 
   // 2. The README's first TypeScript example, as written, type-checked and run.
