@@ -548,21 +548,22 @@ const gather: Lowering<GatherAttrs> = (view) => {
   const axisView = blockView(shape, [axis])!;
   // An embedding table (a parameter) moves into the arena, so that the optimiser updates its rows in place.
   if (view.isParameter(0)) view.resident(0);
-  // Each call's indices are copied into the arena too, so that the backend's row kernels run there in place.
+  // Each call's indices are copied into the arena too (once, by the forward; the backward reads that copy), so
+  // that the backend's row kernels run there in place.
   const resident =
     view.arena === null ? null : (view.scratch(view.tracedAttrs.indices.length, "int32") as Int32Array);
-  const indices = (): Int32Array => {
-    const given = view.attrs().indices;
-    if (resident === null || given.length !== resident.length) return given;
-    if (given !== resident) resident.set(given);
-    return resident;
-  };
+  let bound: Int32Array = view.tracedAttrs.indices;
   return {
-    forward: () => backend().gather(view.input(0)._data, axisView, indices(), view.output()._data),
+    forward: () => {
+      const given = view.attrs().indices;
+      bound = resident === null || given.length !== resident.length ? given : resident;
+      if (bound !== given) bound.set(given);
+      backend().gather(view.input(0)._data, axisView, bound, view.output()._data);
+    },
     // Rows picked several times accumulate gradient (a row-sparse gradient is handled by the plan)
     backward: () => (out) => {
       out.fill(0);
-      backend().scatterAdd(view.upstream()._data, axisView, indices(), out);
+      backend().scatterAdd(view.upstream()._data, axisView, bound, out);
     },
   };
 };

@@ -1,7 +1,7 @@
 import type { AxisView } from "../backend.js";
 import { jsBackend } from "../js/index.js";
 import type { TypedArray } from "../../tensor/dtype.js";
-import { kernelsOf, type Kernels } from "./runtime.js";
+import { commonKernels, type Kernels } from "./runtime.js";
 
 /**
  * Gather and scatter-add along the first axis on the WebAssembly row kernels (assembly/rows.ts), in place, when
@@ -13,8 +13,8 @@ import { kernelsOf, type Kernels } from "./runtime.js";
 
 /** The instance holding every array, when they share one and are float32 or float64 of one type; else null. */
 function residentHome(rows: TypedArray, indices: Int32Array, out: TypedArray): Kernels | null {
-  const home = kernelsOf(rows);
-  if (home === null || kernelsOf(indices) !== home || kernelsOf(out) !== home) return null;
+  const home = commonKernels([rows, indices, out]);
+  if (home === null) return null;
   const f32 = rows instanceof Float32Array && out instanceof Float32Array;
   const f64 = rows instanceof Float64Array && out instanceof Float64Array;
   return f32 || f64 ? home : null;

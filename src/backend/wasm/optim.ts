@@ -7,7 +7,7 @@ import type {
   SgdArguments,
   SgdRowsArguments,
 } from "./runtime.js";
-import { align16, kernelsOf, requireKernels } from "./runtime.js";
+import { align16, commonKernels, requireKernels } from "./runtime.js";
 import { wasmThresholds } from "./thresholds.js";
 
 /**
@@ -144,13 +144,8 @@ function runCopied(
   if (n < wasmThresholds.elementwise || grad.length < n) return false;
   // An update whose arrays (and rows) all live in one kernel instance's memory (a compiled step's) runs there
   // in place: the dense kernel on the whole parameter, the rows kernel on the rows of a row-sparse gradient.
-  const home = kernelsOf(param);
-  if (
-    home !== null &&
-    kernelsOf(grad) === home &&
-    (rows === null || kernelsOf(rows) === home) &&
-    state.every((s) => kernelsOf(s) === home)
-  ) {
+  const home = commonKernels(rows === null ? [param, grad, ...state] : [param, grad, rows, ...state]);
+  if (home !== null) {
     const kernels = kernelsFor(home.exports, size);
     const stateAt = state.map((s) => s.byteOffset);
     if (rows === null) kernel(kernels, param.byteOffset, grad.byteOffset, stateAt, n);

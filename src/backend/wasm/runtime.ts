@@ -74,38 +74,10 @@ export interface KernelExports {
   sigmoidBackwardF32(y: number, g: number, out: number, n: number): void;
   // Row kernels (assembly/rows.ts): an embedding's lookup and gradient, an affine layer's bias. The gather and
   // scatter-add return −1, or the position of an index outside [0, limit) (then they wrote nothing).
-  gatherRowsF32(
-    table: number,
-    limit: number,
-    indices: number,
-    count: number,
-    rowSize: number,
-    out: number,
-  ): number;
-  gatherRowsF64(
-    table: number,
-    limit: number,
-    indices: number,
-    count: number,
-    rowSize: number,
-    out: number,
-  ): number;
-  scatterAddRowsF32(
-    values: number,
-    indices: number,
-    count: number,
-    rowSize: number,
-    out: number,
-    limit: number,
-  ): number;
-  scatterAddRowsF64(
-    values: number,
-    indices: number,
-    count: number,
-    rowSize: number,
-    out: number,
-    limit: number,
-  ): number;
+  gatherRowsF32(...args: GatherRowsArguments): number;
+  gatherRowsF64(...args: GatherRowsArguments): number;
+  scatterAddRowsF32(...args: ScatterAddRowsArguments): number;
+  scatterAddRowsF64(...args: ScatterAddRowsArguments): number;
   addRowF32(y: number, row: number, rows: number, columns: number): void;
   addRowF64(y: number, row: number, rows: number, columns: number): void;
   // Optimiser updates (assembly/optim.ts; src/backend/wasm/optim.ts documents the arguments).
@@ -122,6 +94,25 @@ export interface KernelExports {
   adagradRowsF32(...args: AdaGradRowsArguments): void;
   adagradRowsF64(...args: AdaGradRowsArguments): void;
 }
+
+/** A gather of rows: out[k] = table[indices[k]] for k < count, rows of rowSize values; the table has `limit` rows. */
+export type GatherRowsArguments = [
+  table: number,
+  limit: number,
+  indices: number,
+  count: number,
+  rowSize: number,
+  out: number,
+];
+/** A scatter-add of rows: out[indices[k]] += values[k] for k = 0, …, count − 1 in order; `out` has `limit` rows. */
+export type ScatterAddRowsArguments = [
+  values: number,
+  indices: number,
+  count: number,
+  rowSize: number,
+  out: number,
+  limit: number,
+];
 
 /**
  * SGD on a dense span: (param, grad, buffer, n, lr, weightDecay, momentum, keep = 1 − dampening, flags: 1 Nesterov,
@@ -266,6 +257,17 @@ const owners = new WeakMap<ArrayBufferLike, Kernels>();
  */
 export function kernelsOf(array: ArrayBufferView): Kernels | null {
   return owners.get(array.buffer) ?? null;
+}
+
+/**
+ * The kernel instance whose memory holds every one of `arrays` (so that a kernel can run on all of them in
+ * place), or null when one lives elsewhere or they live in different instances.
+ */
+export function commonKernels(arrays: readonly ArrayBufferView[]): Kernels | null {
+  const home = arrays.length === 0 ? null : kernelsOf(arrays[0]!);
+  if (home === null) return null;
+  for (let i = 1; i < arrays.length; i++) if (kernelsOf(arrays[i]!) !== home) return null;
+  return home;
 }
 
 /** The instantiated module, its memory, and typed views of that memory (renewed when memory grows). */

@@ -238,12 +238,15 @@ export function threadsAvailable(): boolean {
 
 const PAGE = 65536;
 
-/** The shared build's exports: every kernel, and the packing of B by column panels. */
+/**
+ * The shared build's exports: every kernel, the packing of B by column panels, and products by blocks of rows and
+ * columns (assembly/threaded.ts).
+ */
 export interface SharedExports extends KernelExports {
   matmulPackColumnsF32(...args: number[]): void;
+  matmulPackColumnsF64(...args: number[]): void;
   matmulBlockF32(...args: number[]): void;
   matmulBlockF64(...args: number[]): void;
-  matmulPackColumnsF64(...args: number[]): void;
 }
 
 /** A free stretch of the region space: bytes [start, start + bytes). */
