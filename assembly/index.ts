@@ -19,6 +19,7 @@ export {
   scatterAddRowsF64,
   addRowF32,
   addRowF64,
+  copyBlock,
 } from "./rows";
 export {
   sgdF32,

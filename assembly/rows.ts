@@ -133,3 +133,26 @@ export function addRowF32(y: usize, row: usize, rows: i32, columns: i32): void {
 export function addRowF64(y: usize, row: usize, rows: i32, columns: i32): void {
   addRowToRows<f64>(y, row, rows, columns);
 }
+
+/**
+ * Copies `rows` runs of `rowBytes` bytes (a multiple of 4) from `from` to `to`, run i from from + i·fromStride to
+ * to + i·toStride (byte strides; the runs do not overlap): the blocks of a concatenation along an inner axis, and
+ * the slices that hand its gradient back to each input.
+ */
+export function copyBlock(
+  from: usize,
+  fromStride: i32,
+  to: usize,
+  toStride: i32,
+  rows: i32,
+  rowBytes: i32,
+): void {
+  const bytes = <usize>rowBytes;
+  for (let i = 0; i < rows; i++) {
+    const source = from + <usize>i * <usize>fromStride;
+    const target = to + <usize>i * <usize>toStride;
+    let at: usize = 0;
+    for (; at + 16 <= bytes; at += 16) v128.store(target + at, v128.load(source + at));
+    for (; at < bytes; at += 4) store<u32>(target + at, load<u32>(source + at));
+  }
+}

@@ -491,7 +491,6 @@ const concat: Lowering<ConcatAttrs> = (view) => {
   const { outer } = blockView(shape, [axis])!;
   const blocks = view.inputShapes.map((s) => (outer === 0 ? 0 : sizeOf(s) / outer));
   const parts: TypedArray[] = view.inputShapes.map(() => view.output()._data);
-  const shortRows = blocks.every((block) => block <= 64);
   const begins: number[][] = [];
   let offset = 0;
   for (const s of view.inputShapes) {
@@ -499,15 +498,10 @@ const concat: Lowering<ConcatAttrs> = (view) => {
     offset += s[axis]!;
   }
   return {
+    // In the arena, a block copy per input in WebAssembly memory (see the wasm backend's concat).
     forward: () => {
-      let float32 = true;
-      for (let j = 0; j < parts.length; j++) {
-        parts[j] = view.input(j)._data;
-        float32 &&= parts[j] instanceof Float32Array;
-      }
-      const out = view.output()._data;
-      if (float32 && out instanceof Float32Array && shortRows) concatF32(parts, outer, blocks, out);
-      else backend().concat(parts, outer, blocks, out);
+      for (let j = 0; j < parts.length; j++) parts[j] = view.input(j)._data;
+      backend().concat(parts, outer, blocks, view.output()._data);
     },
     // Each input receives its own block of the upstream gradient
     backward: (j) => (out) =>
@@ -519,27 +513,6 @@ interface GatherAttrs {
   axis: number;
   indices: Int32Array;
   sparse: boolean;
-}
-
-/** Float32 blocks side by side, row by row (the layout kernel's concat, value by value for short rows). */
-function concatF32(
-  parts: readonly TypedArray[],
-  outer: number,
-  blocks: readonly number[],
-  out: Float32Array,
-): void {
-  let rowSize = 0;
-  for (const block of blocks) rowSize += block;
-  for (let p = 0, column = 0; p < parts.length; p++) {
-    const part = parts[p] as Float32Array;
-    const block = blocks[p]!;
-    for (let o = 0; o < outer; o++) {
-      const from = o * block;
-      const to = o * rowSize + column;
-      for (let i = 0; i < block; i++) out[to + i] = part[from + i]!;
-    }
-    column += block;
-  }
 }
 
 const gather: Lowering<GatherAttrs> = (view) => {

@@ -77,6 +77,48 @@ function forEachRow(
   }
 }
 
+/**
+ * The block [begin, begin + size) of an array of shape `shape` as `rows` runs of `run` values each, `stride`
+ * apart, the first at `offset`, when it is one: after the last axis taken in part, every axis is whole; before
+ * it, whole axes, then at most one more taken in part, and before that only axes taken one index at a time (a
+ * slice of a concatenation's output along its axis, a row range). Null otherwise.
+ */
+export function blockRuns(
+  shape: readonly number[],
+  begin: readonly number[],
+  size: readonly number[],
+): { rows: number; run: number; stride: number; offset: number } | null {
+  if (size.includes(0)) return { rows: 0, run: 0, stride: 0, offset: 0 };
+  let d = shape.length - 1;
+  let inner = 1;
+  while (d >= 0 && begin[d] === 0 && size[d] === shape[d]) inner *= shape[d--]!;
+  if (d < 0) return { rows: 1, run: inner, stride: inner, offset: 0 };
+  const run = size[d]! * inner;
+  const stride = shape[d]! * inner;
+  let offset = begin[d]! * inner;
+  let rows = 1;
+  let step = stride; // how far apart consecutive indices of axis e are
+  let e = d - 1;
+  for (; e >= 0 && begin[e] === 0 && size[e] === shape[e]; e--) {
+    rows *= shape[e]!;
+    step *= shape[e]!;
+  }
+  if (e >= 0) {
+    rows *= size[e]!;
+    offset += begin[e]! * step;
+    step *= shape[e]!;
+  }
+  for (e--; e >= 0; e--) {
+    if (size[e] !== 1) return null;
+    offset += begin[e]! * step;
+    step *= shape[e]!;
+  }
+  return { rows, run, stride, offset };
+}
+
+/** Runs shorter than this are copied value by value (a `set` of a `subarray` costs more than the copy). */
+const SHORT_RUN = 64;
+
 export function slice(
   x: TypedArray,
   shape: readonly number[],
@@ -84,7 +126,32 @@ export function slice(
   size: readonly number[],
   out: TypedArray,
 ): void {
+  if (x instanceof Float32Array && out instanceof Float32Array) {
+    const runs = blockRuns(shape, begin, size);
+    if (runs !== null && runs.run < SHORT_RUN) {
+      copyRunsF32(x, runs.offset, runs.stride, out, 0, runs.run, runs.rows, runs.run);
+      return;
+    }
+  }
   forEachRow(shape, begin, size, (o, ix, length) => out.set(x.subarray(ix, ix + length), o));
+}
+
+/** `rows` runs of `run` float32 values, from x (at `from`, `fromStride` apart) to out (at `to`, `toStride` apart). */
+function copyRunsF32(
+  x: Float32Array,
+  from: number,
+  fromStride: number,
+  out: Float32Array,
+  to: number,
+  toStride: number,
+  rows: number,
+  run: number,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const f = from + r * fromStride;
+    const t = to + r * toStride;
+    for (let i = 0; i < run; i++) out[t + i] = x[f + i]!;
+  }
 }
 
 export function sliceAdd(
@@ -110,7 +177,12 @@ export function concat(
   for (let p = 0, column = 0; p < parts.length; p++) {
     const part = parts[p]!;
     const block = blockSizes[p]!;
-    for (let o = 0; o < outer; o++) out.set(part.subarray(o * block, (o + 1) * block), o * rowSize + column);
+    if (block < SHORT_RUN && part instanceof Float32Array && out instanceof Float32Array) {
+      copyRunsF32(part, 0, block, out, column, rowSize, outer, block);
+    } else {
+      for (let o = 0; o < outer; o++)
+        out.set(part.subarray(o * block, (o + 1) * block), o * rowSize + column);
+    }
     column += block;
   }
 }

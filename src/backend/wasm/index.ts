@@ -1,7 +1,7 @@
 import type { Backend } from "../backend.js";
 import { jsBackend } from "../js/index.js";
 import { binary, unary } from "./elementwise.js";
-import { gather, scatterAdd } from "./layout.js";
+import { concat, gather, scatterAdd, slice } from "./layout.js";
 import { matmul } from "./matmul.js";
 import { reduce } from "./reduce.js";
 
@@ -12,8 +12,9 @@ export { loadKernels, loadKernelsSync, wasmSupported } from "./runtime.js";
  * result out; float32 and float64 arrays above a size threshold take that path. The layout kernels (transpose,
  * slice, concat, gather, scatter-add), int32 arrays, float64 transcendentals and the small linear-algebra
  * routines are the JavaScript kernels: they are memory-bound copies or rare, and a copy into WebAssembly memory
- * would cost as much as the work itself (see docs/backends.md). Gather and scatter-add of rows whose arrays
- * already live in WebAssembly memory (a compiled step's embedding) run there in place (layout.ts).
+ * would cost as much as the work itself (see docs/backends.md). Gather and scatter-add of rows, concatenation
+ * and slices whose arrays already live in WebAssembly memory (a compiled step's embeddings and their window)
+ * run there in place (layout.ts).
  */
 export const wasmBackend: Backend = {
   name: "wasm",
@@ -23,9 +24,9 @@ export const wasmBackend: Backend = {
   broadcastTo: jsBackend.broadcastTo,
   matmul,
   transpose: jsBackend.transpose,
-  slice: jsBackend.slice,
+  slice,
   sliceAdd: jsBackend.sliceAdd,
-  concat: jsBackend.concat,
+  concat,
   gather,
   scatterAdd,
   softmax: jsBackend.softmax,

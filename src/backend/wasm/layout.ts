@@ -1,10 +1,11 @@
 import type { AxisView } from "../backend.js";
 import { jsBackend } from "../js/index.js";
+import { blockRuns } from "../js/layout.js";
 import type { TypedArray } from "../../tensor/dtype.js";
 import { commonKernels, type Kernels } from "./runtime.js";
 
 /**
- * Gather and scatter-add along the first axis on the WebAssembly row kernels (assembly/rows.ts), in place, when
+ * Concatenation, slices, gather and scatter-add along the first axis on the WebAssembly row kernels (assembly/rows.ts), in place, when
  * the arrays already live in one kernel instance's memory (a compiled step's embedding lookup and its gradient,
  * see src/compile/): copying them in and out would cost as much as the work, so arrays elsewhere take the
  * JavaScript loops, as do other axes and index types. The results are the JavaScript kernels' bit for bit (each
@@ -42,4 +43,72 @@ export function scatterAdd(values: TypedArray, view: AxisView, indices: Int32Arr
       return;
   }
   jsBackend.scatterAdd(values, view, indices, out);
+}
+
+/** The instance holding every array, when they share one and have one element size; else null. */
+function blockHome(arrays: readonly TypedArray[]): Kernels | null {
+  const bytes = arrays[0]!.BYTES_PER_ELEMENT;
+  if (bytes % 4 !== 0 || arrays.some((a) => a.BYTES_PER_ELEMENT !== bytes)) return null;
+  return commonKernels(arrays);
+}
+
+/** The inputs' blocks side by side along an axis (see Backend.concat): one block copy per input. */
+export function concat(
+  parts: readonly TypedArray[],
+  outer: number,
+  blockSizes: readonly number[],
+  out: TypedArray,
+): void {
+  let rowSize = 0;
+  for (const b of blockSizes) rowSize += b;
+  const home = out.length >= outer * rowSize ? blockHome([out, ...parts]) : null;
+  if (home === null || parts.some((part, p) => part.length < outer * blockSizes[p]!)) {
+    jsBackend.concat(parts, outer, blockSizes, out);
+    return;
+  }
+  const bytes = out.BYTES_PER_ELEMENT;
+  for (let p = 0, column = 0; p < parts.length; p++) {
+    const block = blockSizes[p]!;
+    const part = parts[p]!;
+    home.exports.copyBlock(
+      part.byteOffset,
+      block * bytes,
+      out.byteOffset + column * bytes,
+      rowSize * bytes,
+      outer,
+      block * bytes,
+    );
+    column += block;
+  }
+}
+
+/** The block [begin, begin + size) of x (see Backend.slice): one block copy where it is rows of one stride. */
+export function slice(
+  x: TypedArray,
+  shape: readonly number[],
+  begin: readonly number[],
+  size: readonly number[],
+  out: TypedArray,
+): void {
+  const runs = blockRuns(shape, begin, size);
+  const home = runs === null ? null : blockHome([x, out]);
+  if (
+    runs === null ||
+    home === null ||
+    out.length < runs.rows * runs.run ||
+    x.length < runs.rows * runs.stride
+  ) {
+    jsBackend.slice(x, shape, begin, size, out);
+    return;
+  }
+  const bytes = x.BYTES_PER_ELEMENT;
+  const { rows, run, stride, offset } = runs;
+  home.exports.copyBlock(
+    x.byteOffset + offset * bytes,
+    stride * bytes,
+    out.byteOffset,
+    run * bytes,
+    rows,
+    run * bytes,
+  );
 }

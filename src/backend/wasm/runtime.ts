@@ -80,6 +80,14 @@ export interface KernelExports {
   scatterAddRowsF64(...args: ScatterAddRowsArguments): number;
   addRowF32(y: number, row: number, rows: number, columns: number): void;
   addRowF64(y: number, row: number, rows: number, columns: number): void;
+  copyBlock(
+    from: number,
+    fromStride: number,
+    to: number,
+    toStride: number,
+    rows: number,
+    rowBytes: number,
+  ): void;
   // Optimiser updates (assembly/optim.ts; src/backend/wasm/optim.ts documents the arguments).
   sgdF32(...args: SgdArguments): void;
   sgdF64(...args: SgdArguments): void;
@@ -228,6 +236,7 @@ export const KERNEL_FUNCTIONS = Object.keys({
   scatterAddRowsF64: true,
   addRowF32: true,
   addRowF64: true,
+  copyBlock: true,
   sgdF32: true,
   sgdF64: true,
   sgdRowsF32: true,
