@@ -35,9 +35,9 @@ interface ParameterGradient {
   readonly gatherStep: number;
   /**
    * For a row-sparse gradient, where the plan coalesces it (see coalesceRows): the distinct rows, each
-   * position's slot among them, and the summed rows; null when dense.
+   * position's slot among them, the summed rows, and a mark per row of the table; null when dense.
    */
-  readonly coalesced: { unique: Int32Array; slot: Int32Array; values: TypedArray } | null;
+  readonly coalesced: { unique: Int32Array; slot: Int32Array; values: TypedArray; mark: Int32Array } | null;
 }
 
 function attrsMatch(traced: unknown, live: unknown): boolean {
@@ -294,6 +294,7 @@ export class Plan {
           unique: this.buffer("int32", n) as Int32Array,
           slot: this.buffer("int32", n) as Int32Array,
           values: this.buffer(rows.dtype, sizeOf(rows.shape)),
+          mark: new Int32Array(values[v]!.shape[0]!).fill(-1),
         };
       }
       this.parameterGradients.push({ value: v, gatherStep, coalesced });
@@ -466,8 +467,8 @@ export class Plan {
         // lives in the arena too, the optimiser then updates its rows in place.
         const { indices } = this.attrs[gatherStep] as { indices: Int32Array };
         const rows = this.grads[this.trace.steps[gatherStep]!.output]!;
-        const { unique, slot, values } = coalesced;
-        const grad = new RowSparse(parameter.shape, indices, rows).coalesceInto(unique, slot, values);
+        const { unique, slot, values, mark } = coalesced;
+        const grad = new RowSparse(parameter.shape, indices, rows).coalesceInto(unique, slot, values, mark);
         this.arena?.keep(grad.values._data, grad.indices); // views the parameter's gradient holds after the call
         giveSparse(parameter, grad);
       }

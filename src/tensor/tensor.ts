@@ -247,8 +247,21 @@ function addDense(a: Tensor, b: Tensor): Tensor {
  * The distinct values of `indices`, ascending, into `unique`, and each position's place among them into `slot`
  * (both at least `indices.length` long); returns how many are distinct. Summing row i of a row-sparse gradient
  * into row slot[i], in position order, coalesces it (see {@link RowSparse.coalesce}).
+ *
+ * `mark`, an Int32Array of −1s with one entry per row of the table (a caller that coalesces often keeps one),
+ * makes it faster — the distinct rows found by marking them, only those sorted — and is left all −1 again. An
+ * index outside [0, mark.length) takes the sort instead.
  */
-export function coalesceRows(indices: Int32Array, unique: Int32Array, slot: Int32Array): number {
+export function coalesceRows(
+  indices: Int32Array,
+  unique: Int32Array,
+  slot: Int32Array,
+  mark?: Int32Array,
+): number {
+  if (mark !== undefined) {
+    const count = coalesceMarked(indices, unique, slot, mark);
+    if (count >= 0) return count;
+  }
   const n = indices.length;
   // A native numeric sort of a copy, then each position's slot by binary search.
   const sorted = unique.subarray(0, n);
@@ -270,6 +283,29 @@ export function coalesceRows(indices: Int32Array, unique: Int32Array, slot: Int3
     }
     slot[i] = low;
   }
+  return count;
+}
+
+/** coalesceRows with a table of marks; −1 (marks restored, nothing else to use) for an index outside it. */
+function coalesceMarked(indices: Int32Array, unique: Int32Array, slot: Int32Array, mark: Int32Array): number {
+  const n = indices.length;
+  const rows = mark.length;
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    const row = indices[i]!;
+    if (!(row >= 0 && row < rows)) {
+      for (let k = 0; k < count; k++) mark[unique[k]!] = -1;
+      return -1;
+    }
+    if (mark[row] === -1) {
+      mark[row] = count;
+      unique[count++] = row;
+    }
+  }
+  unique.subarray(0, count).sort();
+  for (let k = 0; k < count; k++) mark[unique[k]!] = k;
+  for (let i = 0; i < n; i++) slot[i] = mark[indices[i]!]!;
+  for (let k = 0; k < count; k++) mark[unique[k]!] = -1;
   return count;
 }
 
@@ -339,11 +375,12 @@ export class RowSparse {
 
   /**
    * `coalesce()` into the caller's buffers, allocating nothing (a compiled step's, reused every call): `unique`
-   * and `slot` of at least `indices.length` values, `values` of at least as many as this gradient holds. The
-   * result's indices and values are views of `unique` and `values`.
+   * and `slot` of at least `indices.length` values, `values` of at least as many as this gradient holds, and
+   * optionally `mark`, a table of −1s with one entry per row (see {@link coalesceRows}). The result's indices
+   * and values are views of `unique` and `values`.
    */
-  coalesceInto(unique: Int32Array, slot: Int32Array, values: TypedArray): RowSparse {
-    const count = coalesceRows(this.indices, unique, slot);
+  coalesceInto(unique: Int32Array, slot: Int32Array, values: TypedArray, mark?: Int32Array): RowSparse {
+    const count = coalesceRows(this.indices, unique, slot, mark);
     const summed = values.subarray(0, count * this.rowSize);
     summed.fill(0);
     const slots = slot.subarray(0, this.indices.length);

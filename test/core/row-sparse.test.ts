@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { tensor } from "../../src/index.js";
-import { RowSparse, coalesceRows } from "../../src/tensor/tensor.js";
+import { RowSparse, Tensor, coalesceRows } from "../../src/tensor/tensor.js";
 
 /** Coalescing by definition: each distinct row once, ascending, its values summed from 0 in position order. */
 function reference(indices: readonly number[], values: readonly number[][]): Map<number, number[]> {
@@ -65,5 +65,44 @@ describe("RowSparse.coalesce", () => {
         rows.forEach((row, i) => expect(unique[slot[i]!]).toBe(row));
       }),
     );
+  });
+
+  it("coalesceRows with a table of marks gives the same, leaves the marks at −1, and sorts for a row outside (property)", () => {
+    const mark = new Int32Array(50).fill(-1);
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.integer({ min: 0, max: 49 }), fc.integer({ min: -3, max: 60 })), {
+          maxLength: 200,
+        }),
+        (rows) => {
+          const indices = Int32Array.from(rows);
+          const unique = new Int32Array(indices.length);
+          const slot = new Int32Array(indices.length);
+          const count = coalesceRows(indices, unique, slot, mark);
+          const distinct = [...new Set(rows)].sort((a, b) => a - b);
+          expect(Array.from(unique.subarray(0, count))).toEqual(distinct);
+          rows.forEach((row, i) => expect(unique[slot[i]!]).toBe(row));
+          expect(mark.every((m) => m === -1)).toBe(true);
+        },
+      ),
+    );
+  });
+
+  it("coalesceInto with marks equals coalesce, summing repeated rows in position order", () => {
+    const indices = Int32Array.from([7, 2, 7, 0, 2, 7]);
+    const values = new Tensor(
+      Float32Array.from({ length: 12 }, (_, i) => 0.1 * (i + 1) ** 2),
+      [6, 2],
+      "float32",
+    );
+    const sparse = new RowSparse([8, 2], indices, values);
+    const expected = sparse.coalesce();
+    const mark = new Int32Array(8).fill(-1);
+    const into = sparse.coalesceInto(new Int32Array(6), new Int32Array(6), new Float32Array(12), mark);
+    expect(Array.from(into.indices)).toEqual([0, 2, 7]);
+    expect(Array.from(into.indices)).toEqual(Array.from(expected.indices));
+    expect(Array.from(into.values.data)).toEqual(Array.from(expected.values.data));
+    expect(into.coalesced).toBe(true);
+    expect(Array.from(mark)).toEqual(new Array(8).fill(-1));
   });
 });
