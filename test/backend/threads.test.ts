@@ -5,6 +5,7 @@ import { getThreads, setThreads, wasmBackend, wasmThresholds } from "../../src/i
 import { threadPool, threadsAvailable } from "../../src/backend/wasm/threads.js";
 import type { MatmulDesc } from "../../src/backend/backend.js";
 import { ValueError } from "../../src/errors.js";
+import { wasmAdaGrad, wasmAdam, wasmSgd, type OptimizerSpans } from "../../src/backend/wasm/optim.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -168,6 +169,120 @@ describe.skipIf(!threadsAvailable())("matrix products on several threads", () =>
     // Started from a script given with -e and --input-type=module, whose options workers must not inherit.
     expect(result.stdout.trim()).toBe("workers 1 false");
     expect(result.status).toBe(0);
+  });
+});
+
+describe.skipIf(!threadsAvailable())("optimiser updates on several threads", () => {
+  // A compiled step's dense update (its parameter, gradient and state in the pool's memory) is split in chunks
+  // of values among the threads; each value's update depends on its own position only, so the bits must be one
+  // thread's, whatever the split.
+  const updates: [string, number, (spans: OptimizerSpans) => boolean][] = [
+    [
+      "SGD",
+      0,
+      (s) => wasmSgd(s, { lr: 0.1, weightDecay: 0, momentum: 0, keep: 1, nesterov: false, first: false }),
+    ],
+    [
+      "SGD, momentum, dampening, weight decay, first step",
+      1,
+      (s) =>
+        wasmSgd(s, { lr: 0.05, weightDecay: 0.02, momentum: 0.8, keep: 0.7, nesterov: false, first: true }),
+    ],
+    [
+      "SGD, Nesterov",
+      1,
+      (s) =>
+        wasmSgd(s, { lr: 0.1, weightDecay: 0.001, momentum: 0.9, keep: 1, nesterov: true, first: false }),
+    ],
+    [
+      "Adam",
+      2,
+      (s) =>
+        wasmAdam(s, {
+          beta1: 0.9,
+          beta2: 0.999,
+          stepSize: 0.01 / (1 - 0.9 ** 3),
+          correction2: Math.sqrt(1 - 0.999 ** 3),
+          eps: 1e-8,
+          l2: 0.01,
+          shrink: 1,
+        }),
+    ],
+    ["AdaGrad", 1, (s) => wasmAdaGrad(s, { rate: 0.1, weightDecay: 0.01, eps: 1e-10 })],
+  ];
+  for (const Type of [Float32Array, Float64Array]) {
+    for (const [name, stateCount, update] of updates) {
+      it(`${name} (${Type.name}) gives one thread's bits`, () => {
+        const pool = threadPool()!;
+        const n = 20_011;
+        /** The update's arrays laid out in regions of the shared memory, from the same starting values. */
+        const layout = () => {
+          const arrays = Array.from({ length: 2 + stateCount }, (_, i) => {
+            const at = pool.allocateRegion(n * Type.BYTES_PER_ELEMENT);
+            const array = new Type(pool.memory.buffer, at, n);
+            array.set(random(n, 11 + i, Type));
+            if (i >= 2) for (let j = 0; j < n; j++) array[j] = Math.abs(array[j]!); // AdaGrad's sum, Adam's v
+            return array;
+          });
+          const [param, grad, ...state] = arrays;
+          return { param: param!, grad: grad!, rows: null, rowSize: 1, state } as OptimizerSpans;
+        };
+        setThreads(1);
+        const one = layout();
+        expect(update(one)).toBe(true);
+        wasmThresholds.threadUpdateValues = 0;
+        setThreads(2);
+        const split = vi.spyOn(pool, "update");
+        const two = layout();
+        expect(update(two)).toBe(true);
+        expect(split).toHaveBeenCalledTimes(1);
+        // Every chunk left to the workers.
+        pool.mainTakesChunks = false;
+        const workers = layout();
+        try {
+          expect(update(workers)).toBe(true);
+        } finally {
+          pool.mainTakesChunks = true;
+        }
+        for (const spans of [two, workers]) {
+          expect(Array.from(spans.param)).toEqual(Array.from(one.param));
+          spans.state.forEach((s, i) => expect(Array.from(s)).toEqual(Array.from(one.state[i]!)));
+        }
+        // The parameter changed (the update ran), the gradient did not.
+        expect(Array.from(one.param)).not.toEqual(Array.from(random(n, 11, Type)));
+        expect(Array.from(two.grad)).toEqual(Array.from(random(n, 12, Type)));
+        split.mockRestore();
+        for (const spans of [one, two, workers]) {
+          for (const a of [spans.param, spans.grad, ...spans.state])
+            pool.releaseRegion(a.byteOffset, a.byteLength);
+        }
+      });
+    }
+  }
+
+  it("a small update, or one outside the shared memory, runs in one call", () => {
+    setThreads(2);
+    const pool = threadPool()!;
+    const split = vi.spyOn(pool, "update");
+    const settings = { lr: 0.1, weightDecay: 0, momentum: 0, keep: 1, nesterov: false, first: false };
+    const n = 1000;
+    const at = pool.allocateRegion(2 * n * 4);
+    const param = new Float32Array(pool.memory.buffer, at, n);
+    const grad = new Float32Array(pool.memory.buffer, at + n * 4, n).fill(1);
+    expect(wasmSgd({ param, grad, rows: null, rowSize: 1, state: [] }, settings)).toBe(true);
+    expect(param[0]).toBe(Math.fround(-0.1));
+    wasmThresholds.threadUpdateValues = 0;
+    const outside = new Float32Array(n);
+    expect(
+      wasmSgd(
+        { param: outside, grad: new Float32Array(n).fill(1), rows: null, rowSize: 1, state: [] },
+        settings,
+      ),
+    ).toBe(true);
+    expect(outside[n - 1]).toBe(Math.fround(-0.1));
+    expect(split).not.toHaveBeenCalled();
+    split.mockRestore();
+    pool.releaseRegion(at, 2 * n * 4);
   });
 });
 

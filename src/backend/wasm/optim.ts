@@ -7,7 +7,8 @@ import type {
   SgdArguments,
   SgdRowsArguments,
 } from "./runtime.js";
-import { align16, commonKernels, requireKernels } from "./runtime.js";
+import { align16, commonKernels, requireKernels, type Kernels } from "./runtime.js";
+import { getThreads, poolOf, type UpdateKernel } from "./threads.js";
 import { wasmThresholds } from "./thresholds.js";
 
 /**
@@ -115,7 +116,48 @@ export interface AdaGradSettings {
 }
 
 /**
- * Runs `kernel(paramAt, gradAt, stateAts, n)` over the update copied into WebAssembly memory and copies the
+ * A dense update: its kernel (without the storage type) and its arguments after (param, grad, state…, n) — see
+ * the argument types in runtime.ts — where `states` is how many state addresses the kernel takes (SGD takes its
+ * momentum buffer's, 0 without momentum).
+ */
+interface DenseCall {
+  kernel: "sgd" | "adam" | "adagrad";
+  states: number;
+  scalars: number[];
+}
+
+/**
+ * Runs a dense update on `home`'s memory: split across the thread pool's threads when that memory is the
+ * pool's and the update is large (`wasmThresholds.threadUpdateValues`), else in one call.
+ */
+function runDense(
+  home: Kernels,
+  size: number,
+  call: DenseCall,
+  paramAt: number,
+  gradAt: number,
+  stateAt: readonly number[],
+  n: number,
+): void {
+  const addresses = [paramAt, gradAt];
+  for (let i = 0; i < call.states; i++) addresses.push(stateAt[i] ?? 0);
+  const kernel: UpdateKernel = `${call.kernel}${size === 4 ? "F32" : "F64"}`;
+  const pool = poolOf(home);
+  if (
+    pool !== null &&
+    !pool.failed &&
+    pool.workerCount > 0 &&
+    getThreads() >= 2 &&
+    n >= wasmThresholds.threadUpdateValues
+  ) {
+    pool.update(kernel, addresses, n, call.scalars);
+    return;
+  }
+  (home.exports[kernel] as (...values: number[]) => void)(...addresses, n, ...call.scalars);
+}
+
+/**
+ * Runs the dense update `dense` over the update copied into WebAssembly memory and copies the
  * parameter and state back. A row-sparse update gathers the used rows of the parameter and state into compact
  * regions (the gradient's row order), so the dense kernel serves it: each value's update depends on its own
  * position only. Returns false (nothing touched) when the arrays are not all of one float type, the update is
@@ -123,7 +165,7 @@ export interface AdaGradSettings {
  */
 function runCopied(
   spans: OptimizerSpans,
-  kernel: (kernels: OptimizerKernels, param: number, grad: number, state: number[], n: number) => void,
+  dense: DenseCall,
   rowsKernel: (
     kernels: OptimizerKernels,
     param: number,
@@ -148,7 +190,7 @@ function runCopied(
   if (home !== null) {
     const kernels = kernelsFor(home.exports, size);
     const stateAt = state.map((s) => s.byteOffset);
-    if (rows === null) kernel(kernels, param.byteOffset, grad.byteOffset, stateAt, n);
+    if (rows === null) runDense(home, size, dense, param.byteOffset, grad.byteOffset, stateAt, n);
     else
       rowsKernel(kernels, param.byteOffset, grad.byteOffset, stateAt, rows.byteOffset, rows.length, rowSize);
     return true;
@@ -170,7 +212,7 @@ function runCopied(
     gatherRows(param, rows, rowSize, view, paramIndex);
     state.forEach((s, i) => gatherRows(s, rows, rowSize, view, stateIndex[i]!));
   }
-  kernel(kernelsFor(kernels.exports, size), paramAt, gradAt, stateAt, n);
+  runDense(kernels, size, dense, paramAt, gradAt, stateAt, n);
   if (rows === null) {
     param.set(view.subarray(paramIndex, paramIndex + n));
     state.forEach((s, i) => s.set(view.subarray(stateIndex[i]!, stateIndex[i]! + n)));
@@ -255,8 +297,7 @@ export function wasmSgd(spans: OptimizerSpans, s: SgdSettings): boolean {
   if ((s.momentum === 0) !== (spans.state.length === 0)) return false;
   return runCopied(
     spans,
-    (k, param, grad, [buffer], n) =>
-      k.sgd(param, grad, buffer ?? 0, n, s.lr, s.weightDecay, s.momentum, s.keep, flags),
+    { kernel: "sgd", states: 1, scalars: [s.lr, s.weightDecay, s.momentum, s.keep, flags] },
     (k, param, grad, [buffer], rows, count, size) =>
       k.sgdRows(param, grad, buffer ?? 0, rows, count, size, s.lr, s.weightDecay, s.momentum, s.keep, flags),
   );
@@ -267,8 +308,11 @@ export function wasmAdam(spans: OptimizerSpans, s: AdamSettings): boolean {
   if (spans.state.length !== 2) return false;
   return runCopied(
     spans,
-    (k, param, grad, [m, v], n) =>
-      k.adam(param, grad, m!, v!, n, s.beta1, s.beta2, s.stepSize, s.correction2, s.eps, s.l2, s.shrink),
+    {
+      kernel: "adam",
+      states: 2,
+      scalars: [s.beta1, s.beta2, s.stepSize, s.correction2, s.eps, s.l2, s.shrink],
+    },
     (k, param, grad, [m, v], rows, count, size) =>
       k.adamRows(
         param,
@@ -294,7 +338,7 @@ export function wasmAdaGrad(spans: OptimizerSpans, s: AdaGradSettings): boolean 
   if (spans.state.length !== 1) return false;
   return runCopied(
     spans,
-    (k, param, grad, [sum], n) => k.adagrad(param, grad, sum!, n, s.rate, s.weightDecay, s.eps),
+    { kernel: "adagrad", states: 1, scalars: [s.rate, s.weightDecay, s.eps] },
     (k, param, grad, [sum], rows, count, size) =>
       k.adagradRows(param, grad, sum!, rows, count, size, s.rate, s.weightDecay, s.eps),
   );

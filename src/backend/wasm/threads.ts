@@ -29,21 +29,39 @@ const COUNTER = 1; // (tag << 16) | next chunk; tag CLOSED between tasks
 const COMPLETED = 2; // chunks finished
 const OP = 3; // a TASK_* code
 const SPIN = 4; // microseconds a worker keeps checking for the next task before it sleeps in Atomics.wait
-const ARGS = 5; // the task's arguments (see runTask)
-const CONTROL_INTS = 32;
+const CHUNKS = 5; // the task's number of chunks
+const ARGS = 6; // the task's integer arguments (see RUN_CHUNK_SOURCE)
+const SCALARS = 32; // the task's float64 arguments, from this int32 slot on (8-byte aligned, as the block is)
+const CONTROL_INTS = 64;
 const CLOSED = 0x7fff;
 
-/** Task codes: compute chunks of output rows, or pack chunks of column panels of B (float32 / float64). */
+/**
+ * Task codes: compute chunks of output rows, pack chunks of column panels of B (float32 / float64), or run an
+ * optimiser's dense update on chunks of the values.
+ */
 const TASK_ROWS_F32 = 1;
 const TASK_ROWS_F64 = 2;
 const TASK_PACK_F32 = 3;
 const TASK_PACK_F64 = 4;
+const TASK_UPDATE = 5;
+
+/**
+ * The dense update kernels a TASK_UPDATE runs (by position in this list), each taking (param, grad, state…, n,
+ * scalars…): see the argument types in runtime.ts.
+ */
+export const UPDATE_KERNELS = ["sgdF32", "sgdF64", "adamF32", "adamF64", "adagradF32", "adagradF64"] as const;
+
+/** The name of a dense update kernel (see UPDATE_KERNELS). */
+export type UpdateKernel = (typeof UPDATE_KERNELS)[number];
 
 /**
  * One chunk of a task in a worker (ThreadPool.runChunk is the main thread's copy):
  *   rows:  args = a, packedB, out, m, n, k, transA, rowsPerChunk, chunks, scratchBase, scratchStride,
  *          columnsPerChunk (chunk c is row chunk ⌊c / column chunks⌋, column chunk c mod column chunks)
  *   pack:  args = b, n, k, transB, packedB, columnsPerChunk, chunks
+ *   update: args = kernel (index in UPDATE_KERNELS), address count, n, valuesPerChunk, element bytes, scalar
+ *          count, then the addresses (param, grad, state…); the scalars are float64 from slot SCALARS. Chunk c
+ *          updates values [c · valuesPerChunk, …) (an address of 0, an unused state, stays 0)
  */
 const RUN_CHUNK_SOURCE = `function runChunk(kernels, ctl, chunk, index) {
   const op = ctl[${OP}];
@@ -58,17 +76,31 @@ const RUN_CHUNK_SOURCE = `function runChunk(kernels, ctl, chunk, index) {
     const column = (chunk % columnChunks) * columns;
     block(ctl[${ARGS}], ctl[${ARGS} + 1], ctl[${ARGS} + 2], m, n, ctl[${ARGS} + 5], ctl[${ARGS} + 6], start,
       Math.min(per, m - start), column, Math.min(n, column + columns), ctl[${ARGS} + 9] + index * ctl[${ARGS} + 10]);
-  } else {
+  } else if (op === ${TASK_PACK_F32} || op === ${TASK_PACK_F64}) {
     const pack = op === ${TASK_PACK_F32} ? kernels.matmulPackColumnsF32 : kernels.matmulPackColumnsF64;
     const per = ctl[${ARGS} + 5];
     const n = ctl[${ARGS} + 1];
     const start = chunk * per;
     pack(ctl[${ARGS}], n, ctl[${ARGS} + 2], ctl[${ARGS} + 3], ctl[${ARGS} + 4], start, Math.min(n, start + per));
+  } else if (op === ${TASK_UPDATE}) {
+    const update = kernels[${JSON.stringify(UPDATE_KERNELS)}[ctl[${ARGS}]]];
+    const addresses = ctl[${ARGS} + 1];
+    const per = ctl[${ARGS} + 3];
+    const shift = chunk * per * ctl[${ARGS} + 4];
+    const args = [];
+    for (let i = 0; i < addresses; i++) {
+      const at = ctl[${ARGS} + 6 + i];
+      args.push(at === 0 ? 0 : at + shift);
+    }
+    args.push(Math.min(per, ctl[${ARGS} + 2] - chunk * per));
+    const scalars = new Float64Array(ctl.buffer, ctl.byteOffset + ${SCALARS * 4}, ctl[${ARGS} + 5]);
+    for (let i = 0; i < scalars.length; i++) args.push(scalars[i]);
+    update(...args);
   }
 }`;
 
-/** The chunk count of the current task (where runTask stores it for each kind). */
-const CHUNKS_SOURCE = `(ctl[${OP}] <= ${TASK_ROWS_F64} ? ctl[${ARGS} + 8] : ctl[${ARGS} + 6])`;
+/** The chunk count of the current task. */
+const CHUNKS_SOURCE = `ctl[${CHUNKS}]`;
 
 /**
  * The worker's program, as source text so that it needs no file of its own (it runs the same in Node, under a
@@ -282,6 +314,8 @@ export class ThreadPool {
   private ctl: Int32Array;
   private broken = false;
   private generation = 0;
+  /** The float64 arguments of the current update task (the main thread reads them from here). */
+  private scalars: readonly number[] = [];
   /** Whether the main thread takes chunks too (tests turn it off to have the workers compute everything). */
   mainTakesChunks = true;
   f32: Float32Array;
@@ -488,6 +522,25 @@ export class ThreadPool {
     );
   }
 
+  /**
+   * An optimiser's dense update (`kernel`, one of UPDATE_KERNELS) of n values in the shared memory, split in
+   * chunks of values among the threads: `addresses` are the parameter's, the gradient's and the state buffers'
+   * (0 for a state the kernel does not use), `scalars` the kernel's arguments after n. Each value's update
+   * depends on its own position only, so the result is the single call's to the bit.
+   */
+  update(kernel: UpdateKernel, addresses: readonly number[], n: number, scalars: readonly number[]): void {
+    const index = UPDATE_KERNELS.indexOf(kernel);
+    const size = kernel.endsWith("F32") ? 4 : 8;
+    const threads = this.workers.length + 1;
+    // About two chunks per thread, in whole 64-byte lines.
+    const per = Math.max(16, Math.ceil(n / (2 * threads) / 16) * 16);
+    const chunks = Math.ceil(n / per);
+    this.scalars = scalars;
+    const f64 = new Float64Array(this.buffer, this.control + SCALARS * 4, CONTROL_INTS / 2 - SCALARS / 2);
+    f64.set(scalars);
+    this.run(TASK_UPDATE, [index, addresses.length, n, per, size, scalars.length, ...addresses], chunks);
+  }
+
   /** Chunk `chunk` of the current task, on the main thread (the workers run the same in WORKER_SOURCE). */
   private runChunk(op: number, args: readonly number[], chunk: number): void {
     const kernels = this.exports;
@@ -524,6 +577,22 @@ export class ThreadPool {
         Math.min(n, column + columns),
         scratchBase,
       );
+    } else if (op === TASK_UPDATE) {
+      const [kernel, addresses, n, per, size, , ...rest] = args as number[] as [
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        ...number[],
+      ];
+      const shift = chunk * per * size;
+      const call: number[] = [];
+      for (let i = 0; i < addresses; i++) call.push(rest[i] === 0 ? 0 : rest[i]! + shift);
+      call.push(Math.min(per, n - chunk * per));
+      for (const value of this.scalars) call.push(value);
+      (kernels[UPDATE_KERNELS[kernel]!] as (...values: number[]) => void)(...call);
     } else {
       const [b, n, k, transB, packedB, per] = args as number[] as [
         number,
@@ -544,6 +613,7 @@ export class ThreadPool {
     const ctl = this.ctl;
     for (let i = 0; i < args.length; i++) ctl[ARGS + i] = args[i]!;
     ctl[OP] = op;
+    ctl[CHUNKS] = chunks;
     ctl[SPIN] = wasmThresholds.spinMicroseconds;
     Atomics.store(ctl, COMPLETED, 0);
     this.generation = (this.generation + 1) % CLOSED;
@@ -579,6 +649,11 @@ export class ThreadPool {
 
 let pool: ThreadPool | null = null;
 let poolUnavailable = false;
+
+/** The pool whose shared memory `kernels` is the main thread's instance over, if it is the pool's. */
+export function poolOf(kernels: Kernels): ThreadPool | null {
+  return pool !== null && pool.kernels === kernels ? pool : null;
+}
 
 /** The pool, created on first use with `getThreads()` threads; null where threads are not available. */
 export function threadPool(): ThreadPool | null {

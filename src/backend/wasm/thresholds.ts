@@ -27,6 +27,11 @@ export const wasmThresholds = {
    * sleeping thread takes tens of microseconds (much more on a busy machine). 0 sleeps at once.
    */
   spinMicroseconds: 200,
+  /**
+   * Values from which an optimiser's dense update in the pool's shared memory (a compiled plan's parameter) is
+   * split across threads; below it, waking the workers costs more than the second core saves.
+   */
+  threadUpdateValues: 1 << 16,
   /** Bytes of WebAssembly memory one call may use; larger calls run in JavaScript (memory never shrinks). */
   maxBytes: 1 << 30,
 };
