@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { RowSparse, Tensor, getBackend, nn, setBackend, tensor } from "../../src/index.js";
 import { wasmThresholds } from "../../src/backend/wasm/thresholds.js";
-import { requireKernels } from "../../src/backend/wasm/runtime.js";
+import { kernelsOf, requireKernels } from "../../src/backend/wasm/runtime.js";
 import {
   optimizerKernels,
   wasmAdaGrad,
@@ -62,27 +62,71 @@ function problem(dtype: Dtype, sparse: boolean, steps: number) {
   return { shapes, initial, gradients, dtype };
 }
 
-/** Runs `make`'s optimiser through the problem's steps on `backend` and returns the parameters and the state. */
-function run(backend: string, make: (ps: Tensor[]) => nn.Optimizer, p: ReturnType<typeof problem>) {
+/**
+ * Runs `make`'s optimiser through the problem's steps on `backend` and returns the parameters and the state.
+ * With `resident`, the parameters, their gradients' values and rows and (from the second step, once the
+ * optimiser made it) the state live in the kernels' WebAssembly memory, as a compiled step's do, so that the
+ * updates run there in place (the test checks that every array is there before each such step).
+ */
+function run(
+  backend: string,
+  make: (ps: Tensor[]) => nn.Optimizer,
+  p: ReturnType<typeof problem>,
+  resident = false,
+) {
   const previous = getBackend();
   setBackend(backend);
+  const kernels = requireKernels();
+  // Above the area where calls lay out their copies (from `base`), which a dense update outside would overwrite.
+  let at = kernels.base + 2 ** 20;
+  /** A copy of `array` in the kernels' memory (laid out one after another; memory grown up front). */
+  const place = <T extends OptimizerArray | Int32Array>(array: T): T => {
+    at = Math.ceil(at / 8) * 8;
+    const copy = new (array.constructor as new (buffer: ArrayBufferLike, at: number, length: number) => T)(
+      kernels.memory.buffer,
+      at,
+      array.length,
+    );
+    copy.set(array as never);
+    at += array.byteLength;
+    return copy;
+  };
+  if (resident) expect(kernels.reserve(kernels.base + 2 ** 21)).toBe(true);
   try {
     const params = p.shapes.map((shape, i) =>
       tensor(p.initial[i]!, { shape, dtype: p.dtype, requiresGrad: true }),
     );
+    if (resident) for (const param of params) param._data = place(param._data as OptimizerArray);
     const optimizer = make(params);
-    for (const step of p.gradients) {
+    p.gradients.forEach((step, s) => {
       step.forEach((g, i) => {
         const param = params[i]!;
-        if (g.rows === undefined) param.grad = tensor(g.values, { shape: param.shape, dtype: p.dtype });
-        else {
+        if (g.rows === undefined) {
+          param.grad = tensor(g.values, { shape: param.shape, dtype: p.dtype });
+          if (resident) param.grad._data = place(param.grad._data as OptimizerArray);
+        } else {
           const values = tensor(g.values, { shape: [g.rows.length, param.shape[1]!], dtype: p.dtype });
           param.sparseGrad = new RowSparse(param.shape, Int32Array.from(g.rows), values);
+          if (resident) {
+            // Coalesced into WebAssembly memory, as a compiled step coalesces it into its own buffers.
+            const { indices, values: sums } = param.sparseGrad.coalesce();
+            sums._data = place(sums._data as OptimizerArray);
+            param.sparseGrad = new RowSparse(param.shape, place(indices), sums, true);
+          }
+        }
+        if (resident && s > 0) {
+          const buffers = [...(optimizer.stateOf(i)?.buffers.values() ?? [])];
+          if (s === 1) for (const b of buffers) b._data = place(b._data as OptimizerArray);
+          const sparse = param.sparseGrad;
+          const arrays = [param._data, ...buffers.map((b) => b._data)];
+          if (sparse) arrays.push(sparse.values._data, sparse.indices);
+          else arrays.push(param.grad!._data);
+          for (const array of arrays) expect(kernelsOf(array)).toBe(kernels);
         }
       });
       optimizer.step();
       optimizer.zeroGrad();
-    }
+    });
     const state = Object.entries(optimizer.stateDict()).map(([name, t]) => [
       name,
       bits(t.data as OptimizerArray),
@@ -104,9 +148,13 @@ describe("the optimisers on the wasm backend", () => {
         const p = problem(dtype, sparse, 4);
         for (const [name, make] of OPTIMIZERS) {
           const js = run("js", make, p);
-          const wasm = run("wasm", make, p);
-          expect(wasm.params, name).toEqual(js.params);
-          expect(wasm.state, name).toEqual(js.state);
+          // Eager arrays (a dense update copied into WebAssembly memory; a row-sparse one takes the JavaScript
+          // loop), and arrays in WebAssembly memory (updated there in place, rows and all).
+          for (const resident of [false, true]) {
+            const wasm = run("wasm", make, p, resident);
+            expect(wasm.params, name).toEqual(js.params);
+            expect(wasm.state, name).toEqual(js.state);
+          }
           // The steps moved the parameters (a comparison of two unchanged copies would prove nothing).
           expect(js.params, name).not.toEqual(run("js", (ps) => new SGD(ps, { lr: 0 }), p).params);
         }
@@ -133,12 +181,30 @@ describe("the optimisers on the wasm backend", () => {
     const before = Float64Array.from(table);
     const sum = new Float64Array(15).fill(0.5);
     const values = Float64Array.from({ length: 6 }, random);
+    const adagrad = { rate: 0.1, weightDecay: 0, eps: 1e-10 };
+    const rows = Int32Array.of(4, 1);
+    // Outside WebAssembly memory a row-sparse update is left to the JavaScript loop: refused, nothing written.
+    expect(wasmAdaGrad({ param: table, grad: values, rows, rowSize: 3, state: [sum] }, adagrad)).toBe(false);
+    expect(Array.from(table)).toEqual(Array.from(before));
+    // In the kernels' memory it runs there, in place.
+    const kernels = requireKernels();
+    expect(kernels.reserve(kernels.base + 4096)).toBe(true);
+    const residentTable = new Float64Array(kernels.memory.buffer, kernels.base, 15);
+    const residentSum = new Float64Array(kernels.memory.buffer, kernels.base + 128, 15);
+    const residentValues = new Float64Array(kernels.memory.buffer, kernels.base + 256, 6);
+    const residentRows = new Int32Array(kernels.memory.buffer, kernels.base + 320, 2);
+    residentTable.set(table);
+    residentSum.set(sum);
+    residentValues.set(values);
+    residentRows.set(rows);
     expect(
       wasmAdaGrad(
-        { param: table, grad: values, rows: Int32Array.of(4, 1), rowSize: 3, state: [sum] },
-        { rate: 0.1, weightDecay: 0, eps: 1e-10 },
+        { param: residentTable, grad: residentValues, rows: residentRows, rowSize: 3, state: [residentSum] },
+        adagrad,
       ),
     ).toBe(true);
+    table.set(residentTable);
+    sum.set(residentSum);
     for (let row = 0; row < 5; row++) {
       for (let j = 0; j < 3; j++) {
         const i = row * 3 + j;
@@ -179,12 +245,20 @@ describe("the optimisers on the wasm backend", () => {
     const table = Float32Array.from({ length: tableRows * rowSize }, random);
     const rows = Int32Array.of(5, 2);
     const grad = Float32Array.from({ length: rows.length * rowSize }, random);
-    // The same update on the eager path: momentum SGD, first step, over the rows gathered by the helper.
-    const eagerTable = Float32Array.from(table);
-    const eagerBuffer = new Float32Array(table.length);
-    wasmThresholds.elementwise = 0;
-    const settings = { lr: 0.1, weightDecay: 0.01, momentum: 0.9, keep: 1, nesterov: true, first: true };
-    expect(wasmSgd({ param: eagerTable, grad, rows, rowSize, state: [eagerBuffer] }, settings)).toBe(true);
+    // The same update by the JavaScript loop: momentum SGD (Nesterov, weight decay), first step.
+    const previous = getBackend();
+    setBackend("js");
+    const eager = tensor(Array.from(table), {
+      shape: [tableRows, rowSize],
+      dtype: "float32",
+      requiresGrad: true,
+    });
+    const sgd = new SGD([eager], { lr: 0.1, weightDecay: 0.01, momentum: 0.9, nesterov: true });
+    eager.sparseGrad = new RowSparse(eager.shape, rows, tensor(Array.from(grad), { shape: [2, rowSize] }));
+    sgd.step();
+    setBackend(previous);
+    const eagerTable = eager.data as Float32Array;
+    const eagerBuffer = sgd.stateOf(0)!.buffers.get("momentum")!.data as Float32Array;
     // Lay the table, its momentum buffer, the gradient and the row indices out from `base`.
     const tableAt = kernels.base;
     const bufferAt = tableAt + 128;

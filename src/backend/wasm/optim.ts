@@ -20,9 +20,10 @@ import { wasmThresholds } from "./thresholds.js";
  * Two ways in:
  * - {@link optimizerKernels}: the kernels themselves, on byte addresses in the module's memory, for code that
  *   keeps its buffers there (a compiled step);
- * - {@link wasmSgd}, {@link wasmAdam}, {@link wasmAdaGrad}: an update of typed arrays that live outside, copied in
- *   and out (the eager optimisers). Only the rows a row-sparse gradient uses are copied. A dense update whose
- *   arrays all live in one instance's memory (a compiled step's parameters and gradients) runs there in place.
+ * - {@link wasmSgd}, {@link wasmAdam}, {@link wasmAdaGrad}: an update of typed arrays. One whose arrays all live in
+ *   one instance's memory (a compiled step's parameters, gradients and rows) runs there in place; a dense one
+ *   outside is copied in and out (the eager optimisers); a row-sparse one outside is left to the JavaScript
+ *   loop, which is faster than copying the rows in and out.
  */
 
 /** A float array the optimiser kernels update. */
@@ -157,11 +158,14 @@ function runDense(
 }
 
 /**
- * Runs the dense update `dense` over the update copied into WebAssembly memory and copies the
- * parameter and state back. A row-sparse update gathers the used rows of the parameter and state into compact
- * regions (the gradient's row order), so the dense kernel serves it: each value's update depends on its own
- * position only. Returns false (nothing touched) when the arrays are not all of one float type, the update is
- * below the size threshold, or memory cannot grow; the caller then runs its JavaScript loop.
+ * Runs an update on the kernels. In place where its arrays (and rows) all live in one kernel instance's memory
+ * (a compiled step's): the dense kernel on the whole parameter, the rows kernel on the rows of a row-sparse
+ * gradient. Otherwise a dense update is copied into WebAssembly memory, run there and copied back. Returns
+ * false (nothing touched) when the arrays are not all of one float type, the update is below the size
+ * threshold, memory cannot grow, or it is a row-sparse update outside WebAssembly memory; the caller then runs
+ * its JavaScript loop. (Gathering the used rows of the parameter and state into WebAssembly memory and back
+ * made a row-sparse update 25–40 % slower than the loop: 150 rows of 50 float32, SGD 35 against 26 µs, Adam
+ * 140 against 110 µs.)
  */
 function runCopied(
   spans: OptimizerSpans,
@@ -184,8 +188,6 @@ function runCopied(
   }
   const n = rows === null ? param.length : rows.length * rowSize;
   if (n < wasmThresholds.elementwise || grad.length < n) return false;
-  // An update whose arrays (and rows) all live in one kernel instance's memory (a compiled step's) runs there
-  // in place: the dense kernel on the whole parameter, the rows kernel on the rows of a row-sparse gradient.
   const home = commonKernels(rows === null ? [param, grad, ...state] : [param, grad, rows, ...state]);
   if (home !== null) {
     const kernels = kernelsFor(home.exports, size);
@@ -195,6 +197,7 @@ function runCopied(
       rowsKernel(kernels, param.byteOffset, grad.byteOffset, stateAt, rows.byteOffset, rows.length, rowSize);
     return true;
   }
+  if (rows !== null) return false;
   const kernels = requireKernels();
   const bytes = align16(n * size);
   const paramAt = kernels.base;
@@ -205,90 +208,12 @@ function runCopied(
   const paramIndex = paramAt / size;
   const stateIndex = stateAt.map((at) => at / size);
   view.set(n === grad.length ? grad : grad.subarray(0, n), gradAt / size);
-  if (rows === null) {
-    view.set(param, paramIndex);
-    state.forEach((s, i) => view.set(s, stateIndex[i]!));
-  } else {
-    gatherRows(param, rows, rowSize, view, paramIndex);
-    state.forEach((s, i) => gatherRows(s, rows, rowSize, view, stateIndex[i]!));
-  }
+  view.set(param, paramIndex);
+  state.forEach((s, i) => view.set(s, stateIndex[i]!));
   runDense(kernels, size, dense, paramAt, gradAt, stateAt, n);
-  if (rows === null) {
-    param.set(view.subarray(paramIndex, paramIndex + n));
-    state.forEach((s, i) => s.set(view.subarray(stateIndex[i]!, stateIndex[i]! + n)));
-  } else {
-    scatterRows(view, paramIndex, rows, rowSize, param);
-    state.forEach((s, i) => scatterRows(view, stateIndex[i]!, rows, rowSize, s));
-  }
+  param.set(view.subarray(paramIndex, paramIndex + n));
+  state.forEach((s, i) => s.set(view.subarray(stateIndex[i]!, stateIndex[i]! + n)));
   return true;
-}
-
-/** Copies rows `rows` of `source` one after the other into `target` from index `at` (loops: rows are short). */
-function gatherRows(
-  source: OptimizerArray,
-  rows: Int32Array,
-  rowSize: number,
-  target: OptimizerArray,
-  at: number,
-): void {
-  if (source instanceof Float32Array && target instanceof Float32Array) {
-    gatherRowsF32(source, rows, rowSize, target, at);
-    return;
-  }
-  for (let k = 0; k < rows.length; k++) {
-    const from = rows[k]! * rowSize;
-    const to = at + k * rowSize;
-    for (let j = 0; j < rowSize; j++) target[to + j] = source[from + j]!;
-  }
-}
-
-/** gatherRows on Float32Arrays only (a loop compiled for one array type runs several times faster). */
-function gatherRowsF32(
-  source: Float32Array,
-  rows: Int32Array,
-  rowSize: number,
-  target: Float32Array,
-  at: number,
-): void {
-  for (let k = 0; k < rows.length; k++) {
-    const from = rows[k]! * rowSize;
-    const to = at + k * rowSize;
-    for (let j = 0; j < rowSize; j++) target[to + j] = source[from + j]!;
-  }
-}
-
-/** The inverse of gatherRows: row k of `source` (from index `at`) back into row rows[k] of `target`. */
-function scatterRows(
-  source: OptimizerArray,
-  at: number,
-  rows: Int32Array,
-  rowSize: number,
-  target: OptimizerArray,
-): void {
-  if (source instanceof Float32Array && target instanceof Float32Array) {
-    scatterRowsF32(source, at, rows, rowSize, target);
-    return;
-  }
-  for (let k = 0; k < rows.length; k++) {
-    const from = at + k * rowSize;
-    const to = rows[k]! * rowSize;
-    for (let j = 0; j < rowSize; j++) target[to + j] = source[from + j]!;
-  }
-}
-
-/** scatterRows on Float32Arrays only. */
-function scatterRowsF32(
-  source: Float32Array,
-  at: number,
-  rows: Int32Array,
-  rowSize: number,
-  target: Float32Array,
-): void {
-  for (let k = 0; k < rows.length; k++) {
-    const from = at + k * rowSize;
-    const to = rows[k]! * rowSize;
-    for (let j = 0; j < rowSize; j++) target[to + j] = source[from + j]!;
-  }
 }
 
 /** SGD on typed arrays through the kernels (state: the momentum buffer when momentum ≠ 0, else none). */
