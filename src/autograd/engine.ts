@@ -142,13 +142,15 @@ export function runEngine(
   autogradState.interceptor?.functionalGradient();
   const walk = new BackwardWalk(roots, options.capture ?? []);
   walk.checkNotFreed();
+  const shared: SharedBuffers = new Set();
+  for (const seed of seeds) shared.add(seed._data.buffer);
   if (autogradState.anomaly) checkFiniteRoots(roots, walk.all);
   const previousMode = autogradState.gradEnabled;
   autogradState.gradEnabled = options.createGraph;
   let finished = false;
   try {
     for (let r = 0; r < roots.length; r++) accumulatePending(roots[r], seeds[r]);
-    for (let o = walk.order.length - 1; o >= 0; o--) visit(walk.order[o], walk, options);
+    for (let o = walk.order.length - 1; o >= 0; o--) visit(walk.order[o]!, walk, options, shared);
     finished = true;
   } finally {
     autogradState.gradEnabled = previousMode;
@@ -160,10 +162,20 @@ export function runEngine(
 }
 
 /**
+ * The buffers of one backward pass that a leaf must not take as its `.grad` without copying: buffers that
+ * something else may also hold — the seeds, the gradients that reached a rule or a hook (a rule may hand its
+ * upstream gradient on as it is, as add does to both inputs), the tensors a node saved, whatever a hook
+ * returned, a buffer a rule returned twice, and a buffer a leaf already took. A gradient in none of them is
+ * one a rule computed afresh for that input alone, and its leaf takes it as it is (saving a copy of every
+ * weight's gradient per step). Buffers, not tensors: a reshape's gradient is a view of the same values.
+ */
+type SharedBuffers = Set<ArrayBufferLike>;
+
+/**
  * One node's turn: the upstream gradient that reached it (summed over its consumers) goes through its hooks,
  * then into a leaf's `.grad`, or through its rule to give each input its downstream gradient.
  */
-function visit(node: Node, walk: BackwardWalk, options: EngineOptions): void {
+function visit(node: Node, walk: BackwardWalk, options: EngineOptions, shared: SharedBuffers): void {
   const pending = node.pending;
   node.pending = null;
   if (pending === null) {
@@ -176,14 +188,27 @@ function visit(node: Node, walk: BackwardWalk, options: EngineOptions): void {
     return;
   }
   let upstream = pending instanceof RowSparse ? pending.toDense() : pending;
-  if (node.hooks !== null) upstream = runHooks(node.hooks, upstream);
+  if (node.hooks !== null) {
+    shared.add(upstream._data.buffer);
+    upstream = runHooks(node.hooks, upstream);
+    shared.add(upstream._data.buffer);
+  }
+  if (walk.isCaptured(node)) shared.add(upstream._data.buffer); // the caller receives it
   if (walk.capture(node, upstream)) return; // a captured node with nothing captured below it
   if (node.leaf !== null) {
-    reachLeaf(node, node.leaf, upstream, options);
+    reachLeaf(node, node.leaf, upstream, options, shared);
     return;
   }
+  shared.add(upstream._data.buffer);
+  if (node.output !== null) shared.add(node.output._data.buffer);
+  if (node.inputs !== null) for (const input of node.inputs) shared.add(input._data.buffer);
   const downstream = backwardStep(node, upstream, options.createGraph);
-  options.onStep?.({ node, upstream, downstream: downstream.map(densify) });
+  markRepeated(downstream, shared);
+  if (options.onStep) {
+    const reported = downstream.map(densify);
+    options.onStep({ node, upstream, downstream: reported });
+    for (const g of reported) if (g !== null) shared.add(g._data.buffer); // the callback may keep them
+  }
   for (let i = 0; i < downstream.length; i++) {
     const g = downstream[i];
     const target = node.next[i];
@@ -258,9 +283,30 @@ function keepsSparse(node: Node, walk: BackwardWalk, options: EngineOptions): bo
 }
 
 /** A leaf receives its gradient: reported to `onLeaf`, and added to `.grad` in an ordinary backward. */
-function reachLeaf(node: Node, leaf: Tensor, upstream: Tensor, options: EngineOptions): void {
-  options.onLeaf?.(node, upstream);
-  if (options.accumulate) accumulateLeaf(leaf, upstream, options.createGraph);
+function reachLeaf(
+  node: Node,
+  leaf: Tensor,
+  upstream: Tensor,
+  options: EngineOptions,
+  shared: SharedBuffers,
+): void {
+  if (options.onLeaf) {
+    options.onLeaf(node, upstream);
+    shared.add(upstream._data.buffer); // the callback may keep it
+  }
+  if (options.accumulate) accumulateLeaf(leaf, upstream, options.createGraph, shared);
+}
+
+/** A buffer a rule returned for two inputs is shared by them (see SharedBuffers). */
+function markRepeated(downstream: readonly InputGrad[], shared: SharedBuffers): void {
+  for (let i = 1; i < downstream.length; i++) {
+    const g = downstream[i];
+    if (!(g instanceof Tensor)) continue;
+    for (let j = 0; j < i; j++) {
+      const h = downstream[j];
+      if (h instanceof Tensor && h._data.buffer === g._data.buffer) shared.add(g._data.buffer);
+    }
+  }
 }
 
 /** After its turn a node drops the tensors it saved for backward, unless the graph is to be kept. */
@@ -385,13 +431,18 @@ function accumulateSparseLeaf(leaf: Tensor, g: RowSparse): void {
   else leaf._sparseGrad = leaf._sparseGrad === null ? g : leaf._sparseGrad.concat(g);
 }
 
-/** Adds a dense gradient to a leaf's `.grad` (a row-sparse gradient it holds is made dense first). */
-function accumulateLeaf(leaf: Tensor, g: Tensor, createGraph: boolean): void {
+/**
+ * Adds a dense gradient to a leaf's `.grad` (a row-sparse gradient it holds is made dense first). A leaf
+ * without one takes the gradient as it is when it is part of a recorded graph or no one else holds its buffer
+ * (see SharedBuffers), and a copy otherwise.
+ */
+function accumulateLeaf(leaf: Tensor, g: Tensor, createGraph: boolean, shared: SharedBuffers): void {
   leaf._densifyGrad();
   if (leaf._grad === null) {
-    // The engine's gradient tensors may be shared (add hands the same tensor to both inputs), so a leaf
-    // gets its own copy unless the gradient is part of a recorded graph.
-    leaf._grad = createGraph ? g : new Tensor(g._data.slice(), g.shape, g.dtype);
+    const buffer = g._data.buffer;
+    if (createGraph || !shared.has(buffer)) leaf._grad = g;
+    else leaf._grad = new Tensor(g._data.slice(), g.shape, g.dtype);
+    shared.add(buffer);
   } else {
     leaf._grad = add(leaf._grad, g);
   }

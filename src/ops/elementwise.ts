@@ -5,7 +5,7 @@ import { Tensor } from "../tensor/tensor.js";
 import type { BinaryKernel, UnaryKernel } from "../backend/index.js";
 import { applyRule } from "../graph/apply.js";
 import type { AttrsOf, JvpContext, LabelOperands, OpRule } from "../graph/rule.js";
-import { backend, checkFloat, checkTensor, empty, operands } from "./helpers.js";
+import { backend, checkFloat, checkTensor, empty, operands, unfilled } from "./helpers.js";
 import { fixedPerInput, noteBroadcast } from "./describe.js";
 
 // ---------------------------------------------------------------------------------------------------------
@@ -95,7 +95,7 @@ function unaryRule<A>(
 
 function unaryKernelForward(kernel: UnaryKernel) {
   return (x: Tensor): Tensor => {
-    const out = empty(x.shape, x.dtype);
+    const out = unfilled(x.shape, x.dtype);
     backend().unary(kernel, x._data, out._data);
     return out;
   };
@@ -104,7 +104,7 @@ function unaryKernelForward(kernel: UnaryKernel) {
 function binaryForward(kernel: BinaryKernel) {
   return ([a, b]: readonly Tensor[]): Tensor => {
     const shape = shapesEqual(a.shape, b.shape) ? a.shape : broadcastShapes(a.shape, b.shape, kernel);
-    const out = empty(shape, a.dtype);
+    const out = unfilled(shape, a.dtype);
     backend().binary(kernel, a._data, a.shape, b._data, b.shape, out._data, shape);
     return out;
   };

@@ -1,5 +1,5 @@
 import { DTypeError, ValueError } from "../errors.js";
-import { allocate, isFloatDType, type DType } from "../tensor/dtype.js";
+import { allocate, allocateUninitialized, isFloatDType, type DType } from "../tensor/dtype.js";
 import { shapeToString } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { getBackend, type Backend } from "../backend/index.js";
@@ -13,6 +13,16 @@ export function empty(shape: readonly number[], dtype: DType): Tensor {
   let size = 1;
   for (let i = 0; i < shape.length; i++) size *= shape[i];
   return new Tensor(allocate(dtype, size), shape, dtype);
+}
+
+/**
+ * A fresh output tensor whose every value the caller's kernel writes (see allocateUninitialized): its values
+ * before that are unspecified.
+ */
+export function unfilled(shape: readonly number[], dtype: DType): Tensor {
+  let size = 1;
+  for (let i = 0; i < shape.length; i++) size *= shape[i]!;
+  return new Tensor(allocateUninitialized(dtype, size), shape, dtype);
 }
 
 /** A 0-d tensor holding `value` in `dtype`. */

@@ -2,7 +2,7 @@ import { ShapeError, ValueError } from "../errors.js";
 import { broadcastShapes, shapeToString, sizeOf, stridesOf } from "../tensor/shape.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { applyRule } from "../graph/apply.js";
-import { backend, checkFloat, checkTensor, empty, operands } from "./helpers.js";
+import { backend, checkFloat, checkTensor, empty, operands, unfilled } from "./helpers.js";
 import type { OpRule } from "../graph/rule.js";
 import { add, mul, neg } from "./elementwise.js";
 import { sum } from "./reduce.js";
@@ -72,7 +72,8 @@ export const linalgRules: { [P in keyof Attrs]: OpRule<Attrs[P]> } = {
     forward: ([a, b], { transA, transB }) => {
       const { m, k, n } = matmulShapes(a, b, transA, transB);
       const batchShape = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), "matmul");
-      const out = empty([...batchShape, m, n], a.dtype);
+      // Every value is written, except by an empty product (k = 0), which must give zeros.
+      const out = (k > 0 ? unfilled : empty)([...batchShape, m, n], a.dtype);
       const batch = sizeOf(batchShape);
       const outOffsets = new Int32Array(batch);
       for (let i = 0; i < batch; i++) outOffsets[i] = i * m * n;

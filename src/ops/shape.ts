@@ -13,7 +13,7 @@ import { Tensor } from "../tensor/tensor.js";
 import { RowSparse } from "../tensor/sparse.js";
 import { applyRule } from "../graph/apply.js";
 import { fixedPerInput } from "./describe.js";
-import { backend, checkIndexRange, checkTensor, empty, toIndices } from "./helpers.js";
+import { backend, checkIndexRange, checkTensor, empty, toIndices, unfilled } from "./helpers.js";
 import type { OpRule } from "../graph/rule.js";
 
 /** [outer, axis, inner] sizes of `shape` around `axis`. */
@@ -108,7 +108,7 @@ export const shapeRules: { [P in keyof Attrs]: OpRule<Attrs[P]> } = {
   },
   slice: {
     forward: ([x], { begin, size }) => {
-      const out = empty(size, x.dtype);
+      const out = unfilled(size, x.dtype);
       backend().slice(x._data, x.shape, begin, size, out._data);
       return out;
     },
@@ -135,7 +135,7 @@ export const shapeRules: { [P in keyof Attrs]: OpRule<Attrs[P]> } = {
       const first = inputs[0];
       const shape = first.shape.slice();
       shape[axis] = inputs.reduce((total, t) => total + t.shape[axis], 0);
-      const out = empty(shape, first.dtype);
+      const out = unfilled(shape, first.dtype);
       const { outer } = axisView(shape, axis);
       backend().concat(
         inputs.map((t) => t._data),
@@ -168,7 +168,7 @@ export const shapeRules: { [P in keyof Attrs]: OpRule<Attrs[P]> } = {
       const view = axisView(x.shape, axis);
       const shape = x.shape.slice();
       shape[axis] = indices.length;
-      const out = empty(shape, x.dtype);
+      const out = unfilled(shape, x.dtype);
       backend().gather(x._data, view, indices, out._data);
       return out;
     },

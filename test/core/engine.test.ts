@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   ChainruleError,
   GradientError,
@@ -92,6 +92,56 @@ describe("backward()", () => {
     add(a, b).backward(tensor([1, 1]));
     expect(a.grad).not.toBe(b.grad);
     expect(a.grad!.data).not.toBe(b.grad!.data);
+  });
+
+  it("a leaf takes a gradient computed for it alone as it is, and copies one anything else may hold", () => {
+    const buffers = (t: Tensor | null) => t!._data.buffer;
+    // W's gradient xᵀ·g is computed for W alone: taken without a copy.
+    const x = tensor([[1, 2, 3]]);
+    const w = tensor([[1], [2], [3]], { requiresGrad: true });
+    const copies = vi.spyOn(Float32Array.prototype, "slice");
+    x.matmul(w).sum().backward();
+    expect(copies).not.toHaveBeenCalled();
+    copies.mockRestore();
+    expect(Array.from(w.grad!.data)).toEqual([1, 2, 3]);
+    expect(buffers(w.grad)).not.toBe(x._data.buffer);
+    // add hands its upstream gradient (here the caller's seed) to both inputs: each leaf gets its own copy.
+    const a = tensor([1, 2], { requiresGrad: true });
+    const b = tensor([3, 4], { requiresGrad: true });
+    const seed = tensor([5, 6]);
+    add(a, b).backward(seed);
+    const held = [buffers(seed), buffers(a.grad)];
+    expect(held).not.toContain(buffers(b.grad));
+    expect(buffers(a.grad)).not.toBe(buffers(seed));
+    a.grad!.data[0] = 100;
+    expect(Array.from(b.grad!.data)).toEqual([5, 6]);
+    expect(Array.from(seed.data)).toEqual([5, 6]);
+    // A reshape hands on a view of its upstream gradient: still a copy of the caller's seed.
+    const c = tensor([1, 2, 3, 4], { requiresGrad: true });
+    const seed2 = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
+    c.reshape([2, 2]).backward(seed2);
+    expect(buffers(c.grad)).not.toBe(buffers(seed2));
+    // What a hook saw or returned stays the hook's.
+    const d = tensor([1, 2], { requiresGrad: true });
+    const seen: Tensor[] = [];
+    const e = d.mul(3);
+    e.registerHook((g) => {
+      seen.push(g);
+    });
+    e.mul(tensor([2, 2]))
+      .sum()
+      .backward();
+    expect(buffers(d.grad)).not.toBe(buffers(seen[0]!));
+    expect(Array.from(d.grad!.data)).toEqual([6, 6]);
+    const f = tensor([1, 2], { requiresGrad: true });
+    const replacement = tensor([7, 8]);
+    f.registerHook(() => replacement);
+    f.mul(2).sum().backward();
+    expect(Array.from(f.grad!.data)).toEqual([7, 8]);
+    expect(buffers(f.grad)).not.toBe(buffers(replacement));
   });
 
   it("frees the graph after backward unless retainGraph", () => {
