@@ -559,14 +559,16 @@ const crossEntropy: Lowering<CrossEntropyAttrs> = (view) => {
   const [n, c] = view.inputShapes[0] as [number, number];
   const { reduction } = view.tracedAttrs;
   if (reduction === "none") return 'crossEntropy: reduction "none" runs eagerly';
-  const rows = { outer: n, axis: c, inner: 1 };
   const logProbabilities = new Float64Array(n * c);
   const probabilities = view.scratch(n * c);
+  const exps = new Float64Array(c);
   return {
+    // The log-softmax for the loss and the softmax for the gradient in one pass (each exp once): the values
+    // the backend's softmax kernel gives for each (see softmaxRows).
     forward: () => {
       const x = view.input(0)._data;
       const { targets, weight, ignoreIndex } = view.attrs();
-      backend().softmax(x, rows, logProbabilities, true);
+      softmaxRows(x, n, c, logProbabilities, probabilities, exps);
       let total = 0;
       let denominator = 0;
       for (let i = 0; i < n; i++) {
@@ -588,7 +590,6 @@ const crossEntropy: Lowering<CrossEntropyAttrs> = (view) => {
         const t = targets[i]!;
         if (t !== ignoreIndex) total += weight ? weight[t]! : 1;
       }
-      backend().softmax(view.input(0)._data, rows, probabilities, false);
       for (let i = 0; i < n; i++) {
         const row = i * c;
         const t = targets[i]!;
@@ -605,6 +606,42 @@ const crossEntropy: Lowering<CrossEntropyAttrs> = (view) => {
     },
   };
 };
+
+/**
+ * The log-softmax (into `logOut`, float64) and the softmax (into `out`, rounded to its type) of each of the n rows
+ * of c values of x, computed as the JavaScript backend's softmax kernel computes each (src/backend/js/reduce.ts):
+ * shifted by the row's maximum (0 when it is −∞), x − max − log Σ and exp(x − max) / Σ, with each exp taken once
+ * into `exps` (c values), so with the same bits as two calls of the kernel.
+ */
+export function softmaxRows(
+  x: TypedArray,
+  n: number,
+  c: number,
+  logOut: Float64Array,
+  out: TypedArray,
+  exps: Float64Array,
+): void {
+  for (let i = 0; i < n; i++) {
+    const base = i * c;
+    let max = -Infinity;
+    for (let j = 0; j < c; j++) {
+      const v = x[base + j]!;
+      if (v > max) max = v;
+    }
+    if (max === -Infinity) max = 0;
+    let total = 0;
+    for (let j = 0; j < c; j++) {
+      const e = Math.exp(x[base + j]! - max);
+      exps[j] = e;
+      total += e;
+    }
+    const logTotal = Math.log(total);
+    for (let j = 0; j < c; j++) {
+      logOut[base + j] = x[base + j]! - max - logTotal;
+      out[base + j] = exps[j]! / total;
+    }
+  }
+}
 
 interface BinaryCrossEntropyAttrs {
   reduction: "mean" | "sum" | "none";
