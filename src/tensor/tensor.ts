@@ -376,7 +376,7 @@ export class RowSparse {
   /**
    * `coalesce()` into the caller's buffers, allocating nothing (a compiled step's, reused every call): `unique`
    * and `slot` of at least `indices.length` values, `values` of at least as many as this gradient holds, and
-   * optionally `mark`, a table of −1s with one entry per row (see {@link coalesceRows}). The result's indices
+   * optionally `mark`, a table of −1s with one entry per row (see `coalesceRows`). The result's indices
    * and values are views of `unique` and `values`.
    */
   coalesceInto(unique: Int32Array, slot: Int32Array, values: TypedArray, mark?: Int32Array): RowSparse {
