@@ -379,6 +379,10 @@ export class SGD extends Optimizer {
       first: u.state.step === 1,
     };
     if (spans !== null && wasmSgd(spans, settings)) return;
+    if (mu === 0 && param instanceof Float32Array && grad instanceof Float32Array) {
+      plainSgdF32(param, grad, u.rows, u.rowSize, lr, weightDecay);
+      return;
+    }
     if (mu === 0) {
       forEachSpan(u, (p0, g0, n) => {
         for (let j = 0; j < n; j++) {
@@ -402,6 +406,32 @@ export class SGD extends Optimizer {
         param[i] = param[i]! - lr * (nesterov ? g + mu * buffer[i]! : buffer[i]!);
       }
     });
+  }
+}
+
+/**
+ * Plain SGD (no momentum) on float32 arrays, dense (`rows` null) or on the rows of a row-sparse gradient: the
+ * loop of SGD.update for one array type (a loop the engine compiles for one typed-array class runs several
+ * times faster than one that has seen both), with the same float64 arithmetic, so the same bits.
+ */
+function plainSgdF32(
+  param: Float32Array,
+  grad: Float32Array,
+  rows: Int32Array | null,
+  rowSize: number,
+  lr: number,
+  weightDecay: number,
+): void {
+  const spans = rows === null ? 1 : rows.length;
+  const length = rows === null ? param.length : rowSize;
+  for (let k = 0; k < spans; k++) {
+    const p0 = rows === null ? 0 : rows[k]! * rowSize;
+    const g0 = k * length;
+    for (let j = 0; j < length; j++) {
+      const i = p0 + j;
+      const g = grad[g0 + j]! + weightDecay * param[i]!;
+      param[i] = param[i]! - lr * g;
+    }
   }
 }
 
