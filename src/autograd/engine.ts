@@ -142,8 +142,8 @@ export function runEngine(
   autogradState.interceptor?.functionalGradient();
   const walk = new BackwardWalk(roots, options.capture ?? []);
   walk.checkNotFreed();
-  const shared: SharedBuffers = new Set();
-  for (const seed of seeds) shared.add(seed._data.buffer);
+  const shared: SharedArrays = new WeakSet();
+  for (const seed of seeds) shared.add(seed._data);
   if (autogradState.anomaly) checkFiniteRoots(roots, walk.all);
   const previousMode = autogradState.gradEnabled;
   autogradState.gradEnabled = options.createGraph;
@@ -163,19 +163,22 @@ export function runEngine(
 
 /**
  * The buffers of one backward pass that a leaf must not take as its `.grad` without copying: buffers that
- * something else may also hold — the seeds, the gradients that reached a rule or a hook (a rule may hand its
- * upstream gradient on as it is, as add does to both inputs), the tensors a node saved, whatever a hook
- * returned, a buffer a rule returned twice, and a buffer a leaf already took. A gradient in none of them is
- * one a rule computed afresh for that input alone, and its leaf takes it as it is (saving a copy of every
- * weight's gradient per step). Buffers, not tensors: a reshape's gradient is a view of the same values.
+ * something else may also hold — the seeds, whatever a hook saw or returned, a gradient a rule handed on that is
+ * its upstream gradient or one of the node's saved tensors (add hands its upstream to both inputs), a buffer a
+ * rule returned twice, and a buffer a leaf already took. A gradient in none of them is one a rule computed
+ * afresh for that input alone, and its leaf takes it as it is (saving a copy of every weight's gradient per
+ * step). Arrays, not tensors: a reshape's gradient is another tensor over the same array (the library's views
+ * share their array; none is a `subarray`). Only what is found shared is recorded (nothing per node otherwise,
+ * and no `.buffer`, which V8 must materialise for a small array), in a weak set, so that the pass keeps alive
+ * nothing the nodes free.
  */
-type SharedBuffers = Set<ArrayBufferLike>;
+type SharedArrays = WeakSet<TypedArray>;
 
 /**
  * One node's turn: the upstream gradient that reached it (summed over its consumers) goes through its hooks,
  * then into a leaf's `.grad`, or through its rule to give each input its downstream gradient.
  */
-function visit(node: Node, walk: BackwardWalk, options: EngineOptions, shared: SharedBuffers): void {
+function visit(node: Node, walk: BackwardWalk, options: EngineOptions, shared: SharedArrays): void {
   const pending = node.pending;
   node.pending = null;
   if (pending === null) {
@@ -189,25 +192,22 @@ function visit(node: Node, walk: BackwardWalk, options: EngineOptions, shared: S
   }
   let upstream = pending instanceof RowSparse ? pending.toDense() : pending;
   if (node.hooks !== null) {
-    shared.add(upstream._data.buffer);
+    shared.add(upstream._data);
     upstream = runHooks(node.hooks, upstream);
-    shared.add(upstream._data.buffer);
+    shared.add(upstream._data);
   }
-  if (walk.isCaptured(node)) shared.add(upstream._data.buffer); // the caller receives it
+  if (walk.isCaptured(node)) shared.add(upstream._data); // the caller receives it
   if (walk.capture(node, upstream)) return; // a captured node with nothing captured below it
   if (node.leaf !== null) {
     reachLeaf(node, node.leaf, upstream, options, shared);
     return;
   }
-  shared.add(upstream._data.buffer);
-  if (node.output !== null) shared.add(node.output._data.buffer);
-  if (node.inputs !== null) for (const input of node.inputs) shared.add(input._data.buffer);
   const downstream = backwardStep(node, upstream, options.createGraph);
-  markRepeated(downstream, shared);
+  markShared(node, upstream, downstream, shared);
   if (options.onStep) {
     const reported = downstream.map(densify);
     options.onStep({ node, upstream, downstream: reported });
-    for (const g of reported) if (g !== null) shared.add(g._data.buffer); // the callback may keep them
+    for (const g of reported) if (g !== null) shared.add(g._data); // the callback may keep them
   }
   for (let i = 0; i < downstream.length; i++) {
     const g = downstream[i];
@@ -288,24 +288,38 @@ function reachLeaf(
   leaf: Tensor,
   upstream: Tensor,
   options: EngineOptions,
-  shared: SharedBuffers,
+  shared: SharedArrays,
 ): void {
   if (options.onLeaf) {
     options.onLeaf(node, upstream);
-    shared.add(upstream._data.buffer); // the callback may keep it
+    shared.add(upstream._data); // the callback may keep it
   }
   if (options.accumulate) accumulateLeaf(leaf, upstream, options.createGraph, shared);
 }
 
-/** A buffer a rule returned for two inputs is shared by them (see SharedBuffers). */
-function markRepeated(downstream: readonly InputGrad[], shared: SharedBuffers): void {
-  for (let i = 1; i < downstream.length; i++) {
+/**
+ * Records the gradients a rule returned that are not its own fresh result (see SharedArrays): its upstream
+ * gradient or a tensor the node saved, handed on as it is or as a view, and a buffer returned for two inputs.
+ */
+function markShared(
+  node: Node,
+  upstream: Tensor,
+  downstream: readonly InputGrad[],
+  shared: SharedArrays,
+): void {
+  for (let i = 0; i < downstream.length; i++) {
     const g = downstream[i];
     if (!(g instanceof Tensor)) continue;
-    for (let j = 0; j < i; j++) {
-      const h = downstream[j];
-      if (h instanceof Tensor && h._data.buffer === g._data.buffer) shared.add(g._data.buffer);
+    const array = g._data;
+    let held = array === upstream._data || array === node.output?._data;
+    for (let j = 0; !held && node.inputs !== null && j < node.inputs.length; j++) {
+      held = array === node.inputs[j]!._data;
     }
+    for (let j = 0; !held && j < i; j++) {
+      const h = downstream[j];
+      held = h instanceof Tensor && h._data === array;
+    }
+    if (held) shared.add(array);
   }
 }
 
@@ -434,15 +448,15 @@ function accumulateSparseLeaf(leaf: Tensor, g: RowSparse): void {
 /**
  * Adds a dense gradient to a leaf's `.grad` (a row-sparse gradient it holds is made dense first). A leaf
  * without one takes the gradient as it is when it is part of a recorded graph or no one else holds its buffer
- * (see SharedBuffers), and a copy otherwise.
+ * (see SharedArrays), and a copy otherwise.
  */
-function accumulateLeaf(leaf: Tensor, g: Tensor, createGraph: boolean, shared: SharedBuffers): void {
+function accumulateLeaf(leaf: Tensor, g: Tensor, createGraph: boolean, shared: SharedArrays): void {
   leaf._densifyGrad();
   if (leaf._grad === null) {
-    const buffer = g._data.buffer;
-    if (createGraph || !shared.has(buffer)) leaf._grad = g;
+    const array = g._data;
+    if (createGraph || !shared.has(array)) leaf._grad = g;
     else leaf._grad = new Tensor(g._data.slice(), g.shape, g.dtype);
-    shared.add(buffer);
+    shared.add(array);
   } else {
     leaf._grad = add(leaf._grad, g);
   }
