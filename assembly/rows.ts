@@ -147,12 +147,7 @@ export function copyBlock(
   rows: i32,
   rowBytes: i32,
 ): void {
-  const bytes = <usize>rowBytes;
   for (let i = 0; i < rows; i++) {
-    const source = from + <usize>i * <usize>fromStride;
-    const target = to + <usize>i * <usize>toStride;
-    let at: usize = 0;
-    for (; at + 16 <= bytes; at += 16) v128.store(target + at, v128.load(source + at));
-    for (; at < bytes; at += 4) store<u32>(target + at, load<u32>(source + at));
+    Row.copy<u32>(from + <usize>i * <usize>fromStride, to + <usize>i * <usize>toStride, rowBytes >> 2);
   }
 }

@@ -314,8 +314,6 @@ export class ThreadPool {
   private ctl: Int32Array;
   private broken = false;
   private generation = 0;
-  /** The float64 arguments of the current update task (the main thread reads them from here). */
-  private scalars: readonly number[] = [];
   /** Whether the main thread takes chunks too (tests turn it off to have the workers compute everything). */
   mainTakesChunks = true;
   f32: Float32Array;
@@ -535,10 +533,14 @@ export class ThreadPool {
     // About two chunks per thread, in whole 64-byte lines.
     const per = Math.max(16, Math.ceil(n / (2 * threads) / 16) * 16);
     const chunks = Math.ceil(n / per);
-    this.scalars = scalars;
-    const f64 = new Float64Array(this.buffer, this.control + SCALARS * 4, CONTROL_INTS / 2 - SCALARS / 2);
-    f64.set(scalars);
+    this.scalarsView(scalars.length).set(scalars);
     this.run(TASK_UPDATE, [index, addresses.length, n, per, size, scalars.length, ...addresses], chunks);
+  }
+
+  /** The first `count` float64 arguments of the task in the control block (see RUN_CHUNK_SOURCE). */
+  private scalarsView(count: number): Float64Array {
+    if (count > (CONTROL_INTS - SCALARS) / 2) throw new RangeError(`threads: ${count} float64 arguments`);
+    return new Float64Array(this.buffer, this.control + SCALARS * 4, count);
   }
 
   /** Chunk `chunk` of the current task, on the main thread (the workers run the same in WORKER_SOURCE). */
@@ -578,7 +580,7 @@ export class ThreadPool {
         scratchBase,
       );
     } else if (op === TASK_UPDATE) {
-      const [kernel, addresses, n, per, size, , ...rest] = args as number[] as [
+      const [kernel, addresses, n, per, size, scalars, ...rest] = args as number[] as [
         number,
         number,
         number,
@@ -591,7 +593,7 @@ export class ThreadPool {
       const call: number[] = [];
       for (let i = 0; i < addresses; i++) call.push(rest[i] === 0 ? 0 : rest[i]! + shift);
       call.push(Math.min(per, n - chunk * per));
-      for (const value of this.scalars) call.push(value);
+      for (const value of this.scalarsView(scalars)) call.push(value);
       (kernels[UPDATE_KERNELS[kernel]!] as (...values: number[]) => void)(...call);
     } else {
       const [b, n, k, transB, packedB, per] = args as number[] as [
