@@ -183,6 +183,16 @@ export class Arena {
     return -1;
   }
 
+  /**
+   * Whether a parameter's `array` can be read where it is during a call instead of being copied into the arena:
+   * the arena's kernels reach it (it lives in the same memory: another plan's region of the pool's shared
+   * memory, typically) and it is not in this arena's own range (its buffers are overwritten during a call).
+   */
+  readsInPlace(array: TypedArray): boolean {
+    const at = this.addressOf(array);
+    return at >= 0 && (at + array.byteLength <= this.start || at >= this.end);
+  }
+
   /** Bytes handed out so far. */
   get used(): number {
     return this.top - this.start;

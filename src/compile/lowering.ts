@@ -44,6 +44,8 @@ export interface StepView<A = unknown> {
   resident(j: number): boolean;
   /** Whether input j is a parameter (a leaf tensor from outside that requires grad). */
   isParameter(j: number): boolean;
+  /** Whether the plan runs a backward pass (false for a forward-only plan, an evaluation's). */
+  readonly trains: boolean;
   /** The products' shared packing and scratch area, made at least `bytes` long. */
   workspace(bytes: number): Workspace;
 }
@@ -519,8 +521,9 @@ const gather: Lowering<GatherAttrs> = (view) => {
   const { axis } = view.tracedAttrs;
   const shape = view.inputShapes[0]!;
   const axisView = blockView(shape, [axis])!;
-  // An embedding table (a parameter) moves into the arena, so that the optimiser updates its rows in place.
-  if (view.isParameter(0)) view.resident(0);
+  // An embedding table (a parameter) moves into the arena, so that the optimiser updates its rows in place; a
+  // forward-only plan reads it where it is (its rows are copied out one by one either way).
+  if (view.isParameter(0) && view.trains) view.resident(0);
   // Each call's indices are copied into the arena too (once, by the forward; the backward reads that copy), so
   // that the backend's row kernels run there in place.
   const resident =

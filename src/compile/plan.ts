@@ -190,6 +190,11 @@ export class Plan {
    * Whether value v's data will be in the arena during a call (kernels may then run on it in place): a value
    * computed here is, and a tensor from outside gets a copy in the arena, refreshed each time it is bound.
    */
+  /** Whether the plan runs a backward pass (a training step's) rather than only a forward one. */
+  private get trains(): boolean {
+    return this.trace.backward !== null;
+  }
+
   private makeResident(v: number): boolean {
     if (this.arena === null) return false;
     const value = this.trace.values[v]!;
@@ -227,6 +232,7 @@ export class Plan {
       arena: this.arena,
       resident: (j) => this.makeResident(step.inputs[j]!),
       isParameter: (j) => values[step.inputs[j]!]!.parameter,
+      trains: this.trains,
       workspace: (bytes) => {
         workspace.bytes = Math.max(workspace.bytes, bytes);
         return workspace;
@@ -428,9 +434,17 @@ export class Plan {
         else {
           this.reads[v] = mirror;
           if (t._data !== mirror._data) {
-            mirror._data.set(t._data.length === mirror.size ? t._data : t._data.subarray(0, mirror.size));
-            // A parameter moves into the arena: the optimiser then updates it there, and nothing is copied.
-            if (value.parameter && t._data.length === mirror.size) t._data = mirror._data;
+            const whole = t._data.length === mirror.size && t._data.constructor === mirror._data.constructor;
+            if (value.parameter && whole && this.arena!.readsInPlace(t._data)) {
+              // Already where the kernels reach it (another plan's region of the shared memory): read in
+              // place, and left there, so that plans of several signatures take turns without copies.
+              this.reads[v] = t;
+            } else {
+              mirror._data.set(t._data.length === mirror.size ? t._data : t._data.subarray(0, mirror.size));
+              // A parameter moves into the arena: the optimiser then updates it there, and nothing is copied.
+              // Not for a plan without backward (an evaluation's): it would only take it from a training plan.
+              if (value.parameter && whole && this.trains) t._data = mirror._data;
+            }
           }
         }
       } else if (t !== this.tensors[v]) {

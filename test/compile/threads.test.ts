@@ -1,12 +1,13 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi, type MockInstance } from "vitest";
 import {
   compile,
   crossEntropy,
   getThreads,
   mseLoss,
   nn,
+  noGrad,
   randn,
   seed,
   setThreads,
@@ -37,6 +38,8 @@ afterEach(() => {
 interface Setup {
   parameters: Tensor[];
   step: (s: number) => number;
+  /** The network's logits for some windows' ids (forward only, without recording). */
+  forward?: (ids: Int32Array) => Tensor;
 }
 
 function losses(setup: Setup, steps: number, from = 0): number[] {
@@ -73,6 +76,7 @@ function windowNetwork(compiled: boolean, batch = 40): Setup {
       const targets = Int32Array.from({ length: batch }, (_, i) => (i * 5 + s) % 9);
       return run(ids, targets).item();
     },
+    forward: (ids) => output.forward(hidden.forward(embedding.forward(ids).reshape([-1, 50])).tanh()),
   };
 }
 
@@ -98,6 +102,32 @@ function mlp64(compiled: boolean): Setup {
   };
   const run = compiled ? compile(body) : body;
   return { parameters, step: (s) => run(inputs[s % 4]!, targets[s % 4]!).item() };
+}
+
+/**
+ * A training step of another batch size over the same parameters, compiled (for `compiled`'s network) and eager
+ * (for `eager`'s), through each network's parameters: returns a step function that runs both and tells whether
+ * their losses agree to the bit.
+ */
+function windowNetworkStep(compiled: Setup, eager: Setup, batch: number): (s: number) => boolean {
+  const make = (setup: Setup, compileIt: boolean) => {
+    const optimizer = new nn.SGD(setup.parameters, { lr: 0.05 });
+    const body = (ids: Int32Array, targets: Int32Array) => {
+      const loss = crossEntropy(setup.forward!(ids), targets);
+      optimizer.zeroGrad();
+      loss.backward();
+      optimizer.step();
+      return loss;
+    };
+    return compileIt ? compile(body) : body;
+  };
+  const a = make(compiled, true);
+  const b = make(eager, false);
+  return (s) => {
+    const ids = Int32Array.from({ length: batch * 5 }, (_, i) => (i * 29 + s * 7) % 500);
+    const targets = Int32Array.from({ length: batch }, (_, i) => (i * 3 + s) % 9);
+    return a(ids, targets).item() === b(ids, targets).item();
+  };
 }
 
 describe.skipIf(!threadsAvailable())("compiled steps whose products split across threads", () => {
@@ -219,6 +249,37 @@ describe.skipIf(!threadsAvailable())("compiled steps whose products split across
     for (let s = 5; s < 8; s++) expect(compiled.step(s)).toBe(eager.step(s));
     expect(rows).toHaveBeenCalled();
     expect(copied.mock.calls.length).toBe(3 * 6); // the eager run's products only
+    expect(parameterValues(compiled)).toEqual(parameterValues(eager));
+  });
+
+  it("plans of other signatures read the parameters where the first keeps them: no move, no copy; same bits", () => {
+    wasmThresholds.threadFlops = wasmThresholds.threadFlopsInPlace = 0;
+    setThreads(2);
+    const eager = windowNetwork(false, 40);
+    const compiled = windowNetwork(true, 40);
+    const pool = threadPool()!;
+    for (let s = 0; s < 3; s++) expect(compiled.step(s)).toBe(eager.step(s));
+    const homes = compiled.parameters.map((p) => p.data);
+    expect(homes.every((data) => kernelsOf(data) === pool.kernels)).toBe(true);
+    // A forward-only plan (an evaluation's) and a training plan of another batch size, interleaved with the
+    // first plan's steps: each reads the parameters in place, where the first plan moved them.
+    const predict = compile((ids: Int32Array) => noGrad(() => compiled.forward!(ids)));
+    const other = windowNetworkStep(compiled, eager, 24);
+    const ids = Int32Array.from({ length: 64 * 5 }, (_, i) => (i * 13) % 500);
+    let copies: MockInstance | null = null;
+    for (let s = 3; s < 9; s++) {
+      // After the first calls (the other signatures' traces, eager ops that copy into WebAssembly memory):
+      if (s === 4) copies = vi.spyOn(Float32Array.prototype, "set");
+      expect(compiled.step(s)).toBe(eager.step(s));
+      expect(Array.from(predict(ids).data)).toEqual(Array.from(noGrad(() => eager.forward!(ids)).data));
+      expect(other(s)).toBe(true);
+      expect(compiled.parameters.map((p) => p.data)).toEqual(homes);
+      expect(compiled.parameters.every((p, i) => p.data === homes[i])).toBe(true);
+    }
+    expect(predict.stats).toEqual({ traces: 1, replays: 5, eager: 0 });
+    // Binding a parameter copied nothing: no `set` from a parameter's array (into another plan's memory).
+    expect(copies!.mock.calls.length).toBeGreaterThan(0);
+    expect(copies!.mock.calls.filter(([source]) => homes.includes(source as Float32Array))).toEqual([]);
     expect(parameterValues(compiled)).toEqual(parameterValues(eager));
   });
 
