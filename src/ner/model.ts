@@ -30,6 +30,8 @@ import { Random } from "../tensor/random.js";
 import { concat, reshape, squeeze } from "../ops/index.js";
 import { zeros as zerosTensor } from "../tensor/creation.js";
 import { noGrad } from "../autograd/mode.js";
+import { compile, type CompiledFunction } from "../compile/compile.js";
+import type { TypedArray } from "../tensor/dtype.js";
 import { Module } from "../nn/module.js";
 import { Dropout, Embedding, HardTanh, Linear, ReLU, Sigmoid, Tanh } from "../nn/layers.js";
 import { glorotUniform, normal, zeros } from "../nn/init.js";
@@ -215,6 +217,14 @@ export class WindowModel extends Module<[Int32Array, Int32Array, (readonly Int32
   readonly featureEmbeddings: Embedding[];
   /** The CRF's scores for the sentence objective (null for the window objective). */
   readonly crf: CrfParameters | null;
+  /** The compiled forward pass of {@link WindowModel.predictLogitsPadded} and its id buffers (made on first use). */
+  private paddedPrediction: {
+    readonly capacity: number;
+    readonly words: Int32Array;
+    readonly casing: Int32Array;
+    readonly features: Int32Array[];
+    readonly run: CompiledFunction<[Int32Array, Int32Array, Int32Array[]], Tensor>;
+  } | null = null;
   /** Dropout on the concatenated window x. */
   readonly inputDropoutLayer: Dropout;
   /** The hidden layer z = Wx + b. */
@@ -361,6 +371,67 @@ export class WindowModel extends Module<[Int32Array, Int32Array, (readonly Int32
     this.train(false);
     try {
       return noGrad(() => this.forward(words, casing, features));
+    } finally {
+      this.train(wasTraining);
+    }
+  }
+
+  /**
+   * The logits of some windows, as {@link WindowModel.predictLogits} gives them (flat: `rows` × tags, or `rows`
+   * scores for the binary classifier), computed by a compiled plan (see `compile`) over a fixed chunk of
+   * `capacity` windows: the ids are copied into buffers of that many windows, the rest padded with id 0, so
+   * that every call replays one plan. Nothing is allocated per op, and the parameters are read where a
+   * training step's plan keeps them. For scoring many windows a chunk at a time (a dev set after each epoch);
+   * where the forward pass cannot be compiled it runs eagerly. The values are predictLogits' to the bit where
+   * its products run the same kernels: always for the window network's sizes; a product of fewer than
+   * `wasmThresholds.matmulFlops` multiply-adds (a tiny model's, on very few windows) runs in JavaScript eagerly,
+   * which rounds otherwise, while the plan's products have `capacity` rows.
+   */
+  predictLogitsPadded(
+    words: Int32Array,
+    casing: Int32Array,
+    features: readonly Int32Array[],
+    capacity: number,
+  ): TypedArray {
+    const width = this.width;
+    const rows = words.length / width;
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      throw new ValueError(`WindowModel: the chunk capacity must be a positive integer, got ${capacity}`);
+    }
+    const fits =
+      Number.isInteger(rows) &&
+      rows >= 1 &&
+      rows <= capacity &&
+      (this.casingEmbedding === null || casing.length === words.length) &&
+      features.length === this.featureEmbeddings.length &&
+      features.every((ids) => ids.length === words.length);
+    // Anything else gets predictLogits' own error (or, for more rows than a chunk, its result).
+    if (!fits) return this.predictLogits(words, casing, features).data;
+    let state = this.paddedPrediction;
+    if (state === null || state.capacity !== capacity) {
+      const size = capacity * width;
+      state = {
+        capacity,
+        words: new Int32Array(size),
+        casing: new Int32Array(this.casingEmbedding === null ? 0 : size),
+        features: this.featureEmbeddings.map(() => new Int32Array(size)),
+        run: compile((w: Int32Array, c: Int32Array, f: Int32Array[]) => this.forward(w, c, f)),
+      };
+      this.paddedPrediction = state;
+    }
+    const n = words.length;
+    const pad = (into: Int32Array, from: Int32Array): void => {
+      into.set(from);
+      into.fill(0, n);
+    };
+    pad(state.words, words);
+    if (this.casingEmbedding !== null) pad(state.casing, casing);
+    features.forEach((ids, i) => pad(state.features[i]!, ids));
+    const wasTraining = this.training;
+    this.train(false);
+    try {
+      const logits = noGrad(() => state.run(state.words, state.casing, state.features)).data;
+      return logits.subarray(0, (logits.length / capacity) * rows);
     } finally {
       this.train(wasTraining);
     }

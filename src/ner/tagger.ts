@@ -13,7 +13,7 @@
 import { FormatError, ValueError } from "../errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import { VERSION } from "../version.js";
-import { parse, serialize } from "../nn/safetensors.js";
+import { parse, serialize, serializeParts } from "../nn/safetensors.js";
 import { checkFiniteWeights, checkModelConfigSizes, checkWeightsFitConfig } from "./model-config.js";
 import type { FiniteWeightsOptions } from "./model-config.js";
 import { WindowModel, windowModelConfig, type WindowModelConfig } from "./model.js";
@@ -153,7 +153,9 @@ export interface SentencePrediction {
 /**
  * Windows scored per forward pass when predicting a large set: memory holds the activations of this many
  * windows (and the scores of the sentences they belong to). Each window's scores do not depend on the others
- * in its pass, so any size gives the same predictions, bit for bit.
+ * in its pass, so any size gives the same predictions, bit for bit, as long as the products run the same
+ * kernels: eagerly, one of fewer than `wasmThresholds.matmulFlops` (512) multiply-adds runs in JavaScript,
+ * which rounds otherwise (a tiny model's output layer on a pass of very few windows).
  */
 const PREDICTION_CHUNK = 512;
 
@@ -212,8 +214,22 @@ export function tokenWindowSource(windows: TokenWindows): WindowRowSource {
   };
 }
 
+/**
+ * From this many windows on, {@link forEachPrediction} scores its chunks through a compiled plan
+ * ({@link WindowModel.predictLogitsPadded}): the plan takes a trace and some planning once, and saves the
+ * allocation of every op's output in each chunk after (a dev set's 50,000 windows allocated about 250 MB of
+ * short-lived arrays a pass, which the C allocator then kept).
+ */
+const COMPILED_PREDICTION_WINDOWS = 4 * PREDICTION_CHUNK;
+
 /** How {@link forEachPrediction} decodes scores into tags. */
 export interface PredictionOptions {
+  /**
+   * Score a large set of windows (2,048 or more) through a compiled forward pass, a fixed chunk at a time
+   * (default true; the same scores, see {@link WindowModel.predictLogitsPadded}). `false` runs each chunk's
+   * ops eagerly.
+   */
+  compile?: boolean;
   /** "greedy" (argmax per token) or "viterbi" (the best sequence `transitions` allows). */
   decoding: Decoding;
   /** The transitions the training scheme allows (null: any). */
@@ -250,6 +266,8 @@ export function forEachPrediction(
         };
   const { offsets } = source;
   const sentenceCount = offsets.length - 1;
+  // Many chunks: each through one compiled plan (a chunk padded to full size), which allocates nothing per op.
+  const compiled = options.compile !== false && source.count >= COMPILED_PREDICTION_WINDOWS;
   let scores = new Float64Array(PREDICTION_CHUNK * size);
   for (let from = 0; from < sentenceCount;) {
     // Whole sentences up to a chunk's windows (at least one sentence).
@@ -261,7 +279,9 @@ export function forEachPrediction(
     for (let done = 0; done < total; done += PREDICTION_CHUNK) {
       const rows = Math.min(PREDICTION_CHUNK, total - done);
       const ids = source.rows(base + done, rows);
-      const logits = model.predictLogits(ids.words, ids.casing, ids.features).data;
+      const logits = compiled
+        ? model.predictLogitsPadded(ids.words, ids.casing, ids.features, PREDICTION_CHUNK)
+        : model.predictLogits(ids.words, ids.casing, ids.features).data;
       if (binary || crf !== null) scores.set(logits, done * size);
       else scores.set(logSoftmaxRows(logits, rows, size), done * size);
     }
@@ -318,12 +338,17 @@ export function predictWindows(
   return out;
 }
 
-/** FNV-1a (32-bit) of some bytes, as 8 hex digits: a cheap check that two files belong together. */
-export function checksumOf(bytes: Uint8Array): string {
+/**
+ * FNV-1a (32-bit) of some bytes (or of pieces of bytes one after the other), as 8 hex digits: a cheap check
+ * that two files belong together.
+ */
+export function checksumOf(bytes: Uint8Array | readonly Uint8Array[]): string {
   let hash = 0x811c9dc5;
-  for (let i = 0; i < bytes.length; i++) {
-    hash ^= bytes[i]!;
-    hash = Math.imul(hash, 0x01000193);
+  for (const piece of bytes instanceof Uint8Array ? [bytes] : bytes) {
+    for (let i = 0; i < piece.length; i++) {
+      hash ^= piece[i]!;
+      hash = Math.imul(hash, 0x01000193);
+    }
   }
   return `fnv1a32:${(hash >>> 0).toString(16).padStart(8, "0")}`;
 }
@@ -527,8 +552,27 @@ export class NerTagger {
     /** `config` as an object. */
     configObject: NerModelConfig;
   } {
-    const weights = serialize(this.model.stateDict(), { format: NER_MODEL_FORMAT });
-    const configObject: NerModelConfig = {
+    const weights = serialize(this.model, { format: NER_MODEL_FORMAT });
+    const configObject = this.configObject(checksumOf(weights));
+    return { config: JSON.stringify(configObject, null, 2) + "\n", weights, configObject };
+  }
+
+  /**
+   * {@link NerTagger.toBytes} with `model.safetensors` in pieces (see `serializeParts`): the weights' bytes are
+   * views of the model's parameters, not a copy, so they must be written before the model trains on.
+   */
+  toParts(): {
+    /** `model.safetensors`' bytes in pieces, in order. */
+    weights: Uint8Array[];
+    /** `config.json` as an object. */
+    configObject: NerModelConfig;
+  } {
+    const weights = serializeParts(this.model, { format: NER_MODEL_FORMAT });
+    return { weights, configObject: this.configObject(checksumOf(weights)) };
+  }
+
+  private configObject(checksum: string): NerModelConfig {
+    return {
       format: NER_MODEL_FORMAT,
       version: NER_MODEL_VERSION,
       chainrule: VERSION,
@@ -540,10 +584,9 @@ export class NerTagger {
       trainingScheme: this.trainingScheme,
       binary: this.binary,
       decoding: this.decoding,
-      weights: { file: MODEL_WEIGHTS_FILE, checksum: checksumOf(weights) },
+      weights: { file: MODEL_WEIGHTS_FILE, checksum },
       ...(this.training !== undefined ? { training: this.training } : {}),
     };
-    return { config: JSON.stringify(configObject, null, 2) + "\n", weights, configObject };
   }
 
   /** The entity types the tagger can find. */
@@ -584,8 +627,14 @@ export class NerTagger {
   forEachPrediction(
     source: WindowRowSource,
     each: (prediction: SentencePrediction, sentence: number) => void,
+    options: { compile?: boolean } = {},
   ): void {
-    forEachPrediction(this.model, source, { decoding: this.decoding, transitions: this.transitions }, each);
+    forEachPrediction(
+      this.model,
+      source,
+      { decoding: this.decoding, transitions: this.transitions, compile: options.compile },
+      each,
+    );
   }
 
   /** The tags of one predicted sentence in `scheme` (default IOB2), as {@link NerTagger.tagSentences} gives them. */

@@ -42,6 +42,7 @@ export { fingerprintSentences } from "./train/prepare.js";
 export { BinaryScoreCounter, binaryScores, evaluateTagger, evaluateCorpus } from "./train/evaluate.js";
 export {
   checkpointToBytes,
+  checkpointToParts,
   checkpointFromBytes,
   type TrainingCheckpoint,
   type CheckpointState,
@@ -93,7 +94,9 @@ function evaluateDev(
   const started = now();
   const dev =
     run.dev !== null && run.devWindows !== null && run.dev.sentenceCount > 0
-      ? evaluateCorpus(evaluationTagger, run.dev, run.devScheme, run.devWindows)
+      ? evaluateCorpus(evaluationTagger, run.dev, run.devScheme, run.devWindows, {
+          compile: run.options.compile,
+        })
       : null;
   return { dev, seconds: (now() - started) / 1000 };
 }

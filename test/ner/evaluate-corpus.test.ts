@@ -1,12 +1,14 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { wasmThresholds } from "../../src/index.js";
 import "../../src/ner/index.js";
 import { readConllFile } from "../../src/ner/conll-node.js";
 import type { ConllSentence } from "../../src/ner/conll.js";
 import { CompactCorpus } from "../../src/ner/conll-compact.js";
 import { tokenWindowSource, type SentencePrediction } from "../../src/ner/tagger.js";
 import { corpusWindows } from "../../src/ner/train/prepare.js";
+import type { CompileStats } from "../../src/compile/compile.js";
 import {
   evaluateCorpus,
   evaluateTagger,
@@ -65,6 +67,45 @@ describe("evaluateCorpus and forEachPrediction (a dev set scored a chunk of wind
           tagger.tagSentences([corpus.tokensOf(s)], { scheme: "IOB1" })[0],
         );
       });
+    });
+  }
+
+  for (const [name, extra] of configurations) {
+    it(`scores a large set through a compiled forward pass, as eagerly to the bit: ${name}`, async () => {
+      const { tagger } = await trainNer({ train }, { ...small, ...extra });
+      // Every product in WebAssembly: eagerly, a chunk of few rows would otherwise run its output layer's
+      // small product in JavaScript (another rounding), where the plan's product has the full chunk's rows.
+      const threshold = wasmThresholds.matmulFlops;
+      wasmThresholds.matmulFlops = 0;
+      onTestFinished(() => {
+        wasmThresholds.matmulFlops = threshold;
+      });
+      const corpus = CompactCorpus.fromSentences([...dev, ...dev]);
+      const windows = corpusWindows(corpus, tagger.vocabulary, tagger.model.config, null);
+      expect(windows.count).toBeGreaterThanOrEqual(2048); // compiled from 4 chunks of 512 windows on
+      const run = (compile: boolean): SentencePrediction[] => {
+        const out: SentencePrediction[] = [];
+        tagger.forEachPrediction(tokenWindowSource(windows), (prediction) => out.push(prediction), {
+          compile,
+        });
+        return out;
+      };
+      const eager = run(false);
+      const model = tagger.model as unknown as { paddedPrediction: { run: { stats: CompileStats } } | null };
+      expect(model.paddedPrediction).toBeNull();
+      const compiled = run(true);
+      const { stats } = model.paddedPrediction!.run;
+      expect(stats.traces).toBe(1);
+      expect(stats.replays).toBeGreaterThan(3);
+      expect(stats.eager).toBe(0);
+      expect(compiled).toEqual(eager);
+      expect(evaluateCorpus(tagger, corpus, "IOB1", windows)).toEqual(
+        evaluateCorpus(tagger, corpus, "IOB1", windows, { compile: false }),
+      );
+      // The model is left in its mode (training here: trainNer's tagger is in evaluation mode, so flip it).
+      tagger.model.train(true);
+      expect(run(true)).toEqual(eager);
+      expect(tagger.model.training).toBe(true);
     });
   }
 

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { Random, ValueError, tanh } from "../../src/index.js";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Random, ValueError, tanh, wasmThresholds } from "../../src/index.js";
 import { WindowModel, windowModelConfig, ACTIVATIONS } from "../../src/ner/model.js";
 import { CASING_CLASSES } from "../../src/ner/features.js";
 import type { TokenFeatureConfig } from "../../src/ner/char-features.js";
@@ -226,6 +226,93 @@ describe("WindowModel with token features", () => {
       /10 word ids but 5 ids of token feature 1 \(shape\)/,
     );
     expect(() => small({ features: [features[0]!, features[0]!] })).toThrow(/appears twice/);
+  });
+});
+
+describe("WindowModel.predictLogitsPadded (a chunk of windows through one compiled plan)", () => {
+  // A product of fewer than wasmThresholds.matmulFlops multiply-adds runs in JavaScript eagerly (rounding
+  // otherwise than the WebAssembly kernel), and a plan's products have the chunk's rows: with every product
+  // in WebAssembly, both paths run the same kernels and must agree to the bit.
+  const threshold = wasmThresholds.matmulFlops;
+  beforeEach(() => {
+    wasmThresholds.matmulFlops = 0;
+  });
+  afterEach(() => {
+    wasmThresholds.matmulFlops = threshold;
+  });
+  const features: TokenFeatureConfig[] = [
+    { kind: "suffix", length: 2, dimension: 3, values: ["is", "ce"] },
+    { kind: "shape", length: 8, dimension: 2, values: ["Xxx", "xx"] },
+  ];
+  /** `rows` random windows: word, casing and the two feature id matrices. */
+  function windows(rows: number, seed: number): [Int32Array, Int32Array, Int32Array[]] {
+    const random = new Random(seed);
+    const ids = (bound: number) =>
+      Int32Array.from({ length: rows * 5 }, () => Math.floor(random.uniform() * bound));
+    return [ids(10), ids(CASING_CLASSES.length), [ids(4), ids(4)]];
+  }
+  const stats = (model: WindowModel) =>
+    (model as unknown as { paddedPrediction: { run: { stats: { traces: number; replays: number } } } })
+      .paddedPrediction.run.stats;
+
+  for (const [name, options] of [
+    ["softmax", { features }],
+    ["binary", { features, binary: true }],
+    ["no casing vectors, no features", { casingDimension: 0 }],
+  ] as const) {
+    it(`gives predictLogits' values, to the bit, for any number of rows up to the chunk: ${name}`, () => {
+      const model = small(options, 3);
+      for (const [rows, seed] of [
+        [16, 1],
+        [1, 2],
+        [7, 3],
+        [16, 4],
+        [9, 5],
+      ] as const) {
+        const [w, c, f] = windows(rows, seed);
+        const given = "features" in options ? f : [];
+        const expected = model.predictLogits(w, c, given).data;
+        const got = model.predictLogitsPadded(w, c, given, 16);
+        expect(got.length).toBe(expected.length);
+        expect(Array.from(got)).toEqual(Array.from(expected));
+      }
+      expect(stats(model)).toEqual({ traces: 1, replays: 4, eager: 0 });
+      // More rows than a chunk: predictLogits itself.
+      const [w, c, f] = windows(20, 6);
+      const given = "features" in options ? f : [];
+      expect(Array.from(model.predictLogitsPadded(w, c, given, 16))).toEqual(
+        Array.from(model.predictLogits(w, c, given).data),
+      );
+    });
+  }
+
+  it("follows the parameters as they change, and leaves the model in its mode", () => {
+    const model = small({ features, dropout: 0.5 }, 4);
+    const [w, c, f] = windows(5, 7);
+    model.predictLogitsPadded(w, c, f, 8);
+    model.hidden.weight.data.fill(0.25);
+    model.train(true);
+    expect(Array.from(model.predictLogitsPadded(w, c, f, 8))).toEqual(
+      Array.from(model.predictLogits(w, c, f).data),
+    );
+    expect(model.training).toBe(true);
+  });
+
+  it("checks its input as predictLogits does", () => {
+    const model = small({ features });
+    const [w, c, f] = windows(4, 8);
+    expect(() => model.predictLogitsPadded(w, c, [f[0]!], 8)).toThrow(/2 token features but 1 id matrices/);
+    expect(() => model.predictLogitsPadded(w, c.slice(1), f, 8)).toThrow(/20 word ids but 19 casing ids/);
+    expect(() => model.predictLogitsPadded(w.slice(1), c, f, 8)).toThrow(/windows of 5 word ids, got 19/);
+    expect(() =>
+      model.predictLogitsPadded(
+        Int32Array.from([0, 0, 99, 0, 0]),
+        c.slice(0, 5),
+        [f[0]!.slice(0, 5), f[1]!.slice(0, 5)],
+        8,
+      ),
+    ).toThrow(/99/);
+    expect(() => model.predictLogitsPadded(w, c, f, 0)).toThrow(/chunk capacity must be a positive integer/);
   });
 });
 

@@ -95,24 +95,33 @@ export function evaluateCorpus(
   corpus: CompactCorpus,
   scheme: TagScheme = tagger.scheme,
   windows: TokenWindows = corpusWindows(corpus, tagger.vocabulary, tagger.model.config, null),
+  options: { compile?: boolean } = {},
 ): DevScores {
   const { offsets, tagIds } = corpus;
   const source = tokenWindowSource(windows);
   if (tagger.binary !== null) {
     const positive = corpus.tagTable.map((tag) => typeOf(tag) === tagger.binary);
     const counter = new BinaryScoreCounter();
-    tagger.forEachPrediction(source, (prediction, s) => {
-      const first = offsets[s]!;
-      for (let t = 0; t < prediction.ids.length; t++) {
-        counter.add(positive[tagIds[first + t]!]!, prediction.ids[t] === 1);
-      }
-    });
+    tagger.forEachPrediction(
+      source,
+      (prediction, s) => {
+        const first = offsets[s]!;
+        for (let t = 0; t < prediction.ids.length; t++) {
+          counter.add(positive[tagIds[first + t]!]!, prediction.ids[t] === 1);
+        }
+      },
+      options,
+    );
     return counter.scores();
   }
   const counter = new ConllevalCounter({ scheme });
-  tagger.forEachPrediction(source, (prediction, s) => {
-    counter.addSentence(corpus.tagsOf(s), tagger.tagsOfPrediction(prediction, scheme), corpus.tokensOf(s));
-  });
+  tagger.forEachPrediction(
+    source,
+    (prediction, s) => {
+      counter.addSentence(corpus.tagsOf(s), tagger.tagsOfPrediction(prediction, scheme), corpus.tokensOf(s));
+    },
+    options,
+  );
   const result = counter.result();
   return { precision: result.precision, recall: result.recall, f1: result.f1, accuracy: result.accuracy };
 }
