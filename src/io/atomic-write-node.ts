@@ -9,12 +9,13 @@ import { basename, dirname, join } from "node:path";
 
 /**
  * Writes `data` to `path` atomically: a temporary file in the same folder, flushed, then renamed over `path`.
- * `data` may also be an async iterable of pieces (text made as it is written): an error while making them
- * leaves the old file in place, as any other error does.
+ * `data` may also be pieces written one after the other: a list of byte arrays (a file's parts, see
+ * `serializeParts`), or an async iterable (text made as it is written). An error while making them leaves the
+ * old file in place, as any other error does.
  */
 export async function writeFileAtomic(
   path: string,
-  data: string | Uint8Array | AsyncIterable<string | Uint8Array>,
+  data: string | Uint8Array | readonly Uint8Array[] | AsyncIterable<string | Uint8Array>,
 ): Promise<void> {
   const unique = `${process.pid}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 10)}`;
   const temporary = join(dirname(path), `.${basename(path)}.${unique}.tmp`);

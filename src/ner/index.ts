@@ -143,6 +143,7 @@ export {
   evaluateCorpus,
   TrainingInterrupted,
   checkpointToBytes,
+  checkpointToParts,
   checkpointFromBytes,
   OPTIMIZERS,
   type OptimizerName,

@@ -24,7 +24,7 @@ const STAGED_WEIGHTS = /^model\.[0-9a-f]{8}\.safetensors$/;
 const TEMPORARY_FILE = /^\..+\.(\d+)\.[0-9a-z]+\.[0-9a-z]+\.tmp$/;
 
 /** Puts `bytes` at `path` atomically, through a hard link to `source` (which holds them) when possible. */
-async function placeCopy(source: string, path: string, bytes: Uint8Array): Promise<void> {
+async function placeCopy(source: string, path: string, bytes: readonly Uint8Array[]): Promise<void> {
   const temporary = join(
     dirname(path),
     `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.link.tmp`,
@@ -38,9 +38,26 @@ async function placeCopy(source: string, path: string, bytes: Uint8Array): Promi
   }
 }
 
+/** Options of `saveNerModel` (and of `saveModelDirectoryAtomically`). */
+export interface SaveModelOptions {
+  /**
+   * Write the weights from views of the model's parameters instead of a copy of them (default false): less
+   * memory, but the model must not change until the save has finished (a training loop that awaits it).
+   */
+  viewWeights?: boolean;
+}
+
 /** Saves a tagger as a model directory (which must exist) so that a crash at any moment leaves a loadable model. */
-export async function saveModelDirectoryAtomically(directory: string, tagger: NerTagger): Promise<void> {
-  const { weights, configObject } = tagger.toBytes();
+export async function saveModelDirectoryAtomically(
+  directory: string,
+  tagger: NerTagger,
+  options: SaveModelOptions = {},
+): Promise<void> {
+  const { weights, configObject } = options.viewWeights
+    ? tagger.toParts()
+    : (({ weights: bytes, configObject: object }) => ({ weights: [bytes], configObject: object }))(
+        tagger.toBytes(),
+      );
   const checksum = configObject.weights.checksum;
   const staged = `model.${checksum.slice(checksum.indexOf(":") + 1)}.safetensors`;
   const configNaming = (file: string) =>

@@ -19,3 +19,4 @@ export {
 } from "./conll-node.js";
 export { readEmbeddingsFile, readEmbeddingsForVocabulary } from "./embeddings-node.js";
 export { NerTagger, saveNerModel, readNerModelFiles } from "./tagger-node.js";
+export type { SaveModelOptions } from "./model-directory-node.js";

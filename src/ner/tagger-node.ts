@@ -7,7 +7,7 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ValueError } from "../errors.js";
-import { saveModelDirectoryAtomically } from "./model-directory-node.js";
+import { saveModelDirectoryAtomically, type SaveModelOptions } from "./model-directory-node.js";
 import type { FiniteWeightsOptions } from "./model-config.js";
 import { MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, NerTagger as BrowserNerTagger } from "./tagger.js";
 
@@ -31,11 +31,17 @@ export class NerTagger extends BrowserNerTagger {
 
 /**
  * Saves a tagger as a model directory (created if needed), atomically as a whole: a crash at any moment
- * leaves the previous model or the new one (see `model-directory-node.ts`).
+ * leaves the previous model or the new one (see `model-directory-node.ts`). With `{ viewWeights: true }` the
+ * weights are written from the parameters themselves, without a copy: the model must then not change until
+ * the returned promise settles.
  */
-export async function saveNerModel(directory: string, tagger: BrowserNerTagger): Promise<void> {
+export async function saveNerModel(
+  directory: string,
+  tagger: BrowserNerTagger,
+  options: SaveModelOptions = {},
+): Promise<void> {
   await mkdir(directory, { recursive: true });
-  await saveModelDirectoryAtomically(directory, tagger);
+  await saveModelDirectoryAtomically(directory, tagger, options);
 }
 
 /** Reads the two files of a model directory; a missing file is a clear error naming it. */

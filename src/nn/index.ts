@@ -12,7 +12,14 @@ import { installTensorMethods } from "../autograd/tensor-methods.js";
 installTensorMethods();
 // Naming the type keeps the methods' declarations in this entry point's .d.ts, so `t.add(u)` type-checks.
 export type { TensorMethods } from "../autograd/tensor-type.js";
-export { Module, Sequential, type AnyModule, type TensorMap, type LoadStateDictOptions } from "./module.js";
+export {
+  Module,
+  Sequential,
+  type AnyModule,
+  type TensorMap,
+  type LoadStateDictOptions,
+  type StateDictOptions,
+} from "./module.js";
 export {
   Linear,
   Embedding,
@@ -70,6 +77,7 @@ export {
 export {
   parse,
   serialize,
+  serializeParts,
   MAX_HEADER_LENGTH,
   type ParseOptions,
   type SerializeOptions,

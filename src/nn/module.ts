@@ -9,6 +9,15 @@ export type AnyModule = Module<unknown[], unknown>;
 /** Named tensors: what `stateDict()` returns and `loadStateDict()` and `serialize()` accept. */
 export type TensorMap = Record<string, Tensor> | ReadonlyMap<string, Tensor>;
 
+/** Options of `stateDict`. */
+export interface StateDictOptions {
+  /**
+   * With `true` (the default) each entry is a copy of its parameter; with `false` it is the parameter itself,
+   * which changes as the module trains (to write the weights out without copying them first).
+   */
+  copy?: boolean;
+}
+
 /** Options of `loadStateDict`. */
 export interface LoadStateDictOptions {
   /**
@@ -185,12 +194,14 @@ export abstract class Module<Input extends unknown[] = [Tensor], Output = Tensor
   /**
    * A copy of every parameter's values under its dotted name (tensors shared by several modules appear under
    * each name). The copies do not require grad and do not change when training goes on, so a state dict
-   * can be kept as a snapshot (say, of the best model so far) and saved with `safetensors.save`.
+   * can be kept as a snapshot (say, of the best model so far) and saved with `safetensors.save`. With
+   * `{ copy: false }` the entries are the parameters themselves (for writing them out at once).
    */
-  stateDict(): Record<string, Tensor> {
+  stateDict(options: StateDictOptions = {}): Record<string, Tensor> {
+    const copy = options.copy ?? true;
     const out: Record<string, Tensor> = {};
     for (const [name, p] of this.allNamedParameters()) {
-      out[name] = new Tensor(p.data.slice(), p.shape, p.dtype);
+      out[name] = copy ? new Tensor(p.data.slice(), p.shape, p.dtype) : p;
     }
     return out;
   }

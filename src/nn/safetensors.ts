@@ -432,17 +432,33 @@ function checkString(value: unknown, what: string): string {
   return value;
 }
 
-/**
- * Writes tensors (a record or Map of named tensors, or a module, whose `stateDict()` is written) and
- * optional string metadata as safetensors bytes. float32 → F32, float64 → F64, int32 → I32 (or I64).
- */
-export function serialize(
+/** A tensor to write: its name, dtype in the file and size of an element there. */
+interface WriteItem {
+  readonly key: Uint8Array;
+  readonly tensor: Tensor;
+  readonly dtype: string;
+  readonly info: DTypeInfo;
+}
+
+/** What serialize writes: the 8-byte length and header, then the items' data in order. */
+interface SafetensorsLayout {
+  readonly header: Uint8Array;
+  readonly items: readonly WriteItem[];
+  /** Bytes of the data section. */
+  readonly dataBytes: number;
+}
+
+function layoutOf(
   tensors: TensorMap | AnyModule,
-  metadata?: Record<string, string>,
-  options: SerializeOptions = {},
-): Uint8Array {
-  const where = "safetensors.serialize";
-  const named = tensorEntries(tensors instanceof Module ? tensors.stateDict() : tensors, where);
+  metadata: Record<string, string> | undefined,
+  options: SerializeOptions,
+  where: string,
+): SafetensorsLayout {
+  // A module's parameters are read, not copied: their bytes are copied (or viewed) once, where they are written.
+  const named = tensorEntries(
+    tensors instanceof Module ? tensors.stateDict({ copy: false }) : tensors,
+    where,
+  );
   const int64 = options.int64 ?? false;
   const wideNames = new Set(Array.isArray(int64) ? int64 : []);
   const items = named.map(([name, t]) => {
@@ -494,30 +510,76 @@ export function serialize(
   if (headerLength > MAX_HEADER_LENGTH) {
     throw new ValueError(`${where}: the header would be ${headerLength} bytes, above ${MAX_HEADER_LENGTH}`);
   }
-  const out = new Uint8Array(8 + headerLength + offset);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, headerLength, true);
-  out.set(json, 8);
-  out.fill(0x20, 8 + json.length, 8 + headerLength);
-  const littleEndian = isLittleEndianHost();
-  let at = 8 + headerLength;
-  for (const item of items) {
-    const data = item.tensor.data;
-    if (item.dtype === "I64") {
-      for (let i = 0; i < data.length; i++) {
-        view.setInt32(at + 8 * i, data[i]!, true);
-        view.setInt32(at + 8 * i + 4, data[i]! < 0 ? -1 : 0, true);
-      }
-    } else if (littleEndian) {
-      out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), at);
-    } else {
-      for (let i = 0; i < data.length; i++) {
-        if (item.dtype === "F32") view.setFloat32(at + 4 * i, data[i]!, true);
-        else if (item.dtype === "F64") view.setFloat64(at + 8 * i, data[i]!, true);
-        else view.setInt32(at + 4 * i, data[i]!, true);
-      }
+  const header = new Uint8Array(8 + headerLength);
+  new DataView(header.buffer).setUint32(0, headerLength, true);
+  header.set(json, 8);
+  header.fill(0x20, 8 + json.length);
+  return { header, items, dataBytes: offset };
+}
+
+/** Writes an item's data at `at` in `out` (little-endian, I64 widened). */
+function writeItem(item: WriteItem, out: Uint8Array, at: number): void {
+  const data = item.tensor.data;
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  if (item.dtype === "I64") {
+    for (let i = 0; i < data.length; i++) {
+      view.setInt32(at + 8 * i, data[i]!, true);
+      view.setInt32(at + 8 * i + 4, data[i]! < 0 ? -1 : 0, true);
     }
-    at += data.length * item.info.size;
+  } else if (isLittleEndianHost()) {
+    out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), at);
+  } else {
+    for (let i = 0; i < data.length; i++) {
+      if (item.dtype === "F32") view.setFloat32(at + 4 * i, data[i]!, true);
+      else if (item.dtype === "F64") view.setFloat64(at + 8 * i, data[i]!, true);
+      else view.setInt32(at + 4 * i, data[i]!, true);
+    }
+  }
+}
+
+/**
+ * Writes tensors (a record or Map of named tensors, or a module, whose `stateDict()` is written) and
+ * optional string metadata as safetensors bytes. float32 → F32, float64 → F64, int32 → I32 (or I64).
+ */
+export function serialize(
+  tensors: TensorMap | AnyModule,
+  metadata?: Record<string, string>,
+  options: SerializeOptions = {},
+): Uint8Array {
+  const { header, items, dataBytes } = layoutOf(tensors, metadata, options, "safetensors.serialize");
+  const out = new Uint8Array(header.length + dataBytes);
+  out.set(header);
+  let at = header.length;
+  for (const item of items) {
+    writeItem(item, out, at);
+    at += item.tensor.size * item.info.size;
   }
   return out;
+}
+
+/**
+ * The bytes {@link serialize} gives, as pieces in order (the header, then each tensor's data), without
+ * assembling them: a tensor whose bytes are the file's (float32, float64 or int32 written as I32, on a
+ * little-endian host) is a view of its data, not a copy. Written one after the other (a file handle's
+ * `writeFile` per piece, or `writeFileAtomic`), they make the same file, while memory holds no second copy
+ * of the weights. The views change with the tensors: write them before the tensors change.
+ */
+export function serializeParts(
+  tensors: TensorMap | AnyModule,
+  metadata?: Record<string, string>,
+  options: SerializeOptions = {},
+): Uint8Array[] {
+  const { header, items } = layoutOf(tensors, metadata, options, "safetensors.serializeParts");
+  const pieces = [header];
+  for (const item of items) {
+    const data = item.tensor.data;
+    if (item.dtype !== "I64" && isLittleEndianHost()) {
+      pieces.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    } else {
+      const bytes = new Uint8Array(item.tensor.size * item.info.size);
+      writeItem(item, bytes, 0);
+      pieces.push(bytes);
+    }
+  }
+  return pieces;
 }

@@ -39,6 +39,7 @@ const PUBLIC = [
   "checkWeightsFitConfig",
   "checkpointFromBytes",
   "checkpointToBytes",
+  "checkpointToParts",
   "conlleval",
   "convertTags",
   "copyWindowRows",

@@ -107,6 +107,15 @@ describe("NerTagger", () => {
           for (const name of Object.keys(a)) expect(b[name]!.data).toEqual(a[name]!.data);
           expect(copy.binary).toBe(t.binary);
         }
+        // Written from views of the parameters (the training CLI's way): the same two files, byte for byte.
+        const files = async (): Promise<[string, number[]]> => [
+          await readFile(join(directory, "config.json"), "utf8"),
+          Array.from(await readFile(join(directory, "model.safetensors"))),
+        ];
+        const copied = await files();
+        await saveNerModel(directory, t, { viewWeights: true });
+        expect(await files()).toEqual(copied);
+        expect(copied[1]).toEqual(Array.from(weights));
         const saved = JSON.parse(await readFile(join(directory, "config.json"), "utf8"));
         expect(saved).toMatchObject({
           format: "chainrule-ner",
@@ -170,6 +179,14 @@ describe("NerTagger", () => {
     // FNV-1a of the empty input is the offset basis 0x811c9dc5.
     expect(checksumOf(new Uint8Array(0))).toBe("fnv1a32:811c9dc5");
     expect(checksumOf(bytes)).not.toBe(checksumOf(Uint8Array.from([1, 2, 3, 5])));
+    // Of pieces: the checksum of their bytes one after the other, however they are cut.
+    const whole = checksumOf(bytes);
+    expect(checksumOf([bytes])).toBe(whole);
+    expect(checksumOf([bytes.subarray(0, 1), new Uint8Array(0), bytes.subarray(1)])).toBe(whole);
+    expect(checksumOf([])).toBe(checksumOf(new Uint8Array(0)));
+    const { configObject, weights } = tagger.toParts();
+    expect(configObject.weights.checksum).toBe(checksumOf(tagger.toBytes().weights));
+    expect(weights.length).toBeGreaterThan(1);
   });
 });
 

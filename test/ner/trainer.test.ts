@@ -12,6 +12,7 @@ import {
   binaryScores,
   checkpointFromBytes,
   checkpointToBytes,
+  checkpointToParts,
   TrainingInterrupted,
   resolveTrainingOptions,
   trainNer,
@@ -117,6 +118,9 @@ describe("trainNer", () => {
         trainNer(data, options, {
           onCheckpoint: (checkpoint: TrainingCheckpoint) => {
             saved = checkpointToBytes(checkpoint);
+            // The pieces the CLI writes are the same bytes.
+            const parts = checkpointToParts(checkpoint);
+            expect(Buffer.concat(parts).equals(Buffer.from(saved))).toBe(true);
             throw new Error("interrupted");
           },
         }),

@@ -373,6 +373,54 @@ describe("safetensors: property-based", () => {
     );
   });
 
+  it("serializeParts gives serialize's bytes in pieces, viewing the tensors' data rather than copying it", () => {
+    const int64 = fc.oneof(fc.boolean(), fc.constant(null));
+    fc.assert(
+      fc.property(filesArbitrary, int64, ([tensors, metadata], wide) => {
+        // Wide: every int32 tensor written as I64 (true), or only the first one by name (null).
+        const firstInt = Object.keys(tensors).find((name) => tensors[name]!.dtype === "int32");
+        const options = { int64: wide ?? (firstInt === undefined ? [] : [firstInt]) };
+        const bytes = serialize(tensors, metadata, options);
+        const parts = nn.serializeParts(tensors, metadata, options);
+        const joined = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+        parts.reduce((at, p) => (joined.set(p, at), at + p.length), 0);
+        expect(Array.from(joined)).toEqual(Array.from(bytes));
+        expect(parts.length).toBe(1 + Object.keys(tensors).length);
+        // A piece written as the tensor holds it (not widened to I64) is a view of its data.
+        for (const piece of parts.slice(1)) {
+          const owner = Object.values(tensors).find((t) => t.data.buffer === piece.buffer);
+          if (owner !== undefined) expect(piece.byteLength).toBe(owner.data.byteLength);
+        }
+        const widened = (name: string) =>
+          tensors[name]!.dtype === "int32" && (wide === true || (wide === null && name === firstInt));
+        const views = parts.filter((piece) =>
+          Object.values(tensors).some((t) => t.data.buffer === piece.buffer),
+        );
+        expect(views.length).toBe(Object.keys(tensors).filter((name) => !widened(name)).length);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("serializeParts of a module views its parameters; stateDict({ copy: false }) hands them out", () => {
+    seed(3);
+    const model = new nn.Linear(3, 2);
+    const [weight, bias] = model.parameters();
+    expect(model.stateDict({ copy: false })).toEqual({ weight, bias });
+    expect(model.stateDict({ copy: false })["weight"]).toBe(weight);
+    expect(model.stateDict()["weight"]).not.toBe(weight);
+    const parts = nn.serializeParts(model, { format: "pt" });
+    expect(
+      parts.slice(1).every((p) => p.buffer === weight!.data.buffer || p.buffer === bias!.data.buffer),
+    ).toBe(true);
+    const joined = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((at, p) => (joined.set(p, at), at + p.length), 0);
+    expect(Array.from(joined)).toEqual(Array.from(serialize(model, { format: "pt" })));
+    // The views follow the parameters.
+    weight!.data[0] = 42;
+    expect(parse(Uint8Array.from(parts.flatMap((p) => Array.from(p)))).tensors["weight"]!.data[0]).toBe(42);
+  });
+
   it("random bytes give a FormatError or a valid result, never a crash", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {

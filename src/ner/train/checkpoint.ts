@@ -7,7 +7,7 @@
  */
 import { ChainruleError, FormatError, quoteInput } from "../../errors.js";
 import type { Tensor } from "../../tensor/tensor.js";
-import { parse, serialize } from "../../nn/safetensors.js";
+import { parse, serialize, serializeParts } from "../../nn/safetensors.js";
 import { windowModelConfig, type WindowModelConfig } from "../model.js";
 import { TagSet, Vocabulary, type TagSetJSON, type VocabularyJSON } from "../vocab.js";
 import { checkTagScheme, type TagScheme } from "../tags.js";
@@ -109,6 +109,14 @@ export function makeCheckpoint(
 /** A checkpoint as safetensors bytes (the state as JSON in the metadata): browser-safe. */
 export function checkpointToBytes(checkpoint: TrainingCheckpoint): Uint8Array {
   return serialize(checkpoint.tensors, { state: JSON.stringify(checkpoint.state) });
+}
+
+/**
+ * {@link checkpointToBytes} in pieces (see `serializeParts`): the same bytes, the tensors' as views of the
+ * checkpoint's tensors rather than one more copy of every weight (a checkpoint holds the model twice).
+ */
+export function checkpointToParts(checkpoint: TrainingCheckpoint): Uint8Array[] {
+  return serializeParts(checkpoint.tensors, { state: JSON.stringify(checkpoint.state) });
 }
 
 // ---------------------------------------------------------------------------------------------------------

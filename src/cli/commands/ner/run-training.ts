@@ -16,7 +16,7 @@ import type { EmbeddingTable } from "../../../ner/embeddings.js";
 import { saveNerModel } from "../../../ner/tagger-node.js";
 import {
   TrainingInterrupted,
-  checkpointToBytes,
+  checkpointToParts,
   resolveTrainingOptions,
   trainNer,
   type EpochRecord,
@@ -151,7 +151,10 @@ export async function runTraining(args: RunTrainingArguments): Promise<NerTraini
       finished: boolean,
     ) => {
       if (out === null) return;
-      await guardWrite(`the model in ${out}`, () => saveNerModel(out, tagger));
+      await guardWrite(`the model in ${out}`, () =>
+        // Training waits for the save (an awaited hook), so the weights are written from the parameters.
+        saveNerModel(out, tagger, { viewWeights: true }),
+      );
       const card = join(out, "README.md");
       const text = modelCard({
         tagger,
@@ -190,7 +193,7 @@ export async function runTraining(args: RunTrainingArguments): Promise<NerTraini
           onCheckpoint: async (checkpoint) => {
             if (out === null) return;
             const path = join(out, CHECKPOINT_FILE);
-            await guardWrite(path, () => writeFileAtomic(path, checkpointToBytes(checkpoint)));
+            await guardWrite(path, () => writeFileAtomic(path, checkpointToParts(checkpoint)));
             saved = true;
           },
           onImprovement: async (tagger, record) => {
