@@ -4,7 +4,7 @@
  * They sit here, above the ops and the engine they call, rather than in tensor/tensor.ts, so that the tensor
  * layer imports nothing above it. TypeScript sees them on `Tensor` through declaration merging (tensor-type.ts);
  * `installTensorMethods()` puts them on `Tensor.prototype`. Every entry point of the package (index.ts, node.ts,
- * nn/index.ts, nn/node.ts, ner/index.ts, ner/node.ts, cli/main.ts) calls it, explicitly; calling it again does
+ * nn/index.ts, nn/node.ts, ner/index.ts, ner/node.ts, cli/program.ts) calls it, explicitly; calling it again does
  * nothing.
  */
 import { GraphError } from "../errors.js";

@@ -1,5 +1,5 @@
 import { vi } from "vitest";
-import { main } from "../../src/cli/main.js";
+import { main } from "../../src/cli/program.js";
 
 /** Runs the CLI in-process and captures what it prints. */
 export async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -7,7 +7,9 @@
  * live young objects take one or two. With a growth factor of 1 (set at run time; V8 reads it when the space
  * would grow) the space grows far later: one epoch of `ner train` on CoNLL-2003 peaked at 123 MB instead of
  * 160, at the same CPU time (a scavenge of a small space is as cheap as one of a big space, only more
- * frequent). It is not a hard limit: over ten epochs V8 still doubled the space twice.
+ * frequent). It is not a hard limit: over ten epochs V8 still doubled the space twice. The entry point
+ * (`cli/main.ts`) sets it for the `ner` commands before the tool's modules load, since loading them alone grew
+ * the space to 4 MB; the commands set it again, for a program that runs them through `program.ts`.
  */
 import { setFlagsFromString } from "node:v8";
 
