@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { keepYoungGenerationSmall } from "../../src/cli/commands/ner/memory.js";
+import { keepYoungGenerationSmall, youngGenerationKeeper } from "../../src/cli/commands/ner/memory.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -10,11 +10,24 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
  * The young generation's size (MB) in a fresh process after it kept 200,000 small arrays (objects that
  * survive scavenges, what makes V8 grow the space), with or without `keepYoungGenerationSmall` first.
  */
-function youngGenerationAfterSurvivors(keepSmall: boolean): number {
+function youngGenerationAfterSurvivors(
+  keepSmall: boolean,
+  worker: "none" | "started" | "kept" = "none",
+): number {
   const script = `
     import { getHeapSpaceStatistics } from "node:v8";
-    import { keepYoungGenerationSmall } from ${JSON.stringify(join(ROOT, "src/cli/commands/ner/memory.ts"))};
+    import { Worker } from "node:worker_threads";
+    import { keepYoungGenerationSmall, youngGenerationKeeper } from ${JSON.stringify(join(ROOT, "src/cli/commands/ner/memory.ts"))};
     if (${keepSmall}) keepYoungGenerationSmall();
+    let clock = 0;
+    const keeper = youngGenerationKeeper(() => clock);
+    if (${JSON.stringify(worker)} !== "none") {
+      const started = new Worker("0", { eval: true });
+      await new Promise((resolve) => started.on("exit", resolve));
+    }
+    // The training loop calls the keeper after each batch; a clock past its first interval makes it act.
+    clock = 250;
+    if (${JSON.stringify(worker)} === "kept") keeper();
     const kept = [];
     for (let i = 0; i < 200000; i++) kept.push([i, i + 1, i + 2]);
     const space = getHeapSpaceStatistics().find((s) => s.space_name === "new_space");
@@ -50,5 +63,28 @@ describe("keepYoungGenerationSmall (ner train)", () => {
     expect(small).toBeGreaterThan(0);
     expect(small).toBeLessThanOrEqual(4);
     expect(grown).toBeGreaterThan(small);
+  });
+
+  it("a worker thread's start undoes it, and youngGenerationKeeper sets it again", () => {
+    const undone = youngGenerationAfterSurvivors(true, "started");
+    const kept = youngGenerationAfterSurvivors(true, "kept");
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThanOrEqual(4);
+    expect(undone).toBeGreaterThan(kept);
+  });
+
+  it("youngGenerationKeeper acts 0.2 s after it is made, then after intervals that double", () => {
+    let clock = 1000;
+    const acted: number[] = [];
+    const keeper = youngGenerationKeeper(
+      () => clock,
+      () => acted.push(clock - 1000),
+    );
+    for (; clock <= 1000 + 6400; clock += 50) keeper();
+    expect(acted).toEqual([200, 600, 1400, 3000, 6200]);
+    // At most a minute apart, however long the run.
+    for (clock = 1_000_000; clock < 1_400_000; clock += 1000) keeper();
+    const gaps = acted.slice(-4).map((t, k, all) => (k === 0 ? 0 : t - all[k - 1]!));
+    expect(gaps.slice(1)).toEqual([60_000, 60_000, 60_000]);
   });
 });

@@ -37,7 +37,7 @@ import {
   guardWrite,
 } from "./output-directory.js";
 import { write } from "./shared.js";
-import { keepYoungGenerationSmall } from "./memory.js";
+import { keepYoungGenerationSmall, youngGenerationKeeper } from "./memory.js";
 
 export { CHECKPOINT_FILE };
 
@@ -116,6 +116,7 @@ function interruptionMessage(
 export async function runTraining(args: RunTrainingArguments): Promise<NerTrainingResult> {
   const { out, stream } = args;
   keepYoungGenerationSmall();
+  const keepSmall = youngGenerationKeeper();
   const bar = new ProgressBar(stream, { live: !args.quiet && stream.isTTY === true });
   let lock: TrainingLock | null = null;
   if (out !== null) {
@@ -184,6 +185,7 @@ export async function runTraining(args: RunTrainingArguments): Promise<NerTraini
           resume: args.resume,
           signal: interrupt.signal,
           onBatch: (p) => {
+            keepSmall();
             epochs = p.epochs;
             bar.update(`epoch ${p.epoch}/${p.epochs}`, p.examples, p.totalExamples, {
               rate: p.seconds > 0 ? p.examples / p.seconds : 0,
