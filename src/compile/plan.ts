@@ -188,19 +188,20 @@ export class Plan {
 
   /**
    * Whether value v's data will be in the arena during a call (kernels may then run on it in place): a value
-   * computed here is, and a tensor from outside gets a copy in the arena, refreshed each time it is bound.
+   * computed here is, and a tensor from outside gets a copy in the arena, refreshed each time it is bound
+   * (a parameter already in memory the arena's kernels reach is read where it is instead; see `apply`).
    */
-  /** Whether the plan runs a backward pass (a training step's) rather than only a forward one. */
-  private get trains(): boolean {
-    return this.trace.backward !== null;
-  }
-
   private makeResident(v: number): boolean {
     if (this.arena === null) return false;
     const value = this.trace.values[v]!;
     if (value.producer >= 0) return true;
     this.mirrors[v] ??= new Tensor(this.buffer(value.dtype, sizeOf(value.shape)), value.shape, value.dtype);
     return true;
+  }
+
+  /** Whether the plan runs a backward pass (a training step's) rather than only a forward one. */
+  private get trains(): boolean {
+    return this.trace.backward !== null;
   }
 
   /** For each value, the steps that read it. */
