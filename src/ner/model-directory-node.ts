@@ -53,11 +53,9 @@ export async function saveModelDirectoryAtomically(
   tagger: NerTagger,
   options: SaveModelOptions = {},
 ): Promise<void> {
-  const { weights, configObject } = options.viewWeights
-    ? tagger.toParts()
-    : (({ weights: bytes, configObject: object }) => ({ weights: [bytes], configObject: object }))(
-        tagger.toBytes(),
-      );
+  const { weights: views, configObject } = tagger.toParts();
+  // Without viewWeights the pieces are copied first: the model may change while the files are written.
+  const weights = options.viewWeights ? views : views.map((piece) => piece.slice());
   const checksum = configObject.weights.checksum;
   const staged = `model.${checksum.slice(checksum.indexOf(":") + 1)}.safetensors`;
   const configNaming = (file: string) =>
