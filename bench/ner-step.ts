@@ -25,6 +25,7 @@ import {
   seed,
   setThreads,
   tensor,
+  wasmKernelBuild,
   wasmThresholds,
   type Tensor,
 } from "../src/index.js";
@@ -118,5 +119,14 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const compiled = process.argv.includes("--compile");
   const perSecond = measureNerStep(batch, seconds, compiled);
   const maxRssMB = peakMemoryMB();
-  console.log(JSON.stringify({ batch, threads, compiled, examplesPerSecond: perSecond, maxRssMB }));
+  console.log(
+    JSON.stringify({
+      batch,
+      threads,
+      compiled,
+      build: wasmKernelBuild(),
+      examplesPerSecond: perSecond,
+      maxRssMB,
+    }),
+  );
 }

@@ -107,6 +107,10 @@ export interface ChainruleConfig {
    * change, measured in the same rounds); such a configuration runs the NER step only, not matmul.
    */
   source?: string;
+  /** Environment variables for that child process (e.g. `CHAINRULE_RELAXED_SIMD=0` for the plain build). */
+  env?: Record<string, string>;
+  /** The kernel build the child process should report (`wasmKernelBuild()`); a row that ran another is noted. */
+  build?: string | null;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -225,8 +229,8 @@ async function nerStepCommand(
   }
 }
 
-function runJson(command: string, args: string[]): Record<string, unknown> {
-  const result = spawnSync(command, args, { encoding: "utf8" });
+function runJson(command: string, args: string[], env?: Record<string, string>): Record<string, unknown> {
+  const result = spawnSync(command, args, { encoding: "utf8", env: env && { ...process.env, ...env } });
   const line = (result.stdout ?? "").trim().split("\n").pop() ?? "";
   try {
     return JSON.parse(line) as Record<string, unknown>;
@@ -330,18 +334,26 @@ export async function sideBySide(options: SideBySideOptions): Promise<SideBySide
     if (options.ner) {
       for (const batch of BATCHES) {
         for (const config of chainrule) {
-          const result = runJson(process.execPath, [
-            ...(commands.get(config) ?? ner.command),
-            "--batch",
-            String(batch),
-            "--seconds",
-            String(seconds),
-            ...config.args,
-          ]);
+          const result = runJson(
+            process.execPath,
+            [
+              ...(commands.get(config) ?? ner.command),
+              "--batch",
+              String(batch),
+              "--seconds",
+              String(seconds),
+              ...config.args,
+            ],
+            config.env,
+          );
           if (typeof result.examplesPerSecond !== "number") {
             nerSamples.note(config.label, `failed: ${String(result.error)}`);
             continue;
           }
+          if (config.build !== undefined && result.build !== undefined && result.build !== config.build)
+            peers.push(
+              `${config.label}: ran the ${String(result.build)} build at batch ${batch} (round ${round})`,
+            );
           nerSamples.add(config.label, batch, result.examplesPerSecond);
           memory.add(config.label, batch, result.maxRssMB as number);
         }

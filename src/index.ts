@@ -204,6 +204,7 @@ export {
   initWasm,
   setThreads,
   getThreads,
+  wasmKernelBuild,
   type Backend,
 } from "./backend/index.js";
 export { VERSION } from "./version.js";

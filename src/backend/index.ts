@@ -7,6 +7,7 @@ export type { Backend, BinaryKernel, MatmulDesc, ReduceKernel, UnaryKernel, Axis
 export { jsBackend, wasmBackend };
 export { wasmThresholds } from "./wasm/thresholds.js";
 export { setThreads, getThreads } from "./wasm/threads.js";
+export { wasmKernelBuild } from "./wasm/runtime.js";
 
 const backends = new Map<string, Backend>([
   ["js", jsBackend],

@@ -1,7 +1,7 @@
 import { ValueError } from "../../errors.js";
 import { KERNELS_WASM_BASE64 } from "./kernels.generated.js";
 import { wasmThresholds } from "./thresholds.js";
-import { choosePlainVariant } from "./variants.js";
+import { choosePlainVariant, decodeBase64 } from "./variants.js";
 
 /**
  * Loading the WebAssembly kernels and managing their memory. Every kernel call copies its inputs in at addresses
@@ -332,22 +332,28 @@ export class Kernels {
   }
 }
 
-/** Decodes base64 without Node's Buffer (runs in browsers too). */
-function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
-
 let bytes: Uint8Array<ArrayBuffer> | null = null;
+let build: string | null = null;
 let kernels: Kernels | null = null;
 let pending: Promise<Kernels> | null = null;
 
 function moduleBytes(): Uint8Array<ArrayBuffer> {
+  if (bytes) return bytes;
   // Relaxed SIMD (a fused multiply-add in the float32 matmul) where the engine validates it and it is faster.
-  bytes ??= choosePlainVariant()?.bytes ?? decodeBase64(KERNELS_WASM_BASE64);
+  const chosen = choosePlainVariant();
+  build = chosen?.name ?? null;
+  bytes = chosen?.bytes ?? decodeBase64(KERNELS_WASM_BASE64);
   return bytes;
+}
+
+/**
+ * The build of the WebAssembly kernels this engine runs on the calling thread: `"relaxed-simd"` (the float32
+ * matmul with a fused multiply-add), `"simd"`, or null where WebAssembly SIMD is not available. The thread pool
+ * runs the same kind of build, so that results do not depend on the number of threads.
+ */
+export function wasmKernelBuild(): string | null {
+  moduleBytes();
+  return build;
 }
 
 /** Whether this engine has WebAssembly with SIMD (validates the kernels' module without compiling it). */

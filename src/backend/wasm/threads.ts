@@ -1,6 +1,7 @@
 import { ValueError } from "../../errors.js";
 import { Kernels, type KernelExports } from "./runtime.js";
 import { wasmThresholds } from "./thresholds.js";
+import { nodeProcess } from "./host.js";
 import { SHARED_MAXIMUM_PAGES, chooseSharedVariant } from "./variants.js";
 
 /**
@@ -158,16 +159,6 @@ type WorkerFactory = (data: {
   control: number;
   index: number;
 }) => WorkerHandle;
-
-interface NodeProcess {
-  env?: Record<string, string | undefined>;
-  getBuiltinModule?: (name: string) => unknown;
-}
-
-function nodeProcess(): NodeProcess | undefined {
-  const candidate = (globalThis as { process?: NodeProcess }).process;
-  return typeof candidate === "object" && candidate !== null ? candidate : undefined;
-}
 
 /**
  * How this environment starts a worker on shared memory, or null where it cannot: Node's worker_threads
