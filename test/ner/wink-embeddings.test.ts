@@ -1,13 +1,14 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { FormatError } from "../../src/index.js";
 import { findWinkEmbeddings, readWinkEmbeddings } from "../../src/ner/wink-embeddings-node.js";
 
 const directory = mkdtempSync(join(tmpdir(), "chainrule-wink-"));
 let files = 0;
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
 function file(text: string): string {
   const path = join(directory, `wink-${files++}.json`);

@@ -42,15 +42,19 @@ function chunking(m: number, n: number, threads: number, size: number) {
 
 /**
  * out = op(A) · op(B) on byte addresses in the pool's shared memory, in place, split across the pool's threads:
- * op(B) packed at `packedAt` (`matmulPackedBytes(n, k)` bytes) by the calling thread, then the output rows in
- * chunks among all threads, each with its scratch space in the per-call area (`pool.base`). Packing takes
- * 15–25 µs for the NER step's 300 × 250 operand against about a millisecond for its rows: sharing it would
- * save a few microseconds and cost a second rendezvous of the threads, which on a busy machine (a worker
- * waiting for a core) costs more than it saves (measured: the median product 5–20 % slower). A compiled plan whose buffers live in
- * the shared memory (src/compile/arena.ts) runs its large products here, with nothing copied in or out. Each
+ * op(B) packed at `packedAt` (`matmulPackedBytes(n, k)` bytes), then the output rows in chunks among all
+ * threads, each with its scratch space in the per-call area (`pool.base`). A compiled plan whose buffers live
+ * in the shared memory (src/compile/arena.ts) runs its large products here, with nothing copied in or out. Each
  * chunk of rows is computed exactly as the single-thread kernel computes it, so the result is that kernel's to
  * the bit. Returns false (nothing done) when the scratch space cannot be had; the caller then runs the
  * single-thread kernel on the same memory.
+ *
+ * Who packs op(B): a product cut by columns only (few rows: the NER step's batch of 32) lets each chunk pack
+ * its own columns before it computes them, so the threads share the packing without meeting twice. Packing
+ * ner train's 300 × 400 weight took about 34 µs of a 720 µs step, twice a step (forward and the input's
+ * gradient). Otherwise the calling thread packs it all first: a task of its own would cost a second
+ * rendezvous of the threads, which on a busy machine (a worker waiting for a core) cost more than it saved
+ * (measured: the median product 5–20 % slower).
  */
 export function splitProductInPlace(
   pool: ThreadPool,
@@ -71,7 +75,9 @@ export function splitProductInPlace(
   const scratchStride = align16(pool.exports.matmulScratchBytes(size));
   if (!pool.reserve(scratchAt + threads * scratchStride, wasmThresholds.maxBytes)) return false;
   const { rowsPerChunk, blockColumns } = chunking(m, n, threads, size);
-  (f32 ? pool.exports.matmulPackF32 : pool.exports.matmulPackF64)(bAt, n, k, transB ? 1 : 0, packedAt);
+  const packInChunks = rowsPerChunk >= m && blockColumns < n;
+  if (!packInChunks)
+    (f32 ? pool.exports.matmulPackF32 : pool.exports.matmulPackF64)(bAt, n, k, transB ? 1 : 0, packedAt);
   pool.rows(
     f32,
     aAt,
@@ -85,6 +91,8 @@ export function splitProductInPlace(
     scratchAt,
     scratchStride,
     blockColumns,
+    packInChunks ? bAt : 0,
+    transB ? 1 : 0,
   );
   return true;
 }
@@ -131,8 +139,10 @@ export function threadedMatmul(a: TypedArray, b: TypedArray, out: TypedArray, de
     const bMatrix = bAt + desc.bOffsets[t]! * size;
     const outOffset = desc.outOffsets[t]!;
     const outMatrix = outAt + outOffset * size;
-    // Consecutive products with the same B (a B broadcast over the batch) pack it once.
-    if (bMatrix !== packedFor) {
+    // Consecutive products with the same B (a B broadcast over the batch) pack it once; a split product cut by
+    // columns only packs it in its chunks (see splitProductInPlace).
+    const packInChunks = split && bMatrix !== packedFor && rowsPerChunk >= m && blockColumns < n;
+    if (bMatrix !== packedFor && !packInChunks) {
       if (split) pool.pack(f32, bMatrix, n, k, transB, packedAt, columnsPerChunk);
       else pack(bMatrix, n, k, transB, packedAt);
     }
@@ -151,6 +161,8 @@ export function threadedMatmul(a: TypedArray, b: TypedArray, out: TypedArray, de
         scratchAt,
         scratchStride,
         blockColumns,
+        packInChunks ? bMatrix : 0,
+        transB,
       );
     else rows(aMatrix, packedAt, outMatrix, m, n, k, transA, 0, m, scratchAt);
     const from = outMatrix / size;

@@ -58,7 +58,8 @@ export type UpdateKernel = (typeof UPDATE_KERNELS)[number];
 /**
  * One chunk of a task in a worker (ThreadPool.runChunk is the main thread's copy):
  *   rows:  args = a, packedB, out, m, n, k, transA, rowsPerChunk, chunks, scratchBase, scratchStride,
- *          columnsPerChunk (chunk c is row chunk ⌊c / column chunks⌋, column chunk c mod column chunks)
+ *          columnsPerChunk, b, transB (chunk c is row chunk ⌊c / column chunks⌋, column chunk c mod column
+ *          chunks; where b ≠ 0, each chunk first packs op(B) from b into its own columns of packedB)
  *   pack:  args = b, n, k, transB, packedB, columnsPerChunk, chunks
  *   update: args = kernel (index in UPDATE_KERNELS), address count, n, valuesPerChunk, element bytes, scalar
  *          count, then the addresses (param, grad, state…); the scalars are float64 from slot SCALARS. Chunk c
@@ -75,8 +76,14 @@ const RUN_CHUNK_SOURCE = `function runChunk(kernels, ctl, chunk, index) {
     const columnChunks = Math.ceil(n / columns);
     const start = Math.floor(chunk / columnChunks) * per;
     const column = (chunk % columnChunks) * columns;
+    const end = Math.min(n, column + columns);
+    const b = ctl[${ARGS} + 12];
+    if (b !== 0) {
+      const pack = op === ${TASK_ROWS_F32} ? kernels.matmulPackColumnsF32 : kernels.matmulPackColumnsF64;
+      pack(b, n, ctl[${ARGS} + 5], ctl[${ARGS} + 13], ctl[${ARGS} + 1], column, end);
+    }
     block(ctl[${ARGS}], ctl[${ARGS} + 1], ctl[${ARGS} + 2], m, n, ctl[${ARGS} + 5], ctl[${ARGS} + 6], start,
-      Math.min(per, m - start), column, Math.min(n, column + columns), ctl[${ARGS} + 9] + index * ctl[${ARGS} + 10]);
+      Math.min(per, m - start), column, end, ctl[${ARGS} + 9] + index * ctl[${ARGS} + 10]);
   } else if (op === ${TASK_PACK_F32} || op === ${TASK_PACK_F64}) {
     const pack = op === ${TASK_PACK_F32} ? kernels.matmulPackColumnsF32 : kernels.matmulPackColumnsF64;
     const per = ctl[${ARGS} + 5];
@@ -459,6 +466,10 @@ export class ThreadPool {
    * Rows [0, m) of out = op(A) · op(B) from the packed B, split in chunks of `rowsPerChunk` rows, each cut in
    * blocks of `columnsPerChunk` columns (a multiple of the panel width; default all n), among the threads.
    * Scratch space for thread i starts at scratchBase + i · scratchStride.
+   *
+   * With `packFrom` (B's address; 0: B is packed already), B is not packed beforehand: each chunk packs its
+   * own columns of op(B) into `packedB`, then computes them, so that the threads share the packing without
+   * meeting twice. That needs one chunk of rows (`rowsPerChunk` ≥ m), so that no two chunks share a column.
    */
   rows(
     f32: boolean,
@@ -473,7 +484,11 @@ export class ThreadPool {
     scratchBase: number,
     scratchStride: number,
     columnsPerChunk = Math.max(n, 1),
+    packFrom = 0,
+    transB = 0,
   ): void {
+    if (packFrom !== 0 && rowsPerChunk < m)
+      throw new RangeError("threads: packing B in the chunks needs a single chunk of rows");
     const chunks = Math.ceil(m / rowsPerChunk) * Math.ceil(n / columnsPerChunk);
     const args = [
       a,
@@ -488,6 +503,8 @@ export class ThreadPool {
       scratchBase,
       scratchStride,
       columnsPerChunk,
+      packFrom,
+      transB,
     ];
     this.run(f32 ? TASK_ROWS_F32 : TASK_ROWS_F64, args, chunks);
   }
@@ -540,38 +557,40 @@ export class ThreadPool {
   private runChunk(op: number, args: readonly number[], chunk: number): void {
     const kernels = this.exports;
     if (op === TASK_ROWS_F32 || op === TASK_ROWS_F64) {
-      const [a, packedB, out, m, n, k, transA, per, , scratchBase, , columns] = args as number[] as [
-        number,
-        number,
-        number,
-        number,
-        number,
-        number,
-        number,
-        number,
-        number,
-        number,
-        number,
-        number,
-      ];
-      const block = op === TASK_ROWS_F32 ? kernels.matmulBlockF32 : kernels.matmulBlockF64;
+      const [a, packedB, out, m, n, k, transA, per, , scratchBase, , columns, b, transB] =
+        args as number[] as [
+          number,
+          number,
+          number,
+          number,
+          number,
+          number,
+          number,
+          number,
+          number,
+          number,
+          number,
+          number,
+          number,
+          number,
+        ];
+      const f32 = op === TASK_ROWS_F32;
+      const block = f32 ? kernels.matmulBlockF32 : kernels.matmulBlockF64;
       const columnChunks = Math.ceil(n / columns);
       const start = Math.floor(chunk / columnChunks) * per;
       const column = (chunk % columnChunks) * columns;
-      block(
-        a,
-        packedB,
-        out,
-        m,
-        n,
-        k,
-        transA,
-        start,
-        Math.min(per, m - start),
-        column,
-        Math.min(n, column + columns),
-        scratchBase,
-      );
+      const end = Math.min(n, column + columns);
+      if (b !== 0)
+        (f32 ? kernels.matmulPackColumnsF32 : kernels.matmulPackColumnsF64)(
+          b,
+          n,
+          k,
+          transB,
+          packedB,
+          column,
+          end,
+        );
+      block(a, packedB, out, m, n, k, transA, start, Math.min(per, m - start), column, end, scratchBase);
     } else if (op === TASK_UPDATE) {
       const [kernel, addresses, n, per, size, scalars, ...rest] = args as number[] as [
         number,
