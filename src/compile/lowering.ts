@@ -191,7 +191,11 @@ export function unaryInto(kernel: UnaryKernel, x: TypedArray, out: TypedArray, a
     const xAt = arena.addressOf(x);
     const outAt = arena.addressOf(out);
     if ((f32 || f64) && xAt >= 0 && outAt >= 0) {
-      if (f32) arena.kernels.exports.unaryF32(code, xAt, outAt, n);
+      // A transcendental op of many values in the pool's memory splits across its threads (the same bits).
+      const pool = code >= FIRST_TRANSCENDENTAL && n >= wasmThresholds.threadUnaryValues ? arena.pool : null;
+      if (pool !== null && !pool.failed && pool.workerCount > 0 && getThreads() >= 2)
+        pool.unary(f32, code, xAt, outAt, n);
+      else if (f32) arena.kernels.exports.unaryF32(code, xAt, outAt, n);
       else arena.kernels.exports.unaryF64(code, xAt, outAt, n);
       return;
     }

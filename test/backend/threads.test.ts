@@ -195,6 +195,47 @@ describe.skipIf(!threadsAvailable())("matrix products on several threads", () =>
   });
 });
 
+describe.skipIf(!threadsAvailable())("elementwise ops on several threads", () => {
+  // A compiled plan's activation (exp, tanh, σ of many values in the pool's memory) is split in chunks of values
+  // among the threads, each value computed as one call computes it: one call's bits, whatever the split.
+  const ops: [string, number, Float32ArrayConstructor | Float64ArrayConstructor][] = [
+    ["exp", 7, Float32Array],
+    ["tanh", 8, Float32Array],
+    ["sigmoid", 9, Float32Array],
+    ["sqrt", 4, Float64Array],
+  ];
+  for (const [name, code, Type] of ops) {
+    it(`${name} (${Type.name}) gives one call's bits, into another array and in place`, () => {
+      setThreads(2);
+      const pool = threadPool()!;
+      const n = 20_011;
+      const size = Type.BYTES_PER_ELEMENT;
+      const input = random(n, 5, Type).map((v) => (code === 4 ? Math.abs(v) * 9 : v * 6));
+      // Each array padded to 16 bytes, as the kernels require (they write whole vectors).
+      const stride = Math.ceil((n * size) / 16) * 16;
+      const at = pool.allocateRegion(3 * stride);
+      const x = new Type(pool.memory.buffer, at, n);
+      const out = new Type(pool.memory.buffer, at + stride, n);
+      const one = new Type(pool.memory.buffer, at + 2 * stride, n);
+      x.set(input);
+      (Type === Float32Array ? pool.exports.unaryF32 : pool.exports.unaryF64)(code, at, one.byteOffset, n);
+      out.fill(NaN);
+      pool.unary(Type === Float32Array, code, at, out.byteOffset, n);
+      expect(Array.from(out)).toEqual(Array.from(one));
+      expect(Array.from(x)).toEqual(Array.from(input));
+      // In place, with every chunk left to the workers.
+      pool.mainTakesChunks = false;
+      try {
+        pool.unary(Type === Float32Array, code, at, at, n);
+      } finally {
+        pool.mainTakesChunks = true;
+      }
+      expect(Array.from(x)).toEqual(Array.from(one));
+      pool.releaseRegion(at, 3 * stride);
+    });
+  }
+});
+
 describe.skipIf(!threadsAvailable())("optimiser updates on several threads", () => {
   // A compiled step's dense update (its parameter, gradient and state in the pool's memory) is split in chunks
   // of values among the threads; each value's update depends on its own position only, so the bits must be one

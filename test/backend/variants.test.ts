@@ -42,10 +42,15 @@ describe("picking a build at run time", () => {
     const speed = (v: Variant) => speeds.get(v.name)!;
     // Both validate: the faster.
     expect(pickVariant([plain, relaxed], () => true, speed)?.name).toBe("relaxed-simd");
-    speeds.set("relaxed-simd", 9);
+    speeds.set("relaxed-simd", 8);
     expect(pickVariant([plain, relaxed], () => true, speed)?.name).toBe("simd");
-    // A tie keeps the first (plain) one.
+    // A tie, or the plain one faster by less than the margin (10 %), keeps the last (relaxed) one.
     speeds.set("relaxed-simd", 10);
+    expect(pickVariant([plain, relaxed], () => true, speed)?.name).toBe("relaxed-simd");
+    speeds.set("relaxed-simd", 9.2);
+    expect(pickVariant([plain, relaxed], () => true, speed)?.name).toBe("relaxed-simd");
+    expect(pickVariant([plain, relaxed], () => true, speed, 4, 0.05)?.name).toBe("simd");
+    speeds.set("relaxed-simd", 9);
     expect(pickVariant([plain, relaxed], () => true, speed)?.name).toBe("simd");
     // Only one validates (Node 20 without its flag refuses relaxed SIMD): that one, without timing anything.
     const timed: string[] = [];

@@ -140,6 +140,8 @@ describe.skipIf(!threadsAvailable())("compiled steps whose products split across
     const traced = compiled.step(0); // the trace: eager ops
     const pool = threadPool()!;
     const rows = vi.spyOn(pool, "rows");
+    const unary = vi.spyOn(pool, "unary");
+    wasmThresholds.threadUnaryValues = 0;
     const copied = vi.spyOn(wasmBackend, "matmul");
     const compiledLosses = [traced, ...losses(compiled, 5, 1)];
     expect(compiledLosses).toEqual(eagerLosses);
@@ -152,6 +154,8 @@ describe.skipIf(!threadsAvailable())("compiled steps whose products split across
     // (which copies into the pool's memory and back).
     expect(rows.mock.calls.length).toBe(25);
     expect(copied).not.toHaveBeenCalled();
+    // Its tanh, in place after the first layer's product and bias, split too (once a step).
+    expect(unary.mock.calls.length).toBe(5);
   });
 
   it("products between the in-place and the eager thresholds split in a plan, not eagerly; same bits", () => {

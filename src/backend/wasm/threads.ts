@@ -37,14 +37,16 @@ const CONTROL_INTS = 64;
 const CLOSED = 0x7fff;
 
 /**
- * Task codes: compute chunks of output rows, pack chunks of column panels of B (float32 / float64), or run an
- * optimiser's dense update on chunks of the values.
+ * Task codes: compute chunks of output rows, pack chunks of column panels of B (float32 / float64), run an
+ * optimiser's dense update on chunks of the values, or an elementwise unary op on chunks of the values.
  */
 const TASK_ROWS_F32 = 1;
 const TASK_ROWS_F64 = 2;
 const TASK_PACK_F32 = 3;
 const TASK_PACK_F64 = 4;
 const TASK_UPDATE = 5;
+const TASK_UNARY_F32 = 6;
+const TASK_UNARY_F64 = 7;
 
 /**
  * The dense update kernels a TASK_UPDATE runs (by position in this list), each taking (param, grad, state…, n,
@@ -64,6 +66,8 @@ export type UpdateKernel = (typeof UPDATE_KERNELS)[number];
  *   update: args = kernel (index in UPDATE_KERNELS), address count, n, valuesPerChunk, element bytes, scalar
  *          count, then the addresses (param, grad, state…); the scalars are float64 from slot SCALARS. Chunk c
  *          updates values [c · valuesPerChunk, …) (an address of 0, an unused state, stays 0)
+ *   unary: args = op code (UNARY_CODES), x, out, n, valuesPerChunk (float32 / float64 by the task code);
+ *          chunk c computes values [c · valuesPerChunk, …)
  */
 const RUN_CHUNK_SOURCE = `function runChunk(kernels, ctl, chunk, index) {
   const op = ctl[${OP}];
@@ -90,6 +94,11 @@ const RUN_CHUNK_SOURCE = `function runChunk(kernels, ctl, chunk, index) {
     const n = ctl[${ARGS} + 1];
     const start = chunk * per;
     pack(ctl[${ARGS}], n, ctl[${ARGS} + 2], ctl[${ARGS} + 3], ctl[${ARGS} + 4], start, Math.min(n, start + per));
+  } else if (op === ${TASK_UNARY_F32} || op === ${TASK_UNARY_F64}) {
+    const per = ctl[${ARGS} + 4];
+    const shift = chunk * per * (op === ${TASK_UNARY_F32} ? 4 : 8);
+    const unary = op === ${TASK_UNARY_F32} ? kernels.unaryF32 : kernels.unaryF64;
+    unary(ctl[${ARGS}], ctl[${ARGS} + 1] + shift, ctl[${ARGS} + 2] + shift, Math.min(per, ctl[${ARGS} + 3] - chunk * per));
   } else if (op === ${TASK_UPDATE}) {
     const update = kernels[${JSON.stringify(UPDATE_KERNELS)}[ctl[${ARGS}]]];
     const addresses = ctl[${ARGS} + 1];
@@ -547,6 +556,20 @@ export class ThreadPool {
     this.run(TASK_UPDATE, [index, addresses.length, n, per, size, scalars.length, ...addresses], chunks);
   }
 
+  /**
+   * The elementwise unary op `code` (UNARY_CODES) of n values from x to out (byte addresses in the shared
+   * memory; out may be x; both padded to 16 bytes, as the kernels require), split in chunks of values among the
+   * threads. Each value is computed as the single call computes it, so the result is that call's to the bit, and
+   * every chunk but the last is a whole number of vectors, so that none writes into another's values.
+   */
+  unary(f32: boolean, code: number, x: number, out: number, n: number): void {
+    const threads = this.workers.length + 1;
+    // About two chunks per thread, in whole 64-byte lines.
+    const per = Math.max(16, Math.ceil(n / (2 * threads) / 16) * 16);
+    const chunks = Math.ceil(n / per);
+    this.run(f32 ? TASK_UNARY_F32 : TASK_UNARY_F64, [code, x, out, n, per], chunks);
+  }
+
   /** The first `count` float64 arguments of the task in the control block (see RUN_CHUNK_SOURCE). */
   private scalarsView(count: number): Float64Array {
     if (count > (CONTROL_INTS - SCALARS) / 2) throw new RangeError(`threads: ${count} float64 arguments`);
@@ -591,6 +614,11 @@ export class ThreadPool {
           end,
         );
       block(a, packedB, out, m, n, k, transA, start, Math.min(per, m - start), column, end, scratchBase);
+    } else if (op === TASK_UNARY_F32 || op === TASK_UNARY_F64) {
+      const [code, x, out, n, per] = args as number[] as [number, number, number, number, number];
+      const shift = chunk * per * (op === TASK_UNARY_F32 ? 4 : 8);
+      const unary = op === TASK_UNARY_F32 ? kernels.unaryF32 : kernels.unaryF64;
+      unary(code, x + shift, out + shift, Math.min(per, n - chunk * per));
     } else if (op === TASK_UPDATE) {
       const [kernel, addresses, n, per, size, scalars, ...rest] = args as number[] as [
         number,

@@ -32,6 +32,12 @@ export const wasmThresholds = {
    * split across threads; below it, waking the workers costs more than the second core saves.
    */
   threadUpdateValues: 1 << 16,
+  /**
+   * Values from which a transcendental elementwise op (exp, tanh, σ) in the pool's shared memory (a compiled
+   * plan's activation) is split across threads: such a value costs a few nanoseconds, so from a few thousand
+   * values the second core saves more than the meeting of the threads costs.
+   */
+  threadUnaryValues: 1 << 13,
   /** Bytes of WebAssembly memory one call may use; larger calls run in JavaScript (memory never shrinks). */
   maxBytes: 1 << 30,
 };
