@@ -52,6 +52,30 @@ describe("picking a build at run time", () => {
     expect(pickVariant([plain, relaxed], () => true, speed, 4, 0.05)?.name).toBe("simd");
     speeds.set("relaxed-simd", 9);
     expect(pickVariant([plain, relaxed], () => true, speed)?.name).toBe("simd");
+    // A build still on unoptimised code (3–4 times slower) is measured again until it is optimised: here the
+    // relaxed build's optimised code arrives in its sixth round, after the usual four.
+    const schedule = (fast: number, slow: number, from: number) => {
+      let calls = 0;
+      return () => (calls++ < from ? slow : fast);
+    };
+    const late = { simd: schedule(8, 2.5, 1), "relaxed-simd": schedule(10.5, 2.8, 5) };
+    const lateSpeed = (v: Variant) => late[v.name as keyof typeof late]();
+    expect(pickVariant([plain, relaxed], () => true, lateSpeed)?.name).toBe("relaxed-simd");
+    // Up to a limit: a build that stays twice as slow is measured 24 rounds, then the faster is taken.
+    const rounds: string[] = [];
+    const steady = (v: Variant) => (rounds.push(v.name), v.name === "simd" ? 8 : 4);
+    expect(pickVariant([plain, relaxed], () => true, steady)?.name).toBe("simd");
+    expect(rounds.length).toBe(48);
+    // Settled builds take the usual four rounds.
+    rounds.length = 0;
+    expect(
+      pickVariant(
+        [plain, relaxed],
+        () => true,
+        (v) => (rounds.push(v.name), 10),
+      )?.name,
+    ).toBe("relaxed-simd");
+    expect(rounds.length).toBe(8);
     // Only one validates (Node 20 without its flag refuses relaxed SIMD): that one, without timing anything.
     const timed: string[] = [];
     const counting = (v: Variant) => (timed.push(v.name), speed(v));

@@ -87,10 +87,16 @@ export const sharedVariants = [
 /**
  * Picks a variant: the ones the engine validates, and among several the last (the relaxed-SIMD build) unless
  * another is faster by more than `margin` (a fraction) in `speed` (calls per second, higher is better; the best of
- * `rounds` measurements of each, taken in turn so that a disturbance of a shared machine falls on both). Null
- * when none validates. The relaxed build is never slower by design (without FMA the engine runs its fused
- * multiply-add as a multiply and an add, as the plain build does), while on a busy machine a trial of a
- * millisecond can misjudge: without the margin, 1 of 12 processes here picked the plain build, 15 % slower.
+ * the measurements of each, taken in turn so that a disturbance of a shared machine falls on all). Null when none
+ * validates.
+ *
+ * The engine first runs a new module's code unoptimised (V8's Liftoff, 3–4 times slower here) and swaps in its
+ * optimised code after some calls, compiled in the background: on a busy machine that can take several rounds,
+ * and a trial that compared one build's optimised code with the other's unoptimised code picked the plain build
+ * in 2 of 60 processes. So the trial takes at least `rounds` rounds and goes on (up to `maxRounds`) while the
+ * fastest candidate is more than `settled` times as fast as the slowest, which two builds of the same kernels,
+ * both optimised, never are. And the relaxed build is never slower by design (without FMA the engine runs its
+ * fused multiply-add as a multiply and an add, as the plain build does), so it is kept within the margin.
  */
 export function pickVariant(
   candidates: readonly Variant[],
@@ -98,6 +104,8 @@ export function pickVariant(
   speed: (variant: Variant) => number,
   rounds = 4,
   margin = 0.1,
+  settled = 1.5,
+  maxRounds = 24,
 ): Variant | null {
   const valid = candidates.filter((c) => {
     try {
@@ -108,8 +116,10 @@ export function pickVariant(
   });
   if (valid.length <= 1) return valid[0] ?? null;
   const speeds = valid.map(() => 0);
-  for (let round = 0; round < rounds; round++)
+  for (let round = 0; round < maxRounds; round++) {
     valid.forEach((candidate, i) => (speeds[i] = Math.max(speeds[i]!, speed(candidate))));
+    if (round + 1 >= rounds && Math.max(...speeds) <= settled * Math.min(...speeds)) break;
+  }
   let best = valid.length - 1;
   for (let i = 0; i < valid.length - 1; i++) if (speeds[i]! > speeds[best]! * (1 + margin)) best = i;
   return valid[best]!;
