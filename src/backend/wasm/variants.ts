@@ -7,7 +7,7 @@ import { RELAXED_WASM_BASE64, SHARED_RELAXED_WASM_BASE64, SHARED_WASM_BASE64 } f
  * flavours: plain SIMD, and relaxed SIMD, whose float32 matmul uses `f32x4.relaxed_madd` (a fused multiply-add
  * on CPUs with FMA). Node 20 has relaxed SIMD behind V8's `--experimental-wasm-relaxed-simd`, and chainrule turns
  * that flag on before it validates the builds (see {@link allowRelaxedSimd}); where both validate, a short timed
- * product picks the faster one. `CHAINRULE_RELAXED_SIMD=0` keeps to the plain builds.
+ * product picks one (see {@link pickVariant}). `CHAINRULE_RELAXED_SIMD=0` keeps to the plain builds.
  */
 
 /** Largest shared memory the threaded builds declare, in 64 KiB pages (1 GiB, as wasmThresholds.maxBytes). */
@@ -44,7 +44,7 @@ let relaxedAllowed: boolean | undefined;
 
 /**
  * Whether the relaxed-SIMD builds may run: false where the environment variable `CHAINRULE_RELAXED_SIMD` is `0`,
- * `false` or `off` (the plain builds then run everywhere, as in Node 20 before this), true otherwise. On the first
+ * `false` or `off` (the plain builds then run everywhere, as in Node 20 without the flag), true otherwise. On the first
  * call in Node, when the engine refuses relaxed SIMD (Node 20: relaxed SIMD is standard WebAssembly, but V8
  * 11.3 ships it behind a flag), it turns V8's {@link RELAXED_SIMD_FLAG} on for the process, through
  * `v8.setFlagsFromString`: the float32 matmul then runs a fused multiply-add, and the NER network's compiled
@@ -53,12 +53,12 @@ let relaxedAllowed: boolean | undefined;
  */
 export function allowRelaxedSimd(probe: Uint8Array<ArrayBuffer> = plainVariants[1]!().bytes): boolean {
   if (relaxedAllowed !== undefined) return relaxedAllowed;
-  const process = nodeProcess();
-  const setting = process?.env?.CHAINRULE_RELAXED_SIMD?.trim().toLowerCase();
+  const host = nodeProcess();
+  const setting = host?.env?.CHAINRULE_RELAXED_SIMD?.trim().toLowerCase();
   relaxedAllowed = !(setting === "0" || setting === "false" || setting === "off");
   if (relaxedAllowed && typeof WebAssembly === "object" && !WebAssembly.validate(probe)) {
     try {
-      const v8 = process?.getBuiltinModule?.("v8") as
+      const v8 = host?.getBuiltinModule?.("v8") as
         { setFlagsFromString?: (flags: string) => void } | undefined;
       v8?.setFlagsFromString?.(RELAXED_SIMD_FLAG);
     } catch {
@@ -221,7 +221,8 @@ export function chooseSharedVariant(): CompiledVariant | null {
 let chosenPlain: Variant | null | undefined;
 
 /**
- * The single-thread build for this engine: relaxed SIMD where it validates and is faster, else plain SIMD;
+ * The single-thread build for this engine: relaxed SIMD where it validates and the plain build is not clearly
+ * faster (see {@link pickVariant}), else plain SIMD;
  * null if neither validates (no WebAssembly SIMD). Chosen once.
  */
 export function choosePlainVariant(): Variant | null {
