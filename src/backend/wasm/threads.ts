@@ -54,6 +54,11 @@ const TASK_UNARY_F64 = 7;
  */
 export const UPDATE_KERNELS = ["sgdF32", "sgdF64", "adamF32", "adamF64", "adagradF32", "adagradF64"] as const;
 
+/** A tuple of `N` numbers (a task's arguments, read by position). */
+type Numbers<N extends number, T extends number[] = []> = T["length"] extends N
+  ? T
+  : Numbers<N, [...T, number]>;
+
 /** The name of a dense update kernel (see UPDATE_KERNELS). */
 export type UpdateKernel = (typeof UPDATE_KERNELS)[number];
 
@@ -581,54 +586,23 @@ export class ThreadPool {
     const kernels = this.exports;
     if (op === TASK_ROWS_F32 || op === TASK_ROWS_F64) {
       const [a, packedB, out, m, n, k, transA, per, , scratchBase, , columns, b, transB] =
-        args as number[] as [
-          number,
-          number,
-          number,
-          number,
-          number,
-          number,
-          number,
-          number,
-          number,
-          number,
-          number,
-          number,
-          number,
-          number,
-        ];
+        args as Numbers<14>;
       const f32 = op === TASK_ROWS_F32;
       const block = f32 ? kernels.matmulBlockF32 : kernels.matmulBlockF64;
       const columnChunks = Math.ceil(n / columns);
       const start = Math.floor(chunk / columnChunks) * per;
       const column = (chunk % columnChunks) * columns;
       const end = Math.min(n, column + columns);
-      if (b !== 0)
-        (f32 ? kernels.matmulPackColumnsF32 : kernels.matmulPackColumnsF64)(
-          b,
-          n,
-          k,
-          transB,
-          packedB,
-          column,
-          end,
-        );
+      const pack = f32 ? kernels.matmulPackColumnsF32 : kernels.matmulPackColumnsF64;
+      if (b !== 0) pack(b, n, k, transB, packedB, column, end);
       block(a, packedB, out, m, n, k, transA, start, Math.min(per, m - start), column, end, scratchBase);
     } else if (op === TASK_UNARY_F32 || op === TASK_UNARY_F64) {
-      const [code, x, out, n, per] = args as number[] as [number, number, number, number, number];
+      const [code, x, out, n, per] = args as Numbers<5>;
       const shift = chunk * per * (op === TASK_UNARY_F32 ? 4 : 8);
       const unary = op === TASK_UNARY_F32 ? kernels.unaryF32 : kernels.unaryF64;
       unary(code, x + shift, out + shift, Math.min(per, n - chunk * per));
     } else if (op === TASK_UPDATE) {
-      const [kernel, addresses, n, per, size, scalars, ...rest] = args as number[] as [
-        number,
-        number,
-        number,
-        number,
-        number,
-        number,
-        ...number[],
-      ];
+      const [kernel, addresses, n, per, size, scalars, ...rest] = args as [...Numbers<6>, ...number[]];
       const shift = chunk * per * size;
       const call: number[] = [];
       for (let i = 0; i < addresses; i++) call.push(rest[i] === 0 ? 0 : rest[i]! + shift);
@@ -636,14 +610,7 @@ export class ThreadPool {
       for (const value of this.scalarsView(scalars)) call.push(value);
       (kernels[UPDATE_KERNELS[kernel]!] as (...values: number[]) => void)(...call);
     } else {
-      const [b, n, k, transB, packedB, per] = args as number[] as [
-        number,
-        number,
-        number,
-        number,
-        number,
-        number,
-      ];
+      const [b, n, k, transB, packedB, per] = args as Numbers<6>;
       const pack = op === TASK_PACK_F32 ? kernels.matmulPackColumnsF32 : kernels.matmulPackColumnsF64;
       const start = chunk * per;
       pack(b, n, k, transB, packedB, start, Math.min(n, start + per));
