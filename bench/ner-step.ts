@@ -8,13 +8,14 @@
  * and prints one JSON line:
  *
  *   node --import tsx bench/ner-step.ts --batch 256 --seconds 1 [--threads 2] [--compile]
- *     [--thread-flops N] [--in-place-flops N] [--update-values N] [--unary-values N]
+ *     [--thread-flops N] [--in-place-flops N] [--update-values N] [--unary-values N] [--row-values N]
  *
  * With `--compile` the step is `compile(step)`: traced once, then replayed as a plan (see src/compile/).
  * `--thread-flops` and `--in-place-flops` set `wasmThresholds.threadFlops` / `threadFlopsInPlace` (the sizes from
  * which eager and compiled products split across threads), and `--update-values` sets
  * `wasmThresholds.threadUpdateValues` (the size from which a compiled step's dense optimiser update splits) and
- * `--unary-values` `wasmThresholds.threadUnaryValues` (the same for its tanh), to measure where splitting pays.
+ * `--unary-values` `wasmThresholds.threadUnaryValues` (the same for its tanh) and `--row-values`
+ * `wasmThresholds.threadRowValues` (for its embedding's row-sparse update), to measure where splitting pays.
  */
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
@@ -117,6 +118,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   wasmThresholds.threadFlopsInPlace = option("in-place-flops", wasmThresholds.threadFlopsInPlace);
   wasmThresholds.threadUpdateValues = option("update-values", wasmThresholds.threadUpdateValues);
   wasmThresholds.threadUnaryValues = option("unary-values", wasmThresholds.threadUnaryValues);
+  wasmThresholds.threadRowValues = option("row-values", wasmThresholds.threadRowValues);
   const compiled = process.argv.includes("--compile");
   const perSecond = measureNerStep(batch, seconds, compiled);
   const maxRssMB = peakMemoryMB();

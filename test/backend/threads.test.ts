@@ -274,6 +274,42 @@ describe.skipIf(!threadsAvailable())("optimiser updates on several threads", () 
     ],
     ["AdaGrad", 1, (s) => wasmAdaGrad(s, { rate: 0.1, weightDecay: 0.01, eps: 1e-10 })],
   ];
+  /**
+   * Runs `update` on three fresh layouts: on one thread, split across two (its threshold set to 0), and split
+   * with every chunk left to the workers; checks that the split ones ran through `method` and end with the
+   * one-thread parameter and state, bit for bit.
+   */
+  function splitGivesOneThreadsBits(
+    layout: () => OptimizerSpans,
+    update: (spans: OptimizerSpans) => boolean,
+    method: "update" | "updateRows",
+    threshold: "threadUpdateValues" | "threadRowValues",
+  ): OptimizerSpans[] {
+    const pool = threadPool()!;
+    setThreads(1);
+    const one = layout();
+    expect(update(one)).toBe(true);
+    wasmThresholds[threshold] = 0;
+    setThreads(2);
+    const split = vi.spyOn(pool, method);
+    const two = layout();
+    expect(update(two)).toBe(true);
+    expect(split).toHaveBeenCalledTimes(1);
+    pool.mainTakesChunks = false;
+    const workers = layout();
+    try {
+      expect(update(workers)).toBe(true);
+    } finally {
+      pool.mainTakesChunks = true;
+      split.mockRestore();
+    }
+    for (const spans of [two, workers]) {
+      expect(Array.from(spans.param)).toEqual(Array.from(one.param));
+      spans.state.forEach((s, i) => expect(Array.from(s)).toEqual(Array.from(one.state[i]!)));
+    }
+    return [one, two, workers];
+  }
+
   for (const Type of [Float32Array, Float64Array]) {
     for (const [name, stateCount, update] of updates) {
       it(`${name} (${Type.name}) gives one thread's bits`, () => {
@@ -291,33 +327,58 @@ describe.skipIf(!threadsAvailable())("optimiser updates on several threads", () 
           const [param, grad, ...state] = arrays;
           return { param: param!, grad: grad!, rows: null, rowSize: 1, state } as OptimizerSpans;
         };
-        setThreads(1);
-        const one = layout();
-        expect(update(one)).toBe(true);
-        wasmThresholds.threadUpdateValues = 0;
-        setThreads(2);
-        const split = vi.spyOn(pool, "update");
-        const two = layout();
-        expect(update(two)).toBe(true);
-        expect(split).toHaveBeenCalledTimes(1);
-        // Every chunk left to the workers.
-        pool.mainTakesChunks = false;
-        const workers = layout();
-        try {
-          expect(update(workers)).toBe(true);
-        } finally {
-          pool.mainTakesChunks = true;
-        }
-        for (const spans of [two, workers]) {
-          expect(Array.from(spans.param)).toEqual(Array.from(one.param));
-          spans.state.forEach((s, i) => expect(Array.from(s)).toEqual(Array.from(one.state[i]!)));
-        }
+        const [one, two, workers] = splitGivesOneThreadsBits(layout, update, "update", "threadUpdateValues");
         // The parameter changed (the update ran), the gradient did not.
-        expect(Array.from(one.param)).not.toEqual(Array.from(random(n, 11, Type)));
-        expect(Array.from(two.grad)).toEqual(Array.from(random(n, 12, Type)));
-        split.mockRestore();
-        for (const spans of [one, two, workers]) {
+        expect(Array.from(one!.param)).not.toEqual(Array.from(random(n, 11, Type)));
+        expect(Array.from(two!.grad)).toEqual(Array.from(random(n, 12, Type)));
+        for (const spans of [one!, two!, workers!]) {
           for (const a of [spans.param, spans.grad, ...spans.state])
+            pool.releaseRegion(a.byteOffset, a.byteLength);
+        }
+      });
+    }
+  }
+
+  for (const Type of [Float32Array, Float64Array]) {
+    for (const [name, stateCount, update] of updates) {
+      it(`${name} (${Type.name}) on the rows of a row-sparse gradient gives one thread's bits`, () => {
+        const pool = threadPool()!;
+        const [tableRows, rowSize, count] = [3001, 7, 1003];
+        const n = tableRows * rowSize;
+        // Distinct rows (a coalesced gradient's), scattered over the table, in no particular order.
+        const listed = Int32Array.from({ length: count }, (_, i) => (i * 1999 + 5) % tableRows);
+        const layout = () => {
+          const region = (bytes: number) => pool.allocateRegion(bytes);
+          const table = (seed: number, positive: boolean) => {
+            const array = new Type(pool.memory.buffer, region(n * Type.BYTES_PER_ELEMENT), n);
+            array.set(random(n, seed, Type));
+            if (positive) for (let j = 0; j < n; j++) array[j] = Math.abs(array[j]!);
+            return array;
+          };
+          const param = table(21, false);
+          const grad = new Type(
+            pool.memory.buffer,
+            region(count * rowSize * Type.BYTES_PER_ELEMENT),
+            count * rowSize,
+          );
+          grad.set(random(count * rowSize, 22, Type));
+          const rows = new Int32Array(pool.memory.buffer, region(count * 4), count);
+          rows.set(listed);
+          const state = Array.from({ length: stateCount }, (_, i) => table(23 + i, true));
+          return { param, grad, rows, rowSize, state } as OptimizerSpans;
+        };
+        const [one, two, workers] = splitGivesOneThreadsBits(layout, update, "updateRows", "threadRowValues");
+        // The listed rows changed, the others did not.
+        const before = random(n, 21, Type);
+        expect(Array.from(one!.param.subarray(5 * rowSize, 6 * rowSize))).not.toEqual(
+          Array.from(before.subarray(5 * rowSize, 6 * rowSize)),
+        );
+        const unlisted = [...Array(tableRows).keys()].find((r) => !listed.includes(r))!;
+        expect(Array.from(one!.param.subarray(unlisted * rowSize, (unlisted + 1) * rowSize))).toEqual(
+          Array.from(before.subarray(unlisted * rowSize, (unlisted + 1) * rowSize)),
+        );
+        for (const spans of [one!, two!, workers!]) {
+          for (const a of [spans.param, spans.grad, spans.rows!, ...spans.state])
             pool.releaseRegion(a.byteOffset, a.byteLength);
         }
       });

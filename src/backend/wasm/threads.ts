@@ -47,12 +47,29 @@ const TASK_PACK_F64 = 4;
 const TASK_UPDATE = 5;
 const TASK_UNARY_F32 = 6;
 const TASK_UNARY_F64 = 7;
+const TASK_UPDATE_ROWS = 8;
 
 /**
  * The dense update kernels a TASK_UPDATE runs (by position in this list), each taking (param, grad, state…, n,
  * scalars…): see the argument types in runtime.ts.
  */
 export const UPDATE_KERNELS = ["sgdF32", "sgdF64", "adamF32", "adamF64", "adagradF32", "adagradF64"] as const;
+
+/**
+ * The row-sparse update kernels a TASK_UPDATE_ROWS runs (by position in this list), each taking (param, grad,
+ * state…, rows, rowCount, rowSize, scalars…): see the argument types in runtime.ts.
+ */
+export const ROW_UPDATE_KERNELS = [
+  "sgdRowsF32",
+  "sgdRowsF64",
+  "adamRowsF32",
+  "adamRowsF64",
+  "adagradRowsF32",
+  "adagradRowsF64",
+] as const;
+
+/** The name of a row-sparse update kernel (see ROW_UPDATE_KERNELS). */
+export type RowUpdateKernel = (typeof ROW_UPDATE_KERNELS)[number];
 
 /** A tuple of `N` numbers (a task's arguments, read by position). */
 type Numbers<N extends number, T extends number[] = []> = T["length"] extends N
@@ -73,6 +90,10 @@ export type UpdateKernel = (typeof UPDATE_KERNELS)[number];
  *          updates values [c · valuesPerChunk, …) (an address of 0, an unused state, stays 0)
  *   unary: args = op code (UNARY_CODES), x, out, n, valuesPerChunk (float32 / float64 by the task code);
  *          chunk c computes values [c · valuesPerChunk, …)
+ *   update rows: args = kernel (index in ROW_UPDATE_KERNELS), address count, rowCount, rowsPerChunk, row
+ *          bytes, rowSize, scalar count, the rows' address, then the addresses (param, grad, state…); the scalars
+ *          as for update. Chunk c updates the rows listed at [c · rowsPerChunk, …) of the rows array, whose
+ *          gradient rows are the same positions of grad (param and state are indexed by the listed rows)
  */
 const RUN_CHUNK_SOURCE = `function runChunk(kernels, ctl, chunk, index) {
   const op = ctl[${OP}];
@@ -116,6 +137,20 @@ const RUN_CHUNK_SOURCE = `function runChunk(kernels, ctl, chunk, index) {
     }
     args.push(Math.min(per, ctl[${ARGS} + 2] - chunk * per));
     const scalars = new Float64Array(ctl.buffer, ctl.byteOffset + ${SCALARS * 4}, ctl[${ARGS} + 5]);
+    for (let i = 0; i < scalars.length; i++) args.push(scalars[i]);
+    update(...args);
+  } else if (op === ${TASK_UPDATE_ROWS}) {
+    const update = kernels[${JSON.stringify(ROW_UPDATE_KERNELS)}[ctl[${ARGS}]]];
+    const addresses = ctl[${ARGS} + 1];
+    const per = ctl[${ARGS} + 3];
+    const first = chunk * per;
+    const args = [];
+    for (let i = 0; i < addresses; i++) {
+      const at = ctl[${ARGS} + 8 + i];
+      args.push(i === 1 ? at + first * ctl[${ARGS} + 4] : at);
+    }
+    args.push(ctl[${ARGS} + 7] + first * 4, Math.min(per, ctl[${ARGS} + 2] - first), ctl[${ARGS} + 5]);
+    const scalars = new Float64Array(ctl.buffer, ctl.byteOffset + ${SCALARS * 4}, ctl[${ARGS} + 6]);
     for (let i = 0; i < scalars.length; i++) args.push(scalars[i]);
     update(...args);
   }
@@ -562,6 +597,36 @@ export class ThreadPool {
   }
 
   /**
+   * An optimiser's row-sparse update (`kernel`, one of ROW_UPDATE_KERNELS) in the shared memory, split in chunks
+   * of rows among the threads: `addresses` are the parameter's, the gradient's (one row per listed row) and the
+   * state buffers', `rows` the address of the rowCount int32 row indices, `scalars` the kernel's arguments after
+   * rowSize. The listed rows must be distinct (a coalesced gradient's), so that no two chunks touch one row;
+   * each row is updated as the single call updates it, so the result is that call's to the bit. Worth it where
+   * the rows are scattered over a large table: the update then waits on cache misses, which two cores wait out
+   * side by side.
+   */
+  updateRows(
+    kernel: RowUpdateKernel,
+    addresses: readonly number[],
+    rows: number,
+    rowCount: number,
+    rowSize: number,
+    scalars: readonly number[],
+  ): void {
+    const index = ROW_UPDATE_KERNELS.indexOf(kernel);
+    const size = kernel.endsWith("F32") ? 4 : 8;
+    const threads = this.workers.length + 1;
+    const per = Math.max(1, Math.ceil(rowCount / (2 * threads)));
+    const chunks = Math.ceil(rowCount / per);
+    this.scalarsView(scalars.length).set(scalars);
+    this.run(
+      TASK_UPDATE_ROWS,
+      [index, addresses.length, rowCount, per, rowSize * size, rowSize, scalars.length, rows, ...addresses],
+      chunks,
+    );
+  }
+
+  /**
    * The elementwise unary op `code` (UNARY_CODES) of n values from x to out (byte addresses in the shared
    * memory; out may be x; both padded to 16 bytes, as the kernels require), split in chunks of values among the
    * threads. Each value is computed as the single call computes it, so the result is that call's to the bit, and
@@ -601,6 +666,17 @@ export class ThreadPool {
       const shift = chunk * per * (op === TASK_UNARY_F32 ? 4 : 8);
       const unary = op === TASK_UNARY_F32 ? kernels.unaryF32 : kernels.unaryF64;
       unary(code, x + shift, out + shift, Math.min(per, n - chunk * per));
+    } else if (op === TASK_UPDATE_ROWS) {
+      const [kernel, addresses, rowCount, per, rowBytes, rowSize, scalars, rows, ...rest] = args as [
+        ...Numbers<8>,
+        ...number[],
+      ];
+      const first = chunk * per;
+      const call: number[] = [];
+      for (let i = 0; i < addresses; i++) call.push(i === 1 ? rest[i]! + first * rowBytes : rest[i]!);
+      call.push(rows + first * 4, Math.min(per, rowCount - first), rowSize);
+      for (const value of this.scalarsView(scalars)) call.push(value);
+      (kernels[ROW_UPDATE_KERNELS[kernel]!] as (...values: number[]) => void)(...call);
     } else if (op === TASK_UPDATE) {
       const [kernel, addresses, n, per, size, scalars, ...rest] = args as [...Numbers<6>, ...number[]];
       const shift = chunk * per * size;

@@ -38,6 +38,11 @@ export const wasmThresholds = {
    * values the second core saves more than the meeting of the threads costs.
    */
   threadUnaryValues: 1 << 13,
+  /**
+   * Values (rows × row size) from which an optimiser's row-sparse update in the pool's shared memory (a compiled
+   * plan's embedding table) is split across threads by rows.
+   */
+  threadRowValues: 1 << 13,
   /** Bytes of WebAssembly memory one call may use; larger calls run in JavaScript (memory never shrinks). */
   maxBytes: 1 << 30,
 };
