@@ -192,8 +192,8 @@ export function unaryInto(kernel: UnaryKernel, x: TypedArray, out: TypedArray, a
     const outAt = arena.addressOf(out);
     if ((f32 || f64) && xAt >= 0 && outAt >= 0) {
       // A transcendental op of many values in the pool's memory splits across its threads (the same bits).
-      const pool = code >= FIRST_TRANSCENDENTAL && n >= wasmThresholds.threadUnaryValues ? arena.pool : null;
-      if (pool !== null && !pool.failed && pool.workerCount > 0 && getThreads() >= 2)
+      const pool = arena.pool;
+      if (code >= FIRST_TRANSCENDENTAL && pool?.splits(n, wasmThresholds.threadUnaryValues))
         pool.unary(f32, code, xAt, outAt, n);
       else if (f32) arena.kernels.exports.unaryF32(code, xAt, outAt, n);
       else arena.kernels.exports.unaryF64(code, xAt, outAt, n);

@@ -8,7 +8,7 @@ import type {
   SgdRowsArguments,
 } from "./runtime.js";
 import { align16, commonKernels, requireKernels, type Kernels } from "./runtime.js";
-import { getThreads, poolOf, type RowUpdateKernel, type ThreadPool, type UpdateKernel } from "./threads.js";
+import { poolOf, type RowUpdateKernel, type UpdateKernel } from "./threads.js";
 import { wasmThresholds } from "./thresholds.js";
 
 /**
@@ -127,14 +127,6 @@ interface DenseCall {
   scalars: number[];
 }
 
-/** The pool whose memory `home` is, when an update of `values` values there splits across its threads. */
-function splittingPool(home: Kernels, values: number, threshold: number): ThreadPool | null {
-  const pool = poolOf(home);
-  if (pool === null || pool.failed || pool.workerCount === 0 || getThreads() < 2 || values < threshold)
-    return null;
-  return pool;
-}
-
 /** A kernel's addresses: the parameter's, the gradient's and its `call.states` state buffers' (0 where unused). */
 function updateAddresses(
   call: DenseCall,
@@ -148,53 +140,43 @@ function updateAddresses(
 }
 
 /**
- * Runs a dense update on `home`'s memory: split across the thread pool's threads when that memory is the
- * pool's and the update is large (`wasmThresholds.threadUpdateValues`), else in one call.
+ * Runs a dense update of n values on `home`'s memory (`addresses` from `updateAddresses`): split across the
+ * thread pool's threads when that memory is the pool's and the update is large
+ * (`wasmThresholds.threadUpdateValues`), else in one call.
  */
 function runDense(
   home: Kernels,
   size: number,
   call: DenseCall,
-  paramAt: number,
-  gradAt: number,
-  stateAt: readonly number[],
+  addresses: readonly number[],
   n: number,
 ): void {
-  const addresses = updateAddresses(call, paramAt, gradAt, stateAt);
   const kernel: UpdateKernel = `${call.kernel}${size === 4 ? "F32" : "F64"}`;
-  const pool = splittingPool(home, n, wasmThresholds.threadUpdateValues);
-  if (pool !== null) pool.update(kernel, addresses, n, call.scalars);
+  const pool = poolOf(home);
+  if (pool?.splits(n, wasmThresholds.threadUpdateValues)) pool.update(kernel, addresses, n, call.scalars);
   else (home.exports[kernel] as (...values: number[]) => void)(...addresses, n, ...call.scalars);
 }
 
 /**
- * Runs a row-sparse update on `home`'s memory split across the thread pool's threads, by rows, when that memory
- * is the pool's and the update is large (`wasmThresholds.threadRowValues`); returns false (nothing done)
- * otherwise. The rows are a coalesced gradient's, so distinct. At batch 256 the NER step's embedding update
- * (1,240 rows of 50 scattered over a 20,000-row table) took 143–160 µs on one thread, against 35 µs for the same
- * rows already in cache: it waits on cache misses, which two cores wait out side by side.
+ * Runs a row-sparse update on `home`'s memory (`addresses` from `updateAddresses`) split across the thread
+ * pool's threads, by rows, when that memory is the pool's and the update is large
+ * (`wasmThresholds.threadRowValues`); returns false (nothing done) otherwise. The rows are a coalesced
+ * gradient's, so distinct. At batch 256 the NER step's embedding update (1,240 rows of 50 scattered over a
+ * 20,000-row table) took 143–160 µs on one thread, against 35 µs for the same rows already in cache: it waits
+ * on cache misses, which two cores wait out side by side.
  */
 function splitRows(
   home: Kernels,
   size: number,
   call: DenseCall,
-  paramAt: number,
-  gradAt: number,
-  stateAt: readonly number[],
+  addresses: readonly number[],
   rows: Int32Array,
   rowSize: number,
 ): boolean {
-  const pool = splittingPool(home, rows.length * rowSize, wasmThresholds.threadRowValues);
-  if (pool === null) return false;
+  const pool = poolOf(home);
+  if (!pool?.splits(rows.length * rowSize, wasmThresholds.threadRowValues)) return false;
   const kernel: RowUpdateKernel = `${call.kernel}Rows${size === 4 ? "F32" : "F64"}`;
-  pool.updateRows(
-    kernel,
-    updateAddresses(call, paramAt, gradAt, stateAt),
-    rows.byteOffset,
-    rows.length,
-    rowSize,
-    call.scalars,
-  );
+  pool.updateRows(kernel, addresses, rows.byteOffset, rows.length, rowSize, call.scalars);
   return true;
 }
 
@@ -233,8 +215,9 @@ function runCopied(
   if (home !== null) {
     const kernels = kernelsFor(home.exports, size);
     const stateAt = state.map((s) => s.byteOffset);
-    if (rows === null) runDense(home, size, dense, param.byteOffset, grad.byteOffset, stateAt, n);
-    else if (!splitRows(home, size, dense, param.byteOffset, grad.byteOffset, stateAt, rows, rowSize))
+    const addresses = updateAddresses(dense, param.byteOffset, grad.byteOffset, stateAt);
+    if (rows === null) runDense(home, size, dense, addresses, n);
+    else if (!splitRows(home, size, dense, addresses, rows, rowSize))
       rowsKernel(kernels, param.byteOffset, grad.byteOffset, stateAt, rows.byteOffset, rows.length, rowSize);
     return true;
   }
@@ -251,7 +234,7 @@ function runCopied(
   view.set(n === grad.length ? grad : grad.subarray(0, n), gradAt / size);
   view.set(param, paramIndex);
   state.forEach((s, i) => view.set(s, stateIndex[i]!));
-  runDense(kernels, size, dense, paramAt, gradAt, stateAt, n);
+  runDense(kernels, size, dense, updateAddresses(dense, paramAt, gradAt, stateAt), n);
   param.set(view.subarray(paramIndex, paramIndex + n));
   state.forEach((s, i) => s.set(view.subarray(stateIndex[i]!, stateIndex[i]! + n)));
   return true;

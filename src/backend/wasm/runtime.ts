@@ -333,16 +333,12 @@ export class Kernels {
 }
 
 let bytes: Uint8Array<ArrayBuffer> | null = null;
-let build: string | null = null;
 let kernels: Kernels | null = null;
 let pending: Promise<Kernels> | null = null;
 
 function moduleBytes(): Uint8Array<ArrayBuffer> {
-  if (bytes) return bytes;
-  // Relaxed SIMD (a fused multiply-add in the float32 matmul) where the engine validates it and it is faster.
-  const chosen = choosePlainVariant();
-  build = chosen?.name ?? null;
-  bytes = chosen?.bytes ?? decodeBase64(KERNELS_WASM_BASE64);
+  // Relaxed SIMD (a fused multiply-add in the float32 matmul) where the engine validates it (see pickVariant).
+  bytes ??= choosePlainVariant()?.bytes ?? decodeBase64(KERNELS_WASM_BASE64);
   return bytes;
 }
 
@@ -352,8 +348,7 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
  * runs the same kind of build, so that results do not depend on the number of threads.
  */
 export function wasmKernelBuild(): string | null {
-  moduleBytes();
-  return build;
+  return choosePlainVariant()?.name ?? null;
 }
 
 /** Whether this engine has WebAssembly with SIMD (validates the kernels' module without compiling it). */

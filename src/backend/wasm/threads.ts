@@ -481,6 +481,14 @@ export class ThreadPool {
     this.broken = true;
   }
 
+  /**
+   * Whether work of `size` (values, or whatever `threshold` counts) in this pool's memory is worth splitting
+   * across its threads: workers running, none failed, `getThreads()` ≥ 2, and `size` ≥ `threshold`.
+   */
+  splits(size: number, threshold: number): boolean {
+    return !this.broken && this.workers.length > 0 && getThreads() >= 2 && size >= threshold;
+  }
+
   /** Starts or stops workers so that `n` threads take part (called between products only). */
   resize(n: number): void {
     while (this.workers.length > n - 1) this.workers.pop()!.terminate();
@@ -588,9 +596,7 @@ export class ThreadPool {
   update(kernel: UpdateKernel, addresses: readonly number[], n: number, scalars: readonly number[]): void {
     const index = UPDATE_KERNELS.indexOf(kernel);
     const size = kernel.endsWith("F32") ? 4 : 8;
-    const threads = this.workers.length + 1;
-    // About two chunks per thread, in whole 64-byte lines.
-    const per = Math.max(16, Math.ceil(n / (2 * threads) / 16) * 16);
+    const per = this.valuesPerChunk(n);
     const chunks = Math.ceil(n / per);
     this.scalarsView(scalars.length).set(scalars);
     this.run(TASK_UPDATE, [index, addresses.length, n, per, size, scalars.length, ...addresses], chunks);
@@ -633,11 +639,18 @@ export class ThreadPool {
    * every chunk but the last is a whole number of vectors, so that none writes into another's values.
    */
   unary(f32: boolean, code: number, x: number, out: number, n: number): void {
-    const threads = this.workers.length + 1;
-    // About two chunks per thread, in whole 64-byte lines.
-    const per = Math.max(16, Math.ceil(n / (2 * threads) / 16) * 16);
+    const per = this.valuesPerChunk(n);
     const chunks = Math.ceil(n / per);
     this.run(f32 ? TASK_UNARY_F32 : TASK_UNARY_F64, [code, x, out, n, per], chunks);
+  }
+
+  /**
+   * Values per chunk of a task over n values: about two chunks per thread, each a multiple of 16 values (whole
+   * 64-byte lines of float32, whole vectors of either type).
+   */
+  private valuesPerChunk(n: number): number {
+    const threads = this.workers.length + 1;
+    return Math.max(16, Math.ceil(n / (2 * threads) / 16) * 16);
   }
 
   /** The first `count` float64 arguments of the task in the control block (see RUN_CHUNK_SOURCE). */

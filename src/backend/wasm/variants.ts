@@ -226,7 +226,8 @@ let chosenPlain: Variant | null | undefined;
  * null if neither validates (no WebAssembly SIMD). Chosen once.
  */
 export function choosePlainVariant(): Variant | null {
-  return (chosenPlain ??= pickVariant(
+  if (chosenPlain !== undefined) return chosenPlain;
+  return (chosenPlain = pickVariant(
     allowed(plainVariants.map((v) => v())),
     (bytes) => typeof WebAssembly === "object" && WebAssembly.validate(bytes),
     trial((v) => {
