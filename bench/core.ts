@@ -238,10 +238,15 @@ async function main(): Promise<void> {
     // Eager and compiled (`compile(step)`, src/compile/) at one and two threads; only the NER step differs.
     const build = wasmKernelBuild();
     const threadsLabel = (threads: number) => `${threads} thread${threads > 1 ? "s" : ""}`;
+    const stepArgs = (compiled: boolean, threads: number) => [
+      "--threads",
+      String(threads),
+      ...(compiled ? ["--compile"] : []),
+    ];
     const chainrule: ChainruleConfig[] = [false, true].flatMap((compiled) =>
       [1, 2].map((threads) => ({
         label: `chainrule (wasm)${compiled ? ", compiled" : ""}, ${threadsLabel(threads)}`,
-        args: ["--threads", String(threads), ...(compiled ? ["--compile"] : [])],
+        args: stepArgs(compiled, threads),
         nerOnly: compiled,
         apply: () => setThreads(threads),
         build,
@@ -255,7 +260,7 @@ async function main(): Promise<void> {
       ] as const) {
         chainrule.push({
           label: `chainrule (wasm, plain SIMD)${compiled ? ", compiled" : ""}, ${threadsLabel(threads)}`,
-          args: ["--threads", String(threads), ...(compiled ? ["--compile"] : [])],
+          args: stepArgs(compiled, threads),
           nerOnly: true,
           apply: () => {},
           env: { CHAINRULE_RELAXED_SIMD: "0" },
@@ -272,7 +277,7 @@ async function main(): Promise<void> {
         for (const threads of [1, 2]) {
           chainrule.push({
             label: `chainrule (wasm) at ${describeCheckout(baseline)}${compiled ? ", compiled" : ""}, ${threadsLabel(threads)}`,
-            args: ["--threads", String(threads), ...(compiled ? ["--compile"] : [])],
+            args: stepArgs(compiled, threads),
             apply: () => {},
             source,
           });
