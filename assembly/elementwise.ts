@@ -11,14 +11,14 @@
 // checks that both sides agree).
 const NEG = 0;
 const ABS = 1;
-const RELU = 2;
+export const RELU = 2;
 const SQUARE = 3;
 const SQRT = 4;
 const RECIPROCAL = 5;
 const SIGN = 6;
 const EXP = 7;
-const TANH = 8;
-const SIGMOID = 9;
+export const TANH = 8;
+export const SIGMOID = 9;
 
 // Binary operation codes (the host passes them too; checked the same way).
 const ADD = 0;
@@ -37,7 +37,8 @@ const LN2 = 0.6931471805599453;
 /** 1.5·2⁵²: adding it rounds a float64 of magnitude below 2⁵¹ to an integer held in the low mantissa bits. */
 const ROUNDING_SHIFT = 6755399441055744.0;
 
-class Lanes {
+/** Vector kernels shared with the matmul epilogue (assembly/matmul.ts). */
+export class Lanes {
   /** exp(y) in both float64 lanes; y is clamped to [−708, 709] (the caller rounds to float32 afterwards). */
   @inline static exp(y: v128): v128 {
     // pmin / pmax are single instructions and keep a NaN y (their comparison is false).

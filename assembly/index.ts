@@ -7,6 +7,7 @@ export {
   matmulPackF64,
   matmulRowsF32,
   matmulRowsF64,
+  matmulBlockEpilogueF32,
   matmulScratchBytes,
 } from "./matmul";
 export { unaryF32, unaryF64, binaryF32, binaryF64 } from "./elementwise";

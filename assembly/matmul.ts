@@ -14,6 +14,15 @@
 // accumulators plus the operands fit the sixteen vector registers of x86-64 (V8 keeps one as scratch); larger
 // tiles spill and run slower.
 // Each output is summed block by block in depth order, as the JavaScript kernel does.
+//
+// `matmulBlockEpilogueF32` also finishes an affine layer where its block is still in cache: once a block of rows
+// has all its depth, it adds a bias row and applies an activation (relu, tanh or σ) in place, with the same
+// vector operations as `addRowF32` and `unaryF32`, so the values are theirs to the bit.
+
+import { Lanes, RELU, SIGMOID, TANH } from "./elementwise";
+
+/** `activation` of matmulBlockEpilogueF32 for none (a bias only). */
+const NO_ACTIVATION: i32 = -1;
 
 /** Depth of a packed block. */
 const KC: i32 = 256;
@@ -409,16 +418,20 @@ function rows<T>(
   scratch: usize,
   colStart: i32 = 0,
   colEnd: i32 = n,
+  bias: usize = 0,
+  activation: i32 = NO_ACTIVATION,
 ): void {
   const size = <usize>sizeof<T>();
   const nr: i32 = 32 / <i32>sizeof<T>();
   const mr = tileRows<T>();
   const rowBytes = <usize>n * size;
   const rowEnd = rowStart + rowCount;
+  const finish = size == 4 && (bias != 0 || activation != NO_ACTIVATION);
   if (k == 0) {
     for (let i = rowStart; i < rowEnd; i++) {
       memory.fill(out + <usize>i * rowBytes + <usize>colStart * size, 0, <usize>(colEnd - colStart) * size);
     }
+    if (finish) epilogueF32(out, n, rowStart, rowEnd, colStart, colEnd, bias, activation);
     return;
   }
   const lda = transA ? m : k;
@@ -441,6 +454,54 @@ function rows<T>(
           const count = min(mr, mc - ir);
           if (size == 4) kernelF32(tile, ap, bp, kc, c, rowBytes, count, cols, accumulate);
           else kernelF64(tile, ap, bp, kc, c, rowBytes, count, cols, accumulate);
+        }
+      }
+    }
+    // The block's rows have all their depth: finish them while they are in cache.
+    if (finish) epilogueF32(out, n, ic, ic + mc, colStart, colEnd, bias, activation);
+  }
+}
+
+/**
+ * Rows [r0, r1), columns [c0, c1) of a float32 matrix with n columns: v = act(v + bias[j]) in place (bias 0:
+ * none; act one of RELU, TANH, SIGMOID or NO_ACTIVATION). A row's last vector may hold fewer than four of the
+ * columns: it is computed whole (lanes are independent) and only those columns are stored, so that no value
+ * outside the block is written (another thread may own it).
+ */
+function epilogueF32(
+  out: usize,
+  n: i32,
+  r0: i32,
+  r1: i32,
+  c0: i32,
+  c1: i32,
+  bias: usize,
+  activation: i32,
+): void {
+  if (activation == TANH) Epilogue.rows(TANH, out, n, r0, r1, c0, c1, bias);
+  else if (activation == SIGMOID) Epilogue.rows(SIGMOID, out, n, r0, r1, c0, c1, bias);
+  else if (activation == RELU) Epilogue.rows(RELU, out, n, r0, r1, c0, c1, bias);
+  else Epilogue.rows(NO_ACTIVATION, out, n, r0, r1, c0, c1, bias);
+}
+
+/** The epilogue's loop, inlined per constant activation (so that its branches fold away). */
+class Epilogue {
+  @inline static rows(op: i32, out: usize, n: i32, r0: i32, r1: i32, c0: i32, c1: i32, bias: usize): void {
+    const rowBytes = <usize>n * 4;
+    for (let r = r0; r < r1; r++) {
+      const row = out + <usize>r * rowBytes;
+      for (let j = c0; j < c1; j += 4) {
+        const at = row + <usize>j * 4;
+        let v = v128.load(at);
+        if (bias != 0) v = f32x4.add(v, v128.load(bias + <usize>j * 4));
+        if (op == TANH || op == SIGMOID) v = Lanes.widened(op, v);
+        else if (op == RELU) v = Lanes.arithmetic<f32>(RELU, v);
+        const valid = c1 - j;
+        if (valid >= 4) v128.store(at, v);
+        else {
+          store<f32>(at, f32x4.extract_lane(v, 0));
+          if (valid > 1) store<f32>(at, f32x4.extract_lane(v, 1), 4);
+          if (valid > 2) store<f32>(at, f32x4.extract_lane(v, 2), 8);
         }
       }
     }
@@ -524,6 +585,46 @@ export function matmulBlockF32(
   scratch: usize,
 ): void {
   rows<f32>(a, packedB, out, m, n, k, transA, rowStart, rowCount, scratch, colStart, colEnd);
+}
+
+/**
+ * `matmulBlockF32`'s block, finished as an affine layer: each value v of it becomes act(v + bias[column])
+ * (`bias` the address of n float32, or 0 for none; `activation` RELU, TANH or SIGMOID of the unary codes, or −1
+ * for none), computed as `addRowF32` then `unaryF32` compute it, so the same bits. The last vector of a row may
+ * read (never write) up to three values past the block's columns, and past the bias's n values.
+ */
+export function matmulBlockEpilogueF32(
+  a: usize,
+  packedB: usize,
+  out: usize,
+  m: i32,
+  n: i32,
+  k: i32,
+  transA: bool,
+  rowStart: i32,
+  rowCount: i32,
+  colStart: i32,
+  colEnd: i32,
+  scratch: usize,
+  bias: usize,
+  activation: i32,
+): void {
+  rows<f32>(
+    a,
+    packedB,
+    out,
+    m,
+    n,
+    k,
+    transA,
+    rowStart,
+    rowCount,
+    scratch,
+    colStart,
+    colEnd,
+    bias,
+    activation,
+  );
 }
 
 /** The float64 version of `matmulBlockF32` (colStart a multiple of 4). */

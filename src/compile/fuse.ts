@@ -1,12 +1,16 @@
 /**
  * Fusion of a plan's elementwise work into the pass that produces its input, where nothing else reads the
- * intermediate values: the affine layer's bias and activation run in one pass over the matmul's output
- * (h = f(x·Wᵀ + b) is computed in place in h's buffer, z = x·Wᵀ and x·Wᵀ + b are never written, and share
- * h's storage).
+ * intermediate values: the affine layer's bias and activation are applied by the matmul kernel to each block of
+ * its output while the block is in cache (float32 in the plan's WebAssembly memory), or in one pass over the
+ * output after it (h = f(x·Wᵀ + b) is computed in place in h's buffer, z = x·Wᵀ and x·Wᵀ + b are never
+ * written, and share h's storage).
  */
 import type { TypedArray } from "../tensor/dtype.js";
 import type { Arena } from "./arena.js";
 import { planProducts, product, unaryInto, type StepView } from "./lowering.js";
+import { UNARY_CODES } from "../backend/wasm/elementwise.js";
+import { MATMUL_NO_ACTIVATION } from "../backend/wasm/runtime.js";
+import { wasmThresholds } from "../backend/wasm/thresholds.js";
 import type { Trace } from "./trace.js";
 
 /**
@@ -77,6 +81,18 @@ const epilogues: Record<string, Epilogue> = {
   },
 };
 
+/**
+ * The activation code the product kernel applies for an epilogue (MATMUL_NO_ACTIVATION for the bias only), or
+ * null where it must not: tanh and σ of fewer values than the WebAssembly kernels take run in JavaScript as
+ * the eager op, whose last bit can differ.
+ */
+function kernelActivation(activation: string, values: number): number | null {
+  if (activation === "identity") return MATMUL_NO_ACTIVATION;
+  if (activation === "relu") return UNARY_CODES.relu!;
+  if (activation !== "tanh" && activation !== "sigmoid") return null;
+  return values >= wasmThresholds.elementwise ? UNARY_CODES[activation]! : null;
+}
+
 /** A matmul → add(bias) [→ activation] chain: its steps, the last of which computes the chain. */
 export interface FusedChain {
   /** The matmul and the add (when an activation follows): their outputs are never written. */
@@ -142,10 +158,13 @@ export function fuse(
     // The bias moves into the arena too (a parameter's data then stays there), for the bias kernel.
     addView.resident(1);
     for (const s of fused) forwards[s] = null;
+    const activation = kernelActivation(last === a ? "identity" : steps[last]!.op, rows * columns);
     forwards[last] = () => {
       const y = lastView.output()._data;
-      product(productView.input(0), productView.input(1), transA, transB, y, arena, workspace);
-      epilogue(y, addView.input(1)._data, rows, columns, lastView.arena);
+      const bias = addView.input(1)._data;
+      const finish = activation === null ? null : { bias, activation };
+      if (!product(productView.input(0), productView.input(1), transA, transB, y, arena, workspace, finish))
+        epilogue(y, bias, rows, columns, lastView.arena);
     };
   }
   return chains.length;

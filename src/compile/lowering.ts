@@ -13,6 +13,7 @@ import {
 } from "../backend/index.js";
 import { FIRST_TRANSCENDENTAL, UNARY_CODES } from "../backend/wasm/elementwise.js";
 import { splitProductInPlace, splitsAcrossThreads } from "../backend/wasm/matmul-threads.js";
+import { MATMUL_NO_ACTIVATION } from "../backend/wasm/runtime.js";
 import type { Arena } from "./arena.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { DType, TypedArray } from "../tensor/dtype.js";
@@ -335,6 +336,10 @@ function productShape(
  * - in a private arena, a product the backend would split goes to the backend (copied into the pool's memory
  *   and back), and the others run in place on one thread;
  * - a product too small for the WebAssembly kernel, or of arrays elsewhere, goes to the backend as eager ops do.
+ *
+ * With an `epilogue` (a float32 affine layer's bias and activation), a product that runs in place finishes its
+ * output as act(out + bias) in the same pass (matmulBlockEpilogueF32: the bits of adding the bias row and then
+ * applying the activation's kernel) and returns true; otherwise it returns false, and the caller applies it.
  */
 export function product(
   a: Tensor,
@@ -344,7 +349,8 @@ export function product(
   out: TypedArray,
   arena: Arena | null = null,
   workspace: Workspace | null = null,
-): void {
+  epilogue: ProductEpilogue | null = null,
+): boolean {
   const { m, n, k } = productShape(a.shape, b.shape, transA, transB);
   const flops = m * n * k;
   if (arena !== null && workspace !== null && workspace.bytes > 0 && flops >= wasmThresholds.matmulFlops) {
@@ -359,18 +365,45 @@ export function product(
     const sameType = a._data.constructor === out.constructor && b._data.constructor === out.constructor;
     if ((!splits || pool !== null) && aAt >= 0 && bAt >= 0 && outAt >= 0 && float && sameType) {
       const packedAt = workspace.at;
+      // The epilogue runs in the kernel where its bias is a float32 row of n in the arena too.
+      const biasAt =
+        epilogue !== null && f32 && epilogue.bias instanceof Float32Array && epilogue.bias.length === n
+          ? arena.addressOf(epilogue.bias)
+          : -1;
+      const finish = biasAt >= 0;
+      const bias = finish ? biasAt : 0;
+      const activation = finish ? epilogue!.activation : MATMUL_NO_ACTIVATION;
       if (
         splits &&
         pool !== null &&
         !pool.failed &&
-        splitProductInPlace(pool, f32, aAt, bAt, outAt, m, n, k, transA, transB, packedAt)
+        splitProductInPlace(pool, f32, aAt, bAt, outAt, m, n, k, transA, transB, packedAt, bias, activation)
       ) {
-        return;
+        return finish;
       }
       const e = arena.kernels.exports;
       const size = f32 ? 4 : 8;
       const scratchAt = packedAt + align16(e.matmulPackedBytes(n, k, size));
       (f32 ? e.matmulPackF32 : e.matmulPackF64)(bAt, n, k, transB ? 1 : 0, packedAt);
+      if (finish) {
+        e.matmulBlockEpilogueF32(
+          aAt,
+          packedAt,
+          outAt,
+          m,
+          n,
+          k,
+          transA ? 1 : 0,
+          0,
+          m,
+          0,
+          n,
+          scratchAt,
+          bias,
+          activation,
+        );
+        return true;
+      }
       (f32 ? e.matmulRowsF32 : e.matmulRowsF64)(
         aAt,
         packedAt,
@@ -383,7 +416,7 @@ export function product(
         m,
         scratchAt,
       );
-      return;
+      return false;
     }
   }
   backend().matmul(a._data, b._data, out, {
@@ -397,6 +430,16 @@ export function product(
     bOffsets: ZERO,
     outOffsets: ZERO,
   });
+  return false;
+}
+
+/**
+ * What finishes an affine layer's product (`product`): out = act(out + bias), bias a row of the output's
+ * columns, act a unary code of the kernels (relu, tanh, sigmoid) or MATMUL_NO_ACTIVATION.
+ */
+export interface ProductEpilogue {
+  readonly bias: TypedArray;
+  readonly activation: number;
 }
 
 function align16(bytes: number): number {

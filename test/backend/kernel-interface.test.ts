@@ -20,7 +20,7 @@ async function codesOf(block: "Unary" | "Binary"): Promise<Record<string, number
   const codes: Record<string, number> = {};
   for (const line of source.slice(start).split("\n")) {
     if (line.startsWith("//")) continue; // the block's comment
-    const match = /^const ([A-Z_]+) = (\d+);$/.exec(line);
+    const match = /^(?:export )?const ([A-Z_]+) = (\d+);$/.exec(line);
     if (match === null) break;
     const name = match[1]!.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
     codes[name] = Number(match[2]);

@@ -17,7 +17,8 @@ import {
   type Tensor,
 } from "../../src/node.js";
 import { threadPool, threadsAvailable } from "../../src/backend/wasm/threads.js";
-import { kernelsOf } from "../../src/backend/wasm/runtime.js";
+import { MATMUL_NO_ACTIVATION, kernelsOf } from "../../src/backend/wasm/runtime.js";
+import { UNARY_CODES } from "../../src/backend/wasm/elementwise.js";
 
 // A compiled step whose products are large enough to split across threads keeps its buffers in a region of the
 // thread pool's shared memory and runs those products split across the threads, in place. Each chunk of output
@@ -154,8 +155,19 @@ describe.skipIf(!threadsAvailable())("compiled steps whose products split across
     // (which copies into the pool's memory and back).
     expect(rows.mock.calls.length).toBe(25);
     expect(copied).not.toHaveBeenCalled();
-    // Its tanh, in place after the first layer's product and bias, split too (once a step).
-    expect(unary.mock.calls.length).toBe(5);
+    // Its bias and tanh: applied by the first layer's product to each block of its output while in cache (once
+    // a step), not in passes of their own.
+    const finished = rows.mock.calls.filter(
+      (call) => call[15] !== undefined && call[15] !== MATMUL_NO_ACTIVATION,
+    );
+    expect(finished.length).toBe(5);
+    const bias = compiled.parameters[2]!.data; // the hidden layer's, in the pool's memory too
+    expect(kernelsOf(bias)).toBe(pool.kernels);
+    for (const call of finished) {
+      expect(call[15]).toBe(UNARY_CODES.tanh);
+      expect(call[14]).toBe(bias.byteOffset);
+    }
+    expect(unary).not.toHaveBeenCalled();
   });
 
   it("products between the in-place and the eager thresholds split in a plan, not eagerly; same bits", () => {

@@ -1,6 +1,6 @@
 import type { TypedArray } from "../../tensor/dtype.js";
 import type { MatmulDesc } from "../backend.js";
-import { align16 } from "./runtime.js";
+import { MATMUL_NO_ACTIVATION, align16 } from "./runtime.js";
 import { getThreads, threadPool, type ThreadPool } from "./threads.js";
 import { wasmThresholds } from "./thresholds.js";
 
@@ -55,6 +55,9 @@ function chunking(m: number, n: number, threads: number, size: number) {
  * gradient). Otherwise the calling thread packs it all first: a task of its own would cost a second
  * rendezvous of the threads, which on a busy machine (a worker waiting for a core) cost more than it saved
  * (measured: the median product 5–20 % slower).
+ *
+ * A float32 product may finish as an affine layer: `bias` (an address, or 0) and `activation` (see
+ * ThreadPool.rows) are applied by each chunk to its block.
  */
 export function splitProductInPlace(
   pool: ThreadPool,
@@ -68,7 +71,11 @@ export function splitProductInPlace(
   transA: boolean,
   transB: boolean,
   packedAt: number,
+  bias = 0,
+  activation = MATMUL_NO_ACTIVATION,
 ): boolean {
+  if (!f32 && (bias !== 0 || activation !== MATMUL_NO_ACTIVATION))
+    throw new RangeError("splitProductInPlace: a bias or activation needs a float32 product");
   const threads = Math.max(1, pool.workerCount + 1);
   const size = f32 ? 4 : 8;
   const scratchAt = pool.base;
@@ -93,6 +100,8 @@ export function splitProductInPlace(
     blockColumns,
     packInChunks ? bAt : 0,
     transB ? 1 : 0,
+    bias,
+    activation,
   );
   return true;
 }

@@ -41,6 +41,27 @@ export interface KernelExports {
     rowCount: number,
     scratch: number,
   ): void;
+  /**
+   * Rows [rowStart, rowStart + rowCount) and columns [colStart, colEnd) of a float32 product (colStart a
+   * multiple of 8), each value then v = act(v + bias[column]): bias an address or 0, activation a unary code
+   * (relu, tanh, sigmoid) or −1 (see MATMUL_NO_ACTIVATION).
+   */
+  matmulBlockEpilogueF32(
+    a: number,
+    packedB: number,
+    out: number,
+    m: number,
+    n: number,
+    k: number,
+    transA: number,
+    rowStart: number,
+    rowCount: number,
+    colStart: number,
+    colEnd: number,
+    scratch: number,
+    bias: number,
+    activation: number,
+  ): void;
   sumAxisF32(x: number, out: number, outer: number, axis: number, inner: number, scratch: number): void;
   sumAxisF64(x: number, out: number, outer: number, axis: number, inner: number): void;
   unaryF32(op: number, x: number, out: number, n: number): void;
@@ -222,6 +243,7 @@ export const KERNEL_FUNCTIONS = Object.keys({
   matmulPackF64: true,
   matmulRowsF32: true,
   matmulRowsF64: true,
+  matmulBlockEpilogueF32: true,
   sumAxisF32: true,
   sumAxisF64: true,
   unaryF32: true,
@@ -250,6 +272,9 @@ export const KERNEL_FUNCTIONS = Object.keys({
   adagradRowsF32: true,
   adagradRowsF64: true,
 } satisfies Record<keyof KernelExports, true>) as (keyof KernelExports)[];
+
+/** The `activation` of matmulBlockEpilogueF32 that applies none (the bias only). */
+export const MATMUL_NO_ACTIVATION = -1;
 
 const PAGE = 65536;
 

@@ -1,5 +1,5 @@
 import { ValueError } from "../../errors.js";
-import { Kernels, type KernelExports } from "./runtime.js";
+import { Kernels, MATMUL_NO_ACTIVATION, type KernelExports } from "./runtime.js";
 import { wasmThresholds } from "./thresholds.js";
 import { nodeProcess } from "./host.js";
 import { SHARED_MAXIMUM_PAGES, chooseSharedVariant } from "./variants.js";
@@ -82,8 +82,10 @@ export type UpdateKernel = (typeof UPDATE_KERNELS)[number];
 /**
  * One chunk of a task in a worker (ThreadPool.runChunk is the main thread's copy):
  *   rows:  args = a, packedB, out, m, n, k, transA, rowsPerChunk, chunks, scratchBase, scratchStride,
- *          columnsPerChunk, b, transB (chunk c is row chunk ⌊c / column chunks⌋, column chunk c mod column
- *          chunks; where b ≠ 0, each chunk first packs op(B) from b into its own columns of packedB)
+ *          columnsPerChunk, b, transB, bias, activation (chunk c is row chunk ⌊c / column chunks⌋, column chunk
+ *          c mod column chunks; where b ≠ 0, each chunk first packs op(B) from b into its own columns of
+ *          packedB; where bias ≠ 0 or activation ≠ −1, a float32 chunk finishes its block as an affine layer:
+ *          matmulBlockEpilogueF32)
  *   pack:  args = b, n, k, transB, packedB, columnsPerChunk, chunks
  *   update: args = kernel (index in UPDATE_KERNELS), address count, n, valuesPerChunk, element bytes, scalar
  *          count, then the addresses (param, grad, state…); the scalars are float64 from slot SCALARS. Chunk c
@@ -112,8 +114,15 @@ const RUN_CHUNK_SOURCE = `function runChunk(kernels, ctl, chunk, index) {
       const pack = op === ${TASK_ROWS_F32} ? kernels.matmulPackColumnsF32 : kernels.matmulPackColumnsF64;
       pack(b, n, ctl[${ARGS} + 5], ctl[${ARGS} + 13], ctl[${ARGS} + 1], column, end);
     }
-    block(ctl[${ARGS}], ctl[${ARGS} + 1], ctl[${ARGS} + 2], m, n, ctl[${ARGS} + 5], ctl[${ARGS} + 6], start,
-      Math.min(per, m - start), column, end, ctl[${ARGS} + 9] + index * ctl[${ARGS} + 10]);
+    const bias = ctl[${ARGS} + 14];
+    const activation = ctl[${ARGS} + 15];
+    const scratch = ctl[${ARGS} + 9] + index * ctl[${ARGS} + 10];
+    if (op === ${TASK_ROWS_F32} && (bias !== 0 || activation !== ${MATMUL_NO_ACTIVATION}))
+      kernels.matmulBlockEpilogueF32(ctl[${ARGS}], ctl[${ARGS} + 1], ctl[${ARGS} + 2], m, n, ctl[${ARGS} + 5],
+        ctl[${ARGS} + 6], start, Math.min(per, m - start), column, end, scratch, bias, activation);
+    else
+      block(ctl[${ARGS}], ctl[${ARGS} + 1], ctl[${ARGS} + 2], m, n, ctl[${ARGS} + 5], ctl[${ARGS} + 6], start,
+        Math.min(per, m - start), column, end, scratch);
   } else if (op === ${TASK_PACK_F32} || op === ${TASK_PACK_F64}) {
     const pack = op === ${TASK_PACK_F32} ? kernels.matmulPackColumnsF32 : kernels.matmulPackColumnsF64;
     const per = ctl[${ARGS} + 5];
@@ -527,6 +536,9 @@ export class ThreadPool {
    * With `packFrom` (B's address; 0: B is packed already), B is not packed beforehand: each chunk packs its
    * own columns of op(B) into `packedB`, then computes them, so that the threads share the packing without
    * meeting twice. That needs one chunk of rows (`rowsPerChunk` ≥ m), so that no two chunks share a column.
+   *
+   * With a `bias` address or an `activation` (float32 only), each chunk finishes its block as an affine layer,
+   * act(v + bias), while it is in cache (matmulBlockEpilogueF32).
    */
   rows(
     f32: boolean,
@@ -543,6 +555,8 @@ export class ThreadPool {
     columnsPerChunk = Math.max(n, 1),
     packFrom = 0,
     transB = 0,
+    bias = 0,
+    activation = MATMUL_NO_ACTIVATION,
   ): void {
     if (packFrom !== 0 && rowsPerChunk < m)
       throw new RangeError("threads: packing B in the chunks needs a single chunk of rows");
@@ -562,6 +576,8 @@ export class ThreadPool {
       columnsPerChunk,
       packFrom,
       transB,
+      bias,
+      activation,
     ];
     this.run(f32 ? TASK_ROWS_F32 : TASK_ROWS_F64, args, chunks);
   }
@@ -663,17 +679,37 @@ export class ThreadPool {
   private runChunk(op: number, args: readonly number[], chunk: number): void {
     const kernels = this.exports;
     if (op === TASK_ROWS_F32 || op === TASK_ROWS_F64) {
-      const [a, packedB, out, m, n, k, transA, per, , scratchBase, , columns, b, transB] =
-        args as Numbers<14>;
+      const [a, packedB, out, m, n, k, transA, per, , scratchBase, , columns, b, transB, bias, activation] =
+        args as Numbers<16>;
       const f32 = op === TASK_ROWS_F32;
-      const block = f32 ? kernels.matmulBlockF32 : kernels.matmulBlockF64;
       const columnChunks = Math.ceil(n / columns);
       const start = Math.floor(chunk / columnChunks) * per;
       const column = (chunk % columnChunks) * columns;
       const end = Math.min(n, column + columns);
       const pack = f32 ? kernels.matmulPackColumnsF32 : kernels.matmulPackColumnsF64;
       if (b !== 0) pack(b, n, k, transB, packedB, column, end);
-      block(a, packedB, out, m, n, k, transA, start, Math.min(per, m - start), column, end, scratchBase);
+      const count = Math.min(per, m - start);
+      if (f32 && (bias !== 0 || activation !== MATMUL_NO_ACTIVATION)) {
+        kernels.matmulBlockEpilogueF32(
+          a,
+          packedB,
+          out,
+          m,
+          n,
+          k,
+          transA,
+          start,
+          count,
+          column,
+          end,
+          scratchBase,
+          bias,
+          activation,
+        );
+      } else {
+        const block = f32 ? kernels.matmulBlockF32 : kernels.matmulBlockF64;
+        block(a, packedB, out, m, n, k, transA, start, count, column, end, scratchBase);
+      }
     } else if (op === TASK_UNARY_F32 || op === TASK_UNARY_F64) {
       const [code, x, out, n, per] = args as Numbers<5>;
       const shift = chunk * per * (op === TASK_UNARY_F32 ? 4 : 8);
