@@ -31,7 +31,7 @@ import {
 } from "../backend/wasm/runtime.js";
 import { splitsAcrossThreads } from "../backend/wasm/matmul-threads.js";
 import { getThreads, threadPool, type ThreadPool } from "../backend/wasm/threads.js";
-import { allocate, type DType, type TypedArray } from "../tensor/dtype.js";
+import { type DType, type TypedArray } from "../tensor/dtype.js";
 
 const BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4 };
 
@@ -58,8 +58,8 @@ const holders = new WeakMap<object, RegionToken>();
 
 /**
  * Buffers bump-allocated in a kernel instance's memory of a fixed size (a private instance, or a region of the
- * thread pool's shared memory). A counting arena (see {@link Arena.counting}) hands out JavaScript arrays and only
- * adds up the bytes and notes whether a product could split: building a plan once with it gives the size and the
+ * thread pool's shared memory). A counting arena (see {@link Arena.counting}) hands out views of one JavaScript
+ * scratch buffer and only adds up the bytes and notes whether a product could split: building a plan once with it gives the size and the
  * kind of the real arena, so that the memory is taken once and exactly.
  */
 export class Arena {
@@ -73,6 +73,8 @@ export class Arena {
   private readonly counts: boolean;
   private readonly token: RegionToken | null;
   private splits = false;
+  /** A counting arena's one scratch buffer, which every array it hands out views (see `allocate`). */
+  private scratch: ArrayBuffer | null = null;
 
   private constructor(
     kernels: Kernels,
@@ -145,10 +147,14 @@ export class Arena {
     return at;
   }
 
-  /** A zeroed array of `size` values of `dtype` in the arena. */
+  /**
+   * A zeroed array of `size` values of `dtype` in the arena. A counting arena hands out views of one scratch
+   * buffer instead, every array over the same bytes (none of them zeroed): a plan built to count its bytes is
+   * never run, and arrays of their own would double the memory a large plan takes while it is being built.
+   */
   allocate(dtype: DType, size: number): TypedArray {
     const at = this.reserve(size * BYTES[dtype]);
-    if (this.counts) return allocate(dtype, size);
+    if (this.counts) return this.countingView(dtype, size);
     const buffer = this.kernels.memory.buffer;
     let array: TypedArray;
     switch (dtype) {
@@ -164,6 +170,20 @@ export class Arena {
     }
     this.keep(array);
     return array;
+  }
+
+  /** For a counting arena: `size` values of `dtype` over the start of its scratch buffer (grown as needed). */
+  private countingView(dtype: DType, size: number): TypedArray {
+    const bytes = size * BYTES[dtype];
+    if (this.scratch === null || this.scratch.byteLength < bytes) this.scratch = new ArrayBuffer(bytes);
+    switch (dtype) {
+      case "float32":
+        return new Float32Array(this.scratch, 0, size);
+      case "float64":
+        return new Float64Array(this.scratch, 0, size);
+      case "int32":
+        return new Int32Array(this.scratch, 0, size);
+    }
   }
 
   /**
