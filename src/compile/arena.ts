@@ -56,11 +56,23 @@ const regions =
 /** Each view of a shared region chainrule made, to the region's token: a view keeps its region in use. */
 const holders = new WeakMap<object, RegionToken>();
 
+/** `size` values of `dtype` over `buffer` from byte `at`. */
+function viewOf(dtype: DType, buffer: ArrayBufferLike, at: number, size: number): TypedArray {
+  switch (dtype) {
+    case "float32":
+      return new Float32Array(buffer, at, size);
+    case "float64":
+      return new Float64Array(buffer, at, size);
+    case "int32":
+      return new Int32Array(buffer, at, size);
+  }
+}
+
 /**
  * Buffers bump-allocated in a kernel instance's memory of a fixed size (a private instance, or a region of the
  * thread pool's shared memory). A counting arena (see {@link Arena.counting}) hands out views of one JavaScript
- * scratch buffer and only adds up the bytes and notes whether a product could split: building a plan once with it gives the size and the
- * kind of the real arena, so that the memory is taken once and exactly.
+ * scratch buffer and only adds up the bytes and notes whether a product could split: building a plan once with
+ * it gives the size and the kind of the real arena, so that the memory is taken once and exactly.
  */
 export class Arena {
   /** The instance whose exports run on this memory (the shared instance for a counting arena). */
@@ -154,36 +166,15 @@ export class Arena {
    */
   allocate(dtype: DType, size: number): TypedArray {
     const at = this.reserve(size * BYTES[dtype]);
-    if (this.counts) return this.countingView(dtype, size);
-    const buffer = this.kernels.memory.buffer;
-    let array: TypedArray;
-    switch (dtype) {
-      case "float32":
-        array = new Float32Array(buffer, at, size);
-        break;
-      case "float64":
-        array = new Float64Array(buffer, at, size);
-        break;
-      case "int32":
-        array = new Int32Array(buffer, at, size);
-        break;
+    if (this.counts) {
+      // Views of the start of the scratch buffer, grown as needed.
+      const bytes = size * BYTES[dtype];
+      if (this.scratch === null || this.scratch.byteLength < bytes) this.scratch = new ArrayBuffer(bytes);
+      return viewOf(dtype, this.scratch, 0, size);
     }
+    const array = viewOf(dtype, this.kernels.memory.buffer, at, size);
     this.keep(array);
     return array;
-  }
-
-  /** For a counting arena: `size` values of `dtype` over the start of its scratch buffer (grown as needed). */
-  private countingView(dtype: DType, size: number): TypedArray {
-    const bytes = size * BYTES[dtype];
-    if (this.scratch === null || this.scratch.byteLength < bytes) this.scratch = new ArrayBuffer(bytes);
-    switch (dtype) {
-      case "float32":
-        return new Float32Array(this.scratch, 0, size);
-      case "float64":
-        return new Float64Array(this.scratch, 0, size);
-      case "int32":
-        return new Int32Array(this.scratch, 0, size);
-    }
   }
 
   /**

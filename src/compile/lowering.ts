@@ -13,7 +13,7 @@ import {
 } from "../backend/index.js";
 import { FIRST_TRANSCENDENTAL, UNARY_CODES } from "../backend/wasm/elementwise.js";
 import { splitProductInPlace, splitsAcrossThreads } from "../backend/wasm/matmul-threads.js";
-import { MATMUL_NO_ACTIVATION } from "../backend/wasm/runtime.js";
+import { MATMUL_NO_ACTIVATION, align16 } from "../backend/wasm/runtime.js";
 import type { Arena } from "./arena.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { DType, TypedArray } from "../tensor/dtype.js";
@@ -440,10 +440,6 @@ export function product(
 export interface ProductEpilogue {
   readonly bias: TypedArray;
   readonly activation: number;
-}
-
-function align16(bytes: number): number {
-  return (bytes + 15) & ~15;
 }
 
 const ZERO = [0] as const;

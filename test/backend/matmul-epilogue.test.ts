@@ -243,7 +243,8 @@ describe.skipIf(!threadsAvailable())("a product split across threads, finished a
       [256, 301, 250, 0, 0], // cut by rows
       [300, 43, 32, 1, 0],
     ] as const) {
-      const region = pool.allocateRegion(4 * (m * k + k * n + 2 * m * n + n) + (1 << 20));
+      const bytes = 4 * (m * k + k * n + 2 * m * n + n) + (1 << 20);
+      const region = pool.allocateRegion(bytes);
       const l = layout(pool.exports, pool.memory, region, () => true, m, n, k);
       fill(l, m, n, k, 0.5);
       for (const [name, activation] of ACTIVATIONS) {
@@ -269,7 +270,7 @@ describe.skipIf(!threadsAvailable())("a product split across threads, finished a
         const view = l.f32();
         expect(bitsOf(view, l.out, m * n), `${m}×${n}×${k} ${name}`).toEqual(bitsOf(view, l.expected, m * n));
       }
-      pool.releaseRegion(region, 4 * (m * k + k * n + 2 * m * n + n) + (1 << 20));
+      pool.releaseRegion(region, bytes);
     }
   });
 
