@@ -441,6 +441,22 @@ describe.skipIf(!threadsAvailable())("regions of the pool's shared memory", () =
     expect(pool.regionUsage()).toEqual(start);
   });
 
+  it("are zero where the per-call area wrote before, also when the memory grows for them", () => {
+    const pool = threadPool()!;
+    const start = pool.regionUsage();
+    // Values left by eager products in the per-call area, up to the memory's end.
+    const dirty = pool.memory.buffer.byteLength - pool.base;
+    new Uint8Array(pool.memory.buffer, pool.base, dirty).fill(7);
+    // A region over all of that and 1 MB of memory grown for it (fresh, hence zero, and left untouched).
+    const bytes = dirty + (1 << 20);
+    const at = pool.allocateRegion(bytes);
+    expect(at).toBe(start.top);
+    const region = new Uint8Array(pool.memory.buffer, at, bytes);
+    expect(region.every((b) => b === 0)).toBe(true);
+    pool.releaseRegion(at, bytes);
+    expect(pool.regionUsage()).toEqual(start);
+  });
+
   it("refuses to give back what is not a region in use, and a region past the memory's limit", () => {
     const pool = threadPool()!;
     const a = pool.allocateRegion(256);

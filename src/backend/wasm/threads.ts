@@ -421,13 +421,17 @@ export class ThreadPool {
       }
       break;
     }
+    // Bytes from `fresh` on were never part of the memory before this call: growing a memory zeroes them.
+    let fresh = this.buffer.byteLength;
     if (at < 0) {
       if (!this.reserve(this.regionTop + size, wasmThresholds.maxBytes)) return -1;
       at = this.regionTop;
       this.regionTop += size;
-    }
-    // Earlier regions or per-call arrays may have left values there.
-    new Uint8Array(this.buffer, at, size).fill(0);
+    } else fresh = Infinity;
+    // Earlier regions or per-call arrays may have left values in the rest. Fresh bytes are left untouched, so
+    // that the pages stay unmapped until the plan first writes them.
+    const dirty = Math.min(size, Math.max(0, fresh - at));
+    if (dirty > 0) new Uint8Array(this.buffer, at, dirty).fill(0);
     return at;
   }
 
