@@ -62,6 +62,11 @@ export interface StepKernels {
   forward(): void;
   /** Writes ∂L/∂input j (of the input's shape) into `out`; null when the op has no gradient for it. */
   backward: ((j: number) => ((out: TypedArray) => void) | null) | null;
+  /**
+   * Whether ∂L/∂input j is the upstream gradient itself, value for value (a reshape's, an unbroadcast sum's):
+   * the plan may then give the two one buffer and skip the copy `backward(j)` makes (see assignGradients).
+   */
+  identity?: (j: number) => boolean;
 }
 
 /** Builds the kernels of a step, or returns the reason the op cannot be compiled as called. */
@@ -292,6 +297,22 @@ const binaryDerivatives: Partial<Record<BinaryKernel, BinaryDerivative>> = {
   },
 };
 
+/** Whether input j's gradient of a binary op is its upstream gradient unchanged, where not broadcast. */
+function passesThrough(kernel: BinaryKernel, j: number): boolean {
+  return kernel === "add" || (kernel === "sub" && j === 0);
+}
+
+/**
+ * The gradient of a binary op's input j: the op's derivative at the output's shape, summed down to the input's
+ * shape when it was broadcast. Where the derivative is the upstream gradient itself (a sum's, a bias's), the
+ * upstream is summed down directly (the same reduction, so the same bits) instead of a copy of it.
+ */
+function binaryGradient(kernel: BinaryKernel, derivative: BinaryDerivative, view: StepView, j: number) {
+  const axes = broadcastAxes(view.outputShape, view.inputShapes[j]!);
+  if (axes === null || !passesThrough(kernel, j)) return reducedTo(view, j, derivative(view, j));
+  return (out: TypedArray) => backend().reduce("sum", view.upstream()._data, view.outputShape, axes, out);
+}
+
 function binary(kernel: BinaryKernel): Lowering {
   const derivative = binaryDerivatives[kernel];
   return (view) => ({
@@ -305,7 +326,9 @@ function binary(kernel: BinaryKernel): Lowering {
         view.output()._data,
         view.outputShape,
       ),
-    backward: derivative === undefined ? null : (j) => reducedTo(view, j, derivative(view, j)),
+    backward: derivative === undefined ? null : (j) => binaryGradient(kernel, derivative, view, j),
+    identity: (j) =>
+      passesThrough(kernel, j) && broadcastAxes(view.outputShape, view.inputShapes[j]!) === null,
   });
 }
 
@@ -524,6 +547,7 @@ const reshape: Lowering = (view) => ({
   },
   // d reshape(x) = reshape⁻¹(dx)
   backward: () => (out) => copyInto(view.upstream()._data, out),
+  identity: () => true,
 });
 
 interface ConcatAttrs {

@@ -25,6 +25,8 @@ interface GradientShare {
   readonly upstream: number;
   /** Whether it is added to earlier shares (fan-out) rather than written. */
   readonly accumulate: boolean;
+  /** Whether the share is the upstream gradient itself, value for value (see StepKernels.identity). */
+  readonly identity: boolean;
   readonly contribution: (out: TypedArray) => void;
 }
 
@@ -284,7 +286,8 @@ export class Plan {
         const contribution = kernels[s]!.backward?.(j) ?? null;
         if (contribution === null) return `the op ${step.op} has no compiled gradient for input ${j}`;
         flows[v] = true;
-        schedule.push({ value: v, upstream: step.output, accumulate: written[v]!, contribution });
+        const identity = kernels[s]!.identity?.(j) === true;
+        schedule.push({ value: v, upstream: step.output, accumulate: written[v]!, identity, contribution });
         written[v] = true;
       }
     }
@@ -308,9 +311,12 @@ export class Plan {
       if (!sparseParameters.has(v)) kept.add(v);
     }
     for (const [, s] of sparseParameters) kept.add(steps[s]!.output);
-    this.assignGradients(schedule, kept);
+    const shared = this.assignGradients(schedule, kept);
     const shares = new Map<DType, TypedArray>();
-    for (const { value, contribution, accumulate } of schedule) {
+    for (const entry of schedule) {
+      const { value, contribution, accumulate } = entry;
+      // A gradient that shares its upstream's buffer already holds its values.
+      if (shared.has(entry)) continue;
       const grad = this.grads[value]!;
       if (!accumulate) {
         this.backwardKernels.push(() => contribution(grad._data));
@@ -339,25 +345,63 @@ export class Plan {
    * A gradient buffer for every value of the schedule. Kept ones get their own; the others live from the
    * first share they receive to the last kernel that reads them as its upstream, and a buffer freed before a
    * gradient's life starts is reused for it (the smallest free one of its dtype that is large enough).
+   *
+   * A value whose only share is an identity one (a reshape's input, an unbroadcast sum's terms) shares its
+   * upstream's buffer instead of receiving a copy: both are complete by then (every share of the upstream
+   * comes before the kernel that reads it) and only read from then on. Such values form groups with one
+   * buffer, living as long as the longest-lived of them, or a kept member's own (at most one kept member).
+   * Returns the identity shares that need no kernel.
    */
-  private assignGradients(schedule: readonly GradientShare[], kept: ReadonlySet<number>): void {
+  private assignGradients(schedule: readonly GradientShare[], kept: ReadonlySet<number>): Set<GradientShare> {
     const { values } = this.trace;
     const first = new Map<number, number>();
     const last = new Map<number, number>();
+    const count = new Map<number, number>();
     schedule.forEach(({ value, upstream }, i) => {
       if (!first.has(value)) first.set(value, i);
       last.set(upstream, i);
+      count.set(value, (count.get(value) ?? 0) + 1);
     });
+    // Groups of values with one buffer: each member to the group's first value (its head), and the group's
+    // kept member, if it has one. Shares come in order, so a share's upstream is grouped before its value.
+    const headOf = new Map<number, number>();
+    const keeperOf = new Map<number, number>();
+    const shared = new Set<GradientShare>();
+    for (const share of schedule) {
+      const { value: v, upstream: u } = share;
+      if (!share.identity || share.accumulate || count.get(v) !== 1) continue;
+      if (values[u]!.dtype !== values[v]!.dtype || sizeOf(values[u]!.shape) !== sizeOf(values[v]!.shape))
+        continue;
+      const head = headOf.get(u) ?? u;
+      const keeper = keeperOf.get(head) ?? (kept.has(head) ? head : -1);
+      if (kept.has(v) && keeper >= 0) continue;
+      headOf.set(v, head);
+      if (kept.has(v)) keeperOf.set(head, v);
+      else if (keeper >= 0) keeperOf.set(head, keeper);
+      shared.add(share);
+    }
+    const end = new Map<number, number>();
+    for (const [v, start] of first) {
+      const head = headOf.get(v) ?? v;
+      end.set(head, Math.max(end.get(head) ?? -1, last.get(v) ?? start));
+    }
     for (const v of kept) this.gradientOf(v);
     const ending: { end: number; dtype: DType; data: TypedArray }[] = [];
     const free: { dtype: DType; data: TypedArray }[] = [];
     for (const [v, start] of first) {
       if (this.grads[v] !== null) continue;
+      const value = values[v]!;
+      const size = sizeOf(value.shape);
+      const head = headOf.get(v) ?? v;
+      const owner = keeperOf.get(head) ?? head;
+      if (owner !== v) {
+        // The group's buffer exists: the keeper's, or the head's (whose first share came earlier).
+        this.grads[v] = new Tensor(this.grads[owner]!._data.subarray(0, size), value.shape, value.dtype);
+        continue;
+      }
       for (let k = ending.length - 1; k >= 0; k--) {
         if (ending[k]!.end < start) free.push(...ending.splice(k, 1));
       }
-      const value = values[v]!;
-      const size = sizeOf(value.shape);
       let best = -1;
       free.forEach((block, k) => {
         if (block.dtype !== value.dtype || block.data.length < size) return;
@@ -365,9 +409,10 @@ export class Plan {
       });
       const block =
         best >= 0 ? free.splice(best, 1)[0]! : { dtype: value.dtype, data: this.buffer(value.dtype, size) };
-      ending.push({ ...block, end: last.get(v) ?? start });
+      ending.push({ ...block, end: end.get(v)! });
       this.grads[v] = new Tensor(block.data.subarray(0, size), value.shape, value.dtype);
     }
+    return shared;
   }
 
   private gradientOf(v: number): Tensor {
