@@ -67,6 +67,11 @@ export interface StepKernels {
    * the plan may then give the two one buffer and skip the copy `backward(j)` makes (see assignGradients).
    */
   identity?: (j: number) => boolean;
+  /**
+   * Whether `backward(j)` may write into its upstream gradient's buffer (each position's upstream value is read
+   * before that position is written, as in an elementwise derivative): the plan may then give the two one buffer.
+   */
+  inPlace?: (j: number) => boolean;
 }
 
 /** Builds the kernels of a step, or returns the reason the op cannot be compiled as called. */
@@ -246,6 +251,7 @@ function unary(kernel: UnaryKernel): Lowering {
               if (!residentDerivative(kernel, view.arena, y, g, out))
                 derivative(view.input(0)._data, y, g, out);
             },
+      inPlace: () => true,
     };
   };
 }

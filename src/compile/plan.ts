@@ -27,6 +27,8 @@ interface GradientShare {
   readonly accumulate: boolean;
   /** Whether the share is the upstream gradient itself, value for value (see StepKernels.identity). */
   readonly identity: boolean;
+  /** Whether the share's kernel may write over its upstream gradient (see StepKernels.inPlace). */
+  readonly inPlace: boolean;
   readonly contribution: (out: TypedArray) => void;
 }
 
@@ -287,7 +289,9 @@ export class Plan {
         if (contribution === null) return `the op ${step.op} has no compiled gradient for input ${j}`;
         flows[v] = true;
         const identity = kernels[s]!.identity?.(j) === true;
-        schedule.push({ value: v, upstream: step.output, accumulate: written[v]!, identity, contribution });
+        const inPlace = kernels[s]!.inPlace?.(j) === true;
+        const accumulate = written[v]!;
+        schedule.push({ value: v, upstream: step.output, accumulate, identity, inPlace, contribution });
         written[v] = true;
       }
     }
@@ -348,8 +352,10 @@ export class Plan {
    *
    * A value whose only share is an identity one (a reshape's input, an unbroadcast sum's terms) shares its
    * upstream's buffer instead of receiving a copy: both are complete by then (every share of the upstream
-   * comes before the kernel that reads it) and only read from then on. Such values form groups with one
-   * buffer, living as long as the longest-lived of them, or a kept member's own (at most one kept member).
+   * comes before the kernel that reads it) and only read from then on. A value whose first share is written
+   * in place (an elementwise derivative's) takes its upstream's buffer too, where that share is the upstream's
+   * only reader and no kept gradient lives there. Such values form groups with one buffer, living as long as
+   * the longest-lived of them, or a kept member's own (at most one kept member, never written over).
    * Returns the identity shares that need no kernel.
    */
   private assignGradients(schedule: readonly GradientShare[], kept: ReadonlySet<number>): Set<GradientShare> {
@@ -357,25 +363,42 @@ export class Plan {
     const first = new Map<number, number>();
     const last = new Map<number, number>();
     const count = new Map<number, number>();
+    const readers = new Map<number, number>();
     schedule.forEach(({ value, upstream }, i) => {
       if (!first.has(value)) first.set(value, i);
       last.set(upstream, i);
       count.set(value, (count.get(value) ?? 0) + 1);
+      readers.set(upstream, (readers.get(upstream) ?? 0) + 1);
     });
     // Groups of values with one buffer: each member to the group's first value (its head), and the group's
     // kept member, if it has one. Shares come in order, so a share's upstream is grouped before its value.
     const headOf = new Map<number, number>();
+    const membersOf = new Map<number, number[]>();
     const keeperOf = new Map<number, number>();
     const shared = new Set<GradientShare>();
-    for (const share of schedule) {
+    const join = (v: number, head: number): void => {
+      headOf.set(v, head);
+      membersOf.set(head, [...(membersOf.get(head) ?? [head]), v]);
+    };
+    for (let i = 0; i < schedule.length; i++) {
+      const share = schedule[i]!;
       const { value: v, upstream: u } = share;
-      if (!share.identity || share.accumulate || count.get(v) !== 1) continue;
+      if (share.accumulate || !(share.identity || share.inPlace)) continue;
       if (values[u]!.dtype !== values[v]!.dtype || sizeOf(values[u]!.shape) !== sizeOf(values[v]!.shape))
         continue;
       const head = headOf.get(u) ?? u;
       const keeper = keeperOf.get(head) ?? (kept.has(head) ? head : -1);
-      if (kept.has(v) && keeper >= 0) continue;
-      headOf.set(v, head);
+      if (!share.identity) {
+        // Written over its upstream, so only where no other gradient in that buffer is still to be read (a
+        // sibling's: the two inputs of a sum share its upstream's buffer); later shares of v are added there.
+        if (readers.get(u) !== 1 || keeper >= 0 || kept.has(v)) continue;
+        const members = membersOf.get(head) ?? [head];
+        if (members.some((m) => m !== u && (last.get(m) ?? -1) > i)) continue;
+        join(v, head);
+        continue;
+      }
+      if (count.get(v) !== 1 || (kept.has(v) && keeper >= 0)) continue;
+      join(v, head);
       if (kept.has(v)) keeperOf.set(head, v);
       else if (keeper >= 0) keeperOf.set(head, keeper);
       shared.add(share);

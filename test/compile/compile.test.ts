@@ -17,6 +17,7 @@ import {
   type Tensor,
 } from "../../src/node.js";
 import { kernelsOf } from "../../src/backend/wasm/runtime.js";
+import { Arena } from "../../src/compile/arena.js";
 
 /** The largest |a − b| / (1 + |b|) over two lists of arrays. */
 function maxRelativeDifference(a: readonly ArrayLike<number>[], b: readonly ArrayLike<number>[]): number {
@@ -428,6 +429,26 @@ describe("compile", () => {
       expect(compiled.losses).toEqual(eager.losses);
       expect(compiled.parameters).toEqual(eager.parameters);
     }
+    // Two tanh terms of a sum: both receive the sum's gradient in its buffer, so neither derivative may be
+    // written over it while the other is still to be read; a chain of tanh may (each written in place).
+    const siblings = (compiled: boolean): Setup => {
+      seed(13);
+      const p1 = randn([3, 4], { dtype: "float64", requiresGrad: true });
+      const p2 = randn([3, 4], { dtype: "float64", requiresGrad: true });
+      const optimizer = new nn.SGD([p1, p2], { lr: 0.1 });
+      const body = () => {
+        const loss = sum(p1.tanh().add(p2.tanh()).square().add(p1.tanh().tanh().tanh()));
+        optimizer.zeroGrad();
+        loss.backward();
+        optimizer.step();
+        return loss;
+      };
+      const fn = compiled ? compile(body) : body;
+      return { parameters: [p1, p2], step: () => fn().item() };
+    };
+    const pair = eagerAndCompiled(siblings, 4);
+    expect(pair.compiled.losses).toEqual(pair.eager.losses);
+    expect(pair.compiled.parameters).toEqual(pair.eager.parameters);
     // A loss that is a parameter reshaped: the seed and the parameter's gradient are both kept, so each keeps
     // a buffer of its own and the share is copied.
     const q = tensor([0.5], { dtype: "float64", requiresGrad: true });
@@ -441,6 +462,23 @@ describe("compile", () => {
       expect(Array.from(q.grad!.data)).toEqual([call]);
     }
     expect(f.stats.replays).toBe(2);
+  });
+
+  it("keeps the hidden layer's output gradient, the tanh derivative and the product's upstream in one buffer", () => {
+    // Arrays of batch × hidden (24 × 64) float32 values the plan takes in its memory: the layer's output and
+    // one gradient (∂h, written over by the tanh derivative, which the sum with the bias passes on unchanged).
+    const sizes: number[] = [];
+    const allocate = Arena.prototype.allocate;
+    const spy = vi.spyOn(Arena.prototype, "allocate").mockImplementation(function (this: Arena, dtype, size) {
+      if (!(this as unknown as { counts: boolean }).counts) sizes.push(size);
+      return allocate.call(this, dtype, size);
+    });
+    try {
+      wideWindowNetwork(true).step(0);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(sizes.filter((n) => n === 24 * 64)).toHaveLength(2);
   });
 
   it("replays the window network's backward without copying a gradient through its reshapes", () => {
