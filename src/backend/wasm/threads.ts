@@ -421,8 +421,9 @@ export class ThreadPool {
       }
       break;
     }
-    // Bytes from `fresh` on were never part of the memory before this call: growing a memory zeroes them.
-    let fresh = this.buffer.byteLength;
+    // Bytes from `fresh` on were never part of the memory before this call: growing a memory zeroes them. (The
+    // memory's own length: kernels running on it may have grown it since `this.buffer` was taken.)
+    let fresh = this.memory.buffer.byteLength;
     if (at < 0) {
       if (!this.reserve(this.regionTop + size, wasmThresholds.maxBytes)) return -1;
       at = this.regionTop;
