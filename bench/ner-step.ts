@@ -7,8 +7,12 @@
  * Run on its own, it measures one configuration in a process of its own (so that its peak memory is its own)
  * and prints one JSON line:
  *
- *   node --import tsx bench/ner-step.ts --batch 256 --seconds 1 [--threads 2] [--compile]
+ *   node --import tsx bench/ner-step.ts --batch 256 --seconds 1 [--threads 2] [--compile] [--phases]
  *     [--thread-flops N] [--in-place-flops N] [--update-values N] [--unary-values N] [--row-values N]
+ *
+ * `--phases` adds the mean time of each phase of the step in µs (the embedding lookup, each layer, the loss,
+ * backward, the optimiser's step), read off the clock between the step's lines: where the time goes. Compiled,
+ * each line runs its planned kernels as it is reached (a layer's product, bias and tanh at its tanh).
  *
  * With `--compile` the step is `compile(step)`: traced once, then replayed as a plan (see src/compile/).
  * `--thread-flops` and `--in-place-flops` set `wasmThresholds.threadFlops` / `threadFlopsInPlace` (the sizes from
@@ -56,7 +60,11 @@ export function nerBatch(step: number, batch = BATCH): { ids: Tensor; targets: I
  * A fresh model (seeded) and a function running one training step on it; the step returns the loss. With
  * `compiled`, the step (forward, backward and the optimiser's update) runs through `compile`.
  */
-export function nerStep(batch = BATCH, compiled = false): { step: () => number; parameters: () => Tensor[] } {
+export function nerStep(
+  batch = BATCH,
+  compiled = false,
+  phases: Map<string, number> | null = null,
+): { step: () => number; parameters: () => Tensor[] } {
   seed(0);
   const embedding = new nn.Embedding(VOCABULARY, DIM, { sparse: true });
   const hidden = new nn.Linear(5 * DIM, HIDDEN);
@@ -65,13 +73,29 @@ export function nerStep(batch = BATCH, compiled = false): { step: () => number; 
   const optimizer = new nn.SGD(parameters, { lr: LR });
   const batches = Array.from({ length: 16 }, (_, i) => nerBatch(i, batch));
   let count = 0;
+  // With `phases`, the milliseconds each phase took are added up under its name.
+  let clock = 0;
+  const phase = (name: string): void => {
+    if (phases === null) return;
+    const now = performance.now();
+    phases.set(name, (phases.get(name) ?? 0) + now - clock);
+    clock = now;
+  };
   const train = (ids: Tensor, targets: Int32Array): Tensor => {
+    if (phases !== null) clock = performance.now();
     const x = embedding.forward(ids).reshape([batch, 5 * DIM]);
-    const logits = output.forward(hidden.forward(x).tanh());
+    phase("embedding lookup");
+    const h = hidden.forward(x).tanh();
+    phase("Linear 250→300 and tanh");
+    const logits = output.forward(h);
+    phase("Linear 300→9");
     const loss = crossEntropy(logits, targets);
     optimizer.zeroGrad();
+    phase("cross-entropy, zeroGrad");
     loss.backward();
+    phase("backward");
     optimizer.step();
+    phase("SGD step");
     return loss;
   };
   const run = compiled ? compile(train) : train;
@@ -89,10 +113,30 @@ function option(name: string, fallback: number): number {
   return at >= 0 ? Number(process.argv[at + 1]) : fallback;
 }
 
-/** Examples per second of one configuration, measured for `seconds` after a warm-up. */
-export function measureNerStep(batch: number, seconds: number, compiled = false): number {
-  const { step } = nerStep(batch, compiled);
-  return rate(step, seconds * 1000, 5) * batch;
+/**
+ * Examples per second of one configuration, measured for `seconds` after a warm-up; with `phases`, the mean
+ * µs per step of each phase (over the same steps) is put in it.
+ */
+export function measureNerStep(
+  batch: number,
+  seconds: number,
+  compiled = false,
+  phases: Map<string, number> | null = null,
+): number {
+  const totals = phases === null ? null : new Map<string, number>();
+  const { step } = nerStep(batch, compiled, totals);
+  let steps = 0;
+  const counted = (): number => {
+    steps++;
+    return step();
+  };
+  // The warm-up's steps are not counted: the totals start with the measured ones.
+  const perSecond = rate(counted, seconds * 1000, 5, () => {
+    totals?.clear();
+    steps = 0;
+  });
+  if (phases !== null) for (const [name, ms] of totals!) phases.set(name, (1000 * ms) / steps);
+  return perSecond * batch;
 }
 
 /**
@@ -120,7 +164,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   wasmThresholds.threadUnaryValues = option("unary-values", wasmThresholds.threadUnaryValues);
   wasmThresholds.threadRowValues = option("row-values", wasmThresholds.threadRowValues);
   const compiled = process.argv.includes("--compile");
-  const perSecond = measureNerStep(batch, seconds, compiled);
+  const phases = process.argv.includes("--phases") ? new Map<string, number>() : null;
+  const perSecond = measureNerStep(batch, seconds, compiled, phases);
   const maxRssMB = peakMemoryMB();
   console.log(
     JSON.stringify({
@@ -130,6 +175,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       build: wasmKernelBuild(),
       examplesPerSecond: perSecond,
       maxRssMB,
+      ...(phases === null ? {} : { microsecondsPerStep: Object.fromEntries(phases) }),
     }),
   );
 }

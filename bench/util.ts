@@ -1,8 +1,12 @@
 /** Small helpers shared by the benchmarks: timing loops and table printing. */
 
-/** Runs `fn` repeatedly for about `ms` milliseconds (after `warmup` calls) and returns calls per second. */
-export function rate(fn: () => void, ms = 1500, warmup = 3): number {
+/**
+ * Runs `fn` repeatedly for about `ms` milliseconds (after `warmup` calls, then `afterWarmup`) and returns calls per
+ * second.
+ */
+export function rate(fn: () => void, ms = 1500, warmup = 3, afterWarmup?: () => void): number {
   for (let i = 0; i < warmup; i++) fn();
+  afterWarmup?.();
   let calls = 0;
   const start = performance.now();
   let elapsed = 0;
