@@ -11,9 +11,13 @@ import { createKernelInstance, kernelsOf, type Kernels } from "../../src/backend
 
 type FloatType = typeof Float32Array | typeof Float64Array;
 
-/** Views of fresh arrays laid out one after another in an instance's memory (unaligned to 16 on purpose). */
+/**
+ * Views of fresh arrays laid out one after another in an instance's memory (unaligned to 16 on purpose). The
+ * memory is grown once, beforehand, for the largest case: growing it later would detach the views taken before.
+ */
 function residentArrays(kernels: Kernels) {
   let at = kernels.base + 4;
+  expect(kernels.reserve(at + (1 << 20))).toBe(true);
   function take(type: typeof Int32Array, length: number): Int32Array;
   function take(type: FloatType, length: number): Float32Array | Float64Array;
   function take(
@@ -40,7 +44,8 @@ function fill(array: Float32Array | Float64Array, seed: number): void {
 
 const cases = fc.record({
   rows: fc.integer({ min: 1, max: 40 }),
-  rowSize: fc.integer({ min: 1, max: 23 }),
+  // Short rows (copied value by value) and long ones (block copies from 32 values, in JavaScript).
+  rowSize: fc.oneof(fc.integer({ min: 1, max: 23 }), fc.integer({ min: 24, max: 70 })),
   count: fc.integer({ min: 0, max: 60 }),
   seed: fc.integer({ min: 0, max: 1000 }),
   f64: fc.boolean(),
@@ -90,6 +95,32 @@ describe("row kernels in WebAssembly memory", () => {
       vi.restoreAllMocks();
     },
   );
+
+  it("the JavaScript gather copies rows of any length along any axis as a plain loop would (fast-check)", () => {
+    fc.assert(
+      fc.property(
+        cases,
+        fc.integer({ min: 1, max: 3 }),
+        fc.boolean(),
+        ({ rows, rowSize, count, seed }, outer, f32) => {
+          const type = f32 ? Float32Array : Float64Array;
+          const view: AxisView = { outer, axis: rows, inner: rowSize };
+          const x = new type(outer * rows * rowSize);
+          fill(x, seed);
+          const indices = Int32Array.from({ length: count }, (_, k) => (seed * 17 + k * 5) % rows);
+          const out = new type(outer * count * rowSize).fill(NaN);
+          jsBackend.gather(x, view, indices, out);
+          const expected = new type(out.length);
+          for (let o = 0; o < outer; o++)
+            for (let j = 0; j < count; j++)
+              for (let i = 0; i < rowSize; i++)
+                expected[(o * count + j) * rowSize + i] = x[(o * rows + indices[j]!) * rowSize + i]!;
+          expect(out).toEqual(expected);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
 
   it("takes the JavaScript loops for arrays outside WebAssembly memory, other axes and mixed memories", () => {
     vi.restoreAllMocks();

@@ -198,6 +198,14 @@ export function gather(x: TypedArray, view: AxisView, indices: Int32Array, out: 
  * `set` of a `subarray` per row costs more in allocation than the copy itself).
  */
 
+/**
+ * Rows from this many values on are copied with `set` (a block copy) rather than value by value: copying 1,280
+ * random rows of a 4 MB table, the loop took 25 / 56 / 99 / 136 / 233 µs for rows of 5 / 16 / 32 / 50 / 100
+ * values and `set` 84 / 94 / 98 / 94 / 101 µs (warm; with the table out of cache, 148 / 303 / 362 / 414 / 640
+ * against 333 / 366 / 383 / 396 / 393).
+ */
+const BLOCK_COPY_VALUES = 32;
+
 function gatherF32(x: Float32Array, view: AxisView, indices: Int32Array, out: Float32Array): void {
   const { outer, axis, inner } = view;
   const count = indices.length;
@@ -205,7 +213,8 @@ function gatherF32(x: Float32Array, view: AxisView, indices: Int32Array, out: Fl
     for (let j = 0; j < count; j++) {
       const from = (o * axis + indices[j]!) * inner;
       const to = (o * count + j) * inner;
-      for (let i = 0; i < inner; i++) out[to + i] = x[from + i]!;
+      if (inner >= BLOCK_COPY_VALUES) out.set(x.subarray(from, from + inner), to);
+      else for (let i = 0; i < inner; i++) out[to + i] = x[from + i]!;
     }
   }
 }
