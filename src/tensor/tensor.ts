@@ -286,6 +286,21 @@ export function coalesceRows(
   return count;
 }
 
+/** Tables of up to this many rows are coalesced with a table of marks kept between calls (4 bytes a row). */
+const MARKED_ROWS = 1 << 22;
+
+/** The marks kept for `RowSparse.coalesce` (all −1 between calls), grown as larger tables come. */
+let sharedMarks = new Int32Array(0);
+
+/** −1 marks for a table of `rows` rows (a view of the kept ones), or undefined for a larger table. */
+function marksFor(rows: number): Int32Array | undefined {
+  if (!(rows <= MARKED_ROWS)) return undefined;
+  if (sharedMarks.length < rows) {
+    sharedMarks = new Int32Array(Math.min(MARKED_ROWS, Math.max(rows, 2 * sharedMarks.length))).fill(-1);
+  }
+  return sharedMarks.subarray(0, rows);
+}
+
 /** coalesceRows with a table of marks; −1 (marks restored, nothing else to use) for an index outside it. */
 function coalesceMarked(indices: Int32Array, unique: Int32Array, slot: Int32Array, mark: Int32Array): number {
   const n = indices.length;
@@ -368,7 +383,7 @@ export class RowSparse {
     const n = this.indices.length;
     const unique = new Int32Array(n);
     const slot = new Int32Array(n);
-    const count = coalesceRows(this.indices, unique, slot);
+    const count = coalesceRows(this.indices, unique, slot, marksFor(this.shape[0]!));
     const values = this.scatterRows(slot, count, "coalesce");
     return new RowSparse(this.shape, unique.slice(0, count), values, true);
   }

@@ -53,6 +53,19 @@ describe("RowSparse.coalesce", () => {
     );
   });
 
+  it("coalesces gradients of tables of every size in turn: small, larger, and too large to keep marks for", () => {
+    // The marks coalesce() keeps between calls are grown for a larger table and left all −1 after each call;
+    // a table of more than 2²² rows is coalesced by sorting instead.
+    for (const rows of [5, 300, 7, 2 ** 22 + 5, 40]) {
+      const indices = Int32Array.from([rows - 1, 0, rows - 1, 3 % rows, 0]);
+      const values = tensor(Float32Array.from([1, 2, 4, 8, 16]), { shape: [5, 1] });
+      const coalesced = new RowSparse([rows, 1], indices, values).coalesce();
+      const expected = reference(Array.from(indices), [[1], [2], [4], [8], [16]]);
+      expect(Array.from(coalesced.indices)).toEqual([...expected.keys()]);
+      expect(Array.from(coalesced.values.data)).toEqual([...expected.values()].flat());
+    }
+  });
+
   it("coalesceRows gives the distinct rows ascending and each position's slot among them (property)", () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), { maxLength: 200 }), (rows) => {
