@@ -11,6 +11,18 @@
 // values [0, n); the row kernels update, for k < rowCount, row rows[k] of the parameter and its state (rowSize
 // values each) from row k of `grad`. Nothing is read or written outside those spans.
 
+import { TOUCH_BLOCK_ROWS, touchRows } from "./rows";
+
+/**
+ * Whether rows[first..end) (ascending, a coalesced gradient's) lie far enough apart to be worth touching before
+ * their update: on average 4 rows or more from one to the next (see `scattered` in src/nn/optim.ts).
+ */
+function scattered(rows: usize, first: i32, end: i32): bool {
+  const low = load<i32>(rows + ((<usize>first) << 2));
+  const high = load<i32>(rows + ((<usize>(end - 1)) << 2));
+  return high - low >= 4 * (end - first);
+}
+
 /** Bit of `flags` in the SGD kernels: Nesterov momentum. */
 const NESTEROV = 1;
 /** Bit of `flags` in the SGD kernels: the parameter's first step (the momentum buffer starts as the gradient). */
@@ -121,6 +133,12 @@ class Update {
   ): void {
     const rowBytes = <usize>rowSize * sizeof<T>();
     for (let k = 0; k < rowCount; k++) {
+      if (k % TOUCH_BLOCK_ROWS == 0 && scattered(rows, k, min(rowCount, k + TOUCH_BLOCK_ROWS))) {
+        const block = rows + ((<usize>k) << 2);
+        const count = min(rowCount - k, TOUCH_BLOCK_ROWS);
+        touchRows(p, block, count, rowBytes);
+        if (momentum != 0) touchRows(b, block, count, rowBytes);
+      }
       const at = <usize>load<i32>(rows + ((<usize>k) << 2)) * rowBytes;
       Update.sgdSpan<T>(
         p + at,
@@ -252,6 +270,13 @@ class Update {
   ): void {
     const rowBytes = <usize>rowSize * sizeof<T>();
     for (let k = 0; k < rowCount; k++) {
+      if (k % TOUCH_BLOCK_ROWS == 0 && scattered(rows, k, min(rowCount, k + TOUCH_BLOCK_ROWS))) {
+        const block = rows + ((<usize>k) << 2);
+        const count = min(rowCount - k, TOUCH_BLOCK_ROWS);
+        touchRows(p, block, count, rowBytes);
+        touchRows(m, block, count, rowBytes);
+        touchRows(v, block, count, rowBytes);
+      }
       const at = <usize>load<i32>(rows + ((<usize>k) << 2)) * rowBytes;
       Update.adamSpan<T>(
         p + at,
@@ -324,6 +349,12 @@ class Update {
   ): void {
     const rowBytes = <usize>rowSize * sizeof<T>();
     for (let k = 0; k < rowCount; k++) {
+      if (k % TOUCH_BLOCK_ROWS == 0 && scattered(rows, k, min(rowCount, k + TOUCH_BLOCK_ROWS))) {
+        const block = rows + ((<usize>k) << 2);
+        const count = min(rowCount - k, TOUCH_BLOCK_ROWS);
+        touchRows(p, block, count, rowBytes);
+        touchRows(s, block, count, rowBytes);
+      }
       const at = <usize>load<i32>(rows + ((<usize>k) << 2)) * rowBytes;
       Update.adagradSpan<T>(p + at, g + <usize>k * rowBytes, s + at, rowSize, rate, weightDecay, eps);
     }

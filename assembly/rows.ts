@@ -16,6 +16,37 @@ function firstOutOfRange(indices: usize, count: i32, limit: i32): i32 {
   return -1;
 }
 
+/**
+ * Rows of up to this many bytes are touched (see `touchRows`) before a kernel copies or updates them; longer rows
+ * span enough consecutive lines for the processor's own prefetching.
+ */
+const TOUCHED_ROW_BYTES: usize = 1024;
+
+/**
+ * Rows are touched and then copied or updated in blocks of this many: far more rows than a cache holds would be
+ * pushed out again before their turn.
+ */
+export const TOUCH_BLOCK_ROWS: i32 = 128;
+
+/**
+ * Reads one value in each 64-byte line of the rows indices[k] (k < count) of a table at `table` (rows of
+ * `rowBytes` bytes), ahead of a loop that copies or updates them. Scattered rows of a large table are mostly out
+ * of cache; these reads do not depend on each other, so the processor has many lines in flight at once, and the
+ * loop after them finds the rows in cache instead of waiting for each in turn (src/backend/js/layout.ts does the
+ * same for the JavaScript kernels). Reads only; the indices must be inside the table. Returns the values read,
+ * OR-ed together as integers, which callers ignore: the reads stay in the compiled code because a load may trap.
+ */
+export function touchRows(table: usize, indices: usize, count: i32, rowBytes: usize): i32 {
+  if (rowBytes > TOUCHED_ROW_BYTES || rowBytes < 4) return 0;
+  let seen: i32 = 0;
+  for (let k = 0; k < count; k++) {
+    const at = table + <usize>load<i32>(indices + ((<usize>k) << 2)) * rowBytes;
+    for (let i: usize = 0; i < rowBytes; i += 64) seen |= load<i32>(at + i);
+    seen |= load<i32>(at + rowBytes - 4);
+  }
+  return seen;
+}
+
 /** The per-row loops, inlined into each exported kernel with T (the storage type) fixed. */
 class Row {
   /** Copies `size` values of T from `from` to `to` (rows do not overlap). */
@@ -40,9 +71,13 @@ function gatherRows<T>(table: usize, limit: i32, indices: usize, count: i32, row
   const bad = firstOutOfRange(indices, count, limit);
   if (bad >= 0) return bad;
   const rowBytes = <usize>rowSize * sizeof<T>();
-  for (let k = 0; k < count; k++) {
-    const row = <usize>load<i32>(indices + ((<usize>k) << 2));
-    Row.copy<T>(table + row * rowBytes, out + <usize>k * rowBytes, rowSize);
+  for (let first = 0; first < count; first += TOUCH_BLOCK_ROWS) {
+    const end = min(count, first + TOUCH_BLOCK_ROWS);
+    touchRows(table, indices + ((<usize>first) << 2), end - first, rowBytes);
+    for (let k = first; k < end; k++) {
+      const row = <usize>load<i32>(indices + ((<usize>k) << 2));
+      Row.copy<T>(table + row * rowBytes, out + <usize>k * rowBytes, rowSize);
+    }
   }
   return -1;
 }
@@ -58,9 +93,13 @@ function scatterAddRows<T>(
   const bad = firstOutOfRange(indices, count, limit);
   if (bad >= 0) return bad;
   const rowBytes = <usize>rowSize * sizeof<T>();
-  for (let k = 0; k < count; k++) {
-    const row = <usize>load<i32>(indices + ((<usize>k) << 2));
-    Row.add<T>(values + <usize>k * rowBytes, out + row * rowBytes, rowSize);
+  for (let first = 0; first < count; first += TOUCH_BLOCK_ROWS) {
+    const end = min(count, first + TOUCH_BLOCK_ROWS);
+    touchRows(out, indices + ((<usize>first) << 2), end - first, rowBytes);
+    for (let k = first; k < end; k++) {
+      const row = <usize>load<i32>(indices + ((<usize>k) << 2));
+      Row.add<T>(values + <usize>k * rowBytes, out + row * rowBytes, rowSize);
+    }
   }
   return -1;
 }

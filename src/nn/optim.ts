@@ -26,6 +26,7 @@ import { shapeToString, shapesEqual } from "../tensor/shape.js";
 import { noGrad } from "../autograd/mode.js";
 import { getBackend, wasmBackend } from "../backend/index.js";
 import { wasmAdaGrad, wasmAdam, wasmSgd, type OptimizerSpans } from "../backend/wasm/optim.js";
+import { TOUCH_BLOCK_ROWS, TOUCHED_ROW_VALUES, touchRows } from "../backend/js/layout.js";
 import { Module, tensorEntries, type AnyModule, type TensorMap } from "./module.js";
 
 /** The storage of a float tensor, as an optimiser's rule reads and writes it. */
@@ -75,18 +76,40 @@ export interface ParameterUpdate {
 
 /**
  * Calls `visit(paramStart, gradStart, length)` for each contiguous span an update covers: the whole
- * parameter for a dense gradient, each used row for a row-sparse one.
+ * parameter for a dense gradient, each used row for a row-sparse one. For a row-sparse one, the used rows of
+ * the parameter and of the `state` buffers the update also writes (a momentum buffer, Adam's moments) are first
+ * read once each (see `touchRows`): scattered rows of a large table are mostly out of cache, and the update
+ * then finds them in cache instead of waiting for each row in turn.
  */
 export function forEachSpan(
   update: ParameterUpdate,
   visit: (paramStart: number, gradStart: number, length: number) => void,
+  state: readonly FloatArray[] = [],
 ): void {
   const { rows, rowSize } = update;
   if (rows === null) {
     visit(0, 0, update.param.length);
     return;
   }
-  for (let k = 0; k < rows.length; k++) visit(rows[k]! * rowSize, k * rowSize, rowSize);
+  const touch = rowSize <= TOUCHED_ROW_VALUES;
+  for (let first = 0; first < rows.length; first += TOUCH_BLOCK_ROWS) {
+    const end = Math.min(rows.length, first + TOUCH_BLOCK_ROWS);
+    if (touch && scattered(rows, first, end)) {
+      touchRows(update.param, rows, 0, rowSize, first, end);
+      for (const buffer of state) touchRows(buffer, rows, 0, rowSize, first, end);
+    }
+    for (let k = first; k < end; k++) visit(rows[k]! * rowSize, k * rowSize, rowSize);
+  }
+}
+
+/**
+ * Whether rows[first..end) (ascending, as a coalesced gradient's) lie far enough apart to be worth touching
+ * first: on average 4 rows or more from one row to the next. The processor's own prefetching finds closer rows:
+ * updating 8,000 ascending rows of 50 float32 among 20,000 took 1,035 µs as they are and 1,089 µs touched
+ * first, while 1,240 rows took 405 against 206 µs (out of cache).
+ */
+function scattered(rows: Int32Array, first: number, end: number): boolean {
+  return rows[end - 1]! - rows[first]! >= 4 * (end - first);
 }
 
 /** The update's arrays for the WebAssembly kernels, or null when the current backend is not wasm. */
@@ -397,15 +420,19 @@ export class SGD extends Optimizer {
     const first = u.state.step === 1;
     const keep = 1 - this.dampening;
     const nesterov = this.nesterov;
-    forEachSpan(u, (p0, g0, n) => {
-      for (let j = 0; j < n; j++) {
-        const i = p0 + j;
-        const g = grad[g0 + j]! + weightDecay * param[i]!;
-        const b = first ? g : mu * buffer[i]! + keep * g;
-        buffer[i] = b;
-        param[i] = param[i]! - lr * (nesterov ? g + mu * buffer[i]! : buffer[i]!);
-      }
-    });
+    forEachSpan(
+      u,
+      (p0, g0, n) => {
+        for (let j = 0; j < n; j++) {
+          const i = p0 + j;
+          const g = grad[g0 + j]! + weightDecay * param[i]!;
+          const b = first ? g : mu * buffer[i]! + keep * g;
+          buffer[i] = b;
+          param[i] = param[i]! - lr * (nesterov ? g + mu * buffer[i]! : buffer[i]!);
+        }
+      },
+      [buffer],
+    );
   }
 }
 
@@ -424,7 +451,13 @@ function plainSgdF32(
 ): void {
   const spans = rows === null ? 1 : rows.length;
   const length = rows === null ? param.length : rowSize;
+  const touch = rows !== null && rowSize <= TOUCHED_ROW_VALUES;
   for (let k = 0; k < spans; k++) {
+    // The next block of rows read once ahead of their update (see forEachSpan).
+    if (touch && k % TOUCH_BLOCK_ROWS === 0) {
+      const end = Math.min(spans, k + TOUCH_BLOCK_ROWS);
+      if (scattered(rows, k, end)) touchRows(param, rows, 0, rowSize, k, end);
+    }
     const p0 = rows === null ? 0 : rows[k]! * rowSize;
     const g0 = k * length;
     for (let j = 0; j < length; j++) {
@@ -496,16 +529,20 @@ export class Adam extends Optimizer {
     const shrink = this.decoupled ? 1 - lr * this.weightDecay : 1;
     const spans = wasmSpans(u, [m, v]);
     if (spans !== null && wasmAdam(spans, { beta1, beta2, stepSize, correction2, eps, l2, shrink })) return;
-    forEachSpan(u, (p0, g0, n) => {
-      for (let j = 0; j < n; j++) {
-        const i = p0 + j;
-        const theta = param[i]! * shrink;
-        const g = grad[g0 + j]! + l2 * theta;
-        m[i] = beta1 * m[i]! + (1 - beta1) * g;
-        v[i] = beta2 * v[i]! + (1 - beta2) * g * g;
-        param[i] = theta - (stepSize * m[i]!) / (Math.sqrt(v[i]!) / correction2 + eps);
-      }
-    });
+    forEachSpan(
+      u,
+      (p0, g0, n) => {
+        for (let j = 0; j < n; j++) {
+          const i = p0 + j;
+          const theta = param[i]! * shrink;
+          const g = grad[g0 + j]! + l2 * theta;
+          m[i] = beta1 * m[i]! + (1 - beta1) * g;
+          v[i] = beta2 * v[i]! + (1 - beta2) * g * g;
+          param[i] = theta - (stepSize * m[i]!) / (Math.sqrt(v[i]!) / correction2 + eps);
+        }
+      },
+      [m, v],
+    );
   }
 }
 
@@ -570,13 +607,17 @@ export class AdaGrad extends Optimizer {
     const { weightDecay, eps } = this;
     const spans = wasmSpans(u, [sum]);
     if (spans !== null && wasmAdaGrad(spans, { rate, weightDecay, eps })) return;
-    forEachSpan(u, (p0, g0, n) => {
-      for (let j = 0; j < n; j++) {
-        const i = p0 + j;
-        const g = grad[g0 + j]! + weightDecay * param[i]!;
-        sum[i] = sum[i]! + g * g;
-        param[i] = param[i]! - (rate * g) / (Math.sqrt(sum[i]!) + eps);
-      }
-    });
+    forEachSpan(
+      u,
+      (p0, g0, n) => {
+        for (let j = 0; j < n; j++) {
+          const i = p0 + j;
+          const g = grad[g0 + j]! + weightDecay * param[i]!;
+          sum[i] = sum[i]! + g * g;
+          param[i] = param[i]! - (rate * g) / (Math.sqrt(sum[i]!) + eps);
+        }
+      },
+      [sum],
+    );
   }
 }

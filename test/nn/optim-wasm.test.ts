@@ -63,6 +63,29 @@ function problem(dtype: Dtype, sparse: boolean, steps: number) {
 }
 
 /**
+ * A table of 3,000 rows whose row-sparse gradients hold more rows than one block the updates touch ahead at a
+ * time (128): 150 rows far apart (touched first) and a run of 200 neighbours (not touched), in shuffled order
+ * with repeats, so that some blocks are touched and some are not.
+ */
+function manyRowsProblem(dtype: Dtype, steps: number) {
+  const random = generator(5);
+  const shape = [3000, 3];
+  const initial = [Array.from({ length: 9000 }, random)];
+  const gradients = Array.from({ length: steps }, (_, step) => {
+    const rows: number[] = [];
+    for (let k = 0; k < 150; k++) rows.push((k * 37 + step * 11) % 3000);
+    for (let k = 0; k < 200; k++) rows.push(1000 + step + k);
+    for (let k = 0; k < 40; k++) rows.push(rows[(k * 13) % rows.length]!);
+    for (let k = rows.length - 1; k > 0; k--) {
+      const j = Math.floor(((random() + 1) / 2) * (k + 1));
+      [rows[k], rows[j]] = [rows[j]!, rows[k]!];
+    }
+    return [{ rows, values: Array.from({ length: rows.length * 3 }, random) }];
+  });
+  return { shapes: [shape], initial, gradients, dtype };
+}
+
+/**
  * Runs `make`'s optimiser through the problem's steps on `backend` and returns the parameters and the state.
  * With `resident`, the parameters, their gradients' values and rows and (from the second step, once the
  * optimiser made it) the state live in the kernels' WebAssembly memory, as a compiled step's do, so that the
@@ -160,6 +183,38 @@ describe("the optimisers on the wasm backend", () => {
         }
       });
     }
+  }
+
+  for (const dtype of ["float32", "float64"] as const) {
+    it(`update rows over several blocks, far apart and close together, as a plain loop would (${dtype})`, () => {
+      wasmThresholds.elementwise = 0;
+      const p = manyRowsProblem(dtype, 3);
+      for (const [name, make] of OPTIMIZERS) {
+        const js = run("js", make, p);
+        const wasm = run("wasm", make, p, true);
+        expect(wasm.params, name).toEqual(js.params);
+        expect(wasm.state, name).toEqual(js.state);
+      }
+      // Plain SGD against the rule written out: each used row once per step, θ ← θ − α Σ g (summed in order).
+      const round = dtype === "float32" ? Math.fround : (v: number) => v;
+      const theta = p.initial[0]!.map(round);
+      for (const [{ rows, values }] of p.gradients) {
+        const sums = new Map<number, number[]>();
+        rows!.forEach((row, k) => {
+          const sum = sums.get(row) ?? [0, 0, 0];
+          for (let i = 0; i < 3; i++) sum[i] = round(sum[i]! + round(values[k * 3 + i]!));
+          sums.set(row, sum);
+        });
+        for (const [row, sum] of sums) {
+          for (let i = 0; i < 3; i++) theta[row * 3 + i] = round(theta[row * 3 + i]! - 0.1 * sum[i]!);
+        }
+      }
+      const expected = bits(dtype === "float32" ? Float32Array.from(theta) : Float64Array.from(theta));
+      const plain = (ps: Tensor[]) => new SGD(ps, { lr: 0.1 });
+      expect(run("js", plain, p).params[0]).toEqual(expected);
+      expect(run("wasm", plain, p, true).params[0]).toEqual(expected);
+      expect(run("wasm", plain, p).params[0]).toEqual(expected);
+    });
   }
 
   it("the eager helpers run the kernels (they report doing so) and agree with a plain loop", () => {
