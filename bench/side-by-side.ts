@@ -271,7 +271,9 @@ export async function sideBySide(options: SideBySideOptions): Promise<SideBySide
   if (typeof torch === "string") {
     peers.push(`PyTorch: skipped: ${torch}`);
   } else {
-    peers.push(`PyTorch ${torch.version} (${torch.python}), BLAS ${torch.blas}`);
+    peers.push(
+      `PyTorch ${torch.version} (${torch.python}), BLAS ${torch.blas}, OMP_WAIT_POLICY=${torch.ompWaitPolicy}`,
+    );
   }
   const loaded = await loadTensorflow();
   const tf = loaded?.tf;

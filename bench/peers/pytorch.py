@@ -12,6 +12,7 @@ float32 n x n products (torch.mm into a preallocated output), GFLOP/s.
 
 import argparse
 import json
+import os
 import resource
 import sys
 import time
@@ -50,7 +51,11 @@ def rate(fn, seconds, warmup=5):
 
 
 def info(torch):
-    details = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    details = {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "ompWaitPolicy": os.environ.get("OMP_WAIT_POLICY"),
+    }
     try:
         import threadpoolctl
 
@@ -137,6 +142,13 @@ def main():
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seconds", type=float, default=1.0)
     args = parser.parse_args()
+    # PyTorch's OpenMP threads spin for a while after each parallel region, and Debian's OpenBLAS
+    # (libopenblas0-pthread) runs the products on threads of its own: on two cores each pool's threads then wait
+    # for a core the other pool's threads are spinning on. The NER step on two threads ran 3-4x slower than on
+    # one (batch 256: 41,000 examples/s against 130,000; batch 32: 22,800 against 55,300); with OpenMP's threads
+    # waiting passively, 131,000 and 47,700 (batch 2048: 187,000 against 136,000 on one). It must be set before
+    # torch loads OpenMP; a value in the environment is kept.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         import torch
     except ImportError as error:

@@ -1,7 +1,8 @@
 /**
  * PyTorch on the CPU as a peer: runs bench/peers/pytorch.py with Debian's python3-torch (or any python3 that
  * imports torch). OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from that command's environment only, so
- * that OpenBLAS picks its kernels for this CPU itself.
+ * that OpenBLAS picks its kernels for this CPU itself; the script makes OpenMP's threads wait passively, so that
+ * they leave the cores to OpenBLAS's own threads (see pytorch.py).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -14,6 +15,8 @@ export interface PytorchPeer {
   version: string;
   /** The BLAS library PyTorch calls (from threadpoolctl), e.g. "openblas 0.3.21 (Zen)". */
   blas: string;
+  /** OMP_WAIT_POLICY in the peer's process (pytorch.py sets PASSIVE unless the environment has a value). */
+  ompWaitPolicy: string;
   run(args: string[]): Record<string, unknown>;
 }
 
@@ -61,6 +64,7 @@ export function loadPytorch(): PytorchPeer | string {
       blas: blas
         ? `${String(blas.internal_api)} ${String(blas.version)} (${String(blas.architecture)})`
         : "unknown",
+      ompWaitPolicy: typeof info.ompWaitPolicy === "string" ? info.ompWaitPolicy : "unset",
       run: (args) => call(python, args),
     };
   }
