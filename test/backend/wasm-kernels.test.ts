@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { jsBackend, type BinaryKernel, type MatmulDesc, type UnaryKernel } from "../../src/backend/index.js";
 import { wasmBackend } from "../../src/backend/wasm/index.js";
 import { wasmThresholds } from "../../src/backend/wasm/thresholds.js";
+import { createKernelInstance, requireKernels } from "../../src/backend/wasm/runtime.js";
 import { Random } from "../../src/tensor/random.js";
 
 // Every kernel of the wasm backend against the JavaScript reference. The size thresholds are set to 0 so that
@@ -521,6 +522,12 @@ describe("wasm sums agree with the JavaScript kernel", () => {
       [2, 3, 4],
       [0, 2],
     ],
+    // Columns summed in blocks of 16 held in registers, then fours and single columns in memory.
+    [[256, 300], [0]],
+    [[7, 19], [0]],
+    [[3, 5, 33], [1]],
+    [[2, 9, 36], [1]],
+    [[4, 32], [0]],
   ];
   for (const [name, type] of FLOAT_TYPES) {
     it(`${name}: every contiguous block of axes gives identical sums (same order of additions)`, () => {
@@ -535,6 +542,36 @@ describe("wasm sums agree with the JavaScript kernel", () => {
           wasmBackend.reduce(op, x, shape, axes, actual);
           expectIdentical(actual, expected, `${op} ${JSON.stringify(shape)} over ${JSON.stringify(axes)}`);
         }
+      }
+    });
+  }
+
+  for (const [name, type] of FLOAT_TYPES) {
+    it(`${name}: arrays in a kernel instance's memory are summed there in place, with the same sums`, () => {
+      const kernels = createKernelInstance()!;
+      const copyArea = requireKernels();
+      let at = kernels.base + 4;
+      expect(kernels.reserve(at + (1 << 21))).toBe(true);
+      const place = (length: number): FloatArray => {
+        at = Math.ceil(at / type.BYTES_PER_ELEMENT) * type.BYTES_PER_ELEMENT;
+        const array = new type(kernels.memory.buffer, at, length);
+        at += length * type.BYTES_PER_ELEMENT + 4;
+        return array;
+      };
+      for (const [shape, axes] of cases) {
+        const size = shape.reduce((p, d) => p * d, 1);
+        const outSize = shape.reduce((p, d, i) => (axes.includes(i) ? p : p * d), 1);
+        const x = place(size);
+        x.set(randomArray(type, size, 10));
+        const actual = place(outSize);
+        const expected = new type(outSize);
+        jsBackend.reduce("sum", x.slice(), shape, axes, expected);
+        // The area where a call copies its arrays stays as it was: nothing was copied there.
+        expect(copyArea.reserve(copyArea.base + 64)).toBe(true);
+        const sentinel = new Float64Array(copyArea.memory.buffer, copyArea.base, 8).fill(-7.25);
+        wasmBackend.reduce("sum", x, shape, axes, actual);
+        expectIdentical(actual, expected, `sum ${JSON.stringify(shape)} over ${JSON.stringify(axes)}`);
+        expect(Array.from(sentinel), JSON.stringify(shape)).toEqual(new Array(8).fill(-7.25));
       }
     });
   }

@@ -1,13 +1,14 @@
 import type { TypedArray } from "../../tensor/dtype.js";
 import type { ReduceKernel } from "../backend.js";
 import { reduce as jsReduce } from "../js/reduce.js";
-import { align16, requireKernels } from "./runtime.js";
+import { align16, commonKernels, requireKernels } from "./runtime.js";
 import { wasmThresholds } from "./thresholds.js";
 import { blockView } from "../../tensor/shape.js";
 
 /**
  * Sums over one contiguous block of axes run in WebAssembly; max, min, scattered axes, int32 and small arrays
- * run the JavaScript kernel.
+ * run the JavaScript kernel. Arrays that already live in one kernel instance's memory (a compiled step's) are
+ * summed there in place; others are copied into WebAssembly memory and the sums copied out.
  */
 export function reduce(
   op: ReduceKernel,
@@ -29,17 +30,22 @@ export function reduce(
     jsReduce(op, x, shape, axes, out);
     return;
   }
+  const home = commonKernels([x, out]);
+  if (home !== null) {
+    if (size === 4) home.exports.sumAxisF32(x.byteOffset, out.byteOffset, outer, axis, inner);
+    else home.exports.sumAxisF64(x.byteOffset, out.byteOffset, outer, axis, inner);
+    return;
+  }
   const kernels = requireKernels();
   const xAt = kernels.base;
   const outAt = xAt + align16(x.length * size);
-  const scratchAt = outAt + align16(outer * inner * size);
-  if (!kernels.reserve(scratchAt + align16(inner * 8))) {
+  if (!kernels.reserve(outAt + align16(outer * inner * size))) {
     jsReduce(op, x, shape, axes, out);
     return;
   }
   const view = size === 4 ? kernels.f32 : kernels.f64;
   view.set(x, xAt / size);
-  if (size === 4) kernels.exports.sumAxisF32(xAt, outAt, outer, axis, inner, scratchAt);
+  if (size === 4) kernels.exports.sumAxisF32(xAt, outAt, outer, axis, inner);
   else kernels.exports.sumAxisF64(xAt, outAt, outer, axis, inner);
   out.set(view.subarray(outAt / size, outAt / size + outer * inner));
 }

@@ -62,7 +62,7 @@ export interface KernelExports {
     bias: number,
     activation: number,
   ): void;
-  sumAxisF32(x: number, out: number, outer: number, axis: number, inner: number, scratch: number): void;
+  sumAxisF32(x: number, out: number, outer: number, axis: number, inner: number): void;
   sumAxisF64(x: number, out: number, outer: number, axis: number, inner: number): void;
   unaryF32(op: number, x: number, out: number, n: number): void;
   unaryF64(op: number, x: number, out: number, n: number): void;
