@@ -14,13 +14,27 @@
 import { TOUCH_BLOCK_ROWS, touchRows } from "./rows";
 
 /**
- * Whether rows[first..end) (ascending, a coalesced gradient's) lie far enough apart to be worth touching before
- * their update: on average 4 rows or more from one to the next (see `scattered` in src/nn/optim.ts).
+ * Reads the rows rows[first], … (the next TOUCH_BLOCK_ROWS of them, of rowCount) of the tables at `a`, `b` and
+ * `c` (0: none) once, ahead of their update (see `touchRows`), where they lie far enough apart: on average 4
+ * rows or more from one to the next (ascending, a coalesced gradient's; see `touchAhead` in src/nn/optim.ts).
  */
-function scattered(rows: usize, first: i32, end: i32): bool {
-  const low = load<i32>(rows + ((<usize>first) << 2));
-  const high = load<i32>(rows + ((<usize>(end - 1)) << 2));
-  return high - low >= 4 * (end - first);
+function touchAhead(
+  rows: usize,
+  first: i32,
+  rowCount: i32,
+  rowBytes: usize,
+  a: usize,
+  b: usize,
+  c: usize,
+): void {
+  const count = min(rowCount - first, TOUCH_BLOCK_ROWS);
+  const block = rows + ((<usize>first) << 2);
+  const low = load<i32>(block);
+  const high = load<i32>(block + ((<usize>(count - 1)) << 2));
+  if (high - low < 4 * count) return;
+  touchRows(a, block, count, rowBytes);
+  if (b != 0) touchRows(b, block, count, rowBytes);
+  if (c != 0) touchRows(c, block, count, rowBytes);
 }
 
 /** Bit of `flags` in the SGD kernels: Nesterov momentum. */
@@ -133,12 +147,7 @@ class Update {
   ): void {
     const rowBytes = <usize>rowSize * sizeof<T>();
     for (let k = 0; k < rowCount; k++) {
-      if (k % TOUCH_BLOCK_ROWS == 0 && scattered(rows, k, min(rowCount, k + TOUCH_BLOCK_ROWS))) {
-        const block = rows + ((<usize>k) << 2);
-        const count = min(rowCount - k, TOUCH_BLOCK_ROWS);
-        touchRows(p, block, count, rowBytes);
-        if (momentum != 0) touchRows(b, block, count, rowBytes);
-      }
+      if (k % TOUCH_BLOCK_ROWS == 0) touchAhead(rows, k, rowCount, rowBytes, p, momentum != 0 ? b : 0, 0);
       const at = <usize>load<i32>(rows + ((<usize>k) << 2)) * rowBytes;
       Update.sgdSpan<T>(
         p + at,
@@ -270,13 +279,7 @@ class Update {
   ): void {
     const rowBytes = <usize>rowSize * sizeof<T>();
     for (let k = 0; k < rowCount; k++) {
-      if (k % TOUCH_BLOCK_ROWS == 0 && scattered(rows, k, min(rowCount, k + TOUCH_BLOCK_ROWS))) {
-        const block = rows + ((<usize>k) << 2);
-        const count = min(rowCount - k, TOUCH_BLOCK_ROWS);
-        touchRows(p, block, count, rowBytes);
-        touchRows(m, block, count, rowBytes);
-        touchRows(v, block, count, rowBytes);
-      }
+      if (k % TOUCH_BLOCK_ROWS == 0) touchAhead(rows, k, rowCount, rowBytes, p, m, v);
       const at = <usize>load<i32>(rows + ((<usize>k) << 2)) * rowBytes;
       Update.adamSpan<T>(
         p + at,
@@ -349,12 +352,7 @@ class Update {
   ): void {
     const rowBytes = <usize>rowSize * sizeof<T>();
     for (let k = 0; k < rowCount; k++) {
-      if (k % TOUCH_BLOCK_ROWS == 0 && scattered(rows, k, min(rowCount, k + TOUCH_BLOCK_ROWS))) {
-        const block = rows + ((<usize>k) << 2);
-        const count = min(rowCount - k, TOUCH_BLOCK_ROWS);
-        touchRows(p, block, count, rowBytes);
-        touchRows(s, block, count, rowBytes);
-      }
+      if (k % TOUCH_BLOCK_ROWS == 0) touchAhead(rows, k, rowCount, rowBytes, p, s, 0);
       const at = <usize>load<i32>(rows + ((<usize>k) << 2)) * rowBytes;
       Update.adagradSpan<T>(p + at, g + <usize>k * rowBytes, s + at, rowSize, rate, weightDecay, eps);
     }

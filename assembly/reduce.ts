@@ -60,13 +60,13 @@ function sumColumns16(block: usize, axis: i32, inner: i32, i0: i32, destination:
     const v2 = v128.load(row, 32);
     const v3 = v128.load(row, 48);
     a0 = f64x2.add(a0, f64x2.promote_low_f32x4(v0));
-    a1 = f64x2.add(a1, f64x2.promote_low_f32x4(v128.shuffle<f32>(v0, v0, 2, 3, 0, 1)));
+    a1 = f64x2.add(a1, promoteHigh(v0));
     a2 = f64x2.add(a2, f64x2.promote_low_f32x4(v1));
-    a3 = f64x2.add(a3, f64x2.promote_low_f32x4(v128.shuffle<f32>(v1, v1, 2, 3, 0, 1)));
+    a3 = f64x2.add(a3, promoteHigh(v1));
     a4 = f64x2.add(a4, f64x2.promote_low_f32x4(v2));
-    a5 = f64x2.add(a5, f64x2.promote_low_f32x4(v128.shuffle<f32>(v2, v2, 2, 3, 0, 1)));
+    a5 = f64x2.add(a5, promoteHigh(v2));
     a6 = f64x2.add(a6, f64x2.promote_low_f32x4(v3));
-    a7 = f64x2.add(a7, f64x2.promote_low_f32x4(v128.shuffle<f32>(v3, v3, 2, 3, 0, 1)));
+    a7 = f64x2.add(a7, promoteHigh(v3));
     row += stride;
   }
   const to = destination + <usize>i0 * 4;
@@ -85,7 +85,7 @@ function sumColumns4(block: usize, axis: i32, inner: i32, i0: i32, destination: 
   for (let j = 0; j < axis; j++) {
     const v = v128.load(row);
     a0 = f64x2.add(a0, f64x2.promote_low_f32x4(v));
-    a1 = f64x2.add(a1, f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)));
+    a1 = f64x2.add(a1, promoteHigh(v));
     row += stride;
   }
   v128.store(destination + <usize>i0 * 4, narrow(a0, a1));
@@ -101,6 +101,11 @@ function sumColumn(block: usize, axis: i32, inner: i32, i: i32, destination: usi
     row += stride;
   }
   store<f32>(destination + <usize>i * 4, <f32>total);
+}
+
+/** Float32 lanes 2 and 3 of `v` as two float64 lanes (lanes 0 and 1: `f64x2.promote_low_f32x4`). */
+function promoteHigh(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
 }
 
 /** Four float32: the two lanes of `low`, then the two of `high`, each rounded from float64. */
