@@ -42,6 +42,7 @@ describe.skipIf(!threadsAvailable())("matrix products on several threads", () =>
   const cases: [number, number, number][] = [
     [8, 8, 8],
     [9, 17, 5],
+    [9, 300, 40],
     [37, 65, 300],
     [12, 70, 40],
     [32, 300, 250],
@@ -147,6 +148,18 @@ describe.skipIf(!threadsAvailable())("matrix products on several threads", () =>
     wasmBackend.matmul(random(256 * k, 5, Float32Array), b, new Float32Array(256 * n), tall);
     expect(rows.mock.calls[0]![11]).toBe(n);
     expect(rows.mock.calls[0]![12]).toBe(0); // B packed beforehand
+    // Fewer than 10 rows (an output layer's weight gradient: 9 rows of 300) split by columns only …
+    rows.mockClear();
+    const nine = { ...desc, m: 9 };
+    wasmBackend.matmul(random(9 * k, 6, Float32Array), b, new Float32Array(9 * n), nine);
+    expect(rows.mock.calls[0]![8]).toBe(9);
+    expect(rows.mock.calls[0]![11]).toBe(80);
+    // … unless they have too few columns for two blocks a thread (17 columns: 3 panels).
+    rows.mockClear();
+    const narrow = { ...desc, m: 9, n: 17 };
+    const b17 = random(k * 17, 7, Float32Array);
+    wasmBackend.matmul(random(9 * k, 6, Float32Array), b17, new Float32Array(9 * 17), narrow);
+    expect(rows).not.toHaveBeenCalled();
     rows.mockRestore();
   });
 

@@ -23,8 +23,8 @@ import { UNARY_CODES } from "../../src/backend/wasm/elementwise.js";
 // A compiled step whose products are large enough to split across threads keeps its buffers in a region of the
 // thread pool's shared memory and runs those products split across the threads, in place. Each chunk of output
 // rows is computed exactly as on one thread, so the results must be the eager step's to the bit, whatever the
-// number of threads. threadFlops = threadFlopsInPlace = 0 makes every product of ≥ 10 rows split (the tests' sizes
-// are small).
+// number of threads. threadFlops = threadFlopsInPlace = 0 makes every product of ≥ 10 rows, or of fewer rows and
+// enough columns, split (the tests' sizes are small).
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const saved = { ...wasmThresholds };
@@ -150,10 +150,10 @@ describe.skipIf(!threadsAvailable())("compiled steps whose products split across
     // The plan lives in the pool's memory (the weights moved in, where the optimiser updates them in place),
     const weight = compiled.parameters[1]!;
     expect(kernelsOf(weight.data)).toBe(pool.kernels);
-    // five of its six products a step (two layers: forward, ∂W, ∂x; the output layer's ∂W has 9 rows, too few to
-    // split, as eagerly) ran split across the threads in the 5 replays, in place: none went to the backend
-    // (which copies into the pool's memory and back).
-    expect(rows.mock.calls.length).toBe(25);
+    // all six of its products a step (two layers: forward, ∂W, ∂x; the output layer's ∂W, 9 rows of 60 columns,
+    // cut by columns) ran split across the threads in the 5 replays, in place: none went to the backend (which
+    // copies into the pool's memory and back).
+    expect(rows.mock.calls.length).toBe(30);
     expect(copied).not.toHaveBeenCalled();
     // Its bias and tanh: applied by the first layer's product to each block of its output while in cache (once
     // a step), not in passes of their own.
@@ -184,7 +184,7 @@ describe.skipIf(!threadsAvailable())("compiled steps whose products split across
     expect(losses(compiled, 4)).toEqual(eagerLosses);
     expect(parameterValues(compiled)).toEqual(parameterValues(eager));
     expect(kernelsOf(compiled.parameters[1]!.data)).toBe(pool.kernels);
-    expect(rows.mock.calls.length).toBe(15); // 3 replays (the first call traces eagerly) × 5 split products
+    expect(rows.mock.calls.length).toBe(18); // 3 replays (the first call traces eagerly) × 6 split products
     // The other way round, the plan stays private and its products run on one thread, in place.
     wasmThresholds.threadFlops = 0;
     wasmThresholds.threadFlopsInPlace = Infinity;

@@ -6,18 +6,22 @@ import { wasmThresholds } from "./thresholds.js";
 
 /** Rows of a float32 tile in assembly/matmul.ts (float64: 4): chunks of rows are multiples of it. */
 const MR = 5;
+/** Columns of a packed float32 panel of B (float64: 4). */
+const PANEL_F32 = 8;
 /** Rows of A the kernel packs at once (MC in assembly/matmul.ts): no chunk of rows is larger. */
 const MC = 120;
 
 /**
  * Whether a product of m × k by k × n is split across the pool's threads (when the pool has ≥ 2 of them): the
  * one rule for eager products (copied into the shared memory: from `wasmThresholds.threadFlops` multiply-adds)
- * and for a compiled plan's (`inPlace`, operands already in the shared memory: from `threadFlopsInPlace`), and
- * at least 10 rows.
+ * and for a compiled plan's (`inPlace`, operands already in the shared memory: from `threadFlopsInPlace`), with
+ * at least 10 rows, or, with fewer, enough columns to cut into two blocks per thread (`chunking`: a network's
+ * output-layer weight gradient, 9 rows of 300 columns).
  */
 export function splitsAcrossThreads(m: number, n: number, k: number, inPlace = false): boolean {
   const threshold = inPlace ? wasmThresholds.threadFlopsInPlace : wasmThresholds.threadFlops;
-  return m * n * k >= threshold && m >= 2 * MR;
+  if (m * n * k < threshold) return false;
+  return m >= 2 * MR || Math.ceil(n / PANEL_F32) >= 2 * Math.max(2, getThreads());
 }
 
 /**

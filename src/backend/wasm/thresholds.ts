@@ -18,9 +18,11 @@ export const wasmThresholds = {
    * src/compile/arena.ts): with nothing to copy, splitting pays from smaller products. Measured on 2 cores, the
    * NER network's step at batch 32 (2.4 million multiply-adds per product; `bench/ner-step.ts --batch 32
    * --threads 2 [--compile] --thread-flops N --in-place-flops N`): compiled, 57,500 examples/s split against
-   * 51,000 unsplit; eager, copied into the shared memory, 31,000 split against 35,700 unsplit.
+   * 51,000 unsplit; eager, copied into the shared memory, 31,000 split against 35,700 unsplit. At batch 256 the
+   * output layer's three products (0.69 million each) split too: 134,000–139,000 examples/s against
+   * 131,000–134,000 with the threshold at 2²¹, alternating runs (2¹⁸ gained nothing more).
    */
-  threadFlopsInPlace: 1 << 21,
+  threadFlopsInPlace: 1 << 19,
   /**
    * Microseconds a thread of the pool keeps checking for the next product (or for the other threads' chunks)
    * before it sleeps in `Atomics.wait`: products follow each other closely in a training step, and waking a
