@@ -12,6 +12,7 @@ export {
 } from "./matmul";
 export { unaryF32, unaryF64, binaryF32, binaryF64 } from "./elementwise";
 export { sumAxisF32, sumAxisF64 } from "./reduce";
+export { softmaxExpsF32 } from "./softmax";
 export { tanhBackwardF32, sigmoidBackwardF32 } from "./derivatives";
 export {
   gatherRowsF32,

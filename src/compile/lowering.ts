@@ -13,6 +13,7 @@ import {
 } from "../backend/index.js";
 import { FIRST_TRANSCENDENTAL, UNARY_CODES } from "../backend/wasm/elementwise.js";
 import { splitProductInPlace, splitsAcrossThreads } from "../backend/wasm/matmul-threads.js";
+import { softmax as wasmSoftmax, softmaxRowsWasm } from "../backend/wasm/softmax.js";
 import { MATMUL_NO_ACTIVATION, align16 } from "../backend/wasm/runtime.js";
 import type { Arena } from "./arena.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -638,20 +639,29 @@ const crossEntropy: Lowering<CrossEntropyAttrs> = (view) => {
   const logProbabilities = new Float64Array(n * c);
   const probabilities = view.scratch(n * c);
   const exps = new Float64Array(c);
+  // The wasm backend's kernel takes the exponentials in WebAssembly, in the arena where the logits live.
+  const wasmExps = view.resident(0) ? (view.scratch(n * (c + 2), "float64") as Float64Array) : null;
   return {
     // The log-softmax for the loss and the softmax for the gradient in one pass (each exp once): the values
-    // the backend's softmax kernel gives for each (see softmaxRows).
+    // the backend's softmax kernel gives for each (see softmaxRows and softmaxRowsWasm).
     forward: () => {
       const x = view.input(0)._data;
       const { targets, weight, ignoreIndex } = view.attrs();
-      softmaxRows(x, n, c, logProbabilities, probabilities, exps);
+      // In WebAssembly, only the targets' log-probabilities are computed (x − max − log Σ, as for all).
+      const stats =
+        backend().softmax === wasmSoftmax ? softmaxRowsWasm(x, n, c, null, probabilities, wasmExps) : null;
+      if (stats === null) softmaxRows(x, n, c, logProbabilities, probabilities, exps);
       let total = 0;
       let denominator = 0;
       for (let i = 0; i < n; i++) {
         const t = targets[i]!;
         if (t === ignoreIndex) continue;
         const w = weight ? weight[t]! : 1;
-        total += -w * logProbabilities[i * c + t]!;
+        const logProbability =
+          stats === null
+            ? logProbabilities[i * c + t]!
+            : x[i * c + t]! - stats[2 * i]! - Math.log(stats[2 * i + 1]!);
+        total += -w * logProbability;
         denominator += w;
       }
       view.output()._data[0] = reduction === "sum" ? total : denominator > 0 ? total / denominator : NaN;

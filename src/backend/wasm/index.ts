@@ -4,6 +4,7 @@ import { binary, unary } from "./elementwise.js";
 import { concat, gather, scatterAdd, slice } from "./layout.js";
 import { matmul } from "./matmul.js";
 import { reduce } from "./reduce.js";
+import { softmax } from "./softmax.js";
 
 export { loadKernels, loadKernelsSync, wasmSupported } from "./runtime.js";
 
@@ -29,7 +30,7 @@ export const wasmBackend: Backend = {
   concat,
   gather,
   scatterAdd,
-  softmax: jsBackend.softmax,
+  softmax,
   logSumExp: jsBackend.logSumExp,
   cast: jsBackend.cast,
   inverse: jsBackend.inverse,

@@ -64,6 +64,8 @@ export interface KernelExports {
   ): void;
   sumAxisF32(x: number, out: number, outer: number, axis: number, inner: number): void;
   sumAxisF64(x: number, out: number, outer: number, axis: number, inner: number): void;
+  /** A softmax's exponentials and each row's maximum and Σ (assembly/softmax.ts; src/backend/wasm/softmax.ts). */
+  softmaxExpsF32(x: number, rows: number, columns: number, exps: number, stats: number): void;
   unaryF32(op: number, x: number, out: number, n: number): void;
   unaryF64(op: number, x: number, out: number, n: number): void;
   binaryF32(
@@ -246,6 +248,7 @@ export const KERNEL_FUNCTIONS = Object.keys({
   matmulBlockEpilogueF32: true,
   sumAxisF32: true,
   sumAxisF64: true,
+  softmaxExpsF32: true,
   unaryF32: true,
   unaryF64: true,
   binaryF32: true,
