@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { getThreads, setThreads, wasmBackend, wasmThresholds } from "../../src/index.js";
+import { jsBackend } from "../../src/backend/index.js";
 import { threadPool, threadsAvailable } from "../../src/backend/wasm/threads.js";
 import type { MatmulDesc } from "../../src/backend/backend.js";
 import { ValueError } from "../../src/errors.js";
@@ -396,6 +397,63 @@ describe.skipIf(!threadsAvailable())("optimiser updates on several threads", () 
         }
       });
     }
+  }
+
+  for (const Type of [Float32Array, Float64Array]) {
+    it(`an embedding lookup (${Type.name}) split by rows gives one thread's bits; a bad index goes to the JavaScript loop`, () => {
+      const pool = threadPool()!;
+      const [tableRows, rowSize, count] = [3001, 7, 1003];
+      const region = <T>(make: (at: number) => T, bytes: number) => make(pool.allocateRegion(bytes));
+      const size = Type.BYTES_PER_ELEMENT;
+      const table = region(
+        (at) => new Type(pool.memory.buffer, at, tableRows * rowSize),
+        tableRows * rowSize * size,
+      );
+      table.set(random(tableRows * rowSize, 31, Type));
+      // Repeated and scattered rows, the last row of the table among them.
+      const indices = region((at) => new Int32Array(pool.memory.buffer, at, count), count * 4);
+      indices.set(
+        Int32Array.from({ length: count }, (_, i) => (i === 7 ? tableRows - 1 : (i * 1999 + 5) % 997)),
+      );
+      const out = () =>
+        region((at) => new Type(pool.memory.buffer, at, count * rowSize).fill(NaN), count * rowSize * size);
+      const view = { outer: 1, axis: tableRows, inner: rowSize };
+      const expected = new Type(count * rowSize);
+      for (let j = 0; j < count; j++)
+        expected.set(table.subarray(indices[j]! * rowSize, (indices[j]! + 1) * rowSize), j * rowSize);
+      setThreads(1);
+      const one = out();
+      wasmBackend.gather(table, view, indices, one);
+      expect(Array.from(one)).toEqual(Array.from(expected));
+      setThreads(2);
+      wasmThresholds.threadRowValues = 0;
+      const split = vi.spyOn(pool, "gatherRows");
+      const two = out();
+      wasmBackend.gather(table, view, indices, two);
+      expect(split).toHaveBeenCalledTimes(1);
+      expect(Array.from(two)).toEqual(Array.from(expected));
+      pool.mainTakesChunks = false;
+      try {
+        const workers = out();
+        wasmBackend.gather(table, view, indices, workers);
+        expect(Array.from(workers)).toEqual(Array.from(expected));
+      } finally {
+        pool.mainTakesChunks = true;
+      }
+      // An index outside the table is not split: the call goes to the JavaScript loop (the op checks indices
+      // before it calls the backend; the loop's result is whatever it makes of them).
+      split.mockClear();
+      for (const bad of [tableRows, -1]) {
+        indices[500] = bad;
+        const loop = new Type(count * rowSize).fill(NaN);
+        jsBackend.gather(table, view, indices.slice(), loop);
+        const got = out();
+        wasmBackend.gather(table, view, indices, got);
+        expect(Array.from(got)).toEqual(Array.from(loop));
+      }
+      expect(split).not.toHaveBeenCalled();
+      split.mockRestore();
+    });
   }
 
   it("a small update, or one outside the shared memory, runs in one call", () => {

@@ -3,6 +3,8 @@ import { jsBackend } from "../js/index.js";
 import { blockRuns } from "../js/layout.js";
 import type { TypedArray } from "../../tensor/dtype.js";
 import { commonKernels, type Kernels } from "./runtime.js";
+import { poolOf } from "./threads.js";
+import { wasmThresholds } from "./thresholds.js";
 
 /**
  * Concatenation, slices, gather and scatter-add along the first axis on the WebAssembly row kernels (assembly/rows.ts), in place, when
@@ -21,15 +23,32 @@ function residentHome(rows: TypedArray, indices: Int32Array, out: TypedArray): K
   return f32 || f64 ? home : null;
 }
 
-/** out[j] = x[indices[j]] along view's axis (see Backend.gather). */
+/**
+ * out[j] = x[indices[j]] along view's axis (see Backend.gather). In the thread pool's shared memory, a lookup of
+ * at least `wasmThresholds.threadRowValues` values is split across the threads by rows once its indices are
+ * known to be within the table (else the JavaScript loop reports the first one outside).
+ */
 export function gather(x: TypedArray, view: AxisView, indices: Int32Array, out: TypedArray): void {
   const home = view.outer === 1 ? residentHome(x, indices, out) : null;
   const count = indices.length;
   if (home !== null && x.length >= view.axis * view.inner && out.length >= count * view.inner) {
-    const kernel = x instanceof Float32Array ? home.exports.gatherRowsF32 : home.exports.gatherRowsF64;
+    const f32 = x instanceof Float32Array;
+    const pool = poolOf(home);
+    if (pool?.splits(count * view.inner, wasmThresholds.threadRowValues) && withinTable(indices, view.axis)) {
+      pool.gatherRows(f32, x.byteOffset, view.axis, indices.byteOffset, count, view.inner, out.byteOffset);
+      return;
+    }
+    const kernel = f32 ? home.exports.gatherRowsF32 : home.exports.gatherRowsF64;
     if (kernel(x.byteOffset, view.axis, indices.byteOffset, count, view.inner, out.byteOffset) < 0) return;
   }
   jsBackend.gather(x, view, indices, out);
+}
+
+/** Whether every index is in [0, limit). */
+function withinTable(indices: Int32Array, limit: number): boolean {
+  let bad = 0;
+  for (let i = 0; i < indices.length; i++) bad |= (indices[i]! < 0 ? 1 : 0) | (indices[i]! >= limit ? 1 : 0);
+  return bad === 0;
 }
 
 /** out[indices[j]] += values[j] along view's axis (see Backend.scatterAdd). */

@@ -48,6 +48,7 @@ const TASK_UPDATE = 5;
 const TASK_UNARY_F32 = 6;
 const TASK_UNARY_F64 = 7;
 const TASK_UPDATE_ROWS = 8;
+const TASK_GATHER_ROWS = 9;
 
 /**
  * The dense update kernels a TASK_UPDATE runs (by position in this list), each taking (param, grad, state…, n,
@@ -162,6 +163,12 @@ const RUN_CHUNK_SOURCE = `function runChunk(kernels, ctl, chunk, index) {
     const scalars = new Float64Array(ctl.buffer, ctl.byteOffset + ${SCALARS * 4}, ctl[${ARGS} + 6]);
     for (let i = 0; i < scalars.length; i++) args.push(scalars[i]);
     update(...args);
+  } else if (op === ${TASK_GATHER_ROWS}) {
+    const gather = ctl[${ARGS}] === 1 ? kernels.gatherRowsF32 : kernels.gatherRowsF64;
+    const per = ctl[${ARGS} + 7];
+    const first = chunk * per;
+    gather(ctl[${ARGS} + 1], ctl[${ARGS} + 2], ctl[${ARGS} + 3] + first * 4, Math.min(per, ctl[${ARGS} + 4] - first),
+      ctl[${ARGS} + 5], ctl[${ARGS} + 6] + first * ctl[${ARGS} + 5] * (ctl[${ARGS}] === 1 ? 4 : 8));
   }
 }`;
 
@@ -654,6 +661,29 @@ export class ThreadPool {
   }
 
   /**
+   * An embedding's lookup in the shared memory, split in chunks of rows among the threads: out[j] =
+   * table[indices[j]] for `count` rows of `rowSize` values (float32 or float64; byte addresses, `indices` int32).
+   * Each row is one copy, so the result is the single call's to the bit. The caller checks that every index is
+   * within the table's `limit` rows first: a chunk that meets one outside writes nothing of its own rows.
+   * Worth it where the rows are scattered over a large table: the copies wait on cache misses, which two cores
+   * wait out side by side.
+   */
+  gatherRows(
+    f32: boolean,
+    table: number,
+    limit: number,
+    indices: number,
+    count: number,
+    rowSize: number,
+    out: number,
+  ): void {
+    const threads = this.workers.length + 1;
+    const per = Math.max(1, Math.ceil(count / (2 * threads)));
+    const chunks = Math.ceil(count / per);
+    this.run(TASK_GATHER_ROWS, [f32 ? 1 : 0, table, limit, indices, count, rowSize, out, per], chunks);
+  }
+
+  /**
    * The elementwise unary op `code` (UNARY_CODES) of n values from x to out (byte addresses in the shared
    * memory; out may be x; both padded to 16 bytes, as the kernels require), split in chunks of values among the
    * threads. Each value is computed as the single call computes it, so the result is that call's to the bit, and
@@ -731,6 +761,19 @@ export class ThreadPool {
       call.push(rows + first * 4, Math.min(per, rowCount - first), rowSize);
       for (const value of this.scalarsView(scalars)) call.push(value);
       (kernels[ROW_UPDATE_KERNELS[kernel]!] as (...values: number[]) => void)(...call);
+    } else if (op === TASK_GATHER_ROWS) {
+      const [f32, table, limit, indices, count, rowSize, out, per] = args as Numbers<8>;
+      const gather = f32 === 1 ? kernels.gatherRowsF32 : kernels.gatherRowsF64;
+      const first = chunk * per;
+      const rowBytes = rowSize * (f32 === 1 ? 4 : 8);
+      gather(
+        table,
+        limit,
+        indices + first * 4,
+        Math.min(per, count - first),
+        rowSize,
+        out + first * rowBytes,
+      );
     } else if (op === TASK_UPDATE) {
       const [kernel, addresses, n, per, size, scalars, ...rest] = args as [...Numbers<6>, ...number[]];
       const shift = chunk * per * size;

@@ -41,8 +41,8 @@ export const wasmThresholds = {
    */
   threadUnaryValues: 1 << 13,
   /**
-   * Values (rows × row size) from which an optimiser's row-sparse update in the pool's shared memory (a compiled
-   * plan's embedding table) is split across threads by rows.
+   * Values (rows × row size) from which an optimiser's row-sparse update, or a lookup of rows, in the pool's
+   * shared memory (a compiled plan's embedding table) is split across threads by rows.
    */
   threadRowValues: 1 << 13,
   /** Bytes of WebAssembly memory one call may use; larger calls run in JavaScript (memory never shrinks). */
