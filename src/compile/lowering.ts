@@ -231,6 +231,12 @@ function residentDerivative(
   const gAt = arena.addressOf(g);
   const outAt = arena.addressOf(out);
   if (yAt < 0 || gAt < 0 || outAt < 0 || y.length !== out.length || g.length !== out.length) return false;
+  // Many values in the pool's memory split across its threads (the same bits).
+  const pool = arena.pool;
+  if (pool?.splits(out.length, wasmThresholds.threadDerivativeValues)) {
+    pool.derivative(kernel, yAt, gAt, outAt, out.length);
+    return true;
+  }
   const exports = arena.kernels.exports;
   if (kernel === "tanh") exports.tanhBackwardF32(yAt, gAt, outAt, out.length);
   else exports.sigmoidBackwardF32(yAt, gAt, outAt, out.length);

@@ -248,6 +248,36 @@ describe.skipIf(!threadsAvailable())("elementwise ops on several threads", () =>
       pool.releaseRegion(at, 3 * stride);
     });
   }
+
+  for (const kind of ["tanh", "sigmoid"] as const) {
+    it(`the ${kind} derivative gives one call's bits, into another array and in place of g`, () => {
+      setThreads(2);
+      const pool = threadPool()!;
+      const n = 20_011;
+      const stride = Math.ceil((n * 4) / 16) * 16;
+      const at = pool.allocateRegion(4 * stride);
+      const [y, g, out, one] = [0, 1, 2, 3].map(
+        (i) => new Float32Array(pool.memory.buffer, at + i * stride, n),
+      );
+      y!.set(random(n, 8, Float32Array).map((v) => (kind === "tanh" ? v : (v + 1) / 2)));
+      const gradient = random(n, 9, Float32Array).map((v) => v * 3);
+      g!.set(gradient);
+      const single = kind === "tanh" ? pool.exports.tanhBackwardF32 : pool.exports.sigmoidBackwardF32;
+      single(y!.byteOffset, g!.byteOffset, one!.byteOffset, n);
+      out!.fill(NaN);
+      pool.derivative(kind, y!.byteOffset, g!.byteOffset, out!.byteOffset, n);
+      expect(Array.from(out!)).toEqual(Array.from(one!));
+      expect(Array.from(g!)).toEqual(Array.from(gradient));
+      pool.mainTakesChunks = false;
+      try {
+        pool.derivative(kind, y!.byteOffset, g!.byteOffset, g!.byteOffset, n);
+      } finally {
+        pool.mainTakesChunks = true;
+      }
+      expect(Array.from(g!)).toEqual(Array.from(one!));
+      pool.releaseRegion(at, 4 * stride);
+    });
+  }
 });
 
 describe.skipIf(!threadsAvailable())("optimiser updates on several threads", () => {

@@ -142,7 +142,9 @@ describe.skipIf(!threadsAvailable())("compiled steps whose products split across
     const pool = threadPool()!;
     const rows = vi.spyOn(pool, "rows");
     const unary = vi.spyOn(pool, "unary");
+    const derivative = vi.spyOn(pool, "derivative");
     wasmThresholds.threadUnaryValues = 0;
+    wasmThresholds.threadDerivativeValues = 0;
     const copied = vi.spyOn(wasmBackend, "matmul");
     const compiledLosses = [traced, ...losses(compiled, 5, 1)];
     expect(compiledLosses).toEqual(eagerLosses);
@@ -168,6 +170,8 @@ describe.skipIf(!threadsAvailable())("compiled steps whose products split across
       expect(call[14]).toBe(bias.byteOffset);
     }
     expect(unary).not.toHaveBeenCalled();
+    // Its tanh derivative, split across the threads too (once a replay).
+    expect(derivative.mock.calls.map((call) => call[0])).toEqual(new Array(5).fill("tanh"));
   });
 
   it("products between the in-place and the eager thresholds split in a plan, not eagerly; same bits", () => {

@@ -49,6 +49,7 @@ const TASK_UNARY_F32 = 6;
 const TASK_UNARY_F64 = 7;
 const TASK_UPDATE_ROWS = 8;
 const TASK_GATHER_ROWS = 9;
+const TASK_DERIVATIVE_F32 = 10;
 
 /**
  * The dense update kernels a TASK_UPDATE runs (by position in this list), each taking (param, grad, state…, n,
@@ -163,6 +164,12 @@ const RUN_CHUNK_SOURCE = `function runChunk(kernels, ctl, chunk, index) {
     const scalars = new Float64Array(ctl.buffer, ctl.byteOffset + ${SCALARS * 4}, ctl[${ARGS} + 6]);
     for (let i = 0; i < scalars.length; i++) args.push(scalars[i]);
     update(...args);
+  } else if (op === ${TASK_DERIVATIVE_F32}) {
+    const derivative = ctl[${ARGS}] === 0 ? kernels.tanhBackwardF32 : kernels.sigmoidBackwardF32;
+    const per = ctl[${ARGS} + 5];
+    const shift = chunk * per * 4;
+    derivative(ctl[${ARGS} + 1] + shift, ctl[${ARGS} + 2] + shift, ctl[${ARGS} + 3] + shift,
+      Math.min(per, ctl[${ARGS} + 4] - chunk * per));
   } else if (op === ${TASK_GATHER_ROWS}) {
     const gather = ctl[${ARGS}] === 1 ? kernels.gatherRowsF32 : kernels.gatherRowsF64;
     const per = ctl[${ARGS} + 7];
@@ -661,6 +668,18 @@ export class ThreadPool {
   }
 
   /**
+   * An activation's derivative out = g ∘ f'(x) from y = f(x) (`kind` "tanh" or "sigmoid": tanhBackwardF32 or
+   * sigmoidBackwardF32) of n float32 values in the shared memory (byte addresses; out may be g), split in
+   * chunks of values among the threads. Each value depends on its own position only, so the result is the
+   * single call's to the bit.
+   */
+  derivative(kind: "tanh" | "sigmoid", y: number, g: number, out: number, n: number): void {
+    const per = this.valuesPerChunk(n);
+    const chunks = Math.ceil(n / per);
+    this.run(TASK_DERIVATIVE_F32, [kind === "tanh" ? 0 : 1, y, g, out, n, per], chunks);
+  }
+
+  /**
    * An embedding's lookup in the shared memory, split in chunks of rows among the threads: out[j] =
    * table[indices[j]] for `count` rows of `rowSize` values (float32 or float64; byte addresses, `indices` int32).
    * Each row is one copy, so the result is the single call's to the bit. The caller checks that every index is
@@ -761,6 +780,11 @@ export class ThreadPool {
       call.push(rows + first * 4, Math.min(per, rowCount - first), rowSize);
       for (const value of this.scalarsView(scalars)) call.push(value);
       (kernels[ROW_UPDATE_KERNELS[kernel]!] as (...values: number[]) => void)(...call);
+    } else if (op === TASK_DERIVATIVE_F32) {
+      const [kind, y, g, out, n, per] = args as Numbers<6>;
+      const derivative = kind === 0 ? kernels.tanhBackwardF32 : kernels.sigmoidBackwardF32;
+      const shift = chunk * per * 4;
+      derivative(y + shift, g + shift, out + shift, Math.min(per, n - chunk * per));
     } else if (op === TASK_GATHER_ROWS) {
       const [f32, table, limit, indices, count, rowSize, out, per] = args as Numbers<8>;
       const gather = f32 === 1 ? kernels.gatherRowsF32 : kernels.gatherRowsF64;

@@ -41,6 +41,11 @@ export const wasmThresholds = {
    */
   threadUnaryValues: 1 << 13,
   /**
+   * Values from which an activation's derivative in the pool's shared memory (a compiled plan's tanh or σ
+   * backward: three float32 streams, a few operations a value) is split across threads.
+   */
+  threadDerivativeValues: 1 << 16,
+  /**
    * Values (rows × row size) from which an optimiser's row-sparse update, or a lookup of rows, in the pool's
    * shared memory (a compiled plan's embedding table) is split across threads by rows.
    */
