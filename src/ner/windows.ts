@@ -361,9 +361,48 @@ function tokenWindowsOf(corpus: CompactCorpus, options: TokenWindowOptions, wher
 }
 
 /**
+ * The lookups of `windows` side by side, token by token (`table[c · M + m]` = lookups[m][c] for M matrices),
+ * made once per windows object with many windows and kept while its lookups are the same arrays: a window's ids
+ * then come from one cache line per token instead of one per matrix. null where the lookups differ in length.
+ */
+const interleavedLookups = new WeakMap<
+  TokenWindows,
+  { lookups: readonly Int32Array[]; table: Int32Array | null }
+>();
+
+/** Windows objects with fewer windows than this copy from the separate lookups (nothing to gain). */
+const INTERLEAVE_FROM = 1024;
+
+function interleaved(windows: TokenWindows): Int32Array | null {
+  const { lookups } = windows;
+  const kept = interleavedLookups.get(windows);
+  if (kept !== undefined && kept.lookups === lookups) return kept.table;
+  const tokens = lookups[0]?.length ?? 0;
+  let table: Int32Array | null = null;
+  if (lookups.length > 0 && lookups.every((lookup) => lookup.length === tokens)) {
+    const matrices = lookups.length;
+    table = new Int32Array(tokens * matrices);
+    for (let m = 0; m < matrices; m++) {
+      const lookup = lookups[m]!;
+      for (let c = 0; c < tokens; c++) table[c * matrices + m] = lookup[c]!;
+    }
+  }
+  interleavedLookups.set(windows, { lookups, table });
+  return table;
+}
+
+/**
  * Copies rows of the id matrices of `windows` into `out` (one array per id matrix, `rows × width` ids each,
  * row-major): row r of the output is window `order[first + r]`, or window `first + r` when `order` is null.
  * The ids are those of the full matrices (`buildWindows`, `buildFeatureWindows`), bit for bit.
+ *
+ * The windows of a shuffled epoch are scattered over the corpus, so each row's reads miss the cache: its window's
+ * sentence, the sentence's bounds, its tokens, their ids. Done row by row, each row waits on those misses one
+ * after the other. So the rows are copied in stages — all rows' sentences, then their bounds, then their tokens
+ * (reading each token's ids ahead), then the ids — so that each stage's reads do not depend on each other and the
+ * processor has many in flight; and with many windows the ids come from the lookups interleaved token by token
+ * (one line per token, not one per matrix). `ner train`'s default step (32 windows of 5 tokens, 5 matrices)
+ * spent 25 µs here row by row.
  */
 export function copyWindowRows(
   windows: TokenWindows,
@@ -374,29 +413,50 @@ export function copyWindowRows(
 ): void {
   const { width, windowSize, tokenIds, offsets, sentenceOf, lookups, padding } = windows;
   const matrices = Math.min(out.length, lookups.length);
-  // Per column of a row: the distinct token there, or −1 (padding before the sentence), −2 (after it).
-  const columns = new Int32Array(width);
+  const table = windows.count >= INTERLEAVE_FROM ? interleaved(windows) : null;
+  const stride = lookups.length;
+  const sentences = new Int32Array(rows);
+  const tokens = new Int32Array(rows * width);
+  let sink = 0;
+  // Each row's window and sentence (and the window's centre token read ahead).
   for (let r = 0; r < rows; r++) {
     const t = order === null ? first + r : order[first + r]!;
     if (!(t >= 0 && t < windows.count)) {
       throw new ValueError(`copyWindowRows: window ${t} is outside [0, ${windows.count})`);
     }
-    const s = sentenceOf[t]!;
-    const start = offsets[s]!;
-    const end = offsets[s + 1]!;
+    tokens[r * width] = t;
+    sentences[r] = sentenceOf[t]!;
+    sink += tokenIds[t]!;
+  }
+  // Each column's distinct token, or −1 (padding before the sentence), −2 (after it); its ids read ahead.
+  for (let r = 0; r < rows; r++) {
+    const at = r * width;
+    const t = tokens[at]!;
+    const start = offsets[sentences[r]!]!;
+    const end = offsets[sentences[r]! + 1]!;
     for (let j = 0; j < width; j++) {
       const k = t - windowSize + j;
-      columns[j] = k < start ? -1 : k >= end ? -2 : tokenIds[k]!;
-    }
-    const at = r * width;
-    for (let m = 0; m < matrices; m++) {
-      const lookup = lookups[m]!;
-      const ids = out[m]!;
-      const { before, after } = padding[m]!;
-      for (let j = 0; j < width; j++) {
-        const c = columns[j]!;
-        ids[at + j] = c >= 0 ? lookup[c]! : c === -1 ? before : after;
-      }
+      const c = k < start ? -1 : k >= end ? -2 : tokenIds[k]!;
+      tokens[at + j] = c;
+      if (table !== null && c >= 0) sink += table[c * stride]!;
     }
   }
+  touchedIds = sink;
+  for (let m = 0; m < matrices; m++) {
+    const lookup = lookups[m]!;
+    const ids = out[m]!;
+    const { before, after } = padding[m]!;
+    for (let i = 0; i < rows * width; i++) {
+      const c = tokens[i]!;
+      ids[i] = c < 0 ? (c === -1 ? before : after) : table !== null ? table[c * stride + m]! : lookup[c]!;
+    }
+  }
+}
+
+/** The sum of the ids the last copyWindowRows read ahead (kept, so that the reads are not left out). */
+let touchedIds = 0;
+
+/** See touchedIds. */
+export function lastTouchedIds(): number {
+  return touchedIds;
 }

@@ -107,6 +107,46 @@ describe("token windows (buildTokenWindows, copyWindowRows)", () => {
     ]);
   });
 
+  it("with 1,024 windows or more, copies from the lookups interleaved token by token: the same rows", () => {
+    const words = ["Paris", "the", "THE", "1996", "U.S.", "é", "-", "Rome", "of", "EU", "a1", "b-2", "x.y"];
+    const sentences = Array.from({ length: 260 }, (_, s) =>
+      Array.from({ length: 1 + ((s * 5) % 9) }, (_, i) => words[(s * 7 + i * 3) % words.length]! + (s % 11)),
+    );
+    const vocabulary = Vocabulary.build(sentences.slice(0, 40));
+    for (const windowSize of [0, 2]) {
+      const { windows, features } = tokenWindows(sentences, windowSize, vocabulary);
+      expect(windows.count).toBeGreaterThanOrEqual(1024);
+      const full = buildWindows(
+        sentences.map((tokens) => ({ tokens })),
+        { vocabulary, windowSize },
+      );
+      const matrices = [full.words, full.casing, ...buildFeatureWindows(sentences, features, windowSize)];
+      const width = windows.width;
+      const order = Int32Array.from({ length: 700 }, (_, r) => (r * 613 + 5) % windows.count);
+      const rows = copied(windows, order, order.length);
+      matrices.forEach((matrix, m) =>
+        order.forEach((row, r) =>
+          expect(rows[m]!.slice(r * width, (r + 1) * width)).toEqual([
+            ...matrix.subarray(row * width, (row + 1) * width),
+          ]),
+        ),
+      );
+      // Into fewer matrices than the windows have, and again (the interleaved lookups kept).
+      const two = [new Int32Array(order.length * width), new Int32Array(order.length * width)];
+      copyWindowRows(windows, order, 0, order.length, two);
+      expect(two.map((ids) => [...ids])).toEqual(rows.slice(0, 2));
+      // Lookups of different lengths: copied from each lookup as it is.
+      const uneven: TokenWindows = {
+        ...windows,
+        lookups: [...windows.lookups.slice(0, 2), new Int32Array(3)],
+      };
+      const out = uneven.lookups.map(() => new Int32Array(order.length * width));
+      copyWindowRows(uneven, order, 0, order.length, out);
+      expect([...out[0]!]).toEqual(rows[0]);
+      expect([...out[1]!]).toEqual(rows[1]);
+    }
+  });
+
   it("refuses rows outside the corpus and malformed options", () => {
     const sentences = [["a", "b"]];
     const vocabulary = Vocabulary.build(sentences);
