@@ -19,6 +19,8 @@ export {
   gatherRowsF64,
   scatterAddRowsF32,
   scatterAddRowsF64,
+  sumRowsF32,
+  sumRowsF64,
   addRowF32,
   addRowF64,
   copyBlock,

@@ -104,6 +104,34 @@ function scatterAddRows<T>(
   return -1;
 }
 
+/**
+ * Rows [from, to) of out set to the sums of the rows of `values` listed there: zeroed, then out[indices[k]] +=
+ * values[k] for each k < count (in order) whose index lies in [from, to); other indices are skipped. A call per
+ * range of rows writes only its own rows, so ranges can be summed side by side, each with the one call's bits.
+ */
+function sumRowsInRange<T>(
+  values: usize,
+  indices: usize,
+  count: i32,
+  rowSize: i32,
+  out: usize,
+  from: i32,
+  to: i32,
+): void {
+  const rowBytes = <usize>rowSize * sizeof<T>();
+  const zero = v128.splat<T>(<T>0);
+  const start = out + <usize>from * rowBytes;
+  const bytes = <usize>(to - from) * rowBytes;
+  let at: usize = 0;
+  for (; at + 16 <= bytes; at += 16) v128.store(start + at, zero);
+  for (; at < bytes; at += sizeof<T>()) store<T>(start + at, <T>0);
+  for (let k = 0; k < count; k++) {
+    const row = load<i32>(indices + ((<usize>k) << 2));
+    if (row >= from && row < to)
+      Row.add<T>(values + <usize>k * rowBytes, out + <usize>row * rowBytes, rowSize);
+  }
+}
+
 function addRowToRows<T>(y: usize, row: usize, rows: i32, columns: i32): void {
   const rowBytes = <usize>columns * sizeof<T>();
   for (let i = 0; i < rows; i++) Row.add<T>(row, y + <usize>i * rowBytes, columns);
@@ -164,6 +192,35 @@ export function scatterAddRowsF64(
 }
 
 /** y[i][j] += row[j] for a rows × columns float32 block y, in place (an affine layer's bias). */
+/**
+ * Rows [from, to) of out (float32 rows of rowSize) as the sums, in position order, of the rows of `values` whose
+ * index is among them (see sumRowsInRange): a coalesced gradient's sums, or a range of them.
+ */
+export function sumRowsF32(
+  values: usize,
+  indices: usize,
+  count: i32,
+  rowSize: i32,
+  out: usize,
+  from: i32,
+  to: i32,
+): void {
+  sumRowsInRange<f32>(values, indices, count, rowSize, out, from, to);
+}
+
+/** sumRowsF32 for float64 rows. */
+export function sumRowsF64(
+  values: usize,
+  indices: usize,
+  count: i32,
+  rowSize: i32,
+  out: usize,
+  from: i32,
+  to: i32,
+): void {
+  sumRowsInRange<f64>(values, indices, count, rowSize, out, from, to);
+}
+
 export function addRowF32(y: usize, row: usize, rows: i32, columns: i32): void {
   addRowToRows<f32>(y, row, rows, columns);
 }

@@ -117,6 +117,11 @@ export interface Backend {
   gather(x: TypedArray, view: AxisView, indices: Int32Array, out: TypedArray): void;
   /** `out[o, indices[j], i] += values[o, j, i]`; repeated indices accumulate. */
   scatterAdd(values: TypedArray, view: AxisView, indices: Int32Array, out: TypedArray): void;
+  /**
+   * The sums of rows by index: out (`rows` rows of `rowSize` values) zeroed, then `out[indices[k]] += values[k]`
+   * for every k in order (a row-sparse gradient's coalesced sums). Every index must lie in [0, rows).
+   */
+  sumRows(values: TypedArray, rowSize: number, indices: Int32Array, rows: number, out: TypedArray): void;
   /** Softmax (or log-softmax) along the middle axis of `view`. */
   softmax(x: TypedArray, view: AxisView, out: TypedArray, log: boolean): void;
   /** log Σ exp along the middle axis; `out` has outer × inner entries. */

@@ -464,9 +464,10 @@ export class RowSparse {
   coalesceInto(unique: Int32Array, slot: Int32Array, values: TypedArray, mark?: Int32Array): RowSparse {
     const count = coalesceRows(this.indices, unique, slot, mark);
     const summed = values.subarray(0, count * this.rowSize);
-    summed.fill(0);
     const slots = slot.subarray(0, this.indices.length);
-    const rows = this.scatterRows(slots, count, "coalesceInto", summed);
+    checkIndexRange(slots, count, "RowSparse.coalesceInto", () => `axis 0 of ${shapeToString(this.shape)}`);
+    getBackend().sumRows(this.values._data, this.rowSize, slots, count, summed);
+    const rows = new Tensor(summed, [count, ...this.shape.slice(1)], this.dtype);
     return new RowSparse(this.shape, unique.subarray(0, count), rows, true);
   }
 

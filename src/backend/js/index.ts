@@ -1,6 +1,6 @@
 import type { Backend } from "../backend.js";
 import { binary, broadcastTo, cast, unary } from "./elementwise.js";
-import { concat, gather, scatterAdd, slice, sliceAdd, transpose } from "./layout.js";
+import { concat, gather, scatterAdd, slice, sliceAdd, sumRows, transpose } from "./layout.js";
 import { determinant, inverse } from "./linalg.js";
 import { matmul } from "./matmul.js";
 import { logSumExp, reduce, softmax } from "./reduce.js";
@@ -19,6 +19,7 @@ export const jsBackend: Backend = {
   concat,
   gather,
   scatterAdd,
+  sumRows,
   softmax,
   logSumExp,
   cast,

@@ -288,6 +288,18 @@ function gatherAny(x: TypedArray, view: AxisView, indices: Int32Array, out: Type
   }
 }
 
+/** out = 0, then out[indices[k]] += values[k] for rows of rowSize values, in order (see Backend.sumRows). */
+export function sumRows(
+  values: TypedArray,
+  rowSize: number,
+  indices: Int32Array,
+  rows: number,
+  out: TypedArray,
+): void {
+  out.fill(0, 0, rows * rowSize);
+  scatterAdd(values, { outer: 1, axis: rows, inner: rowSize }, indices, out);
+}
+
 export function scatterAdd(values: TypedArray, view: AxisView, indices: Int32Array, out: TypedArray): void {
   if (values instanceof Float32Array && out instanceof Float32Array)
     scatterAddF32(values, view, indices, out);

@@ -1,7 +1,7 @@
 import type { Backend } from "../backend.js";
 import { jsBackend } from "../js/index.js";
 import { binary, unary } from "./elementwise.js";
-import { concat, gather, scatterAdd, slice } from "./layout.js";
+import { concat, gather, scatterAdd, slice, sumRows } from "./layout.js";
 import { matmul } from "./matmul.js";
 import { reduce } from "./reduce.js";
 import { softmax } from "./softmax.js";
@@ -30,6 +30,7 @@ export const wasmBackend: Backend = {
   concat,
   gather,
   scatterAdd,
+  sumRows,
   softmax,
   logSumExp: jsBackend.logSumExp,
   cast: jsBackend.cast,

@@ -64,6 +64,35 @@ export function scatterAdd(values: TypedArray, view: AxisView, indices: Int32Arr
   jsBackend.scatterAdd(values, view, indices, out);
 }
 
+/**
+ * The sums of rows by index (see Backend.sumRows): in place on the row kernel where the arrays live in one kernel
+ * instance's memory (a compiled step's coalesced gradient), split across the pool's threads by ranges of rows
+ * from `wasmThresholds.threadRowValues` values (each range zeroes and sums its own rows, so the bits are one
+ * call's); elsewhere the JavaScript loops.
+ */
+export function sumRows(
+  values: TypedArray,
+  rowSize: number,
+  indices: Int32Array,
+  rows: number,
+  out: TypedArray,
+): void {
+  const count = indices.length;
+  const home = residentHome(values, indices, out);
+  if (home === null || values.length < count * rowSize || out.length < rows * rowSize) {
+    jsBackend.sumRows(values, rowSize, indices, rows, out);
+    return;
+  }
+  const f32 = values instanceof Float32Array;
+  const pool = poolOf(home);
+  if (pool?.splits(count * rowSize, wasmThresholds.threadRowValues)) {
+    pool.sumRows(f32, values.byteOffset, indices.byteOffset, count, rowSize, out.byteOffset, rows);
+    return;
+  }
+  const kernel = f32 ? home.exports.sumRowsF32 : home.exports.sumRowsF64;
+  kernel(values.byteOffset, indices.byteOffset, count, rowSize, out.byteOffset, 0, rows);
+}
+
 /** The instance holding every array, when they share one and have one element size; else null. */
 function blockHome(arrays: readonly TypedArray[]): Kernels | null {
   const bytes = arrays[0]!.BYTES_PER_ELEMENT;

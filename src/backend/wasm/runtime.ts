@@ -101,6 +101,25 @@ export interface KernelExports {
   gatherRowsF64(...args: GatherRowsArguments): number;
   scatterAddRowsF32(...args: ScatterAddRowsArguments): number;
   scatterAddRowsF64(...args: ScatterAddRowsArguments): number;
+  /** Rows [from, to) of out as the in-order sums of the listed rows of values (assembly/rows.ts). */
+  sumRowsF32(
+    values: number,
+    indices: number,
+    count: number,
+    rowSize: number,
+    out: number,
+    from: number,
+    to: number,
+  ): void;
+  sumRowsF64(
+    values: number,
+    indices: number,
+    count: number,
+    rowSize: number,
+    out: number,
+    from: number,
+    to: number,
+  ): void;
   addRowF32(y: number, row: number, rows: number, columns: number): void;
   addRowF64(y: number, row: number, rows: number, columns: number): void;
   copyBlock(
@@ -259,6 +278,8 @@ export const KERNEL_FUNCTIONS = Object.keys({
   gatherRowsF64: true,
   scatterAddRowsF32: true,
   scatterAddRowsF64: true,
+  sumRowsF32: true,
+  sumRowsF64: true,
   addRowF32: true,
   addRowF64: true,
   copyBlock: true,

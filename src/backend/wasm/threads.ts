@@ -50,6 +50,7 @@ const TASK_UNARY_F64 = 7;
 const TASK_UPDATE_ROWS = 8;
 const TASK_GATHER_ROWS = 9;
 const TASK_DERIVATIVE_F32 = 10;
+const TASK_SUM_ROWS = 11;
 
 /**
  * The dense update kernels a TASK_UPDATE runs (by position in this list), each taking (param, grad, state…, n,
@@ -170,6 +171,12 @@ const RUN_CHUNK_SOURCE = `function runChunk(kernels, ctl, chunk, index) {
     const shift = chunk * per * 4;
     derivative(ctl[${ARGS} + 1] + shift, ctl[${ARGS} + 2] + shift, ctl[${ARGS} + 3] + shift,
       Math.min(per, ctl[${ARGS} + 4] - chunk * per));
+  } else if (op === ${TASK_SUM_ROWS}) {
+    const sum = ctl[${ARGS}] === 1 ? kernels.sumRowsF32 : kernels.sumRowsF64;
+    const per = ctl[${ARGS} + 7];
+    const from = chunk * per;
+    sum(ctl[${ARGS} + 1], ctl[${ARGS} + 2], ctl[${ARGS} + 3], ctl[${ARGS} + 4], ctl[${ARGS} + 5], from,
+      Math.min(ctl[${ARGS} + 6], from + per));
   } else if (op === ${TASK_GATHER_ROWS}) {
     const gather = ctl[${ARGS}] === 1 ? kernels.gatherRowsF32 : kernels.gatherRowsF64;
     const per = ctl[${ARGS} + 7];
@@ -680,6 +687,26 @@ export class ThreadPool {
   }
 
   /**
+   * The sums of rows by index (Backend.sumRows) in the shared memory, split among the threads by ranges of the
+   * output's `rows` rows: each chunk zeroes its rows and adds, in order, the rows of `values` listed there, so
+   * the result is the single call's to the bit. Every chunk reads all `count` indices (a few thousand at most).
+   */
+  sumRows(
+    f32: boolean,
+    values: number,
+    indices: number,
+    count: number,
+    rowSize: number,
+    out: number,
+    rows: number,
+  ): void {
+    const threads = this.workers.length + 1;
+    const per = Math.max(1, Math.ceil(rows / (2 * threads)));
+    const chunks = Math.max(1, Math.ceil(rows / per));
+    this.run(TASK_SUM_ROWS, [f32 ? 1 : 0, values, indices, count, rowSize, out, rows, per], chunks);
+  }
+
+  /**
    * An embedding's lookup in the shared memory, split in chunks of rows among the threads: out[j] =
    * table[indices[j]] for `count` rows of `rowSize` values (float32 or float64; byte addresses, `indices` int32).
    * Each row is one copy, so the result is the single call's to the bit. The caller checks that every index is
@@ -785,6 +812,11 @@ export class ThreadPool {
       const derivative = kind === 0 ? kernels.tanhBackwardF32 : kernels.sigmoidBackwardF32;
       const shift = chunk * per * 4;
       derivative(y + shift, g + shift, out + shift, Math.min(per, n - chunk * per));
+    } else if (op === TASK_SUM_ROWS) {
+      const [f32, values, indices, count, rowSize, out, rows, per] = args as Numbers<8>;
+      const sum = f32 === 1 ? kernels.sumRowsF32 : kernels.sumRowsF64;
+      const from = chunk * per;
+      sum(values, indices, count, rowSize, out, from, Math.min(rows, from + per));
     } else if (op === TASK_GATHER_ROWS) {
       const [f32, table, limit, indices, count, rowSize, out, per] = args as Numbers<8>;
       const gather = f32 === 1 ? kernels.gatherRowsF32 : kernels.gatherRowsF64;
