@@ -42,9 +42,12 @@ export const wasmThresholds = {
   threadUnaryValues: 1 << 13,
   /**
    * Values from which an activation's derivative in the pool's shared memory (a compiled plan's tanh or σ
-   * backward: three float32 streams, a few operations a value) is split across threads.
+   * backward: three float32 streams, a few operations a value) is split across threads. Split, its output is
+   * half in the other core's cache, and the next kernel (the bias gradient's column sums, on the main thread)
+   * pays for that: in the NER step at batch 256 (76,800 values) the derivative took 25–30 → 17–21 µs and the
+   * column sums 15–21 → 29–30 µs; at batch 2048 (614,400) the two took 529 µs one after the other, 460 split.
    */
-  threadDerivativeValues: 1 << 16,
+  threadDerivativeValues: 1 << 17,
   /**
    * Values (rows × row size) from which an optimiser's row-sparse update, or a lookup of rows, in the pool's
    * shared memory (a compiled plan's embedding table) is split across threads by rows.
