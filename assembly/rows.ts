@@ -191,7 +191,6 @@ export function scatterAddRowsF64(
   return scatterAddRows<f64>(values, indices, count, rowSize, out, limit);
 }
 
-/** y[i][j] += row[j] for a rows × columns float32 block y, in place (an affine layer's bias). */
 /**
  * Rows [from, to) of out (float32 rows of rowSize) as the sums, in position order, of the rows of `values` whose
  * index is among them (see sumRowsInRange): a coalesced gradient's sums, or a range of them.
@@ -221,6 +220,7 @@ export function sumRowsF64(
   sumRowsInRange<f64>(values, indices, count, rowSize, out, from, to);
 }
 
+/** y[i][j] += row[j] for a rows × columns float32 block y, in place (an affine layer's bias). */
 export function addRowF32(y: usize, row: usize, rows: i32, columns: i32): void {
   addRowToRows<f32>(y, row, rows, columns);
 }

@@ -465,9 +465,7 @@ export class RowSparse {
     const count = coalesceRows(this.indices, unique, slot, mark);
     const summed = values.subarray(0, count * this.rowSize);
     const slots = slot.subarray(0, this.indices.length);
-    checkIndexRange(slots, count, "RowSparse.coalesceInto", () => `axis 0 of ${shapeToString(this.shape)}`);
-    getBackend().sumRows(this.values._data, this.rowSize, slots, count, summed);
-    const rows = new Tensor(summed, [count, ...this.shape.slice(1)], this.dtype);
+    const rows = this.scatterRows(slots, count, "coalesceInto", summed);
     return new RowSparse(this.shape, unique.subarray(0, count), rows, true);
   }
 
@@ -504,16 +502,17 @@ export class RowSparse {
     return new RowSparse(this.shape, this.indices, out);
   }
 
-  /** Sums row i of `values` into row `rows[i]` of a zero tensor with `count` rows. */
-  private scatterRows(
-    rows: Int32Array,
-    count: number,
-    method: string,
-    data: TypedArray = allocate(this.dtype, count * this.rowSize),
-  ): Tensor {
+  /** Sums row i of `values` into row `rows[i]` of a tensor of `count` zero rows: a new array, or `data`. */
+  private scatterRows(rows: Int32Array, count: number, method: string, data?: TypedArray): Tensor {
     checkIndexRange(rows, count, `RowSparse.${method}`, () => `axis 0 of ${shapeToString(this.shape)}`);
     const shape = [count, ...this.shape.slice(1)];
-    const out = new Tensor(data, shape, this.dtype);
+    // Into a given buffer (whatever it holds): zeroed and summed in one backend call (Backend.sumRows, which a
+    // compiled step's arena runs in place); into a new, already zero array: added.
+    if (data !== undefined) {
+      getBackend().sumRows(this.values._data, this.rowSize, rows, count, data);
+      return new Tensor(data, shape, this.dtype);
+    }
+    const out = new Tensor(allocate(this.dtype, count * this.rowSize), shape, this.dtype);
     const view = { outer: 1, axis: count, inner: this.rowSize };
     getBackend().scatterAdd(this.values._data, view, rows, out._data);
     return out;

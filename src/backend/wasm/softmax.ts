@@ -9,8 +9,8 @@ import { wasmThresholds } from "./thresholds.js";
  * its exponentials taken in WebAssembly (softmaxRowsWasm); any other runs the JavaScript kernel.
  */
 export function softmax(x: TypedArray, view: AxisView, out: TypedArray, log: boolean): void {
-  const rows = view.inner === 1;
-  if (!rows || softmaxRowsWasm(x, view.outer, view.axis, log ? out : null, log ? null : out) === null) {
+  const alongRows = view.inner === 1;
+  if (!alongRows || softmaxRowsWasm(x, view.outer, view.axis, log ? out : null, log ? null : out) === null) {
     jsSoftmax(x, view, out, log);
   }
 }
@@ -20,7 +20,7 @@ export function softmax(x: TypedArray, view: AxisView, out: TypedArray, log: boo
  * of x, either or both (null skips one), as the JavaScript kernel computes them (src/backend/js/reduce.ts):
  * shifted by the row's maximum (0 when it is −∞), x − max − log Σ and exp(x − max) / Σ, Σ summed in the row's
  * order. The exponentials are the WebAssembly kernel's (assembly/softmax.ts: float64 lanes, to about 1e-14
- * relative, where Math.exp is exact to the last bit), so Σ, and the values after it, may differ from the
+ * relative, where the JavaScript kernel calls Math.exp), so Σ, and the values after it, may differ from the
  * JavaScript kernel's in their last bits: a softmax rounded to float32 almost never does. One call gives both
  * outputs from one pass of exponentials, with the bits two calls give, so a compiled cross-entropy (its loss
  * and its gradient) equals the eager rule's.

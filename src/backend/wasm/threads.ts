@@ -663,8 +663,7 @@ export class ThreadPool {
   ): void {
     const index = ROW_UPDATE_KERNELS.indexOf(kernel);
     const size = kernel.endsWith("F32") ? 4 : 8;
-    const threads = this.workers.length + 1;
-    const per = Math.max(1, Math.ceil(rowCount / (2 * threads)));
+    const per = this.rowsPerChunk(rowCount);
     const chunks = Math.ceil(rowCount / per);
     this.scalarsView(scalars.length).set(scalars);
     this.run(
@@ -700,8 +699,7 @@ export class ThreadPool {
     out: number,
     rows: number,
   ): void {
-    const threads = this.workers.length + 1;
-    const per = Math.max(1, Math.ceil(rows / (2 * threads)));
+    const per = this.rowsPerChunk(rows);
     const chunks = Math.max(1, Math.ceil(rows / per));
     this.run(TASK_SUM_ROWS, [f32 ? 1 : 0, values, indices, count, rowSize, out, rows, per], chunks);
   }
@@ -723,8 +721,7 @@ export class ThreadPool {
     rowSize: number,
     out: number,
   ): void {
-    const threads = this.workers.length + 1;
-    const per = Math.max(1, Math.ceil(count / (2 * threads)));
+    const per = this.rowsPerChunk(count);
     const chunks = Math.ceil(count / per);
     this.run(TASK_GATHER_ROWS, [f32 ? 1 : 0, table, limit, indices, count, rowSize, out, per], chunks);
   }
@@ -748,6 +745,12 @@ export class ThreadPool {
   private valuesPerChunk(n: number): number {
     const threads = this.workers.length + 1;
     return Math.max(16, Math.ceil(n / (2 * threads) / 16) * 16);
+  }
+
+  /** Rows per chunk of a task over `rows` rows: about two chunks per thread. */
+  private rowsPerChunk(rows: number): number {
+    const threads = this.workers.length + 1;
+    return Math.max(1, Math.ceil(rows / (2 * threads)));
   }
 
   /** The first `count` float64 arguments of the task in the control block (see RUN_CHUNK_SOURCE). */
