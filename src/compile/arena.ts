@@ -30,31 +30,11 @@ import {
   type Kernels,
 } from "../backend/wasm/runtime.js";
 import { splitsAcrossThreads } from "../backend/wasm/matmul-threads.js";
+import { holdRegion, regionToken, regionsReleasable, type RegionToken } from "../backend/wasm/resident.js";
 import { getThreads, threadPool, type ThreadPool } from "../backend/wasm/threads.js";
 import { type DType, type TypedArray } from "../tensor/dtype.js";
 
 const BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4 };
-
-/** A region of the pool's shared memory; when it is collected, the region goes back to the pool. */
-interface RegionToken {
-  readonly at: number;
-  readonly bytes: number;
-}
-
-const regions =
-  typeof FinalizationRegistry === "function"
-    ? new FinalizationRegistry<{ pool: ThreadPool; at: number; bytes: number }>(({ pool, at, bytes }) => {
-        try {
-          pool.releaseRegion(at, bytes);
-        } catch {
-          // Not a region in use (cannot happen: each token is registered once). Throwing from a collector's
-          // callback would end the process at a random moment; the region is left as it is instead.
-        }
-      })
-    : null;
-
-/** Each view of a shared region chainrule made, to the region's token: a view keeps its region in use. */
-const holders = new WeakMap<object, RegionToken>();
 
 /** `size` values of `dtype` over `buffer` from byte `at`. */
 function viewOf(dtype: DType, buffer: ArrayBufferLike, at: number, size: number): TypedArray {
@@ -101,8 +81,7 @@ export class Arena {
     this.end = start + bytes;
     this.counts = counts;
     this.pool = pool;
-    this.token = pool === null ? null : { at: start, bytes };
-    if (pool !== null) regions!.register(this.token!, { pool, at: start, bytes });
+    this.token = pool === null ? null : regionToken(pool, start, bytes);
   }
 
   /** Whether plans can keep their buffers in WebAssembly memory here (the current backend is wasm). */
@@ -124,7 +103,7 @@ export class Arena {
   static create(bytes: number, shared = false): Arena | null {
     if (!Arena.available()) return null;
     const size = align16(bytes);
-    if (shared && getThreads() >= 2 && regions !== null) {
+    if (shared && getThreads() >= 2 && regionsReleasable) {
       const pool = threadPool();
       if (pool !== null && !pool.failed) {
         const at = pool.allocateRegion(size);
@@ -183,7 +162,7 @@ export class Arena {
    * arena, whose views hold its whole memory anyway.
    */
   keep(...views: TypedArray[]): void {
-    if (this.token !== null) for (const view of views) holders.set(view, this.token);
+    if (this.token !== null) for (const view of views) holdRegion(view, this.token);
   }
 
   /** The byte address of `array` when the arena's kernels can reach it (it lives in their memory), else −1. */

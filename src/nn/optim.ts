@@ -26,6 +26,8 @@ import { shapeToString, shapesEqual } from "../tensor/shape.js";
 import { noGrad } from "../autograd/mode.js";
 import { getBackend, wasmBackend } from "../backend/index.js";
 import { wasmAdaGrad, wasmAdam, wasmSgd, type OptimizerSpans } from "../backend/wasm/optim.js";
+import { residentCopy, residentPool } from "../backend/wasm/resident.js";
+import { kernelsOf } from "../backend/wasm/runtime.js";
 import { TOUCH_BLOCK_ROWS, TOUCHED_ROW_VALUES, touchRows } from "../backend/js/layout.js";
 import { Module, tensorEntries, type AnyModule, type TensorMap } from "./module.js";
 
@@ -125,6 +127,22 @@ const NO_STATE: readonly FloatArray[] = [];
 function wasmSpans(update: ParameterUpdate, state: FloatArray[]): OptimizerSpans | null {
   if (getBackend() !== wasmBackend) return null;
   return { param: update.param, grad: update.grad, rows: update.rows, rowSize: update.rowSize, state };
+}
+
+/**
+ * Moves a large parameter's values into the thread pool's shared memory (src/backend/wasm/resident.ts) on the
+ * wasm backend with two threads or more: its products and lookups then read it in place and its update runs there,
+ * instead of copying it in and out on every step. Its `data` becomes a view of that memory (the values are the
+ * same); code that kept the old `data` array from before the first step keeps a stale copy, so read
+ * `parameter.data` afresh.
+ */
+function moveResident(p: Tensor): void {
+  if (p.dtype !== "float32" && p.dtype !== "float64") return;
+  const data = p._data as FloatArray;
+  // Already in WebAssembly memory: the pool's, or a compiled plan's own (whose kernels read it there).
+  if (kernelsOf(data) !== null) return;
+  const moved = residentCopy(data);
+  if (moved !== null && moved !== data) p._data = moved;
 }
 
 function checkNumber(value: unknown, name: string, where: string, min = 0, max = Infinity): number {
@@ -239,6 +257,8 @@ export abstract class Optimizer {
         }
         state.step += 1;
         const owner = state;
+        const wasm = getBackend() === wasmBackend;
+        if (wasm) moveResident(p);
         this.update({
           param: p.data as FloatArray,
           grad: grad.data as FloatArray,
@@ -248,7 +268,10 @@ export abstract class Optimizer {
           buffer: (name, initial = 0) => {
             let b = owner.buffers.get(name);
             if (b === undefined) {
-              b = new Tensor(p.data.slice().fill(initial), p.shape, p.dtype);
+              const data = p.data.slice().fill(initial) as FloatArray;
+              // Beside a parameter in the pool's shared memory, so that its update runs there in place.
+              const resident = wasm && residentPool(p.data) !== null ? residentCopy(data) : null;
+              b = new Tensor(resident ?? data, p.shape, p.dtype);
               owner.buffers.set(name, b);
             }
             return b.data as FloatArray;

@@ -1,6 +1,6 @@
 import { DTypeError, GraphError, ShapeError, ValueError } from "../errors.js";
 import type { DType, TypedArray } from "./dtype.js";
-import { allocate, isFloatDType } from "./dtype.js";
+import { allocate, allocateUninitialized, isFloatDType } from "./dtype.js";
 import type { Shape } from "./shape.js";
 import { checkIndexRange, shapeToString, shapesEqual } from "./shape.js";
 import { formatValues } from "./format.js";
@@ -506,15 +506,10 @@ export class RowSparse {
   private scatterRows(rows: Int32Array, count: number, method: string, data?: TypedArray): Tensor {
     checkIndexRange(rows, count, `RowSparse.${method}`, () => `axis 0 of ${shapeToString(this.shape)}`);
     const shape = [count, ...this.shape.slice(1)];
-    // Into a given buffer (whatever it holds): zeroed and summed in one backend call (Backend.sumRows, which a
-    // compiled step's arena runs in place); into a new, already zero array: added.
-    if (data !== undefined) {
-      getBackend().sumRows(this.values._data, this.rowSize, rows, count, data);
-      return new Tensor(data, shape, this.dtype);
-    }
-    const out = new Tensor(allocate(this.dtype, count * this.rowSize), shape, this.dtype);
-    const view = { outer: 1, axis: count, inner: this.rowSize };
-    getBackend().scatterAdd(this.values._data, view, rows, out._data);
-    return out;
+    // Zeroed and summed in one backend call (Backend.sumRows, which a compiled step's arena runs in place and the
+    // wasm backend splits across its threads): into the given buffer (whatever it holds), or a new one.
+    const out = data ?? allocateUninitialized(this.dtype, count * this.rowSize);
+    getBackend().sumRows(this.values._data, this.rowSize, rows, count, out);
+    return new Tensor(out, shape, this.dtype);
   }
 }

@@ -2,8 +2,8 @@ import type { AxisView } from "../backend.js";
 import { jsBackend } from "../js/index.js";
 import { blockRuns } from "../js/layout.js";
 import type { TypedArray } from "../../tensor/dtype.js";
-import { commonKernels, type Kernels } from "./runtime.js";
-import { poolOf } from "./threads.js";
+import { align16, commonKernels, kernelsOf, type Kernels } from "./runtime.js";
+import { getThreads, poolOf, runningPool } from "./threads.js";
 import { wasmThresholds } from "./thresholds.js";
 
 /**
@@ -40,8 +40,42 @@ export function gather(x: TypedArray, view: AxisView, indices: Int32Array, out: 
     }
     const kernel = f32 ? home.exports.gatherRowsF32 : home.exports.gatherRowsF64;
     if (kernel(x.byteOffset, view.axis, indices.byteOffset, count, view.inner, out.byteOffset) < 0) return;
-  }
+  } else if (view.outer === 1 && gatherFromResident(x, view, indices, out)) return;
   jsBackend.gather(x, view, indices, out);
+}
+
+/**
+ * A lookup in a table that lives in the thread pool's shared memory (an eager optimiser's resident embedding, see
+ * resident.ts) into an ordinary output: the indices are copied into the pool's per-call area, the rows gathered
+ * there by the row kernel (split across the threads when large and the workers awake, see `ThreadPool.warm`)
+ * and copied out in one piece. False (nothing
+ * done) when the table is elsewhere, the lookup is small, an index is outside the table or memory cannot grow.
+ */
+function gatherFromResident(x: TypedArray, view: AxisView, indices: Int32Array, out: TypedArray): boolean {
+  const f32 = x instanceof Float32Array;
+  if (!(f32 || x instanceof Float64Array) || out.constructor !== x.constructor) return false;
+  const values = indices.length * view.inner;
+  if (values < wasmThresholds.elementwise || x.length < view.axis * view.inner || out.length < values) {
+    return false;
+  }
+  const home = kernelsOf(x);
+  const pool = home === null ? null : poolOf(home);
+  if (pool === null || !withinTable(indices, view.axis)) return false;
+  const size = f32 ? 4 : 8;
+  const indicesAt = pool.base;
+  const outAt = indicesAt + align16(indices.length * 4);
+  if (!pool.reserve(outAt + values * size, wasmThresholds.maxBytes)) return false;
+  home!.i32.set(indices, indicesAt / 4);
+  if (pool.splits(values, wasmThresholds.threadRowValues) && pool.warm) {
+    pool.gatherRows(f32, x.byteOffset, view.axis, indicesAt, indices.length, view.inner, outAt);
+  } else {
+    const kernel = f32 ? home!.exports.gatherRowsF32 : home!.exports.gatherRowsF64;
+    // −1 when every index was inside the table (checked above), else the position of one outside.
+    if (kernel(x.byteOffset, view.axis, indicesAt, indices.length, view.inner, outAt) >= 0) return false;
+  }
+  const result = f32 ? home!.f32 : home!.f64;
+  out.set(result.subarray(outAt / size, outAt / size + values));
+  return true;
 }
 
 /** Whether every index is in [0, limit). */
@@ -80,7 +114,9 @@ export function sumRows(
   const count = indices.length;
   const home = residentHome(values, indices, out);
   if (home === null || values.length < count * rowSize || out.length < rows * rowSize) {
-    jsBackend.sumRows(values, rowSize, indices, rows, out);
+    if (home !== null || !sumRowsThroughPool(values, rowSize, indices, rows, out)) {
+      jsBackend.sumRows(values, rowSize, indices, rows, out);
+    }
     return;
   }
   const f32 = values instanceof Float32Array;
@@ -91,6 +127,53 @@ export function sumRows(
   }
   const kernel = f32 ? home.exports.sumRowsF32 : home.exports.sumRowsF64;
   kernel(values.byteOffset, indices.byteOffset, count, rowSize, out.byteOffset, 0, rows);
+}
+
+/**
+ * `sumRows` of ordinary arrays (an eager optimiser coalescing a row-sparse gradient) on the thread pool: values
+ * and indices copied into its per-call area, summed there by ranges of output rows across the threads (on the
+ * main thread when the workers are asleep, see `ThreadPool.warm`), and the sums copied out in one piece — the same
+ * additions in the same order, so the same bits. False (nothing done) with fewer than two threads, a small sum,
+ * an index outside [0, rows) or memory that cannot grow.
+ */
+function sumRowsThroughPool(
+  values: TypedArray,
+  rowSize: number,
+  indices: Int32Array,
+  rows: number,
+  out: TypedArray,
+): boolean {
+  const f32 = values instanceof Float32Array;
+  if (!(f32 || values instanceof Float64Array) || out.constructor !== values.constructor) return false;
+  const count = indices.length;
+  const n = count * rowSize;
+  if (n < wasmThresholds.threadRowValues || getThreads() < 2) return false;
+  if (values.length < n || out.length < rows * rowSize || !withinTable(indices, rows)) return false;
+  const pool = runningPool();
+  if (pool === null || pool.failed) return false;
+  const size = f32 ? 4 : 8;
+  const valuesAt = pool.base;
+  const indicesAt = valuesAt + align16(n * size);
+  const outAt = indicesAt + align16(count * 4);
+  if (!pool.reserve(outAt + rows * rowSize * size, wasmThresholds.maxBytes)) return false;
+  const home = pool.kernels;
+  const view = f32 ? home.f32 : home.f64;
+  view.set(values.length === n ? values : values.subarray(0, n), valuesAt / size);
+  home.i32.set(indices, indicesAt / 4);
+  if (pool.splits(n, wasmThresholds.threadRowValues) && pool.warm) {
+    pool.sumRows(f32, valuesAt, indicesAt, count, rowSize, outAt, rows);
+  } else
+    (f32 ? home.exports.sumRowsF32 : home.exports.sumRowsF64)(
+      valuesAt,
+      indicesAt,
+      count,
+      rowSize,
+      outAt,
+      0,
+      rows,
+    );
+  out.set(view.subarray(outAt / size, outAt / size + rows * rowSize));
+  return true;
 }
 
 /** The instance holding every array, when they share one and have one element size; else null. */

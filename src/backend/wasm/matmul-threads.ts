@@ -1,6 +1,6 @@
 import type { TypedArray } from "../../tensor/dtype.js";
 import type { MatmulDesc } from "../backend.js";
-import { MATMUL_NO_ACTIVATION, align16 } from "./runtime.js";
+import { MATMUL_NO_ACTIVATION, align16, kernelsOf } from "./runtime.js";
 import { getThreads, threadPool, type ThreadPool } from "./threads.js";
 import { wasmThresholds } from "./thresholds.js";
 
@@ -130,17 +130,23 @@ export function threadedMatmul(a: TypedArray, b: TypedArray, out: TypedArray, de
   const f32 = a instanceof Float32Array;
   const { exports } = pool;
   const size = f32 ? 4 : 8;
-  // Layout: A, B and out as given, op(B) packed, then one scratch area per thread.
-  const aAt = pool.base;
-  const bAt = aAt + align16(a.length * size);
-  const outAt = bAt + align16(b.length * size);
+  // Layout: A, B and out as given, op(B) packed, then one scratch area per thread. An operand that already
+  // lives in the shared memory (an eager optimiser's resident weights, see resident.ts) is read where it is.
+  const aResident = kernelsOf(a) === pool.kernels;
+  const bResident = kernelsOf(b) === pool.kernels;
+  let top = pool.base;
+  const aAt = aResident ? a.byteOffset : top;
+  if (!aResident) top += align16(a.length * size);
+  const bAt = bResident ? b.byteOffset : top;
+  if (!bResident) top += align16(b.length * size);
+  const outAt = top;
   const packedAt = outAt + align16(out.length * size);
   const scratchAt = packedAt + align16(exports.matmulPackedBytes(n, k, size));
   const scratchStride = align16(exports.matmulScratchBytes(size));
   if (!pool.reserve(scratchAt + threads * scratchStride, wasmThresholds.maxBytes)) return false;
   const view = f32 ? pool.f32 : pool.f64;
-  view.set(a, aAt / size);
-  view.set(b, bAt / size);
+  if (!aResident) view.set(a, aAt / size);
+  if (!bResident) view.set(b, bAt / size);
   const transA = desc.transA ? 1 : 0;
   const transB = desc.transB ? 1 : 0;
   const { rowsPerChunk, columnsPerChunk, blockColumns } = chunking(m, n, threads, size);

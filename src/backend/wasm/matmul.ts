@@ -3,6 +3,7 @@ import type { MatmulDesc } from "../backend.js";
 import { matmul as jsMatmul } from "../js/matmul.js";
 import { splitsAcrossThreads, threadedMatmul } from "./matmul-threads.js";
 import { getThreads } from "./threads.js";
+import { residentPool } from "./resident.js";
 import { align16, requireKernels } from "./runtime.js";
 import { wasmThresholds } from "./thresholds.js";
 
@@ -20,8 +21,11 @@ export function matmul(a: TypedArray, b: TypedArray, out: TypedArray, desc: Matm
     return;
   }
   // A product that stays on one thread runs in the ordinary module: copying into the shared memory and out of it
-  // costs more than copying in and out of the ordinary one (5–8 % of a product of the NER network's size).
-  if (getThreads() >= 2 && splitsAcrossThreads(m, n, k) && threadedMatmul(a, b, out, desc)) return;
+  // costs more than copying in and out of the ordinary one (5–8 % of a product of the NER network's size). Not
+  // when an operand already lives in the shared memory (an eager optimiser's resident weights): it is read there.
+  const inPool = residentPool(a) !== null || residentPool(b) !== null;
+  if (getThreads() >= 2 && (inPool || splitsAcrossThreads(m, n, k)) && threadedMatmul(a, b, out, desc))
+    return;
   ordinaryMatmul(a as Float32Array | Float64Array, b, out, desc);
 }
 

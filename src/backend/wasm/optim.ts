@@ -21,9 +21,11 @@ import { wasmThresholds } from "./thresholds.js";
  * - {@link optimizerKernels}: the kernels themselves, on byte addresses in the module's memory, for code that
  *   keeps its buffers there (a compiled step);
  * - {@link wasmSgd}, {@link wasmAdam}, {@link wasmAdaGrad}: an update of typed arrays. One whose arrays all live in
- *   one instance's memory (a compiled step's parameters, gradients and rows) runs there in place; a dense one
- *   outside is copied in and out (the eager optimisers); a row-sparse one outside is left to the JavaScript
- *   loop, which is faster than copying the rows in and out.
+ *   one instance's memory (a compiled step's parameters, gradients and rows) runs there in place; one whose
+ *   parameter and state live in the thread pool's shared memory (an eager optimiser's resident parameter, see
+ *   resident.ts) copies only its gradient (and row list) in and runs on the parameter in place; a dense one
+ *   elsewhere is copied in and out; a row-sparse one elsewhere is left to the JavaScript loop, which is faster
+ *   than copying the rows in and out.
  */
 
 /** A float array the optimiser kernels update. */
@@ -142,7 +144,8 @@ function updateAddresses(
 /**
  * Runs a dense update of n values on `home`'s memory (`addresses` from `updateAddresses`): split across the
  * thread pool's threads when that memory is the pool's and the update is large
- * (`wasmThresholds.threadUpdateValues`), else in one call.
+ * (`wasmThresholds.threadUpdateValues`), else in one call. Unless `mayWake`, only while the workers are still
+ * spinning from the last task (`ThreadPool.warm`).
  */
 function runDense(
   home: Kernels,
@@ -150,9 +153,10 @@ function runDense(
   call: DenseCall,
   addresses: readonly number[],
   n: number,
+  mayWake = true,
 ): void {
   const kernel: UpdateKernel = `${call.kernel}${size === 4 ? "F32" : "F64"}`;
-  const pool = poolOf(home);
+  const pool = mayWake || poolOf(home)?.warm ? poolOf(home) : null;
   if (pool?.splits(n, wasmThresholds.threadUpdateValues)) pool.update(kernel, addresses, n, call.scalars);
   else (home.exports[kernel] as (...values: number[]) => void)(...addresses, n, ...call.scalars);
 }
@@ -190,19 +194,64 @@ function splitRows(
  * made a row-sparse update 25–40 % slower than the loop: 150 rows of 50 float32, SGD 35 against 26 µs, Adam
  * 140 against 110 µs.)
  */
-function runCopied(
+/**
+ * An update whose parameter and state live in the thread pool's shared memory (an eager optimiser's resident
+ * parameter, see resident.ts) and whose gradient (and row list) do not: the gradient is copied into the pool's
+ * per-call area and the update runs on the parameter in place (split across the threads when large), so the
+ * parameter itself is neither copied in nor out. A row-sparse one runs on the used rows of the table where it is.
+ */
+function runOverResident(
+  home: Kernels,
+  size: 4 | 8,
   spans: OptimizerSpans,
+  n: number,
   dense: DenseCall,
-  rowsKernel: (
-    kernels: OptimizerKernels,
-    param: number,
-    grad: number,
-    state: number[],
-    rows: number,
-    rowCount: number,
-    rowSize: number,
-  ) => void,
+  rowsKernel: RowsKernel,
 ): boolean {
+  const { param, grad, rows, rowSize, state } = spans;
+  const pool = poolOf(home)!;
+  // The pool's per-call area, above its regions (not the instance's own `base`).
+  const gradAt = pool.base;
+  const rowsAt = gradAt + align16(n * size);
+  const end = rowsAt + (rows === null ? 0 : align16(rows.length * 4));
+  if (!pool.reserve(end, wasmThresholds.maxBytes)) return false;
+  // Reserving may grow the memory; it renews `home`'s views.
+  (size === 4 ? home.f32 : home.f64).set(n === grad.length ? grad : grad.subarray(0, n), gradAt / size);
+  const stateAt = state.map((s) => s.byteOffset);
+  const addresses = updateAddresses(dense, param.byteOffset, gradAt, stateAt);
+  if (rows === null) {
+    // An eager step's products may not have split, leaving the workers asleep.
+    runDense(home, size, dense, addresses, n, false);
+    return true;
+  }
+  home.i32.set(rows, rowsAt / 4);
+  const residentRows = home.i32.subarray(rowsAt / 4, rowsAt / 4 + rows.length);
+  if (!splitRows(home, size, dense, addresses, residentRows, rowSize)) {
+    rowsKernel(
+      kernelsFor(home.exports, size),
+      param.byteOffset,
+      gradAt,
+      stateAt,
+      rowsAt,
+      rows.length,
+      rowSize,
+    );
+  }
+  return true;
+}
+
+/** A row-sparse update's kernel call, on byte addresses. */
+type RowsKernel = (
+  kernels: OptimizerKernels,
+  param: number,
+  grad: number,
+  state: number[],
+  rows: number,
+  rowCount: number,
+  rowSize: number,
+) => void;
+
+function runCopied(spans: OptimizerSpans, dense: DenseCall, rowsKernel: RowsKernel): boolean {
   const { param, grad, rows, rowSize, state } = spans;
   const size = param instanceof Float32Array ? 4 : 8;
   const type = size === 4 ? Float32Array : Float64Array;
@@ -220,6 +269,10 @@ function runCopied(
     else if (!splitRows(home, size, dense, addresses, rows, rowSize))
       rowsKernel(kernels, param.byteOffset, grad.byteOffset, stateAt, rows.byteOffset, rows.length, rowSize);
     return true;
+  }
+  const resident = commonKernels([param, ...state]);
+  if (resident !== null && poolOf(resident) !== null) {
+    return runOverResident(resident, size, spans, n, dense, rowsKernel);
   }
   if (rows !== null) return false;
   const kernels = requireKernels();

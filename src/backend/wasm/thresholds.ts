@@ -53,6 +53,12 @@ export const wasmThresholds = {
    * shared memory (a compiled plan's embedding table) is split across threads by rows.
    */
   threadRowValues: 1 << 13,
+  /**
+   * Values from which an eager optimiser moves a parameter (and its state buffers) into the thread pool's shared
+   * memory when two threads or more are set (src/backend/wasm/resident.ts): its products, lookups and updates
+   * then read it in place instead of copying it in and out every step. Small ones (biases) stay where they are.
+   */
+  residentValues: 1 << 12,
   /** Bytes of WebAssembly memory one call may use; larger calls run in JavaScript (memory never shrinks). */
   maxBytes: 1 << 30,
 };
