@@ -205,6 +205,7 @@ export {
   setThreads,
   getThreads,
   wasmKernelBuild,
+  type ActivationKernel,
   type Backend,
 } from "./backend/index.js";
 export { VERSION } from "./version.js";

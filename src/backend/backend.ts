@@ -132,4 +132,14 @@ export interface Backend {
   inverse(x: TypedArray, n: number, batch: number, out: TypedArray): boolean;
   /** Determinants of `batch` square n×n matrices (`out` has batch entries); with `logAbs`, log |det| instead. */
   determinant(x: TypedArray, n: number, batch: number, out: TypedArray, logAbs: boolean): void;
+  /**
+   * The gradient of tanh or σ from its output y and the upstream gradient g (all three arrays of one float type
+   * and length): out = g · (1 − y²) for tanh, g · y(1 − y) for σ, rounded where the ops of the rule's local
+   * derivative round (`mul(g, sub(1, square(y)))`, `mul(g, mul(y, sub(1, y)))`), so with their bits. Optional: a
+   * backend without it has the rules run those ops.
+   */
+  activationBackward?(kernel: ActivationKernel, y: TypedArray, g: TypedArray, out: TypedArray): void;
 }
+
+/** The activations whose gradient a backend can compute in one kernel (see `Backend.activationBackward`). */
+export type ActivationKernel = "tanh" | "sigmoid";

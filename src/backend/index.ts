@@ -3,7 +3,15 @@ import type { Backend } from "./backend.js";
 import { jsBackend } from "./js/index.js";
 import { loadKernels, loadKernelsSync, wasmBackend } from "./wasm/index.js";
 
-export type { Backend, BinaryKernel, MatmulDesc, ReduceKernel, UnaryKernel, AxisView } from "./backend.js";
+export type {
+  ActivationKernel,
+  Backend,
+  BinaryKernel,
+  MatmulDesc,
+  ReduceKernel,
+  UnaryKernel,
+  AxisView,
+} from "./backend.js";
 export { jsBackend, wasmBackend };
 export { wasmThresholds } from "./wasm/thresholds.js";
 export { setThreads, getThreads } from "./wasm/threads.js";

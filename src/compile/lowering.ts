@@ -11,6 +11,7 @@ import {
   type BinaryKernel,
   type UnaryKernel,
 } from "../backend/index.js";
+import { activationBackward } from "../backend/js/elementwise.js";
 import { FIRST_TRANSCENDENTAL, UNARY_CODES } from "../backend/wasm/elementwise.js";
 import { splitProductInPlace, splitsAcrossThreads } from "../backend/wasm/matmul-threads.js";
 import { softmax as wasmSoftmax, softmaxRowsWasm } from "../backend/wasm/softmax.js";
@@ -136,18 +137,9 @@ const unaryDerivatives: Partial<Record<UnaryKernel, UnaryDerivative>> = {
   sqrt: (_x, y, g, out) => {
     for (let i = 0; i < out.length; i++) out[i] = g[i]! / (y[i]! * 2);
   },
-  // d σ(x) = σ(x)(1 − σ(x)) dx
-  sigmoid: (_x, y, g, out) => {
-    if (allFloat32(y, g, out)) return sigmoidDerivativeF32(y, g, out);
-    const round = rounding(out);
-    for (let i = 0; i < out.length; i++) out[i] = g[i]! * round(y[i]! * round(1 - y[i]!));
-  },
-  // d tanh(x) = (1 − tanh(x)²) dx
-  tanh: (_x, y, g, out) => {
-    if (allFloat32(y, g, out)) return tanhDerivativeF32(y, g, out);
-    const round = rounding(out);
-    for (let i = 0; i < out.length; i++) out[i] = g[i]! * round(1 - round(y[i]! * y[i]!));
-  },
+  // d σ(x) = σ(x)(1 − σ(x)) dx, and d tanh(x) = (1 − tanh(x)²) dx: the JavaScript kernel the eager rules use
+  sigmoid: (_x, y, g, out) => activationBackward("sigmoid", y, g, out),
+  tanh: (_x, y, g, out) => activationBackward("tanh", y, g, out),
   // d relu(x) = 1(x > 0) dx, read off the output (relu(x) > 0 exactly when x > 0)
   relu: (_x, y, g, out) => {
     for (let i = 0; i < out.length; i++) out[i] = g[i]! * (y[i]! > 0 ? 1 : 0);
@@ -167,24 +159,6 @@ function allFloat32(y: TypedArray, g: TypedArray, out: TypedArray): y is Float32
  * engine compiles it for that type alone: a loop shared by every typed array runs several times slower). Each
  * rounds where the eager rule's ops store a float32 tensor.
  */
-function sigmoidDerivativeF32(y: Float32Array, g: TypedArray, out: TypedArray): void {
-  const gradient = g as Float32Array;
-  const result = out as Float32Array;
-  for (let i = 0; i < result.length; i++) {
-    const s = y[i]!;
-    result[i] = gradient[i]! * Math.fround(s * Math.fround(1 - s));
-  }
-}
-
-function tanhDerivativeF32(y: Float32Array, g: TypedArray, out: TypedArray): void {
-  const gradient = g as Float32Array;
-  const result = out as Float32Array;
-  for (let i = 0; i < result.length; i++) {
-    const t = y[i]!;
-    result[i] = gradient[i]! * Math.fround(1 - Math.fround(t * t));
-  }
-}
-
 /** What storing into `array` does to a number: float32 rounding, or nothing for float64. */
 function rounding(array: TypedArray): (value: number) => number {
   return array instanceof Float32Array ? Math.fround : (value) => value;

@@ -2,8 +2,9 @@ import { ValueError } from "../errors.js";
 import { checkDType, isFloatDType, type DType } from "../tensor/dtype.js";
 import { broadcastShapes, shapesEqual } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import type { BinaryKernel, UnaryKernel } from "../backend/index.js";
+import type { ActivationKernel, BinaryKernel, UnaryKernel } from "../backend/index.js";
 import { applyRule } from "../graph/apply.js";
+import { autogradState } from "../graph/mode.js";
 import type { AttrsOf, JvpContext, LabelOperands, OpRule } from "../graph/rule.js";
 import { backend, checkFloat, checkTensor, empty, operands, unfilled } from "./helpers.js";
 import { fixedPerInput, noteBroadcast } from "./describe.js";
@@ -51,6 +52,11 @@ interface UnarySpec<A> {
   /** ∂y/∂x in the lecture's notation, for a symbol `x`. */
   jacobian(x: string, attrs: A): string;
   label?: (x: string) => string;
+  /**
+   * tanh and σ: a backward pass that records no graph computes `upstream × local` in one backend kernel
+   * (`Backend.activationBackward`, with the ops' bits) instead of the three ops of `local` and the product.
+   */
+  activation?: ActivationKernel;
 }
 
 interface BinarySpec {
@@ -84,13 +90,32 @@ function unaryRule<A>(
   return {
     anyDType: spec.anyDType ?? false,
     forward: ([x], attrs) => forward(x, attrs),
-    backward: (upstream, context) => [times(upstream, spec.local(context))],
+    backward: (upstream, context) => [
+      (spec.activation !== undefined && !context.createGraph
+        ? activationGradient(spec.activation, upstream, context.output)
+        : null) ?? times(upstream, spec.local(context)),
+    ],
     jvp: ([dx], context) => (dx === null ? null : times(dx, spec.local(context))),
     describe: {
       label: label && (({ grouped: [x] }) => label(x)),
       jacobian: ([x], attrs) => [spec.jacobian(x, attrs)],
     },
   };
+}
+
+/**
+ * upstream × f′ of tanh or σ from its output y in one backend kernel, or null (then the rule runs its ops) when the
+ * backend has none, the tensors differ in shape or dtype, or forward mode is on.
+ */
+function activationGradient(kernel: ActivationKernel, upstream: Tensor, y: Tensor): Tensor | null {
+  // Inside `jvp` (forward over reverse, as `hessian` runs it) the ops carry tangents; the kernel would drop them.
+  if (autogradState.forwardDepth > 0) return null;
+  const kernels = backend();
+  if (kernels.activationBackward === undefined) return null;
+  if (upstream.dtype !== y.dtype || !shapesEqual(upstream.shape, y.shape)) return null;
+  const out = unfilled(y.shape, y.dtype);
+  kernels.activationBackward(kernel, y._data, upstream._data, out._data);
+  return out;
 }
 
 function unaryKernelForward(kernel: UnaryKernel) {
@@ -181,12 +206,14 @@ const unaryRules = {
   // d σ(x) = σ(x)(1 − σ(x)) dx
   /** The primitive σ(x) = 1 / (1 + e⁻ˣ). */
   sigmoid: unaryRule<null>("sigmoid", {
+    activation: "sigmoid",
     local: ({ output }) => mul(output, sub(1, output)),
     jacobian: (x) => `diag(σ(${x}) ∘ (1 − σ(${x})))`,
   }),
   // d tanh(x) = (1 − tanh²(x)) dx
   /** The primitive tanh x. */
   tanh: unaryRule<null>("tanh", {
+    activation: "tanh",
     local: ({ output }) => sub(1, square(output)),
     jacobian: (x) => `diag(1 − tanh²(${x}))`,
   }),

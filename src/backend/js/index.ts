@@ -1,5 +1,5 @@
 import type { Backend } from "../backend.js";
-import { binary, broadcastTo, cast, unary } from "./elementwise.js";
+import { activationBackward, binary, broadcastTo, cast, unary } from "./elementwise.js";
 import { concat, gather, scatterAdd, slice, sliceAdd, sumRows, transpose } from "./layout.js";
 import { determinant, inverse } from "./linalg.js";
 import { matmul } from "./matmul.js";
@@ -25,4 +25,5 @@ export const jsBackend: Backend = {
   cast,
   inverse,
   determinant,
+  activationBackward,
 };

@@ -1,6 +1,10 @@
 import type { TypedArray } from "../../tensor/dtype.js";
-import type { BinaryKernel, UnaryKernel } from "../backend.js";
-import { binary as jsBinary, unary as jsUnary } from "../js/elementwise.js";
+import type { ActivationKernel, BinaryKernel, UnaryKernel } from "../backend.js";
+import {
+  activationBackward as jsActivationBackward,
+  binary as jsBinary,
+  unary as jsUnary,
+} from "../js/elementwise.js";
 import { align16, requireKernels } from "./runtime.js";
 import { getThreads, runningPool } from "./threads.js";
 import { wasmThresholds } from "./thresholds.js";
@@ -159,4 +163,55 @@ export function binary(
   if (size === 4) kernels.exports.binaryF32(code!, aAt, aRow, aStep, bAt, bRow, bStep, outAt, rows, columns);
   else kernels.exports.binaryF64(code!, aAt, aRow, aStep, bAt, bRow, bStep, outAt, rows, columns);
   out.set(view.subarray(outAt / size, outAt / size + n));
+}
+
+/**
+ * The gradient of tanh or σ from its output (Backend.activationBackward) on float32 arrays of 256 values or more:
+ * y and g copied into WebAssembly memory, the SIMD kernel run in place over g (`tanhBackwardF32`,
+ * `sigmoidBackwardF32`, a compiled step's kernels: the JavaScript loop's bits) and the result copied out. On the
+ * running thread pool, split across its threads, from `wasmThresholds.threadDerivativeValues` values while its
+ * workers spin; else on the private instance. float64 and small arrays take the JavaScript loop.
+ */
+export function activationBackward(
+  kernel: ActivationKernel,
+  y: TypedArray,
+  g: TypedArray,
+  out: TypedArray,
+): void {
+  const n = out.length;
+  if (
+    !(y instanceof Float32Array && g instanceof Float32Array && out instanceof Float32Array) ||
+    n < wasmThresholds.elementwise ||
+    y.length !== n ||
+    g.length !== n
+  ) {
+    jsActivationBackward(kernel, y, g, out);
+    return;
+  }
+  const bytes = align16(n * 4);
+  const pool = runningPool();
+  if (pool !== null && !pool.failed && pool.splits(n, wasmThresholds.threadDerivativeValues) && pool.warm) {
+    const yAt = pool.base;
+    if (pool.reserve(yAt + 2 * bytes, wasmThresholds.maxBytes)) {
+      const view = pool.kernels.f32;
+      view.set(y, yAt / 4);
+      view.set(g, (yAt + bytes) / 4);
+      pool.derivative(kernel, yAt, yAt + bytes, yAt + bytes, n);
+      out.set(view.subarray((yAt + bytes) / 4, (yAt + bytes) / 4 + n));
+      return;
+    }
+  }
+  const kernels = requireKernels();
+  const yAt = kernels.base;
+  if (!kernels.reserve(yAt + 2 * bytes)) {
+    jsActivationBackward(kernel, y, g, out);
+    return;
+  }
+  const view = kernels.f32;
+  view.set(y, yAt / 4);
+  view.set(g, (yAt + bytes) / 4);
+  // In place over g: each position is read before it is written.
+  if (kernel === "tanh") kernels.exports.tanhBackwardF32(yAt, yAt + bytes, yAt + bytes, n);
+  else kernels.exports.sigmoidBackwardF32(yAt, yAt + bytes, yAt + bytes, n);
+  out.set(view.subarray((yAt + bytes) / 4, (yAt + bytes) / 4 + n));
 }

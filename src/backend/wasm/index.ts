@@ -1,6 +1,6 @@
 import type { Backend } from "../backend.js";
 import { jsBackend } from "../js/index.js";
-import { binary, unary } from "./elementwise.js";
+import { activationBackward, binary, unary } from "./elementwise.js";
 import { concat, gather, scatterAdd, slice, sumRows } from "./layout.js";
 import { matmul } from "./matmul.js";
 import { reduce } from "./reduce.js";
@@ -36,4 +36,5 @@ export const wasmBackend: Backend = {
   cast: jsBackend.cast,
   inverse: jsBackend.inverse,
   determinant: jsBackend.determinant,
+  activationBackward,
 };
