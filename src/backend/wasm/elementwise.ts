@@ -76,9 +76,10 @@ export function unary(op: UnaryKernel, x: TypedArray, out: TypedArray): void {
  * A transcendental op (exp, tanh, σ, …: a few nanoseconds a value) of many ordinary float32 values with two
  * threads or more: copied into the thread pool's per-call area, computed there split across the threads in
  * place, and copied out. The copies in and out of the shared memory cost more than the private instance's, but
- * the second core halves the op (an eager tanh of 76,800 values: 137 → 85 µs). Each value is computed as one call
- * computes it, so the bits are the same. False (nothing done) below `wasmThresholds.threadUnaryValues`, or when
- * the workers are asleep (`ThreadPool.warm`): waking them costs more than the op saves.
+ * the second core halves the op (a tanh of 76,800 values: 209 → 145 µs in isolation, about 220 → 185 µs inside
+ * the eager NER step). Each value is computed as one call computes it, so the bits are the same. False (nothing
+ * done) below `wasmThresholds.threadUnaryValues`, or when the workers are asleep (`ThreadPool.warm`): waking them
+ * costs more than the op saves.
  */
 function unaryOnPool(code: number, x: TypedArray, out: TypedArray, size: number, n: number): boolean {
   if (size !== 4 || n < wasmThresholds.threadUnaryValues || getThreads() < 2) return false;

@@ -48,8 +48,8 @@ export function gather(x: TypedArray, view: AxisView, indices: Int32Array, out: 
  * A lookup in a table that lives in the thread pool's shared memory (an eager optimiser's resident embedding, see
  * resident.ts) into an ordinary output: the indices are copied into the pool's per-call area, the rows gathered
  * there by the row kernel (split across the threads when large and the workers awake, see `ThreadPool.warm`)
- * and copied out in one piece. False (nothing
- * done) when the table is elsewhere, the lookup is small, an index is outside the table or memory cannot grow.
+ * and copied out in one piece. False (nothing done) when the table is elsewhere, the lookup is small, an index is
+ * outside the table or memory cannot grow.
  */
 function gatherFromResident(x: TypedArray, view: AxisView, indices: Int32Array, out: TypedArray): boolean {
   const f32 = x instanceof Float32Array;

@@ -185,16 +185,6 @@ function splitRows(
 }
 
 /**
- * Runs an update on the kernels. In place where its arrays (and rows) all live in one kernel instance's memory
- * (a compiled step's): the dense kernel on the whole parameter, the rows kernel on the rows of a row-sparse
- * gradient. Otherwise a dense update is copied into WebAssembly memory, run there and copied back. Returns
- * false (nothing touched) when the arrays are not all of one float type, the update is below the size
- * threshold, memory cannot grow, or it is a row-sparse update outside WebAssembly memory; the caller then runs
- * its JavaScript loop. (Gathering the used rows of the parameter and state into WebAssembly memory and back
- * made a row-sparse update 25–40 % slower than the loop: 150 rows of 50 float32, SGD 35 against 26 µs, Adam
- * 140 against 110 µs.)
- */
-/**
  * An update whose parameter and state live in the thread pool's shared memory (an eager optimiser's resident
  * parameter, see resident.ts) and whose gradient (and row list) do not: the gradient is copied into the pool's
  * per-call area and the update runs on the parameter in place (split across the threads when large), so the
@@ -251,6 +241,17 @@ type RowsKernel = (
   rowSize: number,
 ) => void;
 
+/**
+ * Runs an update on the kernels. In place where its arrays (and rows) all live in one kernel instance's memory
+ * (a compiled step's): the dense kernel on the whole parameter, the rows kernel on the rows of a row-sparse
+ * gradient. Where the parameter and its state live in the thread pool's shared memory (an eager optimiser's
+ * resident parameter) and the gradient does not, only the gradient is copied in (`runOverResident`). Otherwise a
+ * dense update is copied into WebAssembly memory, run there and copied back. Returns false (nothing touched) when
+ * the arrays are not all of one float type, the update is below the size threshold, memory cannot grow, or it is
+ * a row-sparse update outside WebAssembly memory; the caller then runs its JavaScript loop. (Gathering the used rows of the parameter and state into WebAssembly memory and back
+ * made a row-sparse update 25–40 % slower than the loop: 150 rows of 50 float32, SGD 35 against 26 µs, Adam
+ * 140 against 110 µs.)
+ */
 function runCopied(spans: OptimizerSpans, dense: DenseCall, rowsKernel: RowsKernel): boolean {
   const { param, grad, rows, rowSize, state } = spans;
   const size = param instanceof Float32Array ? 4 : 8;
