@@ -134,15 +134,24 @@ function wasmSpans(update: ParameterUpdate, state: FloatArray[]): OptimizerSpans
  * wasm backend with two threads or more: its products and lookups then read it in place and its update runs there,
  * instead of copying it in and out on every step. Its `data` becomes a view of that memory (the values are the
  * same); code that kept the old `data` array from before the first step keeps a stale copy, so read
- * `parameter.data` afresh.
+ * `parameter.data` afresh. Its state buffers move with it.
  */
-function moveResident(p: Tensor): void {
+function moveResident(p: Tensor, state: ParameterState): void {
   if (p.dtype !== "float32" && p.dtype !== "float64") return;
   const data = p._data as FloatArray;
   // Already in WebAssembly memory: the pool's, or a compiled plan's own (whose kernels read it there).
-  if (kernelsOf(data) !== null) return;
-  const moved = residentCopy(data);
-  if (moved !== null && moved !== data) p._data = moved;
+  if (kernelsOf(data) === null) {
+    const moved = residentCopy(data);
+    if (moved !== null && moved !== data) p._data = moved;
+  }
+  // Its state buffers join it (those made before it moved, or restored by loadStateDict): the update runs in
+  // place only when all of them live beside it.
+  if (residentPool(p._data) === null) return;
+  for (const buffer of state.buffers.values()) {
+    if (kernelsOf(buffer._data) !== null) continue;
+    const moved = residentCopy(buffer._data as FloatArray);
+    if (moved !== null) buffer._data = moved;
+  }
 }
 
 function checkNumber(value: unknown, name: string, where: string, min = 0, max = Infinity): number {
@@ -258,7 +267,7 @@ export abstract class Optimizer {
         state.step += 1;
         const owner = state;
         const wasm = getBackend() === wasmBackend;
-        if (wasm) moveResident(p);
+        if (wasm) moveResident(p, state);
         this.update({
           param: p.data as FloatArray,
           grad: grad.data as FloatArray,

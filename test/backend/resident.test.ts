@@ -225,8 +225,15 @@ describe.skipIf(!threadsAvailable())("resident arrays", () => {
     }
   });
 
-  /** The window network trained eagerly: its parameters after `steps` steps. */
-  function trainEagerly(make: (parameters: Tensor[]) => nn.Optimizer, steps: number) {
+  /**
+   * The window network trained eagerly: its parameters after `steps` steps. `between(s)` runs before step s (to
+   * change a threshold or the optimiser's state mid-run).
+   */
+  function trainEagerly(
+    make: (parameters: Tensor[]) => nn.Optimizer,
+    steps: number,
+    between: (s: number, optimizer: nn.Optimizer) => void = () => {},
+  ) {
     seed(3);
     const embedding = new nn.Embedding(300, 20, { sparse: true });
     const hidden = new nn.Linear(100, 64);
@@ -234,6 +241,7 @@ describe.skipIf(!threadsAvailable())("resident arrays", () => {
     const parameters = [...embedding.parameters(), ...hidden.parameters(), ...output.parameters()];
     const optimizer = make(parameters);
     for (let s = 0; s < steps; s++) {
+      between(s, optimizer);
       const ids = Int32Array.from({ length: 48 * 5 }, (_, i) => (i * 37 + s * 11) % 300);
       const targets = Int32Array.from({ length: 48 }, (_, i) => (i + s) % 9);
       const x = embedding.forward(ids).reshape([48, 100]);
@@ -287,6 +295,35 @@ describe.skipIf(!threadsAvailable())("resident arrays", () => {
       );
     });
   }
+  it("state buffers made before their parameter moved, or restored by loadStateDict, join it (the same bits)", () => {
+    const pool = warmPool();
+    Object.assign(wasmThresholds, { threadRowValues: 0, threadUpdateValues: 0 });
+    const make = (p: Tensor[]) => new nn.SGD(p, { lr: 0.05, momentum: 0.9 });
+    wasmThresholds.residentValues = Infinity;
+    const copied = trainEagerly(make, 6);
+    const resident = trainEagerly(make, 6, (s, optimizer) => {
+      // Two steps with nothing moved (the momentum buffers are made then), then the parameters move with them.
+      if (s === 2) wasmThresholds.residentValues = saved.residentValues;
+      // A restored state: ordinary arrays again, moved back at the next step.
+      if (s === 4) optimizer.loadStateDict(optimizer.stateDict());
+      if (s === 3 || s === 5) {
+        for (const index of [0, 1]) {
+          for (const buffer of optimizer.stateOf(index)!.buffers.values()) {
+            expect(kernelsOf(buffer.data)).toBe(pool.kernels);
+          }
+        }
+      }
+    });
+    for (const index of [0, 1]) {
+      expect(kernelsOf(resident.parameters[index]!.data)).toBe(pool.kernels);
+      for (const buffer of resident.optimizer.stateOf(index)!.buffers.values()) {
+        expect(kernelsOf(buffer.data)).toBe(pool.kernels);
+      }
+    }
+    resident.parameters.forEach((p, i) =>
+      expect(Array.from(p.data)).toEqual(Array.from(copied.parameters[i]!.data)),
+    );
+  });
 });
 
 describe.skipIf(!threadsAvailable())("resident parameters, in a process of their own", () => {
