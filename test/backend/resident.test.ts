@@ -166,6 +166,14 @@ describe.skipIf(!threadsAvailable())("resident arrays", () => {
       wasmBackend.unary(op, x, out);
       expect(split).not.toHaveBeenCalled();
       expect(Array.from(out)).toEqual(Array.from(want));
+      // Workers asleep but the op large enough to be worth waking them: split.
+      wasmThresholds.wakeValues = 10_000;
+      split.mockClear();
+      out.fill(NaN);
+      wasmBackend.unary(op, x, out);
+      expect(split).toHaveBeenCalledTimes(1);
+      expect(Array.from(out)).toEqual(Array.from(want));
+      wasmThresholds.wakeValues = saved.wakeValues;
     }
   });
 
@@ -210,7 +218,7 @@ describe.skipIf(!threadsAvailable())("resident arrays", () => {
     }
   });
 
-  it("ThreadPool.warm: true right after a task, false once the workers' spin is over", async () => {
+  it("ThreadPool.warm: true right after a task, false once the workers' spin is over; worthSplitting", async () => {
     setThreads(2);
     const pool = threadPool()!;
     wasmThresholds.threadUnaryValues = 0;
@@ -218,8 +226,12 @@ describe.skipIf(!threadsAvailable())("resident arrays", () => {
     try {
       pool.unary(true, 1, at, at, 1024);
       expect(pool.warm).toBe(true);
+      expect(pool.worthSplitting(10)).toBe(true);
       await new Promise((resolve) => setTimeout(resolve, wasmThresholds.spinMicroseconds / 1000 + 20));
       expect(pool.warm).toBe(false);
+      // Asleep: only what is large enough to be worth waking them for.
+      expect(pool.worthSplitting(wasmThresholds.wakeValues - 1)).toBe(false);
+      expect(pool.worthSplitting(wasmThresholds.wakeValues)).toBe(true);
     } finally {
       pool.releaseRegion(at, 4096);
     }

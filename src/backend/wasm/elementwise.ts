@@ -78,13 +78,18 @@ export function unary(op: UnaryKernel, x: TypedArray, out: TypedArray): void {
  * place, and copied out. The copies in and out of the shared memory cost more than the private instance's, but
  * the second core halves the op (a tanh of 76,800 values: 209 → 145 µs in isolation, about 220 → 185 µs inside
  * the eager NER step). Each value is computed as one call computes it, so the bits are the same. False (nothing
- * done) below `wasmThresholds.threadUnaryValues`, or when the workers are asleep (`ThreadPool.warm`): waking them
- * costs more than the op saves.
+ * done) below `wasmThresholds.threadUnaryValues`, or when the workers are asleep and the op is not large
+ * (`ThreadPool.worthSplitting`): waking them costs more than the op saves.
  */
 function unaryOnPool(code: number, x: TypedArray, out: TypedArray, size: number, n: number): boolean {
   if (size !== 4 || n < wasmThresholds.threadUnaryValues || getThreads() < 2) return false;
   const pool = runningPool();
-  if (pool === null || pool.failed || !pool.splits(n, wasmThresholds.threadUnaryValues) || !pool.warm)
+  if (
+    pool === null ||
+    pool.failed ||
+    !pool.splits(n, wasmThresholds.threadUnaryValues) ||
+    !pool.worthSplitting(n)
+  )
     return false;
   const at = pool.base;
   if (!pool.reserve(at + align16(n * 4), wasmThresholds.maxBytes)) return false;
@@ -191,7 +196,12 @@ export function activationBackward(
   }
   const bytes = align16(n * 4);
   const pool = runningPool();
-  if (pool !== null && !pool.failed && pool.splits(n, wasmThresholds.threadDerivativeValues) && pool.warm) {
+  if (
+    pool !== null &&
+    !pool.failed &&
+    pool.splits(n, wasmThresholds.threadDerivativeValues) &&
+    pool.worthSplitting(n)
+  ) {
     const yAt = pool.base;
     if (pool.reserve(yAt + 2 * bytes, wasmThresholds.maxBytes)) {
       const view = pool.kernels.f32;

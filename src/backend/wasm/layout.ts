@@ -47,9 +47,9 @@ export function gather(x: TypedArray, view: AxisView, indices: Int32Array, out: 
 /**
  * A lookup in a table that lives in the thread pool's shared memory (an eager optimiser's resident embedding, see
  * resident.ts) into an ordinary output: the indices are copied into the pool's per-call area, the rows gathered
- * there by the row kernel (split across the threads when large and the workers awake, see `ThreadPool.warm`)
- * and copied out in one piece. False (nothing done) when the table is elsewhere, the lookup is small, an index is
- * outside the table or memory cannot grow.
+ * there by the row kernel (split across the threads when large and worth waking them for, see
+ * `ThreadPool.worthSplitting`) and copied out in one piece. False (nothing done) when the table is elsewhere, the
+ * lookup is small, an index is outside the table or memory cannot grow.
  */
 function gatherFromResident(x: TypedArray, view: AxisView, indices: Int32Array, out: TypedArray): boolean {
   const f32 = x instanceof Float32Array;
@@ -66,7 +66,7 @@ function gatherFromResident(x: TypedArray, view: AxisView, indices: Int32Array, 
   const outAt = indicesAt + align16(indices.length * 4);
   if (!pool.reserve(outAt + values * size, wasmThresholds.maxBytes)) return false;
   home!.i32.set(indices, indicesAt / 4);
-  if (pool.splits(values, wasmThresholds.threadRowValues) && pool.warm) {
+  if (pool.splits(values, wasmThresholds.threadRowValues) && pool.worthSplitting(values)) {
     pool.gatherRows(f32, x.byteOffset, view.axis, indicesAt, indices.length, view.inner, outAt);
   } else {
     const kernel = f32 ? home!.exports.gatherRowsF32 : home!.exports.gatherRowsF64;
@@ -132,9 +132,9 @@ export function sumRows(
 /**
  * `sumRows` of ordinary arrays (an eager optimiser coalescing a row-sparse gradient) on the thread pool: values
  * and indices copied into its per-call area, summed there by ranges of output rows across the threads (on the
- * main thread when the workers are asleep, see `ThreadPool.warm`), and the sums copied out in one piece — the same
- * additions in the same order, so the same bits. False (nothing done) with fewer than two threads, a small sum,
- * an index outside [0, rows) or memory that cannot grow.
+ * main thread when the workers are asleep and the sum is small, see `ThreadPool.worthSplitting`), and the sums
+ * copied out in one piece — the same additions in the same order, so the same bits. False (nothing done) with
+ * fewer than two threads, a small sum, an index outside [0, rows) or memory that cannot grow.
  */
 function sumRowsThroughPool(
   values: TypedArray,
@@ -160,7 +160,7 @@ function sumRowsThroughPool(
   const view = f32 ? home.f32 : home.f64;
   view.set(values.length === n ? values : values.subarray(0, n), valuesAt / size);
   home.i32.set(indices, indicesAt / 4);
-  if (pool.splits(n, wasmThresholds.threadRowValues) && pool.warm) {
+  if (pool.splits(n, wasmThresholds.threadRowValues) && pool.worthSplitting(n)) {
     pool.sumRows(f32, valuesAt, indicesAt, count, rowSize, outAt, rows);
   } else
     (f32 ? home.exports.sumRowsF32 : home.exports.sumRowsF64)(

@@ -145,7 +145,7 @@ function updateAddresses(
  * Runs a dense update of n values on `home`'s memory (`addresses` from `updateAddresses`): split across the
  * thread pool's threads when that memory is the pool's and the update is large
  * (`wasmThresholds.threadUpdateValues`), else in one call. Unless `mayWake`, only while the workers are still
- * spinning from the last task (`ThreadPool.warm`).
+ * spinning from the last task or the update is large (`ThreadPool.worthSplitting`).
  */
 function runDense(
   home: Kernels,
@@ -156,7 +156,7 @@ function runDense(
   mayWake = true,
 ): void {
   const kernel: UpdateKernel = `${call.kernel}${size === 4 ? "F32" : "F64"}`;
-  const pool = mayWake || poolOf(home)?.warm ? poolOf(home) : null;
+  const pool = mayWake || poolOf(home)?.worthSplitting(n) ? poolOf(home) : null;
   if (pool?.splits(n, wasmThresholds.threadUpdateValues)) pool.update(kernel, addresses, n, call.scalars);
   else (home.exports[kernel] as (...values: number[]) => void)(...addresses, n, ...call.scalars);
 }

@@ -537,6 +537,15 @@ export class ThreadPool {
     return performance.now() - this.lastEnd < wasmThresholds.spinMicroseconds / 1000;
   }
 
+  /**
+   * Whether an eager op over `values` values should split now: the workers are still spinning ({@link warm}), or
+   * the op is large enough (`wasmThresholds.wakeValues`) that waking them costs little beside what the second
+   * core saves.
+   */
+  worthSplitting(values: number): boolean {
+    return values >= wasmThresholds.wakeValues || this.warm;
+  }
+
   /** Starts or stops workers so that `n` threads take part (called between products only). */
   resize(n: number): void {
     while (this.workers.length > n - 1) this.workers.pop()!.terminate();

@@ -54,6 +54,14 @@ export const wasmThresholds = {
    */
   threadRowValues: 1 << 13,
   /**
+   * Values from which an eager op that may split across threads (an activation, its gradient, a lookup, the sums
+   * of rows, an update of a resident parameter) splits even when the pool's workers are asleep
+   * (`ThreadPool.worthSplitting`): below it, only while they still spin from the last task, since waking them
+   * costs tens of µs. In the eager NER step at batch 2048 (614,400 values a layer) the tanh and its gradient,
+   * preceded by a bias add of about a millisecond, found the workers asleep and ran on one thread.
+   */
+  wakeValues: 1 << 17,
+  /**
    * Values from which an eager optimiser moves a parameter (and its state buffers) into the thread pool's shared
    * memory when two threads or more are set (src/backend/wasm/resident.ts): its products, lookups and updates
    * then read it in place instead of copying it in and out every step. Small ones (biases) stay where they are.
