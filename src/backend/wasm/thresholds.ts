@@ -9,14 +9,10 @@ export const wasmThresholds = {
   /** Values in the output of an elementwise op or in the input of a sum. */
   elementwise: 256,
   /**
-   * Multiply-adds per matrix from which an eager product (copied into the shared memory) is split across threads
-   * (see setThreads). The split itself about breaks even at this size (the copies into the shared memory are
-   * slower); what it buys is a running pool, whose memory then keeps an eager optimiser's weights and table
-   * (see resident.ts): the NER network's eager step at batch 32 (2.4 million multiply-adds a product) ran
-   * 51,500–54,400 examples/s with 2²² here, 55,600–62,500 with 2¹⁹ (44,000–47,000 with 2¹⁹ and nothing resident),
-   * at 113 MB against 88 MB (the worker).
+   * Multiply-adds per matrix from which a product is split across threads (see setThreads); below it, waking the
+   * workers and the slower copies into shared memory cost more than the second core saves.
    */
-  threadFlops: 1 << 19,
+  threadFlops: 1 << 22,
   /**
    * The same for a product whose operands already live in the pool's shared memory (a compiled plan's, see
    * src/compile/arena.ts): with nothing to copy, splitting pays from smaller products. Measured on 2 cores, the
