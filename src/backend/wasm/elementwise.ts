@@ -5,8 +5,8 @@ import {
   binary as jsBinary,
   unary as jsUnary,
 } from "../js/elementwise.js";
-import { align16, requireKernels } from "./runtime.js";
-import { getThreads, runningPool } from "./threads.js";
+import { align16, requireKernels, type Kernels } from "./runtime.js";
+import { splittingPool, type ThreadPool } from "./threads.js";
 import { wasmThresholds } from "./thresholds.js";
 import { collapseBroadcast } from "../broadcast.js";
 
@@ -56,48 +56,44 @@ export function unary(op: UnaryKernel, x: TypedArray, out: TypedArray): void {
     jsUnary(op, x, out);
     return;
   }
-  if (code >= FIRST_TRANSCENDENTAL && unaryOnPool(code, x, out, size, n)) return;
-  const kernels = requireKernels();
-  const at = kernels.base;
-  if (!kernels.reserve(at + align16(n * size))) {
+  // A transcendental op (exp, tanh, σ: a few nanoseconds a value) of many float32 values splits across a running
+  // pool's threads, in its per-call area. The copies in and out of the shared memory cost more than the private
+  // instance's, but the second core halves the op (a tanh of 76,800 values: 209 → 145 µs in isolation, about
+  // 220 → 185 µs inside the eager NER step); each value is computed as one call computes it, so the bits are the
+  // same. Not when the workers are asleep and the op is small (`ThreadPool.worthSplitting`).
+  const pool =
+    code >= FIRST_TRANSCENDENTAL && size === 4 ? splittingPool(n, wasmThresholds.threadUnaryValues) : null;
+  const area = callArea(pool, align16(n * size));
+  if (area === null) {
     jsUnary(op, x, out);
     return;
   }
+  const { kernels, at } = area;
   // In place: each vector is read before it is written.
   const view = size === 4 ? kernels.f32 : kernels.f64;
   const index = at / size;
   view.set(x, index);
-  if (size === 4) kernels.exports.unaryF32(code, at, at, n);
+  if (area.pool !== null) area.pool.unary(true, code, at, at, n);
+  else if (size === 4) kernels.exports.unaryF32(code, at, at, n);
   else kernels.exports.unaryF64(code, at, at, n);
   out.set(view.subarray(index, index + n));
 }
 
 /**
- * A transcendental op (exp, tanh, σ, …: a few nanoseconds a value) of many ordinary float32 values with two
- * threads or more: copied into the thread pool's per-call area, computed there split across the threads in
- * place, and copied out. The copies in and out of the shared memory cost more than the private instance's, but
- * the second core halves the op (a tanh of 76,800 values: 209 → 145 µs in isolation, about 220 → 185 µs inside
- * the eager NER step). Each value is computed as one call computes it, so the bits are the same. False (nothing
- * done) below `wasmThresholds.threadUnaryValues`, or when the workers are asleep and the op is not large
- * (`ThreadPool.worthSplitting`): waking them costs more than the op saves.
+ * Where a call lays out its copies: the per-call area of `pool` (then the call splits across its threads), or,
+ * when `pool` is null or its memory cannot grow, the private instance's. Null when neither can hold `bytes`.
  */
-function unaryOnPool(code: number, x: TypedArray, out: TypedArray, size: number, n: number): boolean {
-  if (size !== 4 || n < wasmThresholds.threadUnaryValues || getThreads() < 2) return false;
-  const pool = runningPool();
-  if (
-    pool === null ||
-    pool.failed ||
-    !pool.splits(n, wasmThresholds.threadUnaryValues) ||
-    !pool.worthSplitting(n)
-  )
-    return false;
-  const at = pool.base;
-  if (!pool.reserve(at + align16(n * 4), wasmThresholds.maxBytes)) return false;
-  const view = pool.kernels.f32;
-  view.set(x as Float32Array, at / 4);
-  pool.unary(true, code, at, at, n);
-  out.set(view.subarray(at / 4, at / 4 + n));
-  return true;
+function callArea(
+  pool: ThreadPool | null,
+  bytes: number,
+): { kernels: Kernels; at: number; pool: ThreadPool | null } | null {
+  if (pool !== null) {
+    const at = pool.base;
+    if (pool.reserve(at + bytes, wasmThresholds.maxBytes)) return { kernels: pool.kernels, at, pool };
+  }
+  const kernels = requireKernels();
+  const at = kernels.base;
+  return kernels.reserve(at + bytes) ? { kernels, at, pool: null } : null;
 }
 
 /**
@@ -175,8 +171,9 @@ export function binary(
  * The gradient of tanh or σ from its output (Backend.activationBackward) on float32 arrays of 256 values or more:
  * y and g copied into WebAssembly memory, the SIMD kernel run in place over g (`tanhBackwardF32`,
  * `sigmoidBackwardF32`, a compiled step's kernels: the JavaScript loop's bits) and the result copied out. On the
- * running thread pool, split across its threads, from `wasmThresholds.threadDerivativeValues` values while its
- * workers spin; else on the private instance. float64 and small arrays take the JavaScript loop.
+ * running thread pool, split across its threads, from `wasmThresholds.threadDerivativeValues` values when worth
+ * waking them for (`splittingPool`); else on the private instance. float64 and small arrays take the JavaScript
+ * loop.
  */
 export function activationBackward(
   kernel: ActivationKernel,
@@ -195,34 +192,19 @@ export function activationBackward(
     return;
   }
   const bytes = align16(n * 4);
-  const pool = runningPool();
-  if (
-    pool !== null &&
-    !pool.failed &&
-    pool.splits(n, wasmThresholds.threadDerivativeValues) &&
-    pool.worthSplitting(n)
-  ) {
-    const yAt = pool.base;
-    if (pool.reserve(yAt + 2 * bytes, wasmThresholds.maxBytes)) {
-      const view = pool.kernels.f32;
-      view.set(y, yAt / 4);
-      view.set(g, (yAt + bytes) / 4);
-      pool.derivative(kernel, yAt, yAt + bytes, yAt + bytes, n);
-      out.set(view.subarray((yAt + bytes) / 4, (yAt + bytes) / 4 + n));
-      return;
-    }
-  }
-  const kernels = requireKernels();
-  const yAt = kernels.base;
-  if (!kernels.reserve(yAt + 2 * bytes)) {
+  const area = callArea(splittingPool(n, wasmThresholds.threadDerivativeValues), 2 * bytes);
+  if (area === null) {
     jsActivationBackward(kernel, y, g, out);
     return;
   }
+  const { kernels, at: yAt } = area;
+  const gAt = yAt + bytes;
   const view = kernels.f32;
   view.set(y, yAt / 4);
-  view.set(g, (yAt + bytes) / 4);
+  view.set(g, gAt / 4);
   // In place over g: each position is read before it is written.
-  if (kernel === "tanh") kernels.exports.tanhBackwardF32(yAt, yAt + bytes, yAt + bytes, n);
-  else kernels.exports.sigmoidBackwardF32(yAt, yAt + bytes, yAt + bytes, n);
-  out.set(view.subarray((yAt + bytes) / 4, (yAt + bytes) / 4 + n));
+  if (area.pool !== null) area.pool.derivative(kernel, yAt, gAt, gAt, n);
+  else if (kernel === "tanh") kernels.exports.tanhBackwardF32(yAt, gAt, gAt, n);
+  else kernels.exports.sigmoidBackwardF32(yAt, gAt, gAt, n);
+  out.set(view.subarray(gAt / 4, gAt / 4 + n));
 }

@@ -2,7 +2,7 @@ import type { AxisView } from "../backend.js";
 import { jsBackend } from "../js/index.js";
 import { blockRuns } from "../js/layout.js";
 import type { TypedArray } from "../../tensor/dtype.js";
-import { align16, commonKernels, kernelsOf, type Kernels } from "./runtime.js";
+import { align16, commonKernels, kernelsOf, type GatherRowsArguments, type Kernels } from "./runtime.js";
 import { getThreads, poolOf, runningPool } from "./threads.js";
 import { wasmThresholds } from "./thresholds.js";
 
@@ -32,14 +32,11 @@ export function gather(x: TypedArray, view: AxisView, indices: Int32Array, out: 
   const home = view.outer === 1 ? residentHome(x, indices, out) : null;
   const count = indices.length;
   if (home !== null && x.length >= view.axis * view.inner && out.length >= count * view.inner) {
-    const f32 = x instanceof Float32Array;
-    const pool = poolOf(home);
-    if (pool?.splits(count * view.inner, wasmThresholds.threadRowValues) && withinTable(indices, view.axis)) {
-      pool.gatherRows(f32, x.byteOffset, view.axis, indices.byteOffset, count, view.inner, out.byteOffset);
-      return;
-    }
-    const kernel = f32 ? home.exports.gatherRowsF32 : home.exports.gatherRowsF64;
-    if (kernel(x.byteOffset, view.axis, indices.byteOffset, count, view.inner, out.byteOffset) < 0) return;
+    const split =
+      (poolOf(home)?.splits(count * view.inner, wasmThresholds.threadRowValues) ?? false) &&
+      withinTable(indices, view.axis);
+    const rows = [x.byteOffset, view.axis, indices.byteOffset, count, view.inner, out.byteOffset] as const;
+    if (gatherRowsAt(home, x instanceof Float32Array, rows, split)) return;
   } else if (view.outer === 1 && gatherFromResident(x, view, indices, out)) return;
   jsBackend.gather(x, view, indices, out);
 }
@@ -66,16 +63,32 @@ function gatherFromResident(x: TypedArray, view: AxisView, indices: Int32Array, 
   const outAt = indicesAt + align16(indices.length * 4);
   if (!pool.reserve(outAt + values * size, wasmThresholds.maxBytes)) return false;
   home!.i32.set(indices, indicesAt / 4);
-  if (pool.splits(values, wasmThresholds.threadRowValues) && pool.worthSplitting(values)) {
-    pool.gatherRows(f32, x.byteOffset, view.axis, indicesAt, indices.length, view.inner, outAt);
-  } else {
-    const kernel = f32 ? home!.exports.gatherRowsF32 : home!.exports.gatherRowsF64;
-    // −1 when every index was inside the table (checked above), else the position of one outside.
-    if (kernel(x.byteOffset, view.axis, indicesAt, indices.length, view.inner, outAt) >= 0) return false;
-  }
+  const split = pool.splits(values, wasmThresholds.threadRowValues) && pool.worthSplitting(values);
+  const rows = [x.byteOffset, view.axis, indicesAt, indices.length, view.inner, outAt] as const;
+  if (!gatherRowsAt(home!, f32, rows, split)) return false;
   const result = f32 ? home!.f32 : home!.f64;
   out.set(result.subarray(outAt / size, outAt / size + values));
   return true;
+}
+
+/**
+ * The row kernel's gather on byte addresses in `home`'s memory: split across the pool's threads by rows when
+ * `split` (every index already known to be in the table), else one call. False when an index lies outside the
+ * table (then nothing is written).
+ */
+function gatherRowsAt(
+  home: Kernels,
+  f32: boolean,
+  rows: Readonly<GatherRowsArguments>,
+  split: boolean,
+): boolean {
+  const pool = split ? poolOf(home) : null;
+  if (pool !== null) {
+    pool.gatherRows(f32, ...rows);
+    return true;
+  }
+  // −1 when every index was inside the table, else the position of one outside.
+  return (f32 ? home.exports.gatherRowsF32 : home.exports.gatherRowsF64)(...rows) < 0;
 }
 
 /** Whether every index is in [0, limit). */
@@ -119,14 +132,39 @@ export function sumRows(
     }
     return;
   }
-  const f32 = values instanceof Float32Array;
-  const pool = poolOf(home);
-  if (pool?.splits(count * rowSize, wasmThresholds.threadRowValues)) {
-    pool.sumRows(f32, values.byteOffset, indices.byteOffset, count, rowSize, out.byteOffset, rows);
-    return;
-  }
-  const kernel = f32 ? home.exports.sumRowsF32 : home.exports.sumRowsF64;
-  kernel(values.byteOffset, indices.byteOffset, count, rowSize, out.byteOffset, 0, rows);
+  const split = poolOf(home)?.splits(count * rowSize, wasmThresholds.threadRowValues) ?? false;
+  sumRowsAt(
+    home,
+    values instanceof Float32Array,
+    values.byteOffset,
+    indices.byteOffset,
+    count,
+    rowSize,
+    out.byteOffset,
+    rows,
+    split,
+  );
+}
+
+/**
+ * The row kernel's sums on byte addresses in `home`'s memory (rows [0, rows) of out): split across the pool's
+ * threads by ranges of rows when `split`, else one call; the same bits either way.
+ */
+function sumRowsAt(
+  home: Kernels,
+  f32: boolean,
+  values: number,
+  indices: number,
+  count: number,
+  rowSize: number,
+  out: number,
+  rows: number,
+  split: boolean,
+): void {
+  const pool = split ? poolOf(home) : null;
+  if (pool !== null) pool.sumRows(f32, values, indices, count, rowSize, out, rows);
+  else
+    (f32 ? home.exports.sumRowsF32 : home.exports.sumRowsF64)(values, indices, count, rowSize, out, 0, rows);
 }
 
 /**
@@ -160,18 +198,8 @@ function sumRowsThroughPool(
   const view = f32 ? home.f32 : home.f64;
   view.set(values.length === n ? values : values.subarray(0, n), valuesAt / size);
   home.i32.set(indices, indicesAt / 4);
-  if (pool.splits(n, wasmThresholds.threadRowValues) && pool.worthSplitting(n)) {
-    pool.sumRows(f32, valuesAt, indicesAt, count, rowSize, outAt, rows);
-  } else
-    (f32 ? home.exports.sumRowsF32 : home.exports.sumRowsF64)(
-      valuesAt,
-      indicesAt,
-      count,
-      rowSize,
-      outAt,
-      0,
-      rows,
-    );
+  const split = pool.splits(n, wasmThresholds.threadRowValues) && pool.worthSplitting(n);
+  sumRowsAt(home, f32, valuesAt, indicesAt, count, rowSize, outAt, rows, split);
   out.set(view.subarray(outAt / size, outAt / size + rows * rowSize));
   return true;
 }

@@ -102,24 +102,8 @@ export interface KernelExports {
   scatterAddRowsF32(...args: ScatterAddRowsArguments): number;
   scatterAddRowsF64(...args: ScatterAddRowsArguments): number;
   /** Rows [from, to) of out as the in-order sums of the listed rows of values (assembly/rows.ts). */
-  sumRowsF32(
-    values: number,
-    indices: number,
-    count: number,
-    rowSize: number,
-    out: number,
-    from: number,
-    to: number,
-  ): void;
-  sumRowsF64(
-    values: number,
-    indices: number,
-    count: number,
-    rowSize: number,
-    out: number,
-    from: number,
-    to: number,
-  ): void;
+  sumRowsF32(...args: SumRowsArguments): void;
+  sumRowsF64(...args: SumRowsArguments): void;
   addRowF32(y: number, row: number, rows: number, columns: number): void;
   addRowF64(y: number, row: number, rows: number, columns: number): void;
   copyBlock(
@@ -153,6 +137,16 @@ export type GatherRowsArguments = [
   count: number,
   rowSize: number,
   out: number,
+];
+/** Sums of rows by index: rows [from, to) of out zeroed, then out[indices[k]] += values[k] for those rows, in order. */
+export type SumRowsArguments = [
+  values: number,
+  indices: number,
+  count: number,
+  rowSize: number,
+  out: number,
+  from: number,
+  to: number,
 ];
 /** A scatter-add of rows: out[indices[k]] += values[k] for k = 0, …, count − 1 in order; `out` has `limit` rows. */
 export type ScatterAddRowsArguments = [

@@ -925,6 +925,17 @@ export function runningPool(): ThreadPool | null {
   return pool;
 }
 
+/**
+ * The running pool when an eager op over `values` values should split across its threads now: it has not failed,
+ * splits work of that size (`threshold`, see {@link ThreadPool.splits}) and it is worth waking the workers for
+ * ({@link ThreadPool.worthSplitting}); else null. Never starts the pool.
+ */
+export function splittingPool(values: number, threshold: number): ThreadPool | null {
+  const running = pool;
+  if (running === null || running.failed) return null;
+  return running.splits(values, threshold) && running.worthSplitting(values) ? running : null;
+}
+
 /** The pool whose shared memory `kernels` is the main thread's instance over, if it is the pool's. */
 export function poolOf(kernels: Kernels): ThreadPool | null {
   return pool !== null && pool.kernels === kernels ? pool : null;
