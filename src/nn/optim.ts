@@ -234,6 +234,7 @@ export abstract class Optimizer {
   /** One update of every parameter that has a gradient; parameters without one are left alone. */
   step(): void {
     const stats: OptimizerStepStats = { parameters: 0, sparseParameters: 0, sparseRows: 0, valuesUpdated: 0 };
+    const wasm = getBackend() === wasmBackend;
     noGrad(() => {
       for (let i = 0; i < this.parameters.length; i++) {
         const p = this.parameters[i]!;
@@ -266,7 +267,6 @@ export abstract class Optimizer {
         }
         state.step += 1;
         const owner = state;
-        const wasm = getBackend() === wasmBackend;
         if (wasm) moveResident(p, state);
         this.update({
           param: p.data as FloatArray,

@@ -23,9 +23,10 @@ export function matmul(a: TypedArray, b: TypedArray, out: TypedArray, desc: Matm
   // A product that stays on one thread runs in the ordinary module: copying into the shared memory and out of it
   // costs more than copying in and out of the ordinary one (5–8 % of a product of the NER network's size). Not
   // when an operand already lives in the shared memory (an eager optimiser's resident weights): it is read there.
-  const inPool = residentPool(a) !== null || residentPool(b) !== null;
-  if (getThreads() >= 2 && (inPool || splitsAcrossThreads(m, n, k)) && threadedMatmul(a, b, out, desc))
-    return;
+  const threaded = getThreads() >= 2;
+  const pooled =
+    threaded && (splitsAcrossThreads(m, n, k) || residentPool(a) !== null || residentPool(b) !== null);
+  if (pooled && threadedMatmul(a, b, out, desc)) return;
   ordinaryMatmul(a as Float32Array | Float64Array, b, out, desc);
 }
 
