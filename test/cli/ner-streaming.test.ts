@@ -198,6 +198,9 @@ describe("ner tag reads a file or standard input as a stream, a piece at a time"
     "\n\n",
     "\n \n",
     "\r\n\r\n",
+    "\t\n",
+    "\u00A0",
+    "\u2028",
     "U.S.",
     "A.",
     "a",
@@ -245,6 +248,19 @@ describe("ner tag reads a file or standard input as a stream, a piece at a time"
     expect(lastSafeCut("Anna met Joe.\n\nRowling", 0)).toBe(-1);
     expect(lastSafeCut("Anna met Joe\n\nRowling", 0)).toBe(13);
     expect(lastSafeCut("One.\n\nTwo!\n\nThree", 0)).toBe(11);
+  });
+
+  it("looks past white space of any length, several blank lines included, for the letter and period", () => {
+    // Found by the property above: the period lay more than eight characters before the last blank line.
+    const text = "J.\r\n\r\n \n\r\n\r\nJ.";
+    expect(lastSafeCut(text, 0)).toBe(-1);
+    expect(sentencesOf(text)[0]).toEqual(["J.@0-2"]);
+    const long = `Anna met J.${"\n \t\u00A0\u2028\n".repeat(500)}Rowling.`;
+    expect(lastSafeCut(long, 0)).toBe(-1);
+    expect(lastSafeCut(long, 1000)).toBe(-1);
+    expect(lastSafeCut(`Anna met Joe${"\n\n".repeat(500)}Rowling.`, 900)).toBe(12 + 998 + 1);
+    // A letter outside the Basic Multilingual Plane is a letter too.
+    expect(lastSafeCut("Anna met \u{1D400}.\n \n\n  \n\nRowling", 0)).toBe(-1);
   });
 
   it("prints what tagging the whole text gives, in every format, for a file of many pieces", async () => {

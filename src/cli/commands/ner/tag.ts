@@ -84,6 +84,12 @@ async function textToTag(texts: string[], input: string | undefined): Promise<As
 /** A blank line: a line break, spaces or tabs, and another line break. */
 const BLANK_LINE = /\n[ \t\r\f\v]*\n/g;
 
+/** One code unit of white space, as the tokenizer (and JavaScript's `\s`) reads it. */
+const WHITESPACE = /\s/;
+
+/** A letter and a period at the end. */
+const LETTER_PERIOD = /\p{L}\.$/u;
+
 /**
  * The last place in `text` at or after `from` where it can be cut so that tagging the two sides apart gives what
  * tagging them together gives, or -1: inside a blank line (a sentence never spans one, and no token does),
@@ -92,10 +98,16 @@ const BLANK_LINE = /\n[ \t\r\f\v]*\n/g;
  */
 export function lastSafeCut(text: string, from: number): number {
   let cut = -1;
+  // The end of the text before the blank line with its white space trimmed, however long that white space is
+  // (it can hold several blank lines): found once from `from`, then moved forward from match to match.
+  let scanned = from;
+  let lastVisible = from;
+  while (lastVisible > 0 && WHITESPACE.test(text[lastVisible - 1]!)) lastVisible--;
   BLANK_LINE.lastIndex = from;
   for (let match = BLANK_LINE.exec(text); match !== null; match = BLANK_LINE.exec(text)) {
-    const before = text.slice(Math.max(0, match.index - 8), match.index).trimEnd();
-    if (!/\p{L}\.$/u.test(before)) cut = match.index + 1;
+    for (; scanned < match.index; scanned++) if (!WHITESPACE.test(text[scanned]!)) lastVisible = scanned + 1;
+    // Three code units hold a letter outside the Basic Multilingual Plane and its period.
+    if (!LETTER_PERIOD.test(text.slice(Math.max(0, lastVisible - 3), lastVisible))) cut = match.index + 1;
     BLANK_LINE.lastIndex = match.index + 1;
   }
   return cut;
