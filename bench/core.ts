@@ -2,7 +2,8 @@
  * Core benchmarks (`npm run bench`): scalar graphs, matrix multiply, and one training step of the window NER
  * network, each beside its peers measured in the same run. Figures only: nothing here is asserted.
  *
- *   npm run bench [-- scalar matmul ner scaling] [--rounds 3] [--seconds 1] [--tf-cpu-ner] [--baseline DIR]
+ *   npm run bench [-- scalar matmul ner scaling] [--rounds 3] [--seconds 1] [--warmup 1] [--tf-cpu-ner]
+ *     [--baseline DIR]
  *
  * --baseline DIR adds the NER step of another checkout (DIR/bench/ner-step.ts, e.g. a `git worktree` of the
  * commit before a change), eager and compiled, 1 and 2 threads, to the same rounds: before and after side by
@@ -215,7 +216,7 @@ function scalingBench(): (string | number)[][] {
 const wanted = new Set(
   process.argv
     .slice(2)
-    .filter((a, i, all) => !a.startsWith("-") && !/^--(rounds|seconds|baseline)$/.test(all[i - 1] ?? "")),
+    .filter((a, i, all) => !a.startsWith("-") && !/^--(rounds|seconds|warmup|baseline)$/.test(all[i - 1] ?? "")),
 );
 const runs = (name: string): boolean => wanted.size === 0 || wanted.has(name);
 
@@ -287,6 +288,7 @@ async function main(): Promise<void> {
     const result = await sideBySide({
       rounds,
       seconds: option("seconds", 1),
+      warmup: option("warmup", 1),
       matmul: runs("matmul"),
       ner: runs("ner"),
       chainrule,
@@ -296,6 +298,7 @@ async function main(): Promise<void> {
     console.log("");
     for (const line of result.peers) console.log(line);
     const spread = `median of ${rounds} rounds (lowest–highest)`;
+    const warmup = option("warmup", 1);
     if (runs("matmul")) {
       const limit = machineLimit();
       printTable(
@@ -315,7 +318,7 @@ async function main(): Promise<void> {
     }
     if (runs("ner")) {
       printTable(
-        `Window NER training step (gather 5 ids from 20,000 × 50 → Linear 250→300, tanh → Linear 300→9, cross-entropy, backward, SGD), examples/s, ${spread}`,
+        `Window NER training step (gather 5 ids from 20,000 × 50 → Linear 250→300, tanh → Linear 300→9, cross-entropy, backward, SGD), examples/s over ${option("seconds", 1)} s after ${warmup} s of warm-up (both sides), ${spread}`,
         ["implementation", ...BATCHES.map((b) => `batch ${b}`)],
         result.ner.table(BATCHES, 0),
       );

@@ -7,8 +7,12 @@
  * Run on its own, it measures one configuration in a process of its own (so that its peak memory is its own)
  * and prints one JSON line:
  *
- *   node --import tsx bench/ner-step.ts --batch 256 --seconds 1 [--threads 2] [--compile] [--phases]
+ *   node --import tsx bench/ner-step.ts --batch 256 --seconds 1 [--warmup 1] [--threads 2] [--compile] [--phases]
  *     [--thread-flops N] [--in-place-flops N] [--update-values N] [--unary-values N] [--row-values N]
+ *
+ * `--warmup S` runs the step for S seconds (and at least five steps) before the measured ones: the engine optimises
+ * the step's JavaScript during the first thousand steps or so (see docs/compile.md), and the full bench
+ * (bench/core.ts) gives chainrule and PyTorch the same warm-up, one second by default.
  *
  * `--phases` adds the mean time of each phase of the step in µs (the embedding lookup, each layer, the loss,
  * backward, the optimiser's step), read off the clock between the step's lines: where the time goes. Compiled,
@@ -114,14 +118,15 @@ function option(name: string, fallback: number): number {
 }
 
 /**
- * Examples per second of one configuration, measured for `seconds` after a warm-up; with `phases`, the mean
- * µs per step of each phase (over the same steps) is put in it.
+ * Examples per second of one configuration, measured for `seconds` after a warm-up of five steps and at least
+ * `warmupSeconds`; with `phases`, the mean µs per step of each phase (over the measured steps) is put in it.
  */
 export function measureNerStep(
   batch: number,
   seconds: number,
   compiled = false,
   phases: Map<string, number> | null = null,
+  warmupSeconds = 0,
 ): number {
   const totals = phases === null ? null : new Map<string, number>();
   const { step } = nerStep(batch, compiled, totals);
@@ -131,10 +136,16 @@ export function measureNerStep(
     return step();
   };
   // The warm-up's steps are not counted: the totals start with the measured ones.
-  const perSecond = rate(counted, seconds * 1000, 5, () => {
-    totals?.clear();
-    steps = 0;
-  });
+  const perSecond = rate(
+    counted,
+    seconds * 1000,
+    5,
+    () => {
+      totals?.clear();
+      steps = 0;
+    },
+    warmupSeconds * 1000,
+  );
   if (phases !== null) for (const [name, ms] of totals!) phases.set(name, (1000 * ms) / steps);
   return perSecond * batch;
 }
@@ -156,6 +167,7 @@ export function peakMemoryMB(): number {
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const batch = option("batch", BATCH);
   const seconds = option("seconds", 1);
+  const warmup = option("warmup", 0);
   const threads = option("threads", 0);
   if (threads > 0) setThreads(threads);
   wasmThresholds.threadFlops = option("thread-flops", wasmThresholds.threadFlops);
@@ -165,13 +177,14 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   wasmThresholds.threadRowValues = option("row-values", wasmThresholds.threadRowValues);
   const compiled = process.argv.includes("--compile");
   const phases = process.argv.includes("--phases") ? new Map<string, number>() : null;
-  const perSecond = measureNerStep(batch, seconds, compiled, phases);
+  const perSecond = measureNerStep(batch, seconds, compiled, phases, warmup);
   const maxRssMB = peakMemoryMB();
   console.log(
     JSON.stringify({
       batch,
       threads,
       compiled,
+      warmupSeconds: warmup,
       build: wasmKernelBuild(),
       examplesPerSecond: perSecond,
       maxRssMB,

@@ -244,6 +244,11 @@ function runJson(command: string, args: string[], env?: Record<string, string>):
 export interface SideBySideOptions {
   rounds: number;
   seconds: number;
+  /**
+   * Seconds of NER steps before the measured ones, the same for chainrule and PyTorch (a checkout given as a
+   * baseline whose bench/ner-step.ts takes no `--warmup` runs five steps only).
+   */
+  warmup: number;
   matmul: boolean;
   ner: boolean;
   chainrule: ChainruleConfig[];
@@ -261,7 +266,7 @@ export interface SideBySideResult {
 }
 
 export async function sideBySide(options: SideBySideOptions): Promise<SideBySideResult> {
-  const { rounds, seconds, chainrule, log } = options;
+  const { rounds, seconds, warmup, chainrule, log } = options;
   const matmulSamples = new Samples();
   const nerSamples = new Samples();
   const memory = new Samples();
@@ -334,18 +339,20 @@ export async function sideBySide(options: SideBySideOptions): Promise<SideBySide
       }
     }
     if (options.ner) {
+      // The same batch, measured time and warm-up for chainrule's step and PyTorch's.
+      const stepArguments = (batch: number) => [
+        "--batch",
+        String(batch),
+        "--seconds",
+        String(seconds),
+        "--warmup",
+        String(warmup),
+      ];
       for (const batch of BATCHES) {
         for (const config of chainrule) {
           const result = runJson(
             process.execPath,
-            [
-              ...(commands.get(config) ?? ner.command),
-              "--batch",
-              String(batch),
-              "--seconds",
-              String(seconds),
-              ...config.args,
-            ],
+            [...(commands.get(config) ?? ner.command), ...stepArguments(batch), ...config.args],
             config.env,
           );
           if (typeof result.examplesPerSecond !== "number") {
@@ -360,7 +367,7 @@ export async function sideBySide(options: SideBySideOptions): Promise<SideBySide
           memory.add(config.label, batch, result.maxRssMB as number);
         }
         if (typeof torch !== "string") {
-          const result = torch.run(["ner", "--batch", String(batch), "--seconds", String(seconds)]);
+          const result = torch.run(["ner", ...stepArguments(batch)]);
           const figures = result.examplesPerSecond as Record<string, number> | undefined;
           if (!figures) nerSamples.note("PyTorch", `failed: ${String(result.error)}`);
           else {

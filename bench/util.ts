@@ -1,11 +1,12 @@
 /** Small helpers shared by the benchmarks: timing loops and table printing. */
 
 /**
- * Runs `fn` repeatedly for about `ms` milliseconds (after `warmup` calls, then `afterWarmup`) and returns calls per
- * second.
+ * Runs `fn` repeatedly for about `ms` milliseconds (after a warm-up of `warmup` calls and at least `warmupMs`
+ * milliseconds, then `afterWarmup`) and returns calls per second.
  */
-export function rate(fn: () => void, ms = 1500, warmup = 3, afterWarmup?: () => void): number {
-  for (let i = 0; i < warmup; i++) fn();
+export function rate(fn: () => void, ms = 1500, warmup = 3, afterWarmup?: () => void, warmupMs = 0): number {
+  const warming = performance.now();
+  for (let i = 0; i < warmup || performance.now() - warming < warmupMs; i++) fn();
   afterWarmup?.();
   let calls = 0;
   const start = performance.now();

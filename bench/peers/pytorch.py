@@ -36,10 +36,13 @@ def peak_memory_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def rate(fn, seconds, warmup=5):
-    """Calls of fn per second, measured for about `seconds` after `warmup` calls."""
-    for _ in range(warmup):
+def rate(fn, seconds, warmup=5, warmup_seconds=0.0):
+    """Calls of fn per second, measured for about `seconds` after `warmup` calls and at least `warmup_seconds`."""
+    warming = time.perf_counter()
+    calls = 0
+    while calls < warmup or time.perf_counter() - warming < warmup_seconds:
         fn()
+        calls += 1
     calls = 0
     start = time.perf_counter()
     elapsed = 0.0
@@ -83,7 +86,7 @@ def set_threads(torch, n):
         pass
 
 
-def ner(torch, batch, threads, seconds):
+def ner(torch, batch, threads, seconds, warmup_seconds=0.0):
     nn = torch.nn
     functional = torch.nn.functional
     torch.manual_seed(0)
@@ -116,7 +119,7 @@ def ner(torch, batch, threads, seconds):
     figures = {}
     for n in threads:
         set_threads(torch, n)
-        figures[str(n)] = rate(step, seconds) * batch
+        figures[str(n)] = rate(step, seconds, warmup_seconds=warmup_seconds) * batch
     return figures
 
 
@@ -141,6 +144,8 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256, 1024])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seconds", type=float, default=1.0)
+    # Seconds of steps before the measured ones (the NER step), as bench/ner-step.ts --warmup.
+    parser.add_argument("--warmup", type=float, default=0.0)
     args = parser.parse_args()
     # PyTorch's OpenMP threads spin for a while after each parallel region, and Debian's OpenBLAS
     # (libopenblas0-pthread) runs the products on threads of its own: on two cores each pool's threads then wait
@@ -158,7 +163,7 @@ def main():
         if args.command == "info":
             result = info(torch)
         elif args.command == "ner":
-            result = {"batch": args.batch, "examplesPerSecond": ner(torch, args.batch, args.threads, args.seconds)}
+            result = {"batch": args.batch, "examplesPerSecond": ner(torch, args.batch, args.threads, args.seconds, args.warmup)}
         else:
             result = {"gflops": matmul(torch, args.sizes, args.threads, args.seconds)}
     result["maxRssMB"] = peak_memory_mb()
