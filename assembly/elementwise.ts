@@ -37,6 +37,15 @@ const LN2 = 0.6931471805599453;
 /** 1.5·2⁵²: adding it rounds a float64 of magnitude below 2⁵¹ to an integer held in the low mantissa bits. */
 const ROUNDING_SHIFT = 6755399441055744.0;
 
+/**
+ * c + a·b in float64 lanes: a fused multiply-add in the relaxed-SIMD build where the engine has one (rounded
+ * once), a multiply then an add otherwise. The functions below stay within their stated error either way.
+ */
+function madd64(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f64x2.relaxed_madd(a, b, c);
+  return f64x2.add(c, f64x2.mul(a, b));
+}
+
 /** Vector kernels shared with the matmul epilogue (assembly/matmul.ts). */
 export class Lanes {
   /** exp(y) in both float64 lanes; y is clamped to [−708, 709] (the caller rounds to float32 afterwards). */
@@ -87,23 +96,26 @@ export class Lanes {
     x = f64x2.pmax(f64x2.pmin(x, f64x2.splat(10)), f64x2.splat(-10));
     // n = round(x·2/ln 2), in the low bits of `shifted` as in exp. |n| ≤ 29, so one float64 (ln 2)/2 is enough:
     // the error of n·(ln 2)/2 grows with |n|, but tanh's sensitivity to it, 2/sinh 2x, falls faster (below 1e-16).
-    const shifted = f64x2.add(f64x2.mul(x, f64x2.splat(2 * LOG2E)), f64x2.splat(ROUNDING_SHIFT));
+    // With a fused multiply-add (madd64), `shifted` and u are each rounded once instead of twice; n is read back
+    // from `shifted` itself, so u = x − n·(ln 2)/2 holds for the n used either way.
+    const shifted = madd64(x, f64x2.splat(2 * LOG2E), f64x2.splat(ROUNDING_SHIFT));
     const n = f64x2.sub(shifted, f64x2.splat(ROUNDING_SHIFT));
-    const u = f64x2.sub(x, f64x2.mul(n, f64x2.splat(LN2 / 2)));
+    const u = madd64(n, f64x2.splat(-LN2 / 2), x);
     // h = u·coth u ≈ 1 + w/3 − w²/45 + 2w³/945 − w⁴/4725 (Chebyshev fit on [0, ((ln 2)/4)²], 50-digit mpmath
     // chebyfit; the Taylor coefficients would leave 5e-13), by Estrin's scheme.
     const w = f64x2.mul(u, u);
     const w2 = f64x2.mul(w, w);
-    const h01 = f64x2.add(f64x2.splat(1.000000000000001), f64x2.mul(w, f64x2.splat(0.33333333333164855)));
-    const h23 = f64x2.add(f64x2.splat(-0.02222222177322905), f64x2.mul(w, f64x2.splat(0.002116360221169694)));
-    const h24 = f64x2.add(h23, f64x2.mul(w2, f64x2.splat(-0.00021004322792812048)));
-    const h = f64x2.add(h01, f64x2.mul(w2, h24));
+    const h01 = madd64(w, f64x2.splat(0.33333333333164855), f64x2.splat(1.000000000000001));
+    const h23 = madd64(w, f64x2.splat(0.002116360221169694), f64x2.splat(-0.02222222177322905));
+    const h24 = madd64(w2, f64x2.splat(-0.00021004322792812048), h23);
+    const h = madd64(w2, h24, h01);
     // s = 2ⁿ from its exponent bits, as in exp.
     const s = i64x2.shl(i64x2.add(shifted, i64x2.splat(1023)), 52);
     const plus = f64x2.add(s, f64x2.splat(1));
     const minus = f64x2.sub(f64x2.splat(1), s);
-    const numerator = f64x2.sub(f64x2.mul(plus, u), f64x2.mul(minus, h));
-    const denominator = f64x2.sub(f64x2.mul(plus, h), f64x2.mul(minus, u));
+    // (s + 1)·u − (1 − s)·h and (s + 1)·h − (1 − s)·u: for n = 0 (1 − s = 0) the numerator is still exactly 2u.
+    const numerator = madd64(f64x2.neg(minus), h, f64x2.mul(plus, u));
+    const denominator = madd64(f64x2.neg(minus), u, f64x2.mul(plus, h));
     return f64x2.div(numerator, denominator);
   }
 

@@ -27,6 +27,16 @@ function cpuHasFma(): boolean {
   }
 }
 
+/** Runs `script` (an ES module, from the repository's root) in Node with relaxed SIMD on; its last line as JSON. */
+function withRelaxedSimd<T>(script: string): T {
+  const result = spawnSync(
+    process.execPath,
+    ["--experimental-wasm-relaxed-simd", "--import", "tsx", "--input-type=module", "-e", script],
+    { cwd: root, encoding: "utf8", timeout: 120_000 },
+  );
+  return JSON.parse(result.stdout.trim().split("\n").pop()!) as T;
+}
+
 function variant(name: string): Variant {
   return { name, bytes: new Uint8Array([name.length]) };
 }
@@ -185,15 +195,8 @@ describe("picking a build at run time", () => {
   });
 
   it("with relaxed SIMD on, the fused float32 matmul agrees with the plain one to float32 rounding", () => {
-    const result = spawnSync(
-      process.execPath,
-      [
-        "--experimental-wasm-relaxed-simd",
-        "--import",
-        "tsx",
-        "--input-type=module",
-        "-e",
-        `import { plainVariants } from "./src/backend/wasm/variants.ts";
+    const { worst, differ, size } = withRelaxedSimd<{ worst: number; differ: number; size: number }>(
+      `import { plainVariants } from "./src/backend/wasm/variants.ts";
          const [m, n, k] = [37, 29, 300];
          const outputs = plainVariants.map((v) => {
            const x = new WebAssembly.Instance(new WebAssembly.Module(v().bytes), {}).exports;
@@ -211,19 +214,66 @@ describe("picking a build at run time", () => {
          let worst = 0, differ = 0;
          outputs[0].forEach((p, i) => { const d = Math.abs(p - outputs[1][i]); worst = Math.max(worst, d); if (d > 0) differ++; });
          console.log(JSON.stringify({ worst, differ, size: outputs[0].length }));`,
-      ],
-      { cwd: root, encoding: "utf8", timeout: 120_000 },
     );
-    const { worst, differ, size } = JSON.parse(result.stdout) as {
-      worst: number;
-      differ: number;
-      size: number;
-    };
     expect(size).toBe(37 * 29);
     // On a CPU with FMA the engine fuses: rounded once instead of twice, so some sums differ in the last bits.
     if (cpuHasFma()) expect(differ).toBeGreaterThan(0);
     // |error| ≤ k·ε·Σ|aᵢbᵢ| ≤ 300 · 2⁻²³ · 300 for values in [−1, 1]; in practice far below.
     expect(worst).toBeLessThan(300 * 300 * 2 ** -23);
+  });
+
+  it("with relaxed SIMD on, the fused float64 tanh rounds to what the plain one and Math.tanh give", () => {
+    // Both single-thread builds' float32 tanh (op 8) on a network's pre-activations and on every float32 of the
+    // bands where the kernel's reduction changes (|x| = ln 2/4) and where float32 tanh reaches ±1 (9.01).
+    const { n, report, between, special } = withRelaxedSimd<{
+      n: number;
+      report: { differing: number; worst: number }[];
+      between: number;
+      special: (number | null)[];
+    }>(
+      `import { plainVariants } from "./src/backend/wasm/variants.ts";
+         const inputs = [];
+         let state = 12345;
+         const uniform = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32);
+         for (let i = 0; i < 1 << 18; i++) inputs.push(20 * uniform() - 10, 0.3 * Math.tan(Math.PI * (uniform() - 0.5)));
+         const bits = new Uint32Array(1);
+         const floats = new Float32Array(bits.buffer);
+         for (const [low, high] of [[0.17, 0.177], [8.9, 9.1]]) {
+           floats[0] = low; const first = bits[0]; floats[0] = high; const last = bits[0];
+           for (let b = first; b <= last; b++) { bits[0] = b; inputs.push(floats[0], -floats[0]); }
+         }
+         inputs.push(0, -0, NaN, Infinity, -Infinity, 1e-40, -1e-40, 100, -100);
+         const values = Float32Array.from(inputs);
+         const n = values.length;
+         const outputs = plainVariants.map((v) => {
+           const x = new WebAssembly.Instance(new WebAssembly.Module(v().bytes), {}).exports;
+           const at = (x.heapBase() + 15) & ~15;
+           x.memory.grow(Math.ceil((at + 8 * n) / 65536));
+           new Float32Array(x.memory.buffer, at, n).set(values);
+           x.unaryF32(8, at, at + 4 * n, n);
+           return new Float32Array(x.memory.buffer, at + 4 * n, n).slice();
+         });
+         const reference = values.map((v) => Math.tanh(v));
+         const ulps = (a, b) => Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b)) ? 0
+           : Math.abs(new Int32Array(Float32Array.of(a).buffer)[0] - new Int32Array(Float32Array.of(b).buffer)[0]);
+         const report = outputs.map((out) => {
+           let differing = 0, worst = 0;
+           out.forEach((value, i) => { const d = ulps(value, reference[i]); if (d > 0) differing++; worst = Math.max(worst, d); });
+           return { differing, worst };
+         });
+         let between = 0;
+         outputs[0].forEach((value, i) => { if (ulps(value, outputs[1][i]) > 0) between++; });
+         console.log(JSON.stringify({ n, report, between, special: Array.from(outputs[1].slice(n - 9)) }));`,
+    );
+    expect(n).toBeGreaterThan(1_000_000);
+    for (const { differing, worst } of report) {
+      expect(worst).toBeLessThanOrEqual(1);
+      expect(differing / n).toBeLessThan(1e-5);
+    }
+    expect(between / n).toBeLessThan(1e-5);
+    // JSON has no NaN, −0 or infinities: NaN and the infinities' images print as null, 1 and −1.
+    expect(special.slice(0, 2)).toEqual([0, 0]);
+    expect(special.slice(2)).toEqual([null, 1, -1, Math.fround(1e-40), Math.fround(-1e-40), 1, -1]);
   });
 });
 
