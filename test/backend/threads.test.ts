@@ -116,15 +116,14 @@ describe.skipIf(!threadsAvailable())("matrix products on several threads", () =>
       bOffsets: [0],
       outOffsets: [0],
     };
-    const pack = vi.spyOn(pool, "pack");
     const out = new Float32Array(m * n);
     wasmBackend.matmul(a, b, out, desc);
     const call = rows.mock.calls[0]!;
     expect(call[8]).toBe(m); // one chunk of rows …
     expect(call[11]).toBe(80); // … in blocks of 10 panels of 8 columns: 4 blocks, two a thread
-    // Each block packs its own columns of B first: no packing task of its own.
+    // Each block packs its own columns of B first: no packing chunks of their own.
     expect(call[12]).not.toBe(0);
-    expect(pack).not.toHaveBeenCalled();
+    expect(call[16]).toBe(0);
     // A B broadcast over a batch is packed by the first product's blocks only; the next ones read it packed.
     rows.mockClear();
     const broadcast = {
@@ -139,16 +138,15 @@ describe.skipIf(!threadsAvailable())("matrix products on several threads", () =>
     expect(rows.mock.calls.map((c) => c[12] !== 0)).toEqual([true, false, false]);
     for (let t = 0; t < 3; t++)
       expect(Array.from(three.subarray(t * m * n, (t + 1) * m * n))).toEqual(Array.from(out));
-    expect(pack).not.toHaveBeenCalled();
     // The rows need one chunk of rows for that: several chunks of rows would share a column.
     expect(() => pool.rows(true, 0, 0, 0, 10, 16, 4, 0, 5, 0, 0, 8, 64, 0)).toThrow(/single chunk of rows/);
-    pack.mockRestore();
-    // A product with many rows is cut by rows only.
+    // A product with many rows is cut by rows only, and its first chunks pack B in blocks of 10 panels.
     rows.mockClear();
     const tall = { ...desc, m: 256 };
     wasmBackend.matmul(random(256 * k, 5, Float32Array), b, new Float32Array(256 * n), tall);
     expect(rows.mock.calls[0]![11]).toBe(n);
-    expect(rows.mock.calls[0]![12]).toBe(0); // B packed beforehand
+    expect(rows.mock.calls[0]![12]).not.toBe(0);
+    expect(rows.mock.calls[0]![16]).toBe(80);
     // Fewer than 10 rows (an output layer's weight gradient: 9 rows of 300) split by columns only …
     rows.mockClear();
     const nine = { ...desc, m: 9 };

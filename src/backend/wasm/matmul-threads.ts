@@ -56,9 +56,12 @@ function chunking(m: number, n: number, threads: number, size: number) {
  * Who packs op(B): a product cut by columns only (few rows: the NER step's batch of 32) lets each chunk pack
  * its own columns before it computes them, so the threads share the packing without meeting twice. Packing
  * ner train's 300 × 400 weight took about 34 µs of a 720 µs step, twice a step (forward and the input's
- * gradient). Otherwise the calling thread packs it all first: a task of its own would cost a second
- * rendezvous of the threads, which on a busy machine (a worker waiting for a core) cost more than it saved
- * (measured: the median product 5–20 % slower).
+ * gradient). Otherwise the task's first chunks pack op(B) in blocks of panels, and its chunks of rows wait
+ * for them (`ThreadPool.rows` with `packColumns`): the threads share the packing in the same task. A task of
+ * its own for the packing would cost a second rendezvous of the threads, which on a busy machine (a worker
+ * waiting for a core) cost more than it saved (measured: the median product 5–20 % slower); the calling
+ * thread packing it all while the workers wait took 18–27 µs of each of the NER step's three large products
+ * at batch 256.
  *
  * A float32 product may finish as an affine layer: `bias` (an address, or 0) and `activation` (see
  * ThreadPool.rows) are applied by each chunk to its block.
@@ -85,10 +88,8 @@ export function splitProductInPlace(
   const scratchAt = pool.base;
   const scratchStride = align16(pool.exports.matmulScratchBytes(size));
   if (!pool.reserve(scratchAt + threads * scratchStride, wasmThresholds.maxBytes)) return false;
-  const { rowsPerChunk, blockColumns } = chunking(m, n, threads, size);
+  const { rowsPerChunk, columnsPerChunk, blockColumns } = chunking(m, n, threads, size);
   const packInChunks = rowsPerChunk >= m && blockColumns < n;
-  if (!packInChunks)
-    (f32 ? pool.exports.matmulPackF32 : pool.exports.matmulPackF64)(bAt, n, k, transB ? 1 : 0, packedAt);
   pool.rows(
     f32,
     aAt,
@@ -102,10 +103,11 @@ export function splitProductInPlace(
     scratchAt,
     scratchStride,
     blockColumns,
-    packInChunks ? bAt : 0,
+    bAt,
     transB ? 1 : 0,
     bias,
     activation,
+    packInChunks ? 0 : columnsPerChunk,
   );
   return true;
 }
@@ -158,13 +160,12 @@ export function threadedMatmul(a: TypedArray, b: TypedArray, out: TypedArray, de
     const bMatrix = bAt + desc.bOffsets[t]! * size;
     const outOffset = desc.outOffsets[t]!;
     const outMatrix = outAt + outOffset * size;
-    // Consecutive products with the same B (a B broadcast over the batch) pack it once; a split product cut by
-    // columns only packs it in its chunks (see splitProductInPlace).
-    const packInChunks = split && bMatrix !== packedFor && rowsPerChunk >= m && blockColumns < n;
-    if (bMatrix !== packedFor && !packInChunks) {
-      if (split) pool.pack(f32, bMatrix, n, k, transB, packedAt, columnsPerChunk);
-      else pack(bMatrix, n, k, transB, packedAt);
-    }
+    // Consecutive products with the same B (a B broadcast over the batch) pack it once. A split product packs
+    // it in its own task: in each chunk of columns when it is cut by columns only, else in its first chunks
+    // (see splitProductInPlace).
+    const packs = bMatrix !== packedFor;
+    const packInChunks = split && packs && rowsPerChunk >= m && blockColumns < n;
+    if (packs && !split) pack(bMatrix, n, k, transB, packedAt);
     packedFor = bMatrix;
     if (split)
       pool.rows(
@@ -180,8 +181,11 @@ export function threadedMatmul(a: TypedArray, b: TypedArray, out: TypedArray, de
         scratchAt,
         scratchStride,
         blockColumns,
-        packInChunks ? bMatrix : 0,
+        split && packs ? bMatrix : 0,
         transB,
+        0,
+        MATMUL_NO_ACTIVATION,
+        packs && !packInChunks ? columnsPerChunk : 0,
       );
     else rows(aMatrix, packedAt, outMatrix, m, n, k, transA, 0, m, scratchAt);
     const from = outMatrix / size;

@@ -31,19 +31,19 @@ const COMPLETED = 2; // chunks finished
 const OP = 3; // a TASK_* code
 const SPIN = 4; // microseconds a worker keeps checking for the next task before it sleeps in Atomics.wait
 const CHUNKS = 5; // the task's number of chunks
-const ARGS = 6; // the task's integer arguments (see RUN_CHUNK_SOURCE)
+const ARGS = 6; // the task's integer arguments (see RUN_CHUNK_SOURCE), up to slot PACKED
+const PACKED = 31; // a rows task that packs B first: its packing chunks finished so far
 const SCALARS = 32; // the task's float64 arguments, from this int32 slot on (8-byte aligned, as the block is)
 const CONTROL_INTS = 64;
 const CLOSED = 0x7fff;
 
 /**
- * Task codes: compute chunks of output rows, pack chunks of column panels of B (float32 / float64), run an
- * optimiser's dense update on chunks of the values, or an elementwise unary op on chunks of the values.
+ * Task codes: compute chunks of output rows (float32 / float64, packing B in the task), run an optimiser's
+ * dense or row-sparse update on chunks of the values, an elementwise unary op or an activation's derivative on
+ * chunks of the values, sum or gather chunks of rows.
  */
 const TASK_ROWS_F32 = 1;
 const TASK_ROWS_F64 = 2;
-const TASK_PACK_F32 = 3;
-const TASK_PACK_F64 = 4;
 const TASK_UPDATE = 5;
 const TASK_UNARY_F32 = 6;
 const TASK_UNARY_F64 = 7;
@@ -85,11 +85,12 @@ export type UpdateKernel = (typeof UPDATE_KERNELS)[number];
 /**
  * One chunk of a task in a worker (ThreadPool.runChunk is the main thread's copy):
  *   rows:  args = a, packedB, out, m, n, k, transA, rowsPerChunk, chunks, scratchBase, scratchStride,
- *          columnsPerChunk, b, transB, bias, activation (chunk c is row chunk ⌊c / column chunks⌋, column chunk
- *          c mod column chunks; where b ≠ 0, each chunk first packs op(B) from b into its own columns of
- *          packedB; where bias ≠ 0 or activation ≠ −1, a float32 chunk finishes its block as an affine layer:
- *          matmulBlockEpilogueF32)
- *   pack:  args = b, n, k, transB, packedB, columnsPerChunk, chunks
+ *          columnsPerChunk, b, transB, bias, activation, packChunks, packColumns (chunk c is row chunk
+ *          ⌊c / column chunks⌋, column chunk c mod column chunks; where b ≠ 0 and packChunks = 0, each chunk
+ *          first packs op(B) from b into its own columns of packedB; where packChunks > 0, the first packChunks
+ *          chunks pack op(B) from b, packColumns columns each, counting in slot PACKED, and every later chunk
+ *          c waits until they all have, then computes row chunk c − packChunks as above; where bias ≠ 0 or
+ *          activation ≠ −1, a float32 chunk finishes its block as an affine layer: matmulBlockEpilogueF32)
  *   update: args = kernel (index in UPDATE_KERNELS), address count, n, valuesPerChunk, element bytes, scalar
  *          count, then the addresses (param, grad, state…); the scalars are float64 from slot SCALARS. Chunk c
  *          updates values [c · valuesPerChunk, …) (an address of 0, an unused state, stays 0)
@@ -104,19 +105,27 @@ const RUN_CHUNK_SOURCE = `function runChunk(kernels, ctl, chunk, index) {
   const op = ctl[${OP}];
   if (op === ${TASK_ROWS_F32} || op === ${TASK_ROWS_F64}) {
     const block = op === ${TASK_ROWS_F32} ? kernels.matmulBlockF32 : kernels.matmulBlockF64;
+    const pack = op === ${TASK_ROWS_F32} ? kernels.matmulPackColumnsF32 : kernels.matmulPackColumnsF64;
     const per = ctl[${ARGS} + 7];
     const m = ctl[${ARGS} + 3];
     const n = ctl[${ARGS} + 4];
+    const b = ctl[${ARGS} + 12];
+    const packChunks = ctl[${ARGS} + 16];
+    if (chunk < packChunks) {
+      const from = chunk * ctl[${ARGS} + 17];
+      pack(b, n, ctl[${ARGS} + 5], ctl[${ARGS} + 13], ctl[${ARGS} + 1], from, Math.min(n, from + ctl[${ARGS} + 17]));
+      Atomics.add(ctl, ${PACKED}, 1);
+      return;
+    }
+    // Packing chunks come first and are short: a thread that holds one is running it.
+    while (Atomics.load(ctl, ${PACKED}) < packChunks);
+    chunk -= packChunks;
     const columns = ctl[${ARGS} + 11];
     const columnChunks = Math.ceil(n / columns);
     const start = Math.floor(chunk / columnChunks) * per;
     const column = (chunk % columnChunks) * columns;
     const end = Math.min(n, column + columns);
-    const b = ctl[${ARGS} + 12];
-    if (b !== 0) {
-      const pack = op === ${TASK_ROWS_F32} ? kernels.matmulPackColumnsF32 : kernels.matmulPackColumnsF64;
-      pack(b, n, ctl[${ARGS} + 5], ctl[${ARGS} + 13], ctl[${ARGS} + 1], column, end);
-    }
+    if (b !== 0 && packChunks === 0) pack(b, n, ctl[${ARGS} + 5], ctl[${ARGS} + 13], ctl[${ARGS} + 1], column, end);
     const bias = ctl[${ARGS} + 14];
     const activation = ctl[${ARGS} + 15];
     const scratch = ctl[${ARGS} + 9] + index * ctl[${ARGS} + 10];
@@ -126,12 +135,6 @@ const RUN_CHUNK_SOURCE = `function runChunk(kernels, ctl, chunk, index) {
     else
       block(ctl[${ARGS}], ctl[${ARGS} + 1], ctl[${ARGS} + 2], m, n, ctl[${ARGS} + 5], ctl[${ARGS} + 6], start,
         Math.min(per, m - start), column, end, scratch);
-  } else if (op === ${TASK_PACK_F32} || op === ${TASK_PACK_F64}) {
-    const pack = op === ${TASK_PACK_F32} ? kernels.matmulPackColumnsF32 : kernels.matmulPackColumnsF64;
-    const per = ctl[${ARGS} + 5];
-    const n = ctl[${ARGS} + 1];
-    const start = chunk * per;
-    pack(ctl[${ARGS}], n, ctl[${ARGS} + 2], ctl[${ARGS} + 3], ctl[${ARGS} + 4], start, Math.min(n, start + per));
   } else if (op === ${TASK_UNARY_F32} || op === ${TASK_UNARY_F64}) {
     const per = ctl[${ARGS} + 4];
     const shift = chunk * per * (op === ${TASK_UNARY_F32} ? 4 : 8);
@@ -584,6 +587,9 @@ export class ThreadPool {
    * With `packFrom` (B's address; 0: B is packed already), B is not packed beforehand: each chunk packs its
    * own columns of op(B) into `packedB`, then computes them, so that the threads share the packing without
    * meeting twice. That needs one chunk of rows (`rowsPerChunk` ≥ m), so that no two chunks share a column.
+   * With `packFrom` and `packColumns` (a multiple of the panel width), the task's first chunks pack op(B)
+   * instead, `packColumns` columns each, and the chunks of rows wait until they are all done: the threads
+   * share the packing of a product of many chunks of rows in the same task (one meeting, not two).
    *
    * With a `bias` address or an `activation` (float32 only), each chunk finishes its block as an affine layer,
    * act(v + bias), while it is in cache (matmulBlockEpilogueF32).
@@ -605,10 +611,12 @@ export class ThreadPool {
     transB = 0,
     bias = 0,
     activation = MATMUL_NO_ACTIVATION,
+    packColumns = 0,
   ): void {
-    if (packFrom !== 0 && rowsPerChunk < m)
+    const packChunks = packFrom !== 0 && packColumns > 0 ? Math.ceil(n / packColumns) : 0;
+    if (packFrom !== 0 && packChunks === 0 && rowsPerChunk < m)
       throw new RangeError("threads: packing B in the chunks needs a single chunk of rows");
-    const chunks = Math.ceil(m / rowsPerChunk) * Math.ceil(n / columnsPerChunk);
+    const chunks = packChunks + Math.ceil(m / rowsPerChunk) * Math.ceil(n / columnsPerChunk);
     const args = [
       a,
       packedB,
@@ -626,29 +634,10 @@ export class ThreadPool {
       transB,
       bias,
       activation,
+      packChunks,
+      packColumns,
     ];
     this.run(f32 ? TASK_ROWS_F32 : TASK_ROWS_F64, args, chunks);
-  }
-
-  /**
-   * Packs op(B) (k × n) into `packedB` as matmulPackF32 / F64 would, in chunks of `columnsPerChunk` columns (a
-   * multiple of the panel width) among the threads.
-   */
-  pack(
-    f32: boolean,
-    b: number,
-    n: number,
-    k: number,
-    transB: number,
-    packedB: number,
-    columnsPerChunk: number,
-  ): void {
-    const chunks = Math.ceil(n / columnsPerChunk);
-    this.run(
-      f32 ? TASK_PACK_F32 : TASK_PACK_F64,
-      [b, n, k, transB, packedB, columnsPerChunk, chunks],
-      chunks,
-    );
   }
 
   /**
@@ -787,13 +776,29 @@ export class ThreadPool {
     if (op === TASK_ROWS_F32 || op === TASK_ROWS_F64) {
       const [a, packedB, out, m, n, k, transA, per, , scratchBase, , columns, b, transB, bias, activation] =
         args as Numbers<16>;
+      const packChunks = args[16]!;
+      const packColumns = args[17]!;
       const f32 = op === TASK_ROWS_F32;
+      const pack = f32 ? kernels.matmulPackColumnsF32 : kernels.matmulPackColumnsF64;
+      if (chunk < packChunks) {
+        const from = chunk * packColumns;
+        pack(b, n, k, transB, packedB, from, Math.min(n, from + packColumns));
+        Atomics.add(this.ctl, PACKED, 1);
+        return;
+      }
+      // A worker that failed holding a packing chunk would never finish it: pack everything here then.
+      while (Atomics.load(this.ctl, PACKED) < packChunks) {
+        if (this.broken) {
+          pack(b, n, k, transB, packedB, 0, n);
+          break;
+        }
+      }
+      chunk -= packChunks;
       const columnChunks = Math.ceil(n / columns);
       const start = Math.floor(chunk / columnChunks) * per;
       const column = (chunk % columnChunks) * columns;
       const end = Math.min(n, column + columns);
-      const pack = f32 ? kernels.matmulPackColumnsF32 : kernels.matmulPackColumnsF64;
-      if (b !== 0) pack(b, n, k, transB, packedB, column, end);
+      if (b !== 0 && packChunks === 0) pack(b, n, k, transB, packedB, column, end);
       const count = Math.min(per, m - start);
       if (f32 && (bias !== 0 || activation !== MATMUL_NO_ACTIVATION)) {
         kernels.matmulBlockEpilogueF32(
@@ -855,7 +860,8 @@ export class ThreadPool {
         rowSize,
         out + first * rowBytes,
       );
-    } else if (op === TASK_UPDATE) {
+    } else {
+      // TASK_UPDATE
       const [kernel, addresses, n, per, size, scalars, ...rest] = args as [...Numbers<6>, ...number[]];
       const shift = chunk * per * size;
       const call: number[] = [];
@@ -863,18 +869,15 @@ export class ThreadPool {
       call.push(Math.min(per, n - chunk * per));
       for (const value of this.scalarsView(scalars)) call.push(value);
       (kernels[UPDATE_KERNELS[kernel]!] as (...values: number[]) => void)(...call);
-    } else {
-      const [b, n, k, transB, packedB, per] = args as Numbers<6>;
-      const pack = op === TASK_PACK_F32 ? kernels.matmulPackColumnsF32 : kernels.matmulPackColumnsF64;
-      const start = chunk * per;
-      pack(b, n, k, transB, packedB, start, Math.min(n, start + per));
     }
   }
 
   /** Publishes a task, takes its chunks alongside the workers, and returns when every chunk is done. */
   private run(op: number, args: readonly number[], chunks: number): void {
     const ctl = this.ctl;
+    if (ARGS + args.length > PACKED) throw new RangeError(`threads: a task takes at most ${PACKED - ARGS} arguments`);
     for (let i = 0; i < args.length; i++) ctl[ARGS + i] = args[i]!;
+    Atomics.store(ctl, PACKED, 0);
     ctl[OP] = op;
     ctl[CHUNKS] = chunks;
     ctl[SPIN] = wasmThresholds.spinMicroseconds;
