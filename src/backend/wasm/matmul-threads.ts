@@ -25,9 +25,13 @@ export function splitsAcrossThreads(m: number, n: number, k: number, inPlace = f
 }
 
 /**
- * The chunks a product is split into among `threads` threads: about four chunks of output rows per thread (so
- * that a thread the machine delays leaves its share to the others), each at most one of the kernel's blocks of
- * rows; and B packed in chunks of whole panels (8 float32 or 4 float64 columns), about two per thread.
+ * The chunks a product is split into among `threads` threads: about two chunks of output rows per thread (so
+ * that a thread the machine delays leaves some of its share to the others), each at most one of the kernel's
+ * blocks of rows; and B packed in chunks of whole panels (8 float32 or 4 float64 columns), about two per
+ * thread. Each chunk of rows reads all of packed B again: with four chunks a thread, the compiled NER step at
+ * batch 256 on two threads ran 156,500–158,200 examples/s, with three 163,600–164,200, with two 165,900–166,500
+ * (`bench/ner-step.ts --seconds 2 --warmup 1`, alternating, a quiet machine), and with a busy loop on the
+ * other core 79,100–81,300 against 79,800–82,500.
  *
  * A product with too few rows for that (fewer than four tiles per thread: the NER network's batch of 32 has
  * 6.4 tiles of 5 rows) would split unevenly — 4 chunks against 3, with the thread that took 3 waiting — so its
@@ -35,7 +39,7 @@ export function splitsAcrossThreads(m: number, n: number, k: number, inPlace = f
  * chunk.
  */
 function chunking(m: number, n: number, threads: number, size: number) {
-  const rowsPerChunk = Math.min(MC, Math.max(MR, Math.ceil(m / (4 * threads) / MR) * MR));
+  const rowsPerChunk = Math.min(MC, Math.max(MR, Math.ceil(m / (2 * threads) / MR) * MR));
   const panel = 32 / size;
   const panels = Math.ceil(n / panel);
   const columnsPerChunk = Math.ceil(panels / (2 * threads)) * panel;
