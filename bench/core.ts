@@ -216,7 +216,9 @@ function scalingBench(): (string | number)[][] {
 const wanted = new Set(
   process.argv
     .slice(2)
-    .filter((a, i, all) => !a.startsWith("-") && !/^--(rounds|seconds|warmup|baseline)$/.test(all[i - 1] ?? "")),
+    .filter(
+      (a, i, all) => !a.startsWith("-") && !/^--(rounds|seconds|warmup|baseline)$/.test(all[i - 1] ?? ""),
+    ),
 );
 const runs = (name: string): boolean => wanted.size === 0 || wanted.has(name);
 

@@ -875,7 +875,8 @@ export class ThreadPool {
   /** Publishes a task, takes its chunks alongside the workers, and returns when every chunk is done. */
   private run(op: number, args: readonly number[], chunks: number): void {
     const ctl = this.ctl;
-    if (ARGS + args.length > PACKED) throw new RangeError(`threads: a task takes at most ${PACKED - ARGS} arguments`);
+    if (ARGS + args.length > PACKED)
+      throw new RangeError(`threads: a task takes at most ${PACKED - ARGS} arguments`);
     for (let i = 0; i < args.length; i++) ctl[ARGS + i] = args[i]!;
     Atomics.store(ctl, PACKED, 0);
     ctl[OP] = op;
