@@ -140,6 +140,10 @@ describe.skipIf(!threadsAvailable())("matrix products on several threads", () =>
       expect(Array.from(three.subarray(t * m * n, (t + 1) * m * n))).toEqual(Array.from(out));
     // The rows need one chunk of rows for that: several chunks of rows would share a column.
     expect(() => pool.rows(true, 0, 0, 0, 10, 16, 4, 0, 5, 0, 0, 8, 64, 0)).toThrow(/single chunk of rows/);
+    // … unless its first chunks pack B (packColumns), or it has no columns to pack.
+    const at = pool.base;
+    expect(pool.reserve(at + 4096, wasmThresholds.maxBytes)).toBe(true);
+    expect(() => pool.rows(true, at, at, at, 10, 0, 4, 0, 5, at, 64, 1, at, 0)).not.toThrow();
     // A product with many rows is cut by rows only, and its first chunks pack B in blocks of 10 panels.
     rows.mockClear();
     const tall = { ...desc, m: 256 };

@@ -106,35 +106,43 @@ const RUN_CHUNK_SOURCE = `function runChunk(kernels, ctl, chunk, index) {
   if (op === ${TASK_ROWS_F32} || op === ${TASK_ROWS_F64}) {
     const block = op === ${TASK_ROWS_F32} ? kernels.matmulBlockF32 : kernels.matmulBlockF64;
     const pack = op === ${TASK_ROWS_F32} ? kernels.matmulPackColumnsF32 : kernels.matmulPackColumnsF64;
-    const per = ctl[${ARGS} + 7];
+    // Every argument is read before any wait, so that a chunk never mixes two tasks' arguments.
+    const a = ctl[${ARGS}];
+    const packedB = ctl[${ARGS} + 1];
+    const out = ctl[${ARGS} + 2];
     const m = ctl[${ARGS} + 3];
     const n = ctl[${ARGS} + 4];
+    const k = ctl[${ARGS} + 5];
+    const transA = ctl[${ARGS} + 6];
+    const per = ctl[${ARGS} + 7];
+    const scratchBase = ctl[${ARGS} + 9];
+    const scratchStride = ctl[${ARGS} + 10];
+    const columns = ctl[${ARGS} + 11];
     const b = ctl[${ARGS} + 12];
+    const transB = ctl[${ARGS} + 13];
+    const bias = ctl[${ARGS} + 14];
+    const activation = ctl[${ARGS} + 15];
     const packChunks = ctl[${ARGS} + 16];
+    const packColumns = ctl[${ARGS} + 17];
     if (chunk < packChunks) {
-      const from = chunk * ctl[${ARGS} + 17];
-      pack(b, n, ctl[${ARGS} + 5], ctl[${ARGS} + 13], ctl[${ARGS} + 1], from, Math.min(n, from + ctl[${ARGS} + 17]));
+      const from = chunk * packColumns;
+      pack(b, n, k, transB, packedB, from, Math.min(n, from + packColumns));
       Atomics.add(ctl, ${PACKED}, 1);
       return;
     }
     // Packing chunks come first and are short: a thread that holds one is running it.
     while (Atomics.load(ctl, ${PACKED}) < packChunks);
     chunk -= packChunks;
-    const columns = ctl[${ARGS} + 11];
     const columnChunks = Math.ceil(n / columns);
     const start = Math.floor(chunk / columnChunks) * per;
     const column = (chunk % columnChunks) * columns;
     const end = Math.min(n, column + columns);
-    if (b !== 0 && packChunks === 0) pack(b, n, ctl[${ARGS} + 5], ctl[${ARGS} + 13], ctl[${ARGS} + 1], column, end);
-    const bias = ctl[${ARGS} + 14];
-    const activation = ctl[${ARGS} + 15];
-    const scratch = ctl[${ARGS} + 9] + index * ctl[${ARGS} + 10];
+    if (b !== 0 && packChunks === 0) pack(b, n, k, transB, packedB, column, end);
+    const scratch = scratchBase + index * scratchStride;
     if (op === ${TASK_ROWS_F32} && (bias !== 0 || activation !== ${MATMUL_NO_ACTIVATION}))
-      kernels.matmulBlockEpilogueF32(ctl[${ARGS}], ctl[${ARGS} + 1], ctl[${ARGS} + 2], m, n, ctl[${ARGS} + 5],
-        ctl[${ARGS} + 6], start, Math.min(per, m - start), column, end, scratch, bias, activation);
-    else
-      block(ctl[${ARGS}], ctl[${ARGS} + 1], ctl[${ARGS} + 2], m, n, ctl[${ARGS} + 5], ctl[${ARGS} + 6], start,
-        Math.min(per, m - start), column, end, scratch);
+      kernels.matmulBlockEpilogueF32(a, packedB, out, m, n, k, transA, start, Math.min(per, m - start), column, end,
+        scratch, bias, activation);
+    else block(a, packedB, out, m, n, k, transA, start, Math.min(per, m - start), column, end, scratch);
   } else if (op === ${TASK_UNARY_F32} || op === ${TASK_UNARY_F64}) {
     const per = ctl[${ARGS} + 4];
     const shift = chunk * per * (op === ${TASK_UNARY_F32} ? 4 : 8);
@@ -613,8 +621,9 @@ export class ThreadPool {
     activation = MATMUL_NO_ACTIVATION,
     packColumns = 0,
   ): void {
-    const packChunks = packFrom !== 0 && packColumns > 0 ? Math.ceil(n / packColumns) : 0;
-    if (packFrom !== 0 && packChunks === 0 && rowsPerChunk < m)
+    const packFirst = packFrom !== 0 && packColumns > 0;
+    const packChunks = packFirst ? Math.ceil(n / packColumns) : 0;
+    if (packFrom !== 0 && !packFirst && n > 0 && rowsPerChunk < m)
       throw new RangeError("threads: packing B in the chunks needs a single chunk of rows");
     const chunks = packChunks + Math.ceil(m / rowsPerChunk) * Math.ceil(n / columnsPerChunk);
     const args = [
