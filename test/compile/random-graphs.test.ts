@@ -138,6 +138,14 @@ describe("compile: random training steps against eager (fast-check)", () => {
       fc.assert(
         fc.property(graphArbitrary, (graph) => {
           const eager = train(graph, dtype, false);
+          // A training that diverges magnifies the last bits that can differ by as much as its values grow
+          // (found by fast-check: a loss of −258, then −2.6e5, then −2.1e18, and parameters 2.4e-7 apart after
+          // the third step, 5e-16 after the second): such a graph says nothing about the plan, so it is skipped.
+          fc.pre(
+            eager.losses.every(
+              (loss, s) => s === 0 || Math.abs(loss) <= 10 * (1 + Math.abs(eager.losses[s - 1]!)),
+            ),
+          );
           const compiled = train(graph, dtype, true);
           expect(worst(compiled.losses, eager.losses)).toBeLessThanOrEqual(tolerance);
           expect(worst(compiled.values.flat(), eager.values.flat())).toBeLessThanOrEqual(tolerance);
