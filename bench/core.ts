@@ -287,10 +287,12 @@ async function main(): Promise<void> {
         }
       }
     }
+    const seconds = option("seconds", 1);
+    const warmup = option("warmup", 1);
     const result = await sideBySide({
       rounds,
-      seconds: option("seconds", 1),
-      warmup: option("warmup", 1),
+      seconds,
+      warmup,
       matmul: runs("matmul"),
       ner: runs("ner"),
       chainrule,
@@ -300,7 +302,6 @@ async function main(): Promise<void> {
     console.log("");
     for (const line of result.peers) console.log(line);
     const spread = `median of ${rounds} rounds (lowest–highest)`;
-    const warmup = option("warmup", 1);
     if (runs("matmul")) {
       const limit = machineLimit();
       printTable(
@@ -320,7 +321,7 @@ async function main(): Promise<void> {
     }
     if (runs("ner")) {
       printTable(
-        `Window NER training step (gather 5 ids from 20,000 × 50 → Linear 250→300, tanh → Linear 300→9, cross-entropy, backward, SGD), examples/s over ${option("seconds", 1)} s after ${warmup} s of warm-up (both sides), ${spread}`,
+        `Window NER training step (gather 5 ids from 20,000 × 50 → Linear 250→300, tanh → Linear 300→9, cross-entropy, backward, SGD), examples/s over ${seconds} s after ${warmup} s of warm-up (both sides), ${spread}`,
         ["implementation", ...BATCHES.map((b) => `batch ${b}`)],
         result.ner.table(BATCHES, 0),
       );
