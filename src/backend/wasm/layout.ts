@@ -63,7 +63,7 @@ function gatherFromResident(x: TypedArray, view: AxisView, indices: Int32Array, 
   const outAt = indicesAt + align16(indices.length * 4);
   if (!pool.reserve(outAt + values * size, wasmThresholds.maxBytes)) return false;
   home!.i32.set(indices, indicesAt / 4);
-  const split = pool.splits(values, wasmThresholds.threadRowValues) && pool.worthSplitting(values);
+  const split = pool.splitsNow(values, wasmThresholds.threadRowValues);
   const rows = [x.byteOffset, view.axis, indicesAt, indices.length, view.inner, outAt] as const;
   if (!gatherRowsAt(home!, f32, rows, split)) return false;
   const result = f32 ? home!.f32 : home!.f64;
@@ -198,7 +198,7 @@ function sumRowsThroughPool(
   const view = f32 ? home.f32 : home.f64;
   view.set(values.length === n ? values : values.subarray(0, n), valuesAt / size);
   home.i32.set(indices, indicesAt / 4);
-  const split = pool.splits(n, wasmThresholds.threadRowValues) && pool.worthSplitting(n);
+  const split = pool.splitsNow(n, wasmThresholds.threadRowValues);
   sumRowsAt(home, f32, valuesAt, indicesAt, count, rowSize, outAt, rows, split);
   out.set(view.subarray(outAt / size, outAt / size + rows * rowSize));
   return true;

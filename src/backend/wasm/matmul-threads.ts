@@ -185,7 +185,7 @@ export function threadedMatmul(a: TypedArray, b: TypedArray, out: TypedArray, de
         scratchAt,
         scratchStride,
         blockColumns,
-        split && packs ? bMatrix : 0,
+        packs ? bMatrix : 0,
         transB,
         0,
         MATMUL_NO_ACTIVATION,

@@ -557,6 +557,14 @@ export class ThreadPool {
     return values >= wasmThresholds.wakeValues || this.warm;
   }
 
+  /**
+   * Whether an eager op over `values` values splits across the threads now: work of that size splits
+   * ({@link splits}, from `threshold`) and it is worth waking the workers for ({@link worthSplitting}).
+   */
+  splitsNow(values: number, threshold: number): boolean {
+    return this.splits(values, threshold) && this.worthSplitting(values);
+  }
+
   /** Starts or stops workers so that `n` threads take part (called between products only). */
   resize(n: number): void {
     while (this.workers.length > n - 1) this.workers.pop()!.terminate();
@@ -944,9 +952,7 @@ export function runningPool(): ThreadPool | null {
  * ({@link ThreadPool.worthSplitting}); else null. Never starts the pool.
  */
 export function splittingPool(values: number, threshold: number): ThreadPool | null {
-  const running = pool;
-  if (running === null || running.failed) return null;
-  return running.splits(values, threshold) && running.worthSplitting(values) ? running : null;
+  return pool?.splitsNow(values, threshold) ? pool : null;
 }
 
 /** The pool whose shared memory `kernels` is the main thread's instance over, if it is the pool's. */
