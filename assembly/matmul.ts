@@ -490,7 +490,22 @@ class Epilogue {
     const rowBytes = <usize>n * 4;
     for (let r = r0; r < r1; r++) {
       const row = out + <usize>r * rowBytes;
-      for (let j = c0; j < c1; j += 4) {
+      let j = c0;
+      if (op == TANH || op == SIGMOID) {
+        // Two vectors a turn, as in Lanes.unaryLoop: their float64 chains overlap.
+        for (; j + 8 <= c1; j += 8) {
+          const at = row + <usize>j * 4;
+          let v = v128.load(at);
+          let v2 = v128.load(at, 16);
+          if (bias != 0) {
+            v = f32x4.add(v, v128.load(bias + <usize>j * 4));
+            v2 = f32x4.add(v2, v128.load(bias + <usize>j * 4, 16));
+          }
+          v128.store(at, Lanes.widened(op, v));
+          v128.store(at, Lanes.widened(op, v2), 16);
+        }
+      }
+      for (; j < c1; j += 4) {
         const at = row + <usize>j * 4;
         let v = v128.load(at);
         if (bias != 0) v = f32x4.add(v, v128.load(bias + <usize>j * 4));

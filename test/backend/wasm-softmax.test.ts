@@ -126,6 +126,40 @@ describe("wasm softmax (exponentials in WebAssembly)", () => {
     }
   });
 
+  it("softmaxExpsF32 over many rows gives each row's exponentials, maximum and Σ of a call on that row alone", () => {
+    // Each row's values must be its own, to the bit, whatever the row length (an odd one leaves a value over
+    // from the pairs) and the row count.
+    const kernels = createKernelInstance()!;
+    expect(kernels.reserve(kernels.base + (1 << 20))).toBe(true);
+    const xAt = kernels.base;
+    const expsAt = xAt + 65536;
+    const statsAt = expsAt + 65536 * 4;
+    const aloneAt = statsAt + 16384;
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 23 }),
+        fc.array(entry, { minLength: 1, maxLength: 64 }),
+        (rows, columns, pool) => {
+          const f32 = new Float32Array(kernels.memory.buffer);
+          const f64 = new Float64Array(kernels.memory.buffer);
+          for (let i = 0; i < rows * columns; i++) f32[xAt / 4 + i] = pool[(i * 7) % pool.length]!;
+          kernels.exports.softmaxExpsF32(xAt, rows, columns, expsAt, statsAt);
+          const exps = f64.slice(expsAt / 8, expsAt / 8 + rows * columns);
+          const stats = f64.slice(statsAt / 8, statsAt / 8 + 2 * rows);
+          for (let i = 0; i < rows; i++) {
+            kernels.exports.softmaxExpsF32(xAt + 4 * i * columns, 1, columns, aloneAt, aloneAt + 8 * columns);
+            const alone = f64.subarray(aloneAt / 8, aloneAt / 8 + columns + 2);
+            for (let j = 0; j < columns; j++) expect(Object.is(exps[i * columns + j], alone[j])).toBe(true);
+            expect(Object.is(stats[2 * i], alone[columns])).toBe(true);
+            expect(Object.is(stats[2 * i + 1], alone[columns + 1])).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it("runs in place where x and the scratch live in one kernel instance's memory, with the same bits", () => {
     const kernels = createKernelInstance()!;
     const copyArea = requireKernels();
