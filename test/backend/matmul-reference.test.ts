@@ -173,6 +173,62 @@ describe("wasm matmul against a float64 triple loop", () => {
     );
   });
 
+  it("a column's values do not depend on the columns beside it: B widened by more columns, same bits (fast-check)", () => {
+    // A panel of B holds 8 float32 columns (4 float64), and a last panel of fewer goes through the kernel's edge
+    // path. Widening B moves its last columns into a full panel: every value of the n columns must stay the same.
+    fc.assert(
+      fc.property(
+        fc.constantFrom(Float32Array, Float64Array),
+        fc.integer({ min: 1, max: 23 }),
+        fc.integer({ min: 1, max: 21 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 270 }),
+        fc.boolean(),
+        fc.boolean(),
+        (type, m, n, extra, k, transA, transB) => {
+          const wide = n + extra;
+          const a = randomArray(type, m * k);
+          const bWide = randomArray(type, k * wide);
+          // B is the first n columns of the wide B (transB: its first n rows, which op(B) takes as columns).
+          const b = new type(k * n);
+          for (let p = 0; p < k; p++) {
+            for (let j = 0; j < n; j++) {
+              if (transB) b[j * k + p] = bWide[j * k + p]!;
+              else b[p * n + j] = bWide[p * wide + j]!;
+            }
+          }
+          const desc = (columns: number): MatmulDesc => ({
+            m,
+            n: columns,
+            k,
+            transA,
+            transB,
+            batch: 1,
+            aOffsets: [0],
+            bOffsets: [0],
+            outOffsets: [0],
+          });
+          for (const way of WAYS) {
+            const narrow = new type(m * n).fill(NaN);
+            const widened = new type(m * wide).fill(NaN);
+            run(way, a, b, narrow, desc(n));
+            run(way, a, bWide, widened, desc(wide));
+            for (let i = 0; i < m; i++) {
+              for (let j = 0; j < n; j++) {
+                if (!Object.is(narrow[i * n + j], widened[i * wide + j]))
+                  expect.fail(
+                    `${type.name} ${way}: m=${m} n=${n} (+${extra}) k=${k} transA=${transA} transB=${transB}: ` +
+                      `(${i}, ${j}) is ${narrow[i * n + j]}, with B widened ${widened[i * wide + j]}`,
+                  );
+              }
+            }
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it("the NER step's products are identical on one and two threads (each row computed the same way)", () => {
     // [m, n, k, transA, transB]: forward X·W₁ᵀ, backward δ·W₁ and δᵀ·X, at batch 32 and 256.
     const shapes: [number, number, number, boolean, boolean][] = [
