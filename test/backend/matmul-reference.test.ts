@@ -68,6 +68,11 @@ function run(
   wasmBackend.matmul(a, b, out, desc);
 }
 
+/** The descriptor of one product (no batch). */
+function single(m: number, n: number, k: number, transA: boolean, transB: boolean): MatmulDesc {
+  return { m, n, k, transA, transB, batch: 1, aOffsets: [0], bOffsets: [0], outOffsets: [0] };
+}
+
 /**
  * Checks one product every way against the float64 reference: |a|, |b| ≤ 1, so each output is a sum of k
  * products and its rounding error is below k ε of the type (with a margin for float32 inputs' own rounding).
@@ -197,17 +202,7 @@ describe("wasm matmul against a float64 triple loop", () => {
               else b[p * n + j] = bWide[p * wide + j]!;
             }
           }
-          const desc = (columns: number): MatmulDesc => ({
-            m,
-            n: columns,
-            k,
-            transA,
-            transB,
-            batch: 1,
-            aOffsets: [0],
-            bOffsets: [0],
-            outOffsets: [0],
-          });
+          const desc = (columns: number): MatmulDesc => single(m, columns, k, transA, transB);
           for (const way of WAYS) {
             const narrow = new type(m * n).fill(NaN);
             const widened = new type(m * wide).fill(NaN);
@@ -240,17 +235,7 @@ describe("wasm matmul against a float64 triple loop", () => {
     for (const [m, n, k, transA, transB] of shapes) {
       const a = randomArray(Float32Array, m * k);
       const b = randomArray(Float32Array, k * n);
-      const desc: MatmulDesc = {
-        m,
-        n,
-        k,
-        transA,
-        transB,
-        batch: 1,
-        aOffsets: [0],
-        bOffsets: [0],
-        outOffsets: [0],
-      };
+      const desc = single(m, n, k, transA, transB);
       const results = WAYS.map((way) => {
         const out = new Float32Array(m * n).fill(NaN);
         run(way, a, b, out, desc);
@@ -296,17 +281,7 @@ describe.skipIf(!threadsAvailable())("the thread pool's packing and waiting", ()
   it("gives the same products whether the threads spin between tasks or sleep at once", () => {
     const a = randomArray(Float32Array, 40 * 50);
     const b = randomArray(Float32Array, 50 * 30);
-    const desc: MatmulDesc = {
-      m: 40,
-      n: 30,
-      k: 50,
-      transA: false,
-      transB: false,
-      batch: 1,
-      aOffsets: [0],
-      bOffsets: [0],
-      outOffsets: [0],
-    };
+    const desc = single(40, 30, 50, false, false);
     const expected = reference(a, b, desc);
     for (const spin of [0, 50, 1000]) {
       wasmThresholds.spinMicroseconds = spin;
