@@ -92,13 +92,46 @@ class Tracer implements OpInterceptor {
     if (root === undefined)
       this.reason ??= "backward ran from a tensor computed outside the compiled function";
     else this.backwardRoot = { root, seeded: seed !== undefined };
+    const first = !this.afterBackward;
     this.afterBackward = true;
     const previous = autogradState.interceptor;
     autogradState.interceptor = null;
     try {
+      // The ops before the first backward are the whole trace: its plan is built now, and this call's ops and
+      // backward run on it rather than on the eager graph. The eager pass's gradients (at a large batch, about
+      // half of its memory) are then never allocated, and the plan's buffers are filled as by a replay.
+      // A scalar's backward needs no seed: without one, a larger output is left to the eager engine's error.
+      const seeds = seed !== undefined || output.size === 1;
+      if (first && seeds && this.reason === null && this.planBackward(seed, options)) return true;
       runBackward(output, seed as Tensor | NestedArray | TypedArray | undefined, options);
     } finally {
       autogradState.interceptor = previous;
+    }
+    return true;
+  }
+
+  /** The plan built at the first backward (see `backward`), or why it could not be built; null before. */
+  plan: Plan | string | null = null;
+
+  /**
+   * Builds the plan of the trace so far and runs the ops and the backward on it; false (nothing run) when it
+   * cannot be built. The eager graph is then freed, as the eager backward frees it, unless `retainGraph`.
+   */
+  private planBackward(seed: unknown, options: BackwardOptions): boolean {
+    const trace = this.finish();
+    this.plan = typeof trace === "string" ? trace : Plan.build(trace);
+    if (typeof this.plan === "string") return false;
+    const outside = new Map<number, Tensor>();
+    for (const [t, id] of this.ids) if (this.values[id]!.producer < 0) outside.set(id, t);
+    this.plan.runTrace(outside, seed);
+    if (options.retainGraph !== true) {
+      for (const [t] of this.ids) {
+        const node = t._node;
+        if (node !== null && node.leaf === null) {
+          node.inputs = null;
+          node.output = null;
+        }
+      }
     }
     return true;
   }
@@ -177,13 +210,14 @@ function withInterceptor<T>(interceptor: OpInterceptor, fn: () => T): T {
  * optimiser's `step()` — into a fixed plan, traced once per argument signature (the shapes and dtypes of its
  * tensor arguments, the lengths of its typed arrays, the values of its numbers).
  *
- * The first call of a signature runs eagerly while recording every op; later calls replay the plan: each op
- * returns a tensor whose buffer was allocated once and is reused by every call (no per-op allocation and no
- * graph nodes), elementwise work is fused into the pass that produces it (an affine layer's bias and
- * activation into its matmul's output, the softmax cross-entropy's gradient into one kernel), and `backward`
- * runs the planned gradient kernels, leaving each parameter's gradient in `.grad` (or `.sparseGrad`) as the
- * eager engine does. Code that is not an op (an optimiser's `step()`, `loss.item()`) runs as written, and
- * ops after `backward` run eagerly. Results equal the eager path's (the window network's, to the bit).
+ * The first call of a signature runs eagerly while recording every op, until its `backward`: there the plan is
+ * built, and the call's ops and backward run on it (the eager pass computes no gradients). Later calls replay
+ * the plan: each op returns a tensor whose buffer was allocated once and is reused by every call (no per-op
+ * allocation and no graph nodes), elementwise work is fused into the pass that produces it (an affine layer's
+ * bias and activation into its matmul's output, the softmax cross-entropy's gradient into one kernel), and
+ * `backward` runs the planned gradient kernels, leaving each parameter's gradient in `.grad` (or
+ * `.sparseGrad`) as the eager engine does. Code that is not an op (an optimiser's `step()`, `loss.item()`) runs
+ * as written, and ops after `backward` run eagerly. Results equal the eager path's (the window network's, to the bit).
  *
  * A function whose trace cannot be compiled (an op without a compiled kernel, a functional gradient, a
  * hook) runs eagerly for that signature; the reason is in `fallbackReason` and passed to `onFallback`.
@@ -237,7 +271,8 @@ export function compile<Args extends unknown[], R>(
       const tracer = new Tracer();
       const result = withInterceptor(tracer, () => fn(...args));
       const trace = tracer.finish();
-      const plan = typeof trace === "string" ? trace : Plan.build(trace);
+      // The plan built at the backward, unless the rest of the call gave a reason not to compile it.
+      const plan = typeof trace === "string" ? trace : tracer.plan !== null ? tracer.plan : Plan.build(trace);
       if (typeof plan === "string") fallBack(key, plan);
       else {
         plans.set(key, plan);

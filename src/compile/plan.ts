@@ -576,6 +576,31 @@ export class Plan {
     }
   }
 
+  /**
+   * Runs the traced call's ops and backward on the plan, in the call that traced them (see `Tracer.backward` in
+   * compile.ts): `outside` gives the tensor from outside behind each such value of the trace, each op runs in
+   * the grad mode it was traced in, and the backward is seeded with `seed`. The parameters then hold the
+   * plan's gradients, as after a replayed call.
+   */
+  runTrace(outside: ReadonlyMap<number, Tensor>, seed: unknown): void {
+    const { steps, values, backward } = this.trace;
+    if (backward === null) throw new CompileError("compile: the trace has no backward to run");
+    const previousMode = autogradState.gradEnabled;
+    this.begin();
+    try {
+      for (const step of steps) {
+        const inputs = step.inputs.map((v) =>
+          values[v]!.producer >= 0 ? this.tensors[v]! : outside.get(v)!,
+        );
+        autogradState.gradEnabled = step.gradEnabled;
+        this.apply(step.op, inputs, step.attrs);
+      }
+    } finally {
+      autogradState.gradEnabled = previousMode;
+    }
+    this.backward(this.tensors[backward.root]!, seed);
+  }
+
   /** Checks, once the function returned, that the call ran every traced op and the traced backward. */
   finish(): void {
     if (this.cursor !== this.trace.steps.length) throw this.diverged("ended before the last traced op");

@@ -18,6 +18,7 @@ import {
 } from "../../src/node.js";
 import { kernelsOf } from "../../src/backend/wasm/runtime.js";
 import { Arena } from "../../src/compile/arena.js";
+import { Plan } from "../../src/compile/plan.js";
 
 /** The largest |a − b| / (1 + |b|) over two lists of arrays. */
 function maxRelativeDifference(a: readonly ArrayLike<number>[], b: readonly ArrayLike<number>[]): number {
@@ -521,6 +522,72 @@ describe("compile", () => {
     body(x);
     expect(maxRelativeDifference([compiledGrad], [w.grad!.data])).toBeLessThan(1e-12);
     expect(f.stats.replays).toBe(2);
+  });
+
+  it("runs the first call's backward on the plan it has just traced, with eager's results to the bit", () => {
+    // The ops before backward are the whole trace: the plan is built there, and the call's ops and backward run
+    // on it, so that the eager pass allocates no gradients (most of a large batch's memory).
+    const planBackward = vi.spyOn(Plan.prototype, "backward");
+    const eager = windowNetwork(false);
+    const compiled = windowNetwork(true);
+    expect(compiled.step(0)).toBe(eager.step(0));
+    expect(planBackward).toHaveBeenCalledTimes(1);
+    expect(compiled.parameters.map((p) => Array.from(p.data))).toEqual(
+      eager.parameters.map((p) => Array.from(p.data)),
+    );
+    expect(compiled.step(1)).toBe(eager.step(1));
+    expect(planBackward).toHaveBeenCalledTimes(2);
+    expect(compiled.fn!.stats.replays).toBe(1);
+    planBackward.mockRestore();
+  });
+
+  it("frees the first call's graph after its backward as eager does, and keeps it with retainGraph", () => {
+    seed(2);
+    const w = randn([3, 2], { requiresGrad: true, dtype: "float64" });
+    const x = randn([4, 3], { dtype: "float64" });
+    for (const retainGraph of [false, true]) {
+      let kept: Tensor | null = null;
+      const body = (input: Tensor) => {
+        const loss = sum(input.matmul(w).tanh());
+        loss.backward(undefined, { retainGraph });
+        kept = loss;
+        return loss;
+      };
+      const outcome = (run: (input: Tensor) => Tensor) => {
+        w.grad = null;
+        run(x);
+        const first = Array.from(w.grad!.data);
+        let error: unknown = null;
+        try {
+          kept!.backward();
+        } catch (e) {
+          error = e;
+        }
+        return { first, again: error === null ? Array.from(w.grad!.data) : String(error) };
+      };
+      const eager = outcome(body);
+      const compiled = outcome(compile(body));
+      expect(compiled).toEqual(eager);
+      if (retainGraph) expect(typeof compiled.again).not.toBe("string");
+      else expect(compiled.again).toMatch(/already been freed/);
+    }
+  });
+
+  it("leaves a backward without a seed on a tensor of many values to the eager engine's error", () => {
+    const w = tensor([1, 2], { requiresGrad: true });
+    const body = (x: Tensor) => {
+      const y = x.mul(w);
+      y.backward();
+      return y;
+    };
+    let eagerError = "";
+    try {
+      body(tensor([1, 1]));
+    } catch (e) {
+      eagerError = String(e);
+    }
+    expect(eagerError).not.toBe("");
+    expect(() => compile(body)(tensor([1, 1]))).toThrow(eagerError.replace(/^\w+: /, ""));
   });
 
   it("falls back to eager with a reason for an op it cannot compile", () => {

@@ -188,7 +188,9 @@ describe.skipIf(!threadsAvailable())("compiled steps whose products split across
     expect(losses(compiled, 4)).toEqual(eagerLosses);
     expect(parameterValues(compiled)).toEqual(parameterValues(eager));
     expect(kernelsOf(compiled.parameters[1]!.data)).toBe(pool.kernels);
-    expect(rows.mock.calls.length).toBe(18); // 3 replays (the first call traces eagerly) × 6 split products
+    // 4 calls × 6 split products: the first call traces its ops eagerly (none split at these thresholds), then
+    // runs them and the backward on the plan.
+    expect(rows.mock.calls.length).toBe(24);
     // The other way round, the plan stays private and its products run on one thread, in place.
     wasmThresholds.threadFlops = 0;
     wasmThresholds.threadFlopsInPlace = Infinity;
