@@ -325,7 +325,7 @@ function markShared(
 
 /** After its turn a node drops the tensors it saved for backward, unless the graph is to be kept. */
 function release(node: Node, options: EngineOptions): void {
-  if (!options.retainGraph) free(node);
+  if (!options.retainGraph) freeNode(node);
 }
 
 /** Whether a node of `needed` lies directly below `node`. */
@@ -349,7 +349,12 @@ function densify(g: InputGrad): Tensor | null {
   return g instanceof RowSparse ? g.toDense() : g;
 }
 
-function free(node: Node): void {
+/**
+ * Drops the tensors a node saved for backward (not a leaf's), as a backward without `retainGraph` does after
+ * the node's turn; a later backward through it then throws. A compiled function's first call frees its eager
+ * graph with it after running the backward on its plan.
+ */
+export function freeNode(node: Node): void {
   if (node.leaf === null) {
     node.inputs = null;
     node.output = null;

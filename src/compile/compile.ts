@@ -2,7 +2,7 @@ import { CompileError } from "../errors.js";
 import { autogradState, type OpInterceptor } from "../graph/mode.js";
 import { recordRule } from "../graph/apply.js";
 import type { OpRule } from "../graph/rule.js";
-import { runBackward } from "../autograd/engine.js";
+import { freeNode, runBackward } from "../autograd/engine.js";
 import { Tensor, type BackwardOptions, type NestedArray } from "../tensor/tensor.js";
 import type { TypedArray } from "../tensor/dtype.js";
 import { Plan } from "./plan.js";
@@ -125,13 +125,7 @@ class Tracer implements OpInterceptor {
     for (const [t, id] of this.ids) if (this.values[id]!.producer < 0) outside.set(id, t);
     this.plan.runTrace(outside, seed);
     if (options.retainGraph !== true) {
-      for (const [t] of this.ids) {
-        const node = t._node;
-        if (node !== null && node.leaf === null) {
-          node.inputs = null;
-          node.output = null;
-        }
-      }
+      for (const [t] of this.ids) if (t._node !== null) freeNode(t._node);
     }
     return true;
   }

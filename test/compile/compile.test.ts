@@ -526,7 +526,7 @@ describe("compile", () => {
 
   it("runs the first call's backward on the plan it has just traced, with eager's results to the bit", () => {
     // The ops before backward are the whole trace: the plan is built there, and the call's ops and backward run
-    // on it, so that the eager pass allocates no gradients (most of a large batch's memory).
+    // on it, so that the eager pass allocates no gradients (about half of its memory at a large batch).
     const planBackward = vi.spyOn(Plan.prototype, "backward");
     const eager = windowNetwork(false);
     const compiled = windowNetwork(true);
