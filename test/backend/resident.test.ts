@@ -222,6 +222,9 @@ describe.skipIf(!threadsAvailable())("resident arrays", () => {
     setThreads(2);
     const pool = threadPool()!;
     wasmThresholds.threadUnaryValues = 0;
+    // A spin of 50 ms, not the default 200 µs: on a loaded machine 200 µs can pass between two lines of a test
+    // (CI once saw `warm` true and, on the next line, `worthSplitting(10)` false).
+    wasmThresholds.spinMicroseconds = 50_000;
     const at = pool.allocateRegion(4096);
     try {
       pool.unary(true, 1, at, at, 1024);
