@@ -458,11 +458,11 @@ export class RowSparse {
   /**
    * `coalesce()` into the caller's buffers, allocating nothing (a compiled step's, reused every call): `unique`
    * and `slot` of at least `indices.length` values, `values` of at least as many as this gradient holds, and
-   * optionally `mark`, a table of −1s with one entry per row (see `coalesceRows`). The result's indices
-   * and values are views of `unique` and `values`.
+   * optionally `mark`, a table of −1s with one entry per row (see `coalesceRows`; without it, the table
+   * `coalesce()` keeps). The result's indices and values are views of `unique` and `values`.
    */
   coalesceInto(unique: Int32Array, slot: Int32Array, values: TypedArray, mark?: Int32Array): RowSparse {
-    const count = coalesceRows(this.indices, unique, slot, mark);
+    const count = coalesceRows(this.indices, unique, slot, mark ?? marksFor(this.shape[0]!));
     const summed = values.subarray(0, count * this.rowSize);
     const slots = slot.subarray(0, this.indices.length);
     const rows = this.scatterRows(slots, count, "coalesceInto", summed);

@@ -5,7 +5,7 @@ import fc from "fast-check";
 import { jsBackend } from "../../src/backend/index.js";
 import { wasmBackend } from "../../src/backend/wasm/index.js";
 import { kernelsOf } from "../../src/backend/wasm/runtime.js";
-import { residentCopy, residentPool } from "../../src/backend/wasm/resident.js";
+import { residentArray, residentCopy, residentPool } from "../../src/backend/wasm/resident.js";
 import { wasmThresholds } from "../../src/backend/wasm/thresholds.js";
 import { threadPool, threadsAvailable, type ThreadPool } from "../../src/backend/wasm/threads.js";
 import { crossEntropy, getThreads, nn, seed, setThreads, type Tensor } from "../../src/index.js";
@@ -109,7 +109,7 @@ describe.skipIf(!threadsAvailable())("resident arrays", () => {
     }
   });
 
-  it("sums of ordinary rows run on the pool (copied in and out) with the JavaScript loop's bits (fast-check)", () => {
+  it("sums of ordinary rows run on the pool (copied in and out, or written in place into an array there) with the JavaScript loop's bits (fast-check)", () => {
     const pool = warmPool();
     wasmThresholds.threadRowValues = 0;
     const split = vi.spyOn(pool, "sumRows");
@@ -121,8 +121,9 @@ describe.skipIf(!threadsAvailable())("resident arrays", () => {
         fc.integer({ min: 1, max: 300 }),
         fc.boolean(),
         fc.boolean(),
+        fc.boolean(),
         fc.integer({ min: 0, max: 1000 }),
-        (rows, rowSize, count, f64, warm, s) => {
+        (rows, rowSize, count, f64, warm, inPool, s) => {
           const Type = f64 ? Float64Array : Float32Array;
           vi.spyOn(pool, "warm", "get").mockReturnValue(warm);
           const v = values(count * rowSize, s, Type);
@@ -132,15 +133,53 @@ describe.skipIf(!threadsAvailable())("resident arrays", () => {
           jsBackend.sumRows(v, rowSize, indices, rows, want);
           split.mockClear();
           fallback.mockClear();
-          const out = new Type(rows * rowSize).fill(NaN);
+          // In the pool: a row before the sums and one after them, neither to be written.
+          const size = (rows + 2) * rowSize;
+          const around = inPool
+            ? (f64 ? residentArray(pool, Float64Array, size) : residentArray(pool, Float32Array, size))!
+            : new Type(size);
+          around.fill(7);
+          const out = around.subarray(rowSize, (rows + 1) * rowSize).fill(NaN);
+          const copiedOut = vi.spyOn(out, "set");
           wasmBackend.sumRows(v, rowSize, indices, rows, out);
           expect(Array.from(out)).toEqual(Array.from(want));
+          expect(copiedOut).toHaveBeenCalledTimes(inPool ? 0 : 1);
+          expect(Array.from(around.subarray(0, rowSize)).every((x) => x === 7)).toBe(true);
+          expect(Array.from(around.subarray((rows + 1) * rowSize)).every((x) => x === 7)).toBe(true);
           expect(split).toHaveBeenCalledTimes(warm ? 1 : 0);
           expect(fallback).not.toHaveBeenCalled();
         },
       ),
-      { numRuns: 120 },
+      { numRuns: 160 },
     );
+  });
+
+  it("residentArray: a zeroed array of each type in a region of its own; null past the memory's limit", () => {
+    const pool = warmPool();
+    const types = [Float32Array, Float64Array, Int32Array] as unknown as (typeof Float32Array)[];
+    for (const Type of types) {
+      const before = pool.regionUsage().used;
+      // What a call left in the per-call area, where the next region may be handed out.
+      expect(pool.reserve(pool.base + 16384, wasmThresholds.maxBytes)).toBe(true);
+      new Uint8Array(pool.memory.buffer, pool.base, 16384).fill(0xff);
+      const array = residentArray(pool, Type, 1001)!;
+      expect(array.constructor).toBe(Type);
+      expect(array.length).toBe(1001);
+      expect(kernelsOf(array)).toBe(pool.kernels);
+      expect(pool.regionUsage().used).toBeGreaterThanOrEqual(before + 1001 * Type.BYTES_PER_ELEMENT);
+      // Zeroed, although the call before left values there.
+      expect(array.every((v) => v === 0)).toBe(true);
+      // Two arrays never share bytes.
+      const other = residentArray(pool, Type, 7)!;
+      expect(
+        other.byteOffset >= array.byteOffset + array.byteLength ||
+          other.byteOffset + other.byteLength <= array.byteOffset,
+      ).toBe(true);
+    }
+    // Past the memory's limit: null, nothing taken.
+    const used = pool.regionUsage().used;
+    expect(residentArray(pool, Float64Array, wasmThresholds.maxBytes)).toBeNull();
+    expect(pool.regionUsage().used).toBe(used);
   });
 
   it("a transcendental op of many ordinary values splits on a warm pool, with the one-thread kernel's bits", () => {
@@ -268,6 +307,11 @@ describe.skipIf(!threadsAvailable())("resident arrays", () => {
     return { parameters, optimizer };
   }
 
+  /** The buffers `optimizer` coalesces the table's row-sparse gradient into (its first parameter's). */
+  const coalescing = (optimizer: nn.Optimizer) =>
+    (optimizer as unknown as { coalescing: ({ unique: Int32Array; values: Float32Array } | undefined)[] })
+      .coalescing[0]!;
+
   const optimisers: [string, (parameters: Tensor[]) => nn.Optimizer][] = [
     ["SGD", (p) => new nn.SGD(p, { lr: 0.1 })],
     [
@@ -294,7 +338,11 @@ describe.skipIf(!threadsAvailable())("resident arrays", () => {
       expect(copied.parameters.every((p) => kernelsOf(p.data) === null)).toBe(true);
       wasmThresholds.residentValues = saved.residentValues;
       const update = vi.spyOn(pool, "update");
-      const resident = trainEagerly(make, 4);
+      const buffersAt: unknown[] = [];
+      const resident = trainEagerly(make, 4, (s, optimizer) => {
+        if (s >= 2) buffersAt.push(coalescing(optimizer).values);
+      });
+      expect(buffersAt[0]).toBe(buffersAt[1]);
       expect(update).toHaveBeenCalled();
       // The table (6,000 values) and the hidden weights (6,400) moved; the biases and output weights did not.
       const moved = resident.parameters.map((p) => kernelsOf(p.data) === pool.kernels);
@@ -305,6 +353,11 @@ describe.skipIf(!threadsAvailable())("resident arrays", () => {
           expect(kernelsOf(buffer.data)).toBe(pool.kernels);
         }
       }
+      // So do the buffers the table's row-sparse gradient is coalesced into, made once and reused at every step
+      // (the copied run kept ordinary ones).
+      expect(kernelsOf(coalescing(resident.optimizer).values)).toBe(pool.kernels);
+      expect(kernelsOf(coalescing(resident.optimizer).unique)).toBe(pool.kernels);
+      expect(kernelsOf(coalescing(copied.optimizer).values)).toBeNull();
       resident.parameters.forEach((p, i) =>
         expect(Array.from(p.data)).toEqual(Array.from(copied.parameters[i]!.data)),
       );

@@ -171,7 +171,7 @@ function sumRowsAt(
  * `sumRows` of ordinary arrays (an eager optimiser coalescing a row-sparse gradient) on the thread pool: values
  * and indices copied into its per-call area, summed there by ranges of output rows across the threads (on the
  * main thread when the workers are asleep and the sum is small, see `ThreadPool.worthSplitting`), and the sums
- * copied out in one piece — the same additions in the same order, so the same bits. False (nothing done) with
+ * copied out in one piece, or written in place when `out` itself lives in the pool's memory — the same additions in the same order, so the same bits. False (nothing done) with
  * fewer than two threads, a small sum, an index outside [0, rows) or memory that cannot grow.
  */
 function sumRowsThroughPool(
@@ -190,17 +190,21 @@ function sumRowsThroughPool(
   const pool = runningPool();
   if (pool === null || pool.failed) return false;
   const size = f32 ? 4 : 8;
+  const home = pool.kernels;
+  // An `out` in a region of the pool's memory (an eager optimiser's coalescing buffer beside its resident
+  // parameter) is summed into where it is; the per-call area lies above every region, so the two never overlap.
+  const inPlace = kernelsOf(out) === home;
   const valuesAt = pool.base;
   const indicesAt = valuesAt + align16(n * size);
-  const outAt = indicesAt + align16(count * 4);
-  if (!pool.reserve(outAt + rows * rowSize * size, wasmThresholds.maxBytes)) return false;
-  const home = pool.kernels;
+  const outAt = inPlace ? out.byteOffset : indicesAt + align16(count * 4);
+  const end = inPlace ? indicesAt + count * 4 : outAt + rows * rowSize * size;
+  if (!pool.reserve(end, wasmThresholds.maxBytes)) return false;
   const view = f32 ? home.f32 : home.f64;
   view.set(values.length === n ? values : values.subarray(0, n), valuesAt / size);
   home.i32.set(indices, indicesAt / 4);
   const split = pool.splitsNow(n, wasmThresholds.threadRowValues);
   sumRowsAt(home, f32, valuesAt, indicesAt, count, rowSize, outAt, rows, split);
-  out.set(view.subarray(outAt / size, outAt / size + rows * rowSize));
+  if (!inPlace) out.set(view.subarray(outAt / size, outAt / size + rows * rowSize));
   return true;
 }
 

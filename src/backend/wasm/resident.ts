@@ -77,19 +77,38 @@ export function residentCopy<T extends Float32Array | Float64Array>(array: T): T
   const pool = runningPool();
   if (pool === null || pool.failed) return null;
   if (kernelsOf(array) === pool.kernels) return array;
-  const bytes = array.byteLength;
+  const Type = array.constructor as ResidentArrayType<T> & { readonly BYTES_PER_ELEMENT: number };
+  const view = residentArray(pool, Type, array.length);
+  view?.set(array);
+  return view;
+}
+
+/** The constructor of an array that {@link residentArray} makes. */
+export type ResidentArrayType<T extends Float32Array | Float64Array | Int32Array> = new (
+  buffer: ArrayBufferLike,
+  byteOffset: number,
+  length: number,
+) => T;
+
+/**
+ * A zeroed array of `length` values in a region of its own of `pool`'s shared memory (its view holds the region,
+ * see above), for buffers that an eager step reuses beside a resident parameter (an optimiser's coalesced
+ * gradient). Null — and nothing taken — when regions cannot be given back or the memory cannot hold it.
+ */
+export function residentArray<T extends Float32Array | Float64Array | Int32Array>(
+  pool: ThreadPool,
+  Type: ResidentArrayType<T> & { readonly BYTES_PER_ELEMENT: number },
+  length: number,
+): T | null {
+  if (regions === null || pool.failed) return null;
+  const bytes = length * Type.BYTES_PER_ELEMENT;
   const at = pool.allocateRegion(bytes);
   if (at < 0 || !pool.reserve(at + bytes, wasmThresholds.maxBytes)) {
     if (at >= 0) pool.releaseRegion(at, bytes);
     return null;
   }
-  const buffer = pool.f32.buffer;
-  const view = (
-    array instanceof Float32Array
-      ? new Float32Array(buffer, at, array.length)
-      : new Float64Array(buffer, at, array.length)
-  ) as T;
-  view.set(array);
+  // The memory's current buffer (reserving may have grown it).
+  const view = new Type(pool.f32.buffer, at, length);
   holdRegion(view, regionToken(pool, at, bytes));
   return view;
 }
