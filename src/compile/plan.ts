@@ -87,6 +87,12 @@ export class Plan {
   private readonly binds: boolean[][];
   private readonly backwardKernels: (() => void)[];
   private readonly parameterGradients: ParameterGradient[];
+  /**
+   * Whether the last backward kernel may be left running while the row-sparse gradients are coalesced (see
+   * `backward`): it writes a dense parameter's gradient, which nothing reads before the parameters receive
+   * them, and it is its value's only share (not one added to others through a shared area).
+   */
+  private deferLast = false;
   private readonly owned: Set<Tensor>;
   private cursor = 0;
   private backwardDone = false;
@@ -322,6 +328,7 @@ export class Plan {
       // A gradient that shares its upstream's buffer already holds its values.
       if (shared.has(entry)) continue;
       const grad = this.grads[value]!;
+      this.deferLast = !accumulate && values[value]!.parameter && !sparseParameters.has(value);
       if (!accumulate) {
         this.backwardKernels.push(() => contribution(grad._data));
         continue;
@@ -541,13 +548,27 @@ export class Plan {
       rootGrad._data.set(toSeed(output, seed as Tensor)._data);
     }
     this.keepPreviousGradients();
-    for (const kernel of this.backwardKernels) kernel();
-    for (const { value, gatherStep, coalesced } of this.parameterGradients) {
-      const parameter = this.tensors[value]!;
-      if (coalesced === null) giveDense(parameter, this.grads[value]!);
-      else {
+    const kernels = this.backwardKernels;
+    const last = kernels.length - 1;
+    for (let i = 0; i < last; i++) kernels[i]!();
+    // The last kernel, when it is a dense parameter's share and a product that splits, is left running on the
+    // workers while this thread coalesces the row-sparse gradients, which neither read its output nor write its
+    // operands (see `deferLast`); the dense gradients are handed over once it is done.
+    const pool = this.deferLast ? (this.arena?.pool ?? null) : null;
+    try {
+      if (last >= 0) {
+        pool?.deferNextProduct();
+        try {
+          kernels[last]!();
+        } finally {
+          pool?.cancelDeferral();
+        }
+      }
+      for (const { value, gatherStep, coalesced } of this.parameterGradients) {
+        if (coalesced === null) continue;
         // Coalesced here, into the plan's buffers (RowSparse.coalesce's sums in its order): where the parameter
         // lives in the arena too, the optimiser then updates its rows in place.
+        const parameter = this.tensors[value]!;
         const { indices } = this.attrs[gatherStep] as { indices: Int32Array };
         const rows = this.grads[this.trace.steps[gatherStep]!.output]!;
         const { unique, slot, values, mark } = coalesced;
@@ -555,6 +576,11 @@ export class Plan {
         this.arena?.keep(grad.values._data, grad.indices); // views the parameter's gradient holds after the call
         giveSparse(parameter, grad);
       }
+    } finally {
+      pool?.join();
+    }
+    for (const { value, coalesced } of this.parameterGradients) {
+      if (coalesced === null) giveDense(this.tensors[value]!, this.grads[value]!);
     }
     this.backwardDone = true;
   }

@@ -3,7 +3,13 @@ import fc from "fast-check";
 import { UNARY_CODES } from "../../src/backend/wasm/elementwise.js";
 import { splitProductInPlace } from "../../src/backend/wasm/matmul-threads.js";
 import { MATMUL_NO_ACTIVATION, loadKernelsSync, type KernelExports } from "../../src/backend/wasm/runtime.js";
-import { getThreads, setThreads, threadPool, threadsAvailable } from "../../src/backend/wasm/threads.js";
+import {
+  getThreads,
+  setThreads,
+  threadPool,
+  threadsAvailable,
+  type ThreadPool,
+} from "../../src/backend/wasm/threads.js";
 import { wasmThresholds } from "../../src/backend/wasm/thresholds.js";
 import { Random } from "../../src/tensor/random.js";
 
@@ -227,6 +233,35 @@ describe("matmulBlockEpilogueF32", () => {
   });
 });
 
+/** `splitProductInPlace` of the layout's A and B into its output, B packed at its `packed`. */
+function splitInto(
+  pool: ThreadPool,
+  l: Layout,
+  m: number,
+  n: number,
+  k: number,
+  transA: boolean,
+  transB: boolean,
+  bias: number,
+  activation: number,
+): boolean {
+  return splitProductInPlace(
+    pool,
+    true,
+    l.a,
+    l.b,
+    l.out,
+    m,
+    n,
+    k,
+    transA,
+    transB,
+    l.packed,
+    bias,
+    activation,
+  );
+}
+
 describe.skipIf(!threadsAvailable())("a product split across threads, finished as an affine layer", () => {
   const saved = { ...wasmThresholds };
   const threads = getThreads();
@@ -250,26 +285,62 @@ describe.skipIf(!threadsAvailable())("a product split across threads, finished a
       for (const [name, activation] of ACTIVATIONS) {
         l.e.matmulPackF32(l.b, n, k, transB, l.packed);
         referenceInto(l, m, n, k, transA, activation, true);
-        expect(
-          splitProductInPlace(
-            pool,
-            true,
-            l.a,
-            l.b,
-            l.out,
-            m,
-            n,
-            k,
-            transA === 1,
-            transB === 1,
-            l.packed,
-            l.bias,
-            activation,
-          ),
-        ).toBe(true);
+        expect(splitInto(pool, l, m, n, k, transA === 1, transB === 1, l.bias, activation)).toBe(true);
         const view = l.f32();
         expect(bitsOf(view, l.out, m * n), `${m}×${n}×${k} ${name}`).toEqual(bitsOf(view, l.expected, m * n));
       }
+      pool.releaseRegion(region, bytes);
+    }
+  });
+
+  it("left running on the workers (deferNextProduct): the same bits once joined; any other task, the per-call area and a new region join it first", () => {
+    setThreads(2);
+    const pool = threadPool()!;
+    const [m, n, k] = [256, 301, 250];
+    const bytes = 4 * (m * k + k * n + 2 * m * n + n) + (1 << 20);
+    const region = pool.allocateRegion(bytes);
+    const l = layout(pool.exports, pool.memory, region, () => true, m, n, k);
+    fill(l, m, n, k, 0.5);
+    l.e.matmulPackF32(l.b, n, k, 0, l.packed);
+    referenceInto(l, m, n, k, 0, MATMUL_NO_ACTIVATION, false);
+    const want = bitsOf(l.f32(), l.expected, m * n);
+    const product = () => splitInto(pool, l, m, n, k, false, false, 0, MATMUL_NO_ACTIVATION);
+    const joins: [string, () => unknown][] = [
+      ["join", () => pool.join()],
+      ["another task", () => product()],
+      ["the per-call area", () => pool.base],
+      ["a new region", () => pool.releaseRegion(pool.allocateRegion(64), 64)],
+      ["setThreads", () => pool.resize(2)],
+    ];
+    try {
+      for (const mainTakesChunks of [true, false]) {
+        pool.mainTakesChunks = mainTakesChunks;
+        for (const [name, join] of joins) {
+          l.f32().fill(NaN, l.out / 4, l.out / 4 + m * n);
+          pool.deferNextProduct();
+          expect(product()).toBe(true);
+          expect(pool.running, name).toBe(true);
+          // Meanwhile nothing else splits: it runs on this thread beside the workers.
+          expect(pool.splits(1 << 30, 0)).toBe(false);
+          join();
+          expect(pool.running, name).toBe(false);
+          expect(pool.splits(1 << 30, 0)).toBe(true);
+          expect(bitsOf(l.f32(), l.out, m * n), name).toEqual(want);
+        }
+      }
+      // Withdrawn, or used up by the first product: the next ones finish before they return.
+      pool.deferNextProduct();
+      pool.cancelDeferral();
+      product();
+      expect(pool.running).toBe(false);
+      pool.deferNextProduct();
+      product();
+      pool.join();
+      product();
+      expect(pool.running).toBe(false);
+    } finally {
+      pool.mainTakesChunks = true;
+      pool.join();
       pool.releaseRegion(region, bytes);
     }
   });

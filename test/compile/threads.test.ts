@@ -54,8 +54,9 @@ function parameterValues(setup: Setup): number[][] {
 }
 
 /** The lecture's window network (embedding, Linear, tanh, Linear, cross-entropy, SGD) at NER-like widths. */
-function windowNetwork(compiled: boolean, batch = 40): Setup {
+function windowNetwork(compiled: boolean, batch = 40, zeroGradEvery = 1): Setup {
   seed(11);
+  let calls = 0;
   const embedding = new nn.Embedding(500, 10, { sparse: true });
   const hidden = new nn.Linear(50, 60);
   const output = new nn.Linear(60, 9);
@@ -64,7 +65,8 @@ function windowNetwork(compiled: boolean, batch = 40): Setup {
   const body = (ids: Int32Array, targets: Int32Array) => {
     const x = embedding.forward(ids).reshape([-1, 50]);
     const loss = crossEntropy(output.forward(hidden.forward(x).tanh()), targets);
-    optimizer.zeroGrad();
+    // Every `zeroGradEvery` calls; in between, the gradients add up.
+    if (calls++ % zeroGradEvery === 0) optimizer.zeroGrad();
     loss.backward();
     optimizer.step();
     return loss;
@@ -170,8 +172,26 @@ describe.skipIf(!threadsAvailable())("compiled steps whose products split across
       expect(call[14]).toBe(bias.byteOffset);
     }
     expect(unary).not.toHaveBeenCalled();
+    // The backward's last product, the hidden layer's ∂W, was left running on the workers while the main thread
+    // coalesced the embedding's row-sparse gradient (once a replay): its output is the weight's gradient.
+    const deferred = rows.mock.calls.filter((call) => call[17] === true);
+    expect(deferred.length).toBe(5);
+    for (const call of deferred) expect(call[3]).toBe(weight.grad!.data.byteOffset);
+    expect(pool.running).toBe(false);
     // Its tanh derivative, split across the threads too (once a replay).
     expect(derivative.mock.calls.map((call) => call[0])).toEqual(new Array(5).fill("tanh"));
+  });
+
+  it("gradients that add up across calls (zeroGrad every other call) with the last product left running: eager's bits", () => {
+    wasmThresholds.threadFlops = wasmThresholds.threadFlopsInPlace = 0;
+    setThreads(2);
+    const eager = windowNetwork(false, 40, 2);
+    const eagerLosses = losses(eager, 6);
+    const compiled = windowNetwork(true, 40, 2);
+    const deferrals = vi.spyOn(threadPool()!, "takeDeferral");
+    expect(losses(compiled, 6)).toEqual(eagerLosses);
+    expect(parameterValues(compiled)).toEqual(parameterValues(eager));
+    expect(deferrals.mock.results.filter((r) => r.value === true).length).toBe(6);
   });
 
   it("products between the in-place and the eager thresholds split in a plan, not eagerly; same bits", () => {

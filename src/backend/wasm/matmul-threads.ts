@@ -69,6 +69,9 @@ function chunking(m: number, n: number, threads: number, size: number) {
  *
  * A float32 product may finish as an affine layer: `bias` (an address, or 0) and `activation` (see
  * ThreadPool.rows) are applied by each chunk to its block.
+ *
+ * After `ThreadPool.deferNextProduct` the product returns once it is published, its chunks left to the workers
+ * until `ThreadPool.join`.
  */
 export function splitProductInPlace(
   pool: ThreadPool,
@@ -112,6 +115,8 @@ export function splitProductInPlace(
     bias,
     activation,
     packInChunks ? 0 : columnsPerChunk,
+    // Left running on the workers when the caller asked for it (ThreadPool.deferNextProduct).
+    pool.takeDeferral(),
   );
   return true;
 }

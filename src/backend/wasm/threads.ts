@@ -408,6 +408,10 @@ export class ThreadPool {
   private lastEnd = -Infinity;
   /** Whether the main thread takes chunks too (tests turn it off to have the workers compute everything). */
   mainTakesChunks = true;
+  /** Whether the next in-place product may be left running on the workers (see {@link deferNextProduct}). */
+  private deferral = false;
+  /** A task published and left to the workers, which the main thread finishes at {@link join}. */
+  private pending: { op: number; args: readonly number[]; chunks: number } | null = null;
   f32: Float32Array;
   f64: Float64Array;
 
@@ -433,7 +437,45 @@ export class ThreadPool {
    * there is lost at the next call or region.
    */
   get base(): number {
+    // A task left running may still use the per-call area (its products' scratch space).
+    this.join();
     return this.regionTop;
+  }
+
+  /**
+   * Lets the next product that `splitProductInPlace` splits return as soon as it is published, its chunks left
+   * to the workers, so that the main thread can do other work meanwhile (a compiled step's last product of the
+   * backward pass, while the main thread coalesces the row-sparse gradients). The caller must not read that
+   * product's output or write its operands before {@link join}; any other task, the per-call area (`base`) and
+   * a new region join it first. {@link cancelDeferral} withdraws the request if no product took it.
+   */
+  deferNextProduct(): void {
+    this.deferral = this.workers.length > 0 && !this.broken;
+  }
+
+  /** Withdraws a {@link deferNextProduct} that no product took. */
+  cancelDeferral(): void {
+    this.deferral = false;
+  }
+
+  /** Whether a product may be left running (see {@link deferNextProduct}); the request is used up. */
+  takeDeferral(): boolean {
+    const deferral = this.deferral;
+    this.deferral = false;
+    return deferral;
+  }
+
+  /** Whether a task is left running on the workers (see {@link deferNextProduct}). */
+  get running(): boolean {
+    return this.pending !== null;
+  }
+
+  /** Finishes the task left running, if any: the main thread takes its remaining chunks and waits for the rest. */
+  join(): void {
+    const pending = this.pending;
+    if (pending === null) return;
+    this.pending = null;
+    this.finish(pending.op, pending.args, pending.chunks);
   }
 
   /**
@@ -442,6 +484,8 @@ export class ThreadPool {
    * memory. Returns its address, or −1 when the memory cannot hold it (past `wasmThresholds.maxBytes`).
    */
   allocateRegion(bytes: number): number {
+    // A region may be handed out where a task left running keeps its scratch space.
+    this.join();
     const size = align64(Math.max(bytes, 1));
     let at = -1;
     for (let i = 0; i < this.freeBlocks.length; i++) {
@@ -534,7 +578,14 @@ export class ThreadPool {
    * across its threads: workers running, none failed, `getThreads()` ≥ 2, and `size` ≥ `threshold`.
    */
   splits(size: number, threshold: number): boolean {
-    return !this.broken && this.workers.length > 0 && getThreads() >= 2 && size >= threshold;
+    // While a task is left running, work runs on the main thread beside it rather than waiting to split.
+    return (
+      !this.broken &&
+      this.pending === null &&
+      this.workers.length > 0 &&
+      getThreads() >= 2 &&
+      size >= threshold
+    );
   }
 
   /**
@@ -567,6 +618,7 @@ export class ThreadPool {
 
   /** Starts or stops workers so that `n` threads take part (called between products only). */
   resize(n: number): void {
+    this.join();
     while (this.workers.length > n - 1) this.workers.pop()!.terminate();
     while (!this.broken && this.workers.length < n - 1) {
       try {
@@ -628,6 +680,7 @@ export class ThreadPool {
     bias = 0,
     activation = MATMUL_NO_ACTIVATION,
     packColumns = 0,
+    defer = false,
   ): void {
     const packFirst = packFrom !== 0 && packColumns > 0;
     const packChunks = packFirst ? Math.ceil(n / packColumns) : 0;
@@ -654,7 +707,7 @@ export class ThreadPool {
       packChunks,
       packColumns,
     ];
-    this.run(f32 ? TASK_ROWS_F32 : TASK_ROWS_F64, args, chunks);
+    this.run(f32 ? TASK_ROWS_F32 : TASK_ROWS_F64, args, chunks, defer);
   }
 
   /**
@@ -889,8 +942,12 @@ export class ThreadPool {
     }
   }
 
-  /** Publishes a task, takes its chunks alongside the workers, and returns when every chunk is done. */
-  private run(op: number, args: readonly number[], chunks: number): void {
+  /**
+   * Publishes a task, takes its chunks alongside the workers, and returns when every chunk is done; with `defer`
+   * (and workers running), returns once it is published, leaving it to the workers until {@link join}.
+   */
+  private run(op: number, args: readonly number[], chunks: number, defer = false): void {
+    this.join();
     const ctl = this.ctl;
     if (ARGS + args.length > PACKED)
       throw new RangeError(`threads: a task takes at most ${PACKED - ARGS} arguments`);
@@ -905,6 +962,16 @@ export class ThreadPool {
     Atomics.store(ctl, COUNTER, tag << 16);
     Atomics.store(ctl, GENERATION, tag);
     if (this.workers.length > 0) Atomics.notify(ctl, GENERATION);
+    if (defer && this.workers.length > 0 && !this.broken) {
+      this.pending = { op, args, chunks };
+      return;
+    }
+    this.finish(op, args, chunks);
+  }
+
+  /** Takes the published task's remaining chunks alongside the workers and returns when every chunk is done. */
+  private finish(op: number, args: readonly number[], chunks: number): void {
+    const ctl = this.ctl;
     // The main thread takes chunks like any worker.
     while (this.mainTakesChunks || this.workers.length === 0) {
       const value = Atomics.load(ctl, COUNTER);
