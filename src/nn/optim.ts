@@ -187,6 +187,9 @@ export interface OptimizerOptions {
   sparse?: SparseMode;
 }
 
+/** The state of a parameter before its first update: no buffers to move (see `moveResident`). */
+const FIRST_STATE: ParameterState = { step: 0, buffers: new Map() };
+
 /** The buffers an optimiser sums a parameter's row-sparse gradient into (`RowSparse.coalesceInto`). */
 interface CoalescingBuffers {
   unique: Int32Array;
@@ -254,7 +257,8 @@ export abstract class Optimizer {
         if (sparse !== null) {
           if (this.sparse === "dense") grad = sparse.toDense();
           else {
-            if (wasm) moveResident(p, this.stateFor(i));
+            // Moved first (with its state, if it has one yet), so that the buffers join it.
+            if (wasm) moveResident(p, this.states[i] ?? FIRST_STATE);
             const coalesced = this.coalesce(i, sparse);
             grad = coalesced.values;
             rows = coalesced.indices;
@@ -270,7 +274,11 @@ export abstract class Optimizer {
             `${this.constructor.name}: the gradient of parameter ${i} is ${grad.dtype} but the parameter is ${p.dtype}`,
           );
         }
-        const state = this.stateFor(i);
+        let state = this.states[i];
+        if (state === null || state === undefined) {
+          state = { step: 0, buffers: new Map() };
+          this.states[i] = state;
+        }
         state.step += 1;
         const owner = state;
         if (wasm) moveResident(p, state);
@@ -301,16 +309,6 @@ export abstract class Optimizer {
       }
     });
     this.lastStep = stats;
-  }
-
-  /** The state of parameter `i`, made empty before its first update. */
-  private stateFor(i: number): ParameterState {
-    let state = this.states[i];
-    if (state === null || state === undefined) {
-      state = { step: 0, buffers: new Map() };
-      this.states[i] = state;
-    }
-    return state;
   }
 
   /**

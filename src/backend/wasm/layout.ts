@@ -171,8 +171,9 @@ function sumRowsAt(
  * `sumRows` of ordinary arrays (an eager optimiser coalescing a row-sparse gradient) on the thread pool: values
  * and indices copied into its per-call area, summed there by ranges of output rows across the threads (on the
  * main thread when the workers are asleep and the sum is small, see `ThreadPool.worthSplitting`), and the sums
- * copied out in one piece, or written in place when `out` itself lives in the pool's memory — the same additions in the same order, so the same bits. False (nothing done) with
- * fewer than two threads, a small sum, an index outside [0, rows) or memory that cannot grow.
+ * copied out in one piece, or written in place when `out` itself lives in the pool's memory — the same additions
+ * in the same order, so the same bits. False (nothing done) with fewer than two threads, a small sum, an index
+ * outside [0, rows) or memory that cannot grow.
  */
 function sumRowsThroughPool(
   values: TypedArray,
