@@ -202,7 +202,10 @@ function visit(node: Node, walk: BackwardWalk, options: EngineOptions, shared: S
     reachLeaf(node, node.leaf, upstream, options, shared);
     return;
   }
-  const downstream = backwardStep(node, upstream, options.createGraph);
+  // The rule may write over its upstream gradient when the engine alone holds its array: not a seed, not seen
+  // by a hook or a capture (all in `shared`), not recorded for a higher-order backward, not reported to onStep.
+  const overwritable = !options.createGraph && options.onStep === undefined && !shared.has(upstream._data);
+  const downstream = backwardStep(node, upstream, options.createGraph, overwritable);
   markShared(node, upstream, downstream, shared);
   if (options.onStep) {
     const reported = downstream.map(densify);
@@ -362,7 +365,7 @@ export function freeNode(node: Node): void {
 }
 
 /** Runs one node's rule: ∂L/∂input for each input that needs one, brought back to the input's shape. */
-function backwardStep(node: Node, upstream: Tensor, createGraph: boolean): InputGrad[] {
+function backwardStep(node: Node, upstream: Tensor, createGraph: boolean, overwritable = false): InputGrad[] {
   const { op, inputs, output, rule, next } = node;
   if (inputs === null || output === null || rule === null) {
     throw new GraphError(`backward: the ${op} node has no saved inputs or rule to run`);
@@ -370,10 +373,16 @@ function backwardStep(node: Node, upstream: Tensor, createGraph: boolean): Input
   const needsGrad = new Array<boolean>(next.length);
   for (let i = 0; i < next.length; i++) needsGrad[i] = next[i] !== null;
   const context = { inputs, output, attrs: node.attrs, needsGrad, createGraph };
-  // Under anomaly mode, a NaN or Inf made by the ops inside the rule is blamed on this node.
-  const grads = autogradState.anomaly
-    ? inBackwardOf(node, () => rule.backward(upstream, context))
-    : rule.backward(upstream, context);
+  let grads: InputGrad[];
+  autogradState.overwritable = overwritable ? upstream : null;
+  try {
+    // Under anomaly mode, a NaN or Inf made by the ops inside the rule is blamed on this node.
+    grads = autogradState.anomaly
+      ? inBackwardOf(node, () => rule.backward(upstream, context))
+      : rule.backward(upstream, context);
+  } finally {
+    autogradState.overwritable = null;
+  }
   if (grads.length !== inputs.length) {
     throw new GradientError(
       `${op}: the backward rule returned ${grads.length} gradients for ${inputs.length} inputs`,

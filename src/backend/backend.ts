@@ -135,8 +135,9 @@ export interface Backend {
   /**
    * The gradient of tanh or σ from its output y and the upstream gradient g (all three arrays of one float type
    * and length): out = g · (1 − y²) for tanh, g · y(1 − y) for σ, rounded where the ops of the rule's local
-   * derivative round (`mul(g, sub(1, square(y)))`, `mul(g, mul(y, sub(1, y)))`), so with their bits. Optional: a
-   * backend without it has the rules run those ops.
+   * derivative round (`mul(g, sub(1, square(y)))`, `mul(g, mul(y, sub(1, y)))`), so with their bits. `out` may
+   * be `g` itself (each position is read before it is written). Optional: a backend without it has the rules run
+   * those ops.
    */
   activationBackward?(kernel: ActivationKernel, y: TypedArray, g: TypedArray, out: TypedArray): void;
 }

@@ -36,6 +36,12 @@ export const autogradState = {
   propagateTangents: null as TangentPropagator | null,
   /** Set while a compiled function traces or replays (see {@link OpInterceptor}); null otherwise. */
   interceptor: null as OpInterceptor | null,
+  /**
+   * While a backward rule runs: its upstream gradient when nothing but the backward engine holds that gradient's
+   * array (no seed, hook, capture, leaf or other node sees it), so that the rule may write its result over it
+   * instead of a new array; null otherwise (see `visit` in autograd/engine.ts).
+   */
+  overwritable: null as object | null,
 };
 
 /** Runs `fn` with recording switched off and returns its result: tensors it creates have no graph. */

@@ -113,7 +113,8 @@ function activationGradient(kernel: ActivationKernel, upstream: Tensor, y: Tenso
   const kernels = backend();
   if (kernels.activationBackward === undefined) return null;
   if (upstream.dtype !== y.dtype || !shapesEqual(upstream.shape, y.shape)) return null;
-  const out = unfilled(y.shape, y.dtype);
+  // Over the upstream gradient when the engine alone holds it (saving an array a step per activation).
+  const out = autogradState.overwritable === upstream ? upstream : unfilled(y.shape, y.dtype);
   kernels.activationBackward(kernel, y._data, upstream._data, out._data);
   return out;
 }

@@ -14,6 +14,7 @@ import {
   sum,
   tanh,
   tensor,
+  traceBackward,
   type Tensor,
 } from "../../src/index.js";
 
@@ -161,6 +162,85 @@ describe("activationBackward", () => {
           ]),
         );
         expect(Array.from(plain.grad!.data)).toEqual(fusedGrad);
+      });
+
+      it(`${name}: backward writes over its upstream gradient only where the engine alone holds it; the same bits`, () => {
+        const backend = getBackend();
+        const fused = vi.spyOn(backend, "activationBackward");
+        /** Whether each call of the kernel wrote over its upstream gradient (out === g). */
+        const overwrote = () => fused.mock.calls.map(([, , g, out]) => out === g);
+        const w = () => tensor([[0.5], [-2], [0.25], [3]]);
+        // The rule's ops (the kernel's bits): the reference for every case below.
+        const { activationBackward: _unused, ...rest } = backend;
+        const byOps = (run: () => Tensor) => {
+          setBackend({ ...rest, name: `${backend.name}-without-activation-backward` });
+          try {
+            return Array.from(run().data);
+          } finally {
+            setBackend(backend);
+          }
+        };
+        const throughProduct = () => {
+          const input = x();
+          sum(f(input).matmul(w())).backward();
+          return input.grad!;
+        };
+        const want = byOps(throughProduct);
+        // Its upstream, the product's gradient, is an array the engine alone holds: written over.
+        fused.mockClear();
+        expect(Array.from(throughProduct().data)).toEqual(want);
+        expect(overwrote()).toEqual([true]);
+
+        // A seed is the caller's: never written over.
+        const seed = tensor([
+          [1, 2, 3, 4],
+          [5, 6, 7, 8],
+        ]);
+        const seedValues = Array.from(seed.data);
+        fused.mockClear();
+        f(x()).backward(seed);
+        expect(overwrote()).toEqual([false]);
+        expect(Array.from(seed.data)).toEqual(seedValues);
+
+        // A hook sees the upstream (and may keep it): not written over. The upstream of y in sum(y · w) is w's
+        // values in every row.
+        const kept: Tensor[] = [];
+        const hooked = x();
+        const y = f(hooked);
+        y.registerHook((g) => {
+          kept.push(g);
+          return undefined;
+        });
+        fused.mockClear();
+        sum(y.matmul(w())).backward();
+        expect(overwrote()).toEqual([false]);
+        expect(Array.from(hooked.grad!.data)).toEqual(want);
+        expect(Array.from(kept[0]!.data)).toEqual([0.5, -2, 0.25, 3, 0.5, -2, 0.25, 3]);
+
+        // One upstream handed to two branches (add gives its upstream to both inputs): neither writes over it.
+        const twoBranches = () => {
+          const a = x();
+          const b = x();
+          sum(f(a).add(f(b)).matmul(w())).backward();
+          return [...Array.from(a.grad!.data), ...Array.from(b.grad!.data)];
+        };
+        const wantBoth = byOps(() => tensor(twoBranches()));
+        fused.mockClear();
+        expect(twoBranches()).toEqual(wantBoth);
+        expect(overwrote()).toEqual([false, false]);
+
+        // The backprop trace reports each step's upstream: never written over (it also works out each step's
+        // local Jacobian, through the kernel).
+        fused.mockClear();
+        const trace = traceBackward(sum(f(x()).matmul(w())));
+        expect(overwrote().length).toBeGreaterThan(0);
+        expect(overwrote().every((o) => !o)).toBe(true);
+        const step = trace.steps.find((s) => s.op === name)!;
+        expect(step.upstream).toEqual([
+          [0.5, -2, 0.25, 3],
+          [0.5, -2, 0.25, 3],
+        ]);
+        expect((step.downstream[0] as number[][]).flat()).toEqual(want);
       });
     }
   });
