@@ -32,6 +32,34 @@ function times(upstream: Tensor, local: Local): Tensor {
   return div(local.times === undefined ? upstream : mul(upstream, local.times), local.over);
 }
 
+/**
+ * upstream × local written over the upstream gradient, when the engine alone holds it (`autogradState.overwritable`)
+ * and local is a tensor, or a quotient of tensors, of its shape and dtype: the same backend calls as `times`'s ops
+ * (each position read before it is written), so the same bits, without a new array. Null otherwise, and under
+ * forward mode or anomaly mode.
+ */
+function timesOver(upstream: Tensor, local: Local): Tensor | null {
+  // Not under anomaly mode, which checks each op of the rule (to name the one that made a NaN or infinity).
+  if (
+    autogradState.overwritable !== upstream ||
+    autogradState.forwardDepth > 0 ||
+    autogradState.anomaly ||
+    typeof local === "number"
+  ) {
+    return null;
+  }
+  const factors = local instanceof Tensor ? [local] : local.times === undefined ? [] : [local.times];
+  const divisor = local instanceof Tensor ? null : local.over;
+  for (const t of divisor === null ? factors : [...factors, divisor]) {
+    if (t.dtype !== upstream.dtype || !shapesEqual(t.shape, upstream.shape)) return null;
+  }
+  const g = upstream._data;
+  const shape = upstream.shape;
+  for (const t of factors) backend().binary("mul", g, shape, t._data, shape, g, shape);
+  if (divisor !== null) backend().binary("div", g, shape, divisor._data, shape, g, shape);
+  return upstream;
+}
+
 /** One input's term of an output tangent, dx × local, or null (zero) when dx or local is absent. */
 function tangentTerm(dx: Tensor | null, local: Local | null): Tensor | null {
   return dx === null || local === null ? null : times(dx, local);
@@ -90,11 +118,15 @@ function unaryRule<A>(
   return {
     anyDType: spec.anyDType ?? false,
     forward: ([x], attrs) => forward(x, attrs),
-    backward: (upstream, context) => [
-      (spec.activation !== undefined && !context.createGraph
-        ? activationGradient(spec.activation, upstream, context.output)
-        : null) ?? times(upstream, spec.local(context)),
-    ],
+    backward: (upstream, context) => {
+      const fused =
+        spec.activation !== undefined && !context.createGraph
+          ? activationGradient(spec.activation, upstream, context.output)
+          : null;
+      if (fused !== null) return [fused];
+      const local = spec.local(context);
+      return [timesOver(upstream, local) ?? times(upstream, local)];
+    },
     jvp: ([dx], context) => (dx === null ? null : times(dx, spec.local(context))),
     describe: {
       label: label && (({ grouped: [x] }) => label(x)),
