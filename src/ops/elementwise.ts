@@ -176,7 +176,13 @@ function binaryRule(kernel: BinaryKernel, spec: BinarySpec): ElementwiseRule<nul
     forward: binaryForward(kernel),
     backward: (upstream, context) => {
       const [toA, toB] = spec.local(context, context.needsGrad);
-      return [toA === null ? null : times(upstream, toA), toB === null ? null : times(upstream, toB)];
+      // Only the last gradient computed may be written over the upstream (see timesOver), and only when the
+      // first is not the upstream itself.
+      const a =
+        toA === null ? null : ((toB === null ? timesOver(upstream, toA) : null) ?? times(upstream, toA));
+      const b =
+        toB === null ? null : ((a !== upstream ? timesOver(upstream, toB) : null) ?? times(upstream, toB));
+      return [a, b];
     },
     jvp: ([da, db], context) => {
       const [toA, toB] = spec.local(context, [da !== null, db !== null]);
