@@ -281,7 +281,8 @@ export abstract class Optimizer {
         }
         state.step += 1;
         const owner = state;
-        if (wasm) moveResident(p, state);
+        // A row-sparse update's parameter moved before coalescing (rows !== null).
+        if (wasm && rows === null) moveResident(p, state);
         this.update({
           param: p.data as FloatArray,
           grad: grad.data as FloatArray,

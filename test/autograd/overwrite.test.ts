@@ -48,22 +48,23 @@ const ops: [string, (x: Tensor) => Tensor, (v: number) => number][] = [
 ];
 
 /**
- * ∂ sum(f(x) · w)/∂x, with or without a hook on f(x), and how many backend calls wrote over an upstream gradient
- * (the product with w may, in both runs; f's rule only without the hook).
+ * ∂ sum(f(inputs) · w) for the inputs that need it (null for the others), with or without a hook on f's output,
+ * and how many backend calls wrote over an upstream gradient (the product with w may, in both runs; f's rule only
+ * without the hook).
  */
-function gradient(
-  f: (x: Tensor) => Tensor,
-  xs: number[],
+function gradients(
+  f: (...inputs: Tensor[]) => Tensor,
+  inputs: readonly { values: number[]; requiresGrad: boolean }[],
   ws: number[],
   dtype: "float32" | "float64",
   hooked: boolean,
-): { grad: number[]; overwritten: number } {
+): { grads: (number[] | null)[]; overwritten: number } {
   const backend = getBackend();
   const binary = vi.spyOn(backend, "binary");
   const activation = backend.activationBackward ? vi.spyOn(backend, "activationBackward") : null;
   try {
-    const x = tensor(xs, { dtype, requiresGrad: true });
-    const y = f(x);
+    const xs = inputs.map(({ values, requiresGrad }) => tensor(values, { dtype, requiresGrad }));
+    const y = f(...xs);
     if (hooked) y.registerHook(() => undefined);
     const w = tensor(ws, { dtype });
     binary.mockClear();
@@ -73,46 +74,10 @@ function gradient(
     const overwritten =
       binary.mock.calls.filter((call) => call[5] === call[1]).length +
       (activation?.mock.calls.filter((call) => call[3] === call[2]).length ?? 0);
-    return { grad: Array.from(x.grad!.data), overwritten };
+    return { grads: xs.map((x) => (x.requiresGrad ? Array.from(x.grad!.data) : null)), overwritten };
   } finally {
     binary.mockRestore();
     activation?.mockRestore();
-  }
-}
-
-/**
- * ∂ sum(f(a, b) · w) for the inputs that need it, with or without a hook on f(a, b), and how many backend calls
- * wrote over an upstream gradient.
- */
-function gradient2(
-  f: (a: Tensor, b: Tensor) => Tensor,
-  as: number[],
-  bs: number[],
-  dtype: "float32" | "float64",
-  aGrad: boolean,
-  bGrad: boolean,
-  hooked: boolean,
-): { grads: (number[] | null)[]; overwritten: number } {
-  const backend = getBackend();
-  const binary = vi.spyOn(backend, "binary");
-  try {
-    const a = tensor(as, { dtype, requiresGrad: aGrad });
-    const b = tensor(bs, { dtype, requiresGrad: bGrad });
-    const y = f(a, b);
-    if (hooked) y.registerHook(() => undefined);
-    const w = tensor(
-      as.map((_, i) => ((i * 5) % 7) - 3 + 0.5),
-      { dtype },
-    );
-    binary.mockClear();
-    sum(y.mul(w)).backward();
-    const overwritten = binary.mock.calls.filter((call) => call[5] === call[1]).length;
-    return {
-      grads: [aGrad ? Array.from(a.grad!.data) : null, bGrad ? Array.from(b.grad!.data) : null],
-      overwritten,
-    };
-  } finally {
-    binary.mockRestore();
   }
 }
 
@@ -128,9 +93,11 @@ describe("a backward rule writing over its upstream gradient", () => {
             const xs = values.map(domain);
             const ws = xs.map((_, i) => ((i * 7 + s) % 11) - 5 + 0.25);
             const dtype = f64 ? "float64" : "float32";
-            const free = gradient(f, xs, ws, dtype, false);
-            const seen = gradient(f, xs, ws, dtype, true);
-            expect(free.grad).toEqual(seen.grad);
+            const run = (hooked: boolean) =>
+              gradients(f, [{ values: xs, requiresGrad: true }], ws, dtype, hooked);
+            const free = run(false);
+            const seen = run(true);
+            expect(free.grads).toEqual(seen.grads);
             // f's rule wrote over its upstream without the hook only (neg's local derivative is the number −1:
             // a negation op, not written over).
             expect(free.overwritten - seen.overwritten).toBe(name === "neg" ? 0 : 1);
@@ -160,8 +127,18 @@ describe("a backward rule writing over its upstream gradient", () => {
           (values, f64, wanted, broadcast) => {
             const dtype = f64 ? "float64" : "float32";
             const bValues = broadcast ? [1.5] : values.map((v, i) => v * 0.5 + (i % 3));
+            const ws = values.map((_, i) => ((i * 5) % 7) - 3 + 0.5);
             const run = (hooked: boolean) =>
-              gradient2(f, values, bValues, dtype, wanted !== "b", wanted !== "a", hooked);
+              gradients(
+                f,
+                [
+                  { values, requiresGrad: wanted !== "b" },
+                  { values: bValues, requiresGrad: wanted !== "a" },
+                ],
+                ws,
+                dtype,
+                hooked,
+              );
             const free = run(false);
             const seen = run(true);
             expect(free.grads).toEqual(seen.grads);
@@ -181,10 +158,11 @@ describe("a backward rule writing over its upstream gradient", () => {
   it("not under anomaly mode, which checks each op of a rule to name the one that made a NaN or infinity", () => {
     const xs = [0.5, -1, 2];
     const ws = [1, 2, 3];
-    const plain = gradient(exp, xs, ws, "float64", false);
-    const checked = detectAnomaly(() => gradient(exp, xs, ws, "float64", false));
+    const run = () => gradients(exp, [{ values: xs, requiresGrad: true }], ws, "float64", false);
+    const plain = run();
+    const checked = detectAnomaly(run);
     expect(plain.overwritten).toBeGreaterThan(0);
     expect(checked.overwritten).toBe(0);
-    expect(checked.grad).toEqual(plain.grad);
+    expect(checked.grads).toEqual(plain.grads);
   });
 });

@@ -447,10 +447,11 @@ export class ThreadPool {
    * to the workers, so that the main thread can do other work meanwhile (a compiled step's last product of the
    * backward pass, while the main thread coalesces the row-sparse gradients). The caller must not read that
    * product's output or write its operands before {@link join}; any other task, the per-call area (`base`) and
-   * a new region join it first. {@link cancelDeferral} withdraws the request if no product took it.
+   * a new region join it first. Without workers (or after one failed) the product finishes before it returns, as
+   * any task does. {@link cancelDeferral} withdraws the request if no product took it.
    */
   deferNextProduct(): void {
-    this.deferral = this.workers.length > 0 && !this.broken;
+    this.deferral = true;
   }
 
   /** Withdraws a {@link deferNextProduct} that no product took. */
@@ -458,7 +459,7 @@ export class ThreadPool {
     this.deferral = false;
   }
 
-  /** Whether a product may be left running (see {@link deferNextProduct}); the request is used up. */
+  /** Whether the next product was asked to be left running (see {@link deferNextProduct}); the request is used up. */
   takeDeferral(): boolean {
     const deferral = this.deferral;
     this.deferral = false;
