@@ -3,7 +3,14 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { getThreads, setThreads, wasmBackend, wasmThresholds } from "../../src/index.js";
 import { jsBackend } from "../../src/backend/index.js";
-import { threadPool, threadsAvailable } from "../../src/backend/wasm/threads.js";
+import fc from "fast-check";
+import {
+  ROW_CHUNK_SOURCE,
+  rowChunkCount,
+  rowChunkStart,
+  threadPool,
+  threadsAvailable,
+} from "../../src/backend/wasm/threads.js";
 import type { MatmulDesc } from "../../src/backend/backend.js";
 import { ValueError } from "../../src/errors.js";
 import { wasmAdaGrad, wasmAdam, wasmSgd, type OptimizerSpans } from "../../src/backend/wasm/optim.js";
@@ -28,6 +35,11 @@ function random(length: number, seed: number, Type: Float32ArrayConstructor | Fl
     out[i] = state / 2 ** 31 - 1;
   }
   return out;
+}
+
+/** One m×k · k×n product, neither operand transposed. */
+function single(m: number, n: number, k: number): MatmulDesc {
+  return { m, n, k, transA: false, transB: false, batch: 1, aOffsets: [0], bOffsets: [0], outOffsets: [0] };
 }
 
 const saved = { ...wasmThresholds };
@@ -105,17 +117,7 @@ describe.skipIf(!threadsAvailable())("matrix products on several threads", () =>
     const [m, n, k] = [32, 300, 250]; // 6.4 tiles of 5 rows: 4 row chunks would split 3 against 1
     const a = random(m * k, 3, Float32Array);
     const b = random(k * n, 4, Float32Array);
-    const desc: MatmulDesc = {
-      m,
-      n,
-      k,
-      transA: false,
-      transB: false,
-      batch: 1,
-      aOffsets: [0],
-      bOffsets: [0],
-      outOffsets: [0],
-    };
+    const desc = single(m, n, k);
     const out = new Float32Array(m * n);
     wasmBackend.matmul(a, b, out, desc);
     const call = rows.mock.calls[0]!;
@@ -164,6 +166,35 @@ describe.skipIf(!threadsAvailable())("matrix products on several threads", () =>
     wasmBackend.matmul(random(9 * k, 6, Float32Array), b17, new Float32Array(9 * 17), narrow);
     expect(rows).not.toHaveBeenCalled();
     rows.mockRestore();
+  });
+
+  it("a product's chunks of rows shrink toward the last, so that the threads finish together", () => {
+    wasmThresholds.threadFlops = 0;
+    setThreads(2);
+    const pool = threadPool()!;
+    const rows = vi.spyOn(pool, "rows");
+    const [m, n, k] = [256, 300, 250];
+    const desc = single(m, n, k);
+    const a = random(m * k, 8, Float32Array);
+    const b = random(k * n, 9, Float32Array);
+    const out = new Float32Array(m * n);
+    wasmBackend.matmul(a, b, out, desc);
+    const most = rows.mock.calls[0]![8];
+    expect(most).toBe(120); // at most one of the kernel's blocks of rows
+    const starts = Array.from({ length: rowChunkCount(m, most, 2, 5) + 1 }, (_, c) =>
+      rowChunkStart(c, m, most, 2, 5),
+    );
+    expect(starts).toEqual([0, 120, 190, 225, 245, 256]);
+    rows.mockRestore();
+    // Left to the workers alone (each chunk its own rows), the rows are the main thread's too.
+    pool.mainTakesChunks = false;
+    try {
+      const workers = new Float32Array(m * n).fill(NaN);
+      wasmBackend.matmul(a, b, workers, desc);
+      expect(Array.from(workers)).toEqual(Array.from(out));
+    } finally {
+      pool.mainTakesChunks = true;
+    }
   });
 
   it("the products are right (against a direct triple loop)", () => {
@@ -573,6 +604,60 @@ describe.skipIf(!threadsAvailable())("regions of the pool's shared memory", () =
     expect(() => pool.releaseRegion(b, 256)).toThrow(RangeError);
     wasmThresholds.maxBytes = pool.base + 4096;
     expect(pool.allocateRegion(1 << 20)).toBe(-1);
+  });
+});
+
+describe("the chunks of rows of a split product (rowChunkStart)", () => {
+  const shapes = fc.record({
+    m: fc.integer({ min: 0, max: 5000 }),
+    threads: fc.integer({ min: 1, max: 8 }),
+    tile: fc.constantFrom(4, 5),
+    tiles: fc.integer({ min: 4, max: 40 }),
+  });
+
+  it("cut the rows into consecutive chunks of at most `most` rows (the last: fewer than two tiles more), whole tiles but the last", () => {
+    fc.assert(
+      fc.property(shapes, ({ m, threads, tile, tiles }) => {
+        const most = tiles * tile;
+        const count = rowChunkCount(m, most, threads, tile);
+        expect(rowChunkStart(0, m, most, threads, tile)).toBe(0);
+        expect(rowChunkStart(count, m, most, threads, tile)).toBe(m);
+        expect(rowChunkStart(count + 3, m, most, threads, tile)).toBe(m);
+        for (let c = 0; c < count; c++) {
+          const size =
+            rowChunkStart(c + 1, m, most, threads, tile) - rowChunkStart(c, m, most, threads, tile);
+          expect(size).toBeGreaterThan(0);
+          // The last one takes what would be left of fewer than two tiles.
+          expect(size).toBeLessThanOrEqual(c < count - 1 ? most : most + 2 * tile - 1);
+          if (c < count - 1) {
+            expect(size % tile).toBe(0);
+            expect(size).toBeGreaterThanOrEqual(2 * tile);
+          }
+        }
+        // The same cut as walking chunk by chunk: each takes the rows left over the threads, in whole tiles.
+        let start = 0;
+        for (let c = 0; c < count; c++) {
+          expect(rowChunkStart(c, m, most, threads, tile)).toBe(start);
+          const rest = m - start;
+          let size = Math.min(most, Math.max(2 * tile, Math.ceil(rest / threads / tile) * tile));
+          if (rest - size < 2 * tile || most >= m) size = rest;
+          start += size;
+        }
+        expect(start).toBe(m);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("the workers' copy of the function (source text) agrees with the main thread's", () => {
+    const workers = new Function(`${ROW_CHUNK_SOURCE}; return rowChunkStart;`)() as typeof rowChunkStart;
+    fc.assert(
+      fc.property(shapes, fc.integer({ min: 0, max: 60 }), ({ m, threads, tile, tiles }, chunk) => {
+        const most = tiles * tile;
+        expect(workers(chunk, m, most, threads, tile)).toBe(rowChunkStart(chunk, m, most, threads, tile));
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

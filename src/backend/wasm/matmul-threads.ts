@@ -25,13 +25,16 @@ export function splitsAcrossThreads(m: number, n: number, k: number, inPlace = f
 }
 
 /**
- * The chunks a product is split into among `threads` threads: about two chunks of output rows per thread (so
- * that a thread the machine delays leaves some of its share to the others), each at most one of the kernel's
- * blocks of rows; and B packed in chunks of whole panels (8 float32 or 4 float64 columns), about two per
- * thread. Each chunk of rows reads all of packed B again: with four chunks a thread, the compiled NER step at
- * batch 256 on two threads ran 156,500–158,200 examples/s, with three 163,600–164,200, with two 165,900–166,500
- * (`bench/ner-step.ts --seconds 2 --warmup 1`, alternating, a quiet machine), and with a busy loop on the
- * other core 79,100–81,300 against 79,800–82,500.
+ * The chunks a product is split into among `threads` threads: chunks of output rows, at most one of the kernel's
+ * blocks of rows (MC) and at most a thread's share, shrinking toward the last (`rowChunkStart` in threads.ts) so
+ * that the threads finish together; and B packed in chunks of whole panels (8 float32 or 4 float64 columns),
+ * about two per thread. Each chunk of rows reads all of packed B again, so more chunks cost more: with equal
+ * chunks, four a thread ran the compiled NER step at batch 256 on two threads at 156,500–158,200 examples/s,
+ * three at 163,600–164,200, two at 165,900–166,500 (`bench/ner-step.ts --seconds 2 --warmup 1`, alternating,
+ * a quiet machine). Two equal chunks a thread still left the main thread waiting for the worker's last one
+ * (35–75 µs at each large product); the shrinking chunks (120, 70, 35, 20 and 11 rows at batch 256) took
+ * 1,866 against 2,068 µs a step at batch 256 and 13,215 against 13,713 at batch 2048 (median blocks of 40
+ * steps, the two ways alternating in one process, on a busy machine).
  *
  * A product with too few rows for that (fewer than four tiles per thread: the NER network's batch of 32 has
  * 6.4 tiles of 5 rows) would split unevenly — 4 chunks against 3, with the thread that took 3 waiting — so its
@@ -39,7 +42,8 @@ export function splitsAcrossThreads(m: number, n: number, k: number, inPlace = f
  * chunk.
  */
 function chunking(m: number, n: number, threads: number, size: number) {
-  const rowsPerChunk = Math.min(MC, Math.max(MR, Math.ceil(m / (2 * threads) / MR) * MR));
+  const tile = size === 4 ? MR : 4;
+  const rowsPerChunk = Math.min(MC, Math.max(4 * tile, Math.ceil(m / threads / tile) * tile));
   const panel = 32 / size;
   const panels = Math.ceil(n / panel);
   const columnsPerChunk = Math.ceil(panels / (2 * threads)) * panel;
