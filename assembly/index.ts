@@ -9,6 +9,7 @@ export {
   matmulRowsF64,
   matmulBlockEpilogueF32,
   matmulScratchBytes,
+  matmulTileRows,
 } from "./matmul";
 export { unaryF32, unaryF64, binaryF32, binaryF64 } from "./elementwise";
 export { sumAxisF32, sumAxisF64 } from "./reduce";

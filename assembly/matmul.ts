@@ -10,9 +10,10 @@
 // `matmulRows*` computes a range of output rows from the packed B and writes nothing else, so the rows of one
 // product can be split between calls (each with its own scratch space).
 //
-// float32: a 5×8 tile in ten f32x4 accumulators; float64: a 4×4 tile in eight f64x2 accumulators. The
-// accumulators plus the operands fit the sixteen vector registers of x86-64 (V8 keeps one as scratch); larger
-// tiles spill and run slower.
+// float32: a 5×8 tile in ten f32x4 accumulators (6×8 in twelve in the relaxed build, whose multiply-add needs no
+// temporary); float64: a 4×4 tile in eight f64x2 accumulators. The accumulators plus the operands fit the sixteen
+// vector registers of x86-64 (V8 keeps one as scratch); larger tiles spill and run slower. The tile's rows do not
+// change any output's sum: each is summed over the depth in the same order whatever tile it is in.
 // Each output is summed block by block in depth order, as the JavaScript kernel does.
 //
 // `matmulBlockEpilogueF32` also finishes an affine layer where its block is still in cache: once a block of rows
@@ -28,14 +29,24 @@ const NO_ACTIVATION: i32 = -1;
 const KC: i32 = 256;
 /** Rows of A packed at once (a multiple of both tiles' rows; 120 × 256 float32 is 120 KiB, within L2). */
 const MC: i32 = 120;
-/** Rows of a float32 tile; its columns fill 32 bytes (8 float32). */
-const MR_F32: i32 = 5;
+/**
+ * Rows of a float32 tile; its columns fill 32 bytes (8 float32). Five without relaxed SIMD, six with it: a fused
+ * multiply-add needs no temporary register, so twelve accumulators, two vectors of B and a splat of A fit the
+ * sixteen vector registers (V8 keeps one as scratch). Measured on one thread, the relaxed build's products of
+ * the NER step (256 × 250 · 250 × 300 and its gradients' shapes) took 708–729 µs against 742–773 with five rows.
+ */
+const MR_F32: i32 = ASC_FEATURE_RELAXED_SIMD ? 6 : 5;
 /** Rows of a float64 tile (4 float64 columns). */
 const MR_F64: i32 = 4;
 
 /** Rows of a tile for element type T. */
 function tileRows<T>(): i32 {
   return sizeof<T>() == 4 ? MR_F32 : MR_F64;
+}
+
+/** Rows of the tile of a product of `elementBytes`-byte values: the host cuts products in chunks of whole tiles. */
+export function matmulTileRows(elementBytes: i32): i32 {
+  return elementBytes == 4 ? MR_F32 : MR_F64;
 }
 
 /** Bytes at the start of the scratch space that hold a spilled edge tile. */
@@ -61,25 +72,33 @@ function packA<T>(a: usize, lda: i32, transA: bool, i0: i32, p0: i32, mc: i32, k
     const rows = min(mr, mc - ip);
     const panel = dst + <usize>(ip * kc) * size;
     if (!transA && size == 4 && rows == mr) {
-      // op(A)(i, p) = a[i·lda + p], float32, a full panel of five rows: four depth steps of the first four rows
-      // at a time, transposed in registers; the fifth row's values go after them.
+      // op(A)(i, p) = a[i·lda + p], float32, a full panel of five (six) rows: four depth steps of the first four
+      // rows at a time, transposed in registers; the last rows' values go after them.
       const row = <usize>lda * 4;
       const src = a + (<usize>(i0 + ip) * lda + p0) * 4;
+      const step = <usize>mr * 4;
       let p = 0;
       for (; p + 4 <= kc; p += 4) {
         const s = src + <usize>p * 4;
-        const d = panel + <usize>p * 20;
-        transpose4(s, row, d, 20);
+        const d = panel + <usize>p * step;
+        transpose4(s, row, d, step);
         const last = s + 4 * row;
         store<f32>(d, load<f32>(last), 16);
-        store<f32>(d, load<f32>(last, 4), 36);
-        store<f32>(d, load<f32>(last, 8), 56);
-        store<f32>(d, load<f32>(last, 12), 76);
+        store<f32>(d + step, load<f32>(last, 4), 16);
+        store<f32>(d + 2 * step, load<f32>(last, 8), 16);
+        store<f32>(d + 3 * step, load<f32>(last, 12), 16);
+        if (mr == 6) {
+          const sixth = last + row;
+          store<f32>(d, load<f32>(sixth), 20);
+          store<f32>(d + step, load<f32>(sixth, 4), 20);
+          store<f32>(d + 2 * step, load<f32>(sixth, 8), 20);
+          store<f32>(d + 3 * step, load<f32>(sixth, 12), 20);
+        }
       }
       for (; p < kc; p++) {
         const s = src + <usize>p * 4;
-        const d = panel + <usize>p * 20;
-        for (let r = 0; r < 5; r++) store<f32>(d + <usize>r * 4, load<f32>(s + <usize>r * row));
+        const d = panel + <usize>p * step;
+        for (let r = 0; r < mr; r++) store<f32>(d + <usize>r * 4, load<f32>(s + <usize>r * row));
       }
     } else if (!transA) {
       // op(A)(i, p) = a[i·lda + p]: read each row contiguously, write with stride MR.
@@ -105,9 +124,10 @@ function packA<T>(a: usize, lda: i32, transA: bool, i0: i32, p0: i32, mc: i32, k
         const src = a + (<usize>(p0 + p) * lda + i0 + ip) * size;
         const d = panel + <usize>(p * mr) * size;
         if (rows == mr) {
-          // 5 float32 = 16 + 4 bytes; 4 float64 = 16 + 16 bytes.
+          // 5 float32 = 16 + 4 bytes (6: 16 + 8); 4 float64 = 16 + 16 bytes.
           v128.store(d, v128.load(src));
           if (size == 8) v128.store(d, v128.load(src, 16), 16);
+          else if (mr == 6) store<u64>(d, load<u64>(src, 16), 16);
           else store<T>(d, load<T>(src, 16), 16);
         } else {
           for (let r = 0; r < mr; r++)
@@ -223,10 +243,10 @@ function madd(a: v128, b: v128, c: v128): v128 {
 }
 
 /**
- * out tile (5×8) = (accumulate ? out : 0) + A panel · B panel over kc depth steps: ten f32x4 accumulators, two
- * vectors of B and one splat of A. Five rows is the most that fits the sixteen vector registers without FMA (each
- * multiply needs a temporary); it issues fewer instructions per multiply-add than 4×8, and a loop unrolled over
- * depth runs slower in V8 (measured), so it is not unrolled.
+ * out tile (5×8, or 6×8 in the relaxed build) = (accumulate ? out : 0) + A panel · B panel over kc depth steps:
+ * ten (twelve) f32x4 accumulators, two vectors of B and one splat of A. Five rows is the most that fits the sixteen
+ * vector registers without FMA (each multiply needs a temporary), six with it; it issues fewer instructions per
+ * multiply-add than 4×8, and a loop unrolled over depth runs slower in V8 (measured), so it is not unrolled.
  */
 function kernelF32(
   tile: usize,
@@ -249,6 +269,9 @@ function kernelF32(
   let c31 = f32x4.splat(0);
   let c40 = f32x4.splat(0);
   let c41 = f32x4.splat(0);
+  let c50 = f32x4.splat(0);
+  let c51 = f32x4.splat(0);
+  const six = MR_F32 == 6;
   const end = bp + <usize>kc * 32;
   while (bp < end) {
     const b0 = v128.load(bp);
@@ -268,10 +291,15 @@ function kernelF32(
     a = v128.load32_splat(ap, 16);
     c40 = madd(a, b0, c40);
     c41 = madd(a, b1, c41);
-    ap += 20;
+    if (six) {
+      a = v128.load32_splat(ap, 20);
+      c50 = madd(a, b0, c50);
+      c51 = madd(a, b1, c51);
+    }
+    ap += <usize>MR_F32 * 4;
     bp += 32;
   }
-  if (rows == 5 && cols == 8) {
+  if (rows == MR_F32 && cols == 8) {
     const c1 = c + rowBytes;
     const c2 = c1 + rowBytes;
     const c3 = c2 + rowBytes;
@@ -287,6 +315,10 @@ function kernelF32(
       c31 = f32x4.add(c31, v128.load(c3, 16));
       c40 = f32x4.add(c40, v128.load(c4));
       c41 = f32x4.add(c41, v128.load(c4, 16));
+      if (six) {
+        c50 = f32x4.add(c50, v128.load(c4 + rowBytes));
+        c51 = f32x4.add(c51, v128.load(c4 + rowBytes, 16));
+      }
     }
     v128.store(c, c00);
     v128.store(c, c01, 16);
@@ -298,6 +330,10 @@ function kernelF32(
     v128.store(c3, c31, 16);
     v128.store(c4, c40);
     v128.store(c4, c41, 16);
+    if (six) {
+      v128.store(c4 + rowBytes, c50);
+      v128.store(c4 + rowBytes, c51, 16);
+    }
     return;
   }
   v128.store(tile, c00);
@@ -310,6 +346,10 @@ function kernelF32(
   v128.store(tile, c31, 112);
   v128.store(tile, c40, 128);
   v128.store(tile, c41, 144);
+  if (six) {
+    v128.store(tile, c50, 160);
+    v128.store(tile, c51, 176);
+  }
   writeTile<f32>(tile, c, rowBytes, rows, cols, accumulate);
 }
 

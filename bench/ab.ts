@@ -6,16 +6,18 @@
  *
  *   node --import tsx bench/ab.ts --baseline DIR [--batch 256] [--blocks 60] [--eager] [--threads 2]
  *
- * Each checkout's `bench/ner-step.ts` is imported with its own copy of the library (its own thread pool and
- * WebAssembly memory); both steps are warmed up for 1.5 s, then run in blocks of about 10,240 examples (at
+ * Each checkout's `bench/ner-step.ts` is bundled (esbuild) and imported with its own copy of the library (its own
+ * thread pool and WebAssembly memory); both steps are warmed up for 1.5 s, then run in blocks of about 10,240 examples (at
  * least five steps), the two in turn, the first of each pair alternating. Before each block, two untimed steps
  * wake the build's worker (the other build's slept meanwhile). Prints the median and mean µs per step of each
  * build, the blocks this checkout won and the ratio of the medians (above 1: this checkout is faster). Figures
  * only, never asserted.
  */
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { build } from "esbuild";
 
 interface StepModule {
   nerStep(batch: number, compiled: boolean): { step: () => number };
@@ -34,11 +36,39 @@ function median(values: readonly number[]): number {
   return sorted[sorted.length >> 1]!;
 }
 
-async function load(root: string, threads: number, batch: number, compiled: boolean): Promise<() => number> {
-  const library = (await import(pathToFileURL(resolve(root, "src", "index.ts")).href)) as LibraryModule;
-  library.setThreads(threads);
-  const module = (await import(pathToFileURL(resolve(root, "bench", "ner-step.ts")).href)) as StepModule;
-  return module.nerStep(batch, compiled).step;
+/**
+ * The checkout's step and `setThreads`, bundled into one module as the published library is (run through tsx's
+ * loader module by module instead, the step at batch 32 took more than twice as long, and both builds alike).
+ */
+async function load(
+  root: string,
+  name: string,
+  threads: number,
+  batch: number,
+  compiled: boolean,
+): Promise<() => number> {
+  const outfile = join(tmpdir(), `chainrule-ab-${process.pid}-${name}.mjs`);
+  await build({
+    stdin: {
+      contents:
+        'export { nerStep } from "./bench/ner-step.ts";\nexport { setThreads } from "./src/index.ts";\n',
+      resolveDir: root,
+      loader: "ts",
+    },
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    outfile,
+    logLevel: "error",
+  });
+  try {
+    const module = (await import(pathToFileURL(outfile).href)) as StepModule & LibraryModule;
+    module.setThreads(threads);
+    return module.nerStep(batch, compiled).step;
+  } finally {
+    rmSync(outfile, { force: true });
+  }
 }
 
 async function main(): Promise<void> {
@@ -56,8 +86,8 @@ async function main(): Promise<void> {
   const here = resolve(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..");
   const names = [`baseline (${baseline})`, "this checkout"];
   const steps = [
-    await load(resolve(baseline), threads, batch, compiled),
-    await load(here, threads, batch, compiled),
+    await load(resolve(baseline), "baseline", threads, batch, compiled),
+    await load(here, "this", threads, batch, compiled),
   ];
   const perBlock = Math.max(5, Math.round(10_240 / batch));
   for (const step of steps) {

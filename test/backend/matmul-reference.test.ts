@@ -8,7 +8,7 @@ import { wasmThresholds } from "../../src/backend/wasm/thresholds.js";
 import { Random } from "../../src/tensor/random.js";
 
 // The WebAssembly matrix products against a plain triple loop in float64, over shapes chosen to hit every edge of
-// the blocking in assembly/matmul.ts: tiles of 5 (float32) or 4 (float64) rows and 8 (4) columns, blocks of 120
+// the blocking in assembly/matmul.ts: tiles of 5 or 6 (float32, plain or relaxed build) or 4 (float64) rows and 8 (4) columns, blocks of 120
 // rows and 256 depth steps, and sizes of 1, 3, 5, 7, 17, 33 around them. Every product runs three ways: the
 // ordinary module, the shared-memory module on one thread, and split across two threads (the split threshold at
 // 0, so that every shape is split, the column panels of B packed by both threads too).

@@ -114,7 +114,7 @@ describe.skipIf(!threadsAvailable())("matrix products on several threads", () =>
     setThreads(2);
     const pool = threadPool()!;
     const rows = vi.spyOn(pool, "rows");
-    const [m, n, k] = [32, 300, 250]; // 6.4 tiles of 5 rows: 4 row chunks would split 3 against 1
+    const [m, n, k] = [32, 300, 250]; // 6.4 tiles of 5 rows (5.3 of 6): row chunks would split unevenly
     const a = random(m * k, 3, Float32Array);
     const b = random(k * n, 4, Float32Array);
     const desc = single(m, n, k);

@@ -4,7 +4,7 @@ import { MATMUL_NO_ACTIVATION, align16, kernelsOf } from "./runtime.js";
 import { getThreads, threadPool, type ThreadPool } from "./threads.js";
 import { wasmThresholds } from "./thresholds.js";
 
-/** Rows of a float32 tile in assembly/matmul.ts (float64: 4): chunks of rows are multiples of it. */
+/** Fewer output rows than twice this are cut by columns only (`splitsAcrossThreads`). */
 const MR = 5;
 /** Columns of a packed float32 panel of B (float64: 4). */
 const PANEL_F32 = 8;
@@ -37,17 +37,16 @@ export function splitsAcrossThreads(m: number, n: number, k: number, inPlace = f
  * steps, the two ways alternating in one process, on a busy machine).
  *
  * A product with too few rows for that (fewer than four tiles per thread: the NER network's batch of 32 has
- * 6.4 tiles of 5 rows) would split unevenly — 4 chunks against 3, with the thread that took 3 waiting — so its
+ * 6.4 tiles of 5 rows, 5.3 of 6) would split unevenly — 4 chunks against 3, with the thread that took 3 waiting — so its
  * row chunks are also cut by columns (`blockColumns`, whole panels, about two blocks per thread), each block a
  * chunk.
  */
-function chunking(m: number, n: number, threads: number, size: number) {
-  const tile = size === 4 ? MR : 4;
+function chunking(m: number, n: number, threads: number, size: number, tile: number) {
   const rowsPerChunk = Math.min(MC, Math.max(4 * tile, Math.ceil(m / threads / tile) * tile));
   const panel = 32 / size;
   const panels = Math.ceil(n / panel);
   const columnsPerChunk = Math.ceil(panels / (2 * threads)) * panel;
-  const fewRows = m < 4 * threads * MR && m <= MC;
+  const fewRows = m < 4 * threads * tile && m <= MC;
   const blockColumns = fewRows && panels >= 2 * threads ? columnsPerChunk : Math.max(n, 1);
   return { rowsPerChunk: fewRows ? m : rowsPerChunk, columnsPerChunk, blockColumns };
 }
@@ -99,7 +98,8 @@ export function splitProductInPlace(
   const scratchAt = pool.base;
   const scratchStride = align16(pool.exports.matmulScratchBytes(size));
   if (!pool.reserve(scratchAt + threads * scratchStride, wasmThresholds.maxBytes)) return false;
-  const { rowsPerChunk, columnsPerChunk, blockColumns } = chunking(m, n, threads, size);
+  const tile = pool.exports.matmulTileRows(size);
+  const { rowsPerChunk, columnsPerChunk, blockColumns } = chunking(m, n, threads, size, tile);
   const packInChunks = rowsPerChunk >= m && blockColumns < n;
   pool.rows(
     f32,
@@ -164,7 +164,8 @@ export function threadedMatmul(a: TypedArray, b: TypedArray, out: TypedArray, de
   if (!bResident) view.set(b, bAt / size);
   const transA = desc.transA ? 1 : 0;
   const transB = desc.transB ? 1 : 0;
-  const { rowsPerChunk, columnsPerChunk, blockColumns } = chunking(m, n, threads, size);
+  const tile = exports.matmulTileRows(size);
+  const { rowsPerChunk, columnsPerChunk, blockColumns } = chunking(m, n, threads, size, tile);
   const pack = f32 ? exports.matmulPackF32 : exports.matmulPackF64;
   const rows = f32 ? exports.matmulRowsF32 : exports.matmulRowsF64;
   let packedFor = -1;

@@ -14,6 +14,8 @@ import { choosePlainVariant, decodeBase64 } from "./variants.js";
 export interface KernelExports {
   heapBase(): number;
   matmulScratchBytes(elementBytes: number): number;
+  /** Rows of the product kernel's tile for values of `elementBytes` bytes (float32: 5, or 6 with relaxed SIMD). */
+  matmulTileRows(elementBytes: number): number;
   matmulPackedBytes(n: number, k: number, elementBytes: number): number;
   matmulPackF32(b: number, n: number, k: number, transB: number, packedB: number): void;
   matmulPackF64(b: number, n: number, k: number, transB: number, packedB: number): void;
@@ -253,6 +255,7 @@ export type AdaGradRowsArguments = [
 export const KERNEL_FUNCTIONS = Object.keys({
   heapBase: true,
   matmulScratchBytes: true,
+  matmulTileRows: true,
   matmulPackedBytes: true,
   matmulPackF32: true,
   matmulPackF64: true,

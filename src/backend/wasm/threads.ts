@@ -196,7 +196,7 @@ const RUN_CHUNK_SOURCE = `function runChunk(kernels, ctl, chunk, index) {
     chunk -= packChunks;
     const columnChunks = Math.ceil(n / columns);
     const rowChunk = Math.floor(chunk / columnChunks);
-    const tile = op === ${TASK_ROWS_F32} ? 5 : 4;
+    const tile = kernels.matmulTileRows(op === ${TASK_ROWS_F32} ? 4 : 8);
     const start = rowChunkStart(rowChunk, m, per, threads, tile);
     const count = rowChunkStart(rowChunk + 1, m, per, threads, tile) - start;
     const column = (chunk % columnChunks) * columns;
@@ -754,7 +754,7 @@ export class ThreadPool {
     if (packFrom !== 0 && !packFirst && n > 0 && rowsPerChunk < m)
       throw new RangeError("threads: packing B in the chunks needs a single chunk of rows");
     const threads = this.workers.length + 1;
-    const rowChunks = rowChunkCount(m, rowsPerChunk, threads, f32 ? 5 : 4);
+    const rowChunks = rowChunkCount(m, rowsPerChunk, threads, this.exports.matmulTileRows(f32 ? 4 : 8));
     const chunks = packChunks + rowChunks * Math.ceil(n / columnsPerChunk);
     const args = [
       a,
@@ -937,7 +937,7 @@ export class ThreadPool {
       chunk -= packChunks;
       const columnChunks = Math.ceil(n / columns);
       const rowChunk = Math.floor(chunk / columnChunks);
-      const tile = f32 ? 5 : 4;
+      const tile = kernels.matmulTileRows(f32 ? 4 : 8);
       const start = rowChunkStart(rowChunk, m, per, threads, tile);
       const count = rowChunkStart(rowChunk + 1, m, per, threads, tile) - start;
       const column = (chunk % columnChunks) * columns;
