@@ -83,26 +83,6 @@ type Numbers<N extends number, T extends number[] = []> = T["length"] extends N
 export type UpdateKernel = (typeof UPDATE_KERNELS)[number];
 
 /**
- * One chunk of a task in a worker (ThreadPool.runChunk is the main thread's copy):
- *   rows:  args = a, packedB, out, m, n, k, transA, rowsPerChunk, chunks, scratchBase, scratchStride,
- *          columnsPerChunk, b, transB, bias, activation, packChunks, packColumns, threads (chunk c is row chunk
- *          ⌊c / column chunks⌋, column chunk c mod column chunks; row chunk r holds rows [rowChunkStart(r),
- *          rowChunkStart(r + 1)), at most rowsPerChunk of them, see ROW_CHUNK_SOURCE; where b ≠ 0 and packChunks = 0, each chunk
- *          first packs op(B) from b into its own columns of packedB; where packChunks > 0, the first packChunks
- *          chunks pack op(B) from b, packColumns columns each, counting in slot PACKED, and every later chunk
- *          c waits until they all have, then computes row chunk c − packChunks as above; where bias ≠ 0 or
- *          activation ≠ −1, a float32 chunk finishes its block as an affine layer: matmulBlockEpilogueF32)
- *   update: args = kernel (index in UPDATE_KERNELS), address count, n, valuesPerChunk, element bytes, scalar
- *          count, then the addresses (param, grad, state…); the scalars are float64 from slot SCALARS. Chunk c
- *          updates values [c · valuesPerChunk, …) (an address of 0, an unused state, stays 0)
- *   unary: args = op code (UNARY_CODES), x, out, n, valuesPerChunk (float32 / float64 by the task code);
- *          chunk c computes values [c · valuesPerChunk, …)
- *   update rows: args = kernel (index in ROW_UPDATE_KERNELS), address count, rowCount, rowsPerChunk, row
- *          bytes, rowSize, scalar count, the rows' address, then the addresses (param, grad, state…); the scalars
- *          as for update. Chunk c updates the rows listed at [c · rowsPerChunk, …) of the rows array, whose
- *          gradient rows are the same positions of grad (param and state are indexed by the listed rows)
- */
-/**
  * Where chunk `chunk` of a product's m output rows starts (m for a chunk past the last): the rows task's chunks
  * shrink as the rows run out, so that the threads finish together. Each chunk takes the rows left divided by the
  * number of threads, rounded up to whole tiles (`tile` rows), at most `most` rows (a multiple of `tile`, at least
@@ -112,12 +92,12 @@ export type UpdateKernel = (typeof UPDATE_KERNELS)[number];
  *
  * Chunks of equal size left a thread waiting for the other's last one: in the compiled NER step at batch 256,
  * four chunks of 65 rows per product had the main thread wait 35–75 µs for the worker at each of the three
- * large products; chunks of 120, 70, 35, 20 and 11 rows, 8–18 µs. The leading chunks of `most` rows (those
- * that leave more than `threads` such chunks and two tiles) are counted, not walked, so that a product of
- * many thousand rows costs no more to cut.
+ * large products; chunks of 120, 70, 35, 20 and 11 rows (tiles of 5), 8–18 µs. The leading chunks of `most`
+ * rows (those that leave more than `threads` such chunks and two tiles) are counted, not walked, so that a
+ * product of many thousand rows costs no more to cut.
  *
- * Written once as source text: the workers run it (WORKER_SOURCE), and \`rowChunkStart\` below is the same
- * function for the main thread (a test checks that the two agree).
+ * Written twice: as source text for the workers (WORKER_SOURCE), and as `rowChunkStart` below for the main
+ * thread; a test checks that the two agree.
  */
 export const ROW_CHUNK_SOURCE = `function rowChunkStart(chunk, m, most, threads, tile) {
   if (most >= m) return chunk > 0 ? m : 0;
@@ -161,6 +141,26 @@ export function rowChunkCount(m: number, most: number, threads: number, tile: nu
   return chunks;
 }
 
+/**
+ * One chunk of a task in a worker (ThreadPool.runChunk is the main thread's copy):
+ *   rows:  args = a, packedB, out, m, n, k, transA, rowsPerChunk, chunks, scratchBase, scratchStride,
+ *          columnsPerChunk, b, transB, bias, activation, packChunks, packColumns, threads (chunk c is row chunk
+ *          ⌊c / column chunks⌋, column chunk c mod column chunks; row chunk r holds rows [rowChunkStart(r),
+ *          rowChunkStart(r + 1)) of ROW_CHUNK_SOURCE, at most rowsPerChunk of them; where b ≠ 0 and
+ *          packChunks = 0, each chunk first packs op(B) from b into its own columns of packedB; where packChunks > 0, the first packChunks
+ *          chunks pack op(B) from b, packColumns columns each, counting in slot PACKED, and every later chunk
+ *          c waits until they all have, then computes row chunk c − packChunks as above; where bias ≠ 0 or
+ *          activation ≠ −1, a float32 chunk finishes its block as an affine layer: matmulBlockEpilogueF32)
+ *   update: args = kernel (index in UPDATE_KERNELS), address count, n, valuesPerChunk, element bytes, scalar
+ *          count, then the addresses (param, grad, state…); the scalars are float64 from slot SCALARS. Chunk c
+ *          updates values [c · valuesPerChunk, …) (an address of 0, an unused state, stays 0)
+ *   unary: args = op code (UNARY_CODES), x, out, n, valuesPerChunk (float32 / float64 by the task code);
+ *          chunk c computes values [c · valuesPerChunk, …)
+ *   update rows: args = kernel (index in ROW_UPDATE_KERNELS), address count, rowCount, rowsPerChunk, row
+ *          bytes, rowSize, scalar count, the rows' address, then the addresses (param, grad, state…); the scalars
+ *          as for update. Chunk c updates the rows listed at [c · rowsPerChunk, …) of the rows array, whose
+ *          gradient rows are the same positions of grad (param and state are indexed by the listed rows)
+ */
 const RUN_CHUNK_SOURCE = `function runChunk(kernels, ctl, chunk, index) {
   const op = ctl[${OP}];
   if (op === ${TASK_ROWS_F32} || op === ${TASK_ROWS_F64}) {
