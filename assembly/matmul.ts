@@ -259,6 +259,10 @@ function kernelF32(
   cols: i32,
   accumulate: bool,
 ): void {
+  if (cols <= 4) {
+    narrowKernelF32(tile, ap, bp, kc, c, rowBytes, rows, cols, accumulate);
+    return;
+  }
   let c00 = f32x4.splat(0);
   let c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0);
@@ -350,6 +354,67 @@ function kernelF32(
     v128.store(tile, c50, 160);
     v128.store(tile, c51, 176);
   }
+  writeTile<f32>(tile, c, rowBytes, rows, cols, accumulate);
+}
+
+/**
+ * `kernelF32` for a panel with at most four valid columns (the last panel of a product whose n is not a multiple
+ * of 8: of n = 9, 8 of its 16 columns; of n = 300, 4 of 304): only the first vector of B, half the multiply-adds.
+ * Each value gets the same multiply-adds in the same order as in `kernelF32`, so the same bits.
+ */
+function narrowKernelF32(
+  tile: usize,
+  ap: usize,
+  bp: usize,
+  kc: i32,
+  c: usize,
+  rowBytes: usize,
+  rows: i32,
+  cols: i32,
+  accumulate: bool,
+): void {
+  let c0 = f32x4.splat(0);
+  let c1 = f32x4.splat(0);
+  let c2 = f32x4.splat(0);
+  let c3 = f32x4.splat(0);
+  let c4 = f32x4.splat(0);
+  let c5 = f32x4.splat(0);
+  const six = MR_F32 == 6;
+  const end = bp + <usize>kc * 32;
+  while (bp < end) {
+    const b0 = v128.load(bp);
+    c0 = madd(v128.load32_splat(ap), b0, c0);
+    c1 = madd(v128.load32_splat(ap, 4), b0, c1);
+    c2 = madd(v128.load32_splat(ap, 8), b0, c2);
+    c3 = madd(v128.load32_splat(ap, 12), b0, c3);
+    c4 = madd(v128.load32_splat(ap, 16), b0, c4);
+    if (six) c5 = madd(v128.load32_splat(ap, 20), b0, c5);
+    ap += <usize>MR_F32 * 4;
+    bp += 32;
+  }
+  if (rows == MR_F32 && cols == 4) {
+    if (accumulate) {
+      c0 = f32x4.add(c0, v128.load(c));
+      c1 = f32x4.add(c1, v128.load(c + rowBytes));
+      c2 = f32x4.add(c2, v128.load(c + 2 * rowBytes));
+      c3 = f32x4.add(c3, v128.load(c + 3 * rowBytes));
+      c4 = f32x4.add(c4, v128.load(c + 4 * rowBytes));
+      if (six) c5 = f32x4.add(c5, v128.load(c + 5 * rowBytes));
+    }
+    v128.store(c, c0);
+    v128.store(c + rowBytes, c1);
+    v128.store(c + 2 * rowBytes, c2);
+    v128.store(c + 3 * rowBytes, c3);
+    v128.store(c + 4 * rowBytes, c4);
+    if (six) v128.store(c + 5 * rowBytes, c5);
+    return;
+  }
+  v128.store(tile, c0);
+  v128.store(tile, c1, 32);
+  v128.store(tile, c2, 64);
+  v128.store(tile, c3, 96);
+  v128.store(tile, c4, 128);
+  if (six) v128.store(tile, c5, 160);
   writeTile<f32>(tile, c, rowBytes, rows, cols, accumulate);
 }
 

@@ -155,6 +155,9 @@ describe("wasm matmul against a float64 triple loop", () => {
         [6, 9, 513],
         [10, 300, 250],
         [32, 300, 250],
+        // A last panel of exactly four columns (the narrow kernel's whole tiles), over two depth blocks.
+        [30, 12, 300],
+        [36, 4, 260],
       ];
       for (const [m, n, k] of shapes) for (const [ta, tb] of FLAGS) check(type, m, n, k, ta, tb);
     });
