@@ -126,6 +126,23 @@ function worst(a: readonly number[], b: readonly number[]): number {
   }, 0);
 }
 
+/**
+ * The largest |a − b| / (1 + max |b|) over one parameter's values: sums whose order differs round apart by a
+ * fraction of their largest terms, not of their result. A bias's gradient sums every row's: one of its values
+ * can cancel to −0.28 while others reach 1,400, and the plan's order and eager's then differ by 2.3e-5 at that
+ * value (1.6e-8 of the largest; found by fast-check at ten times the runs, as 1.8e-5 relative to the value).
+ */
+function worstScaled(a: readonly number[], b: readonly number[]): number {
+  const scale = 1 + b.reduce((m, y) => (Number.isFinite(y) ? Math.max(m, Math.abs(y)) : m), 0);
+  expect(a.length).toBe(b.length);
+  return a.reduce((m, x, i) => {
+    const y = b[i]!;
+    if (Object.is(x, y)) return m;
+    const difference = Math.abs(x - y) / scale;
+    return Number.isNaN(difference) ? NaN : Math.max(m, difference);
+  }, 0);
+}
+
 describe("compile: random training steps against eager (fast-check)", () => {
   // Where a value fans out, the plan adds its gradient's shares in its own order (and adds their sum to a
   // gradient kept from an earlier call), so the last bits can differ from the eager engine's; a gradient
@@ -148,7 +165,9 @@ describe("compile: random training steps against eager (fast-check)", () => {
           );
           const compiled = train(graph, dtype, true);
           expect(worst(compiled.losses, eager.losses)).toBeLessThanOrEqual(tolerance);
-          expect(worst(compiled.values.flat(), eager.values.flat())).toBeLessThanOrEqual(tolerance);
+          compiled.values.forEach((values, p) =>
+            expect(worstScaled(values, eager.values[p]!)).toBeLessThanOrEqual(tolerance),
+          );
         }),
         { numRuns: 150 },
       );
