@@ -38,7 +38,7 @@ function median(values: readonly number[]): number {
 
 /**
  * The checkout's step and `setThreads`, bundled into one module as the published library is (run through tsx's
- * loader module by module instead, the step at batch 32 took more than twice as long, and both builds alike).
+ * loader module by module instead, the step at batch 32 took about 1.5 times as long, both builds alike).
  */
 async function load(
   root: string,
