@@ -10,6 +10,8 @@ export {
   matmulBlockEpilogueF32,
   matmulScratchBytes,
   matmulTileRows,
+  matmulRowChunkStart,
+  matmulRowChunkCount,
 } from "./matmul";
 export { unaryF32, unaryF64, binaryF32, binaryF64 } from "./elementwise";
 export { sumAxisF32, sumAxisF64 } from "./reduce";

@@ -4,13 +4,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { getThreads, setThreads, wasmBackend, wasmThresholds } from "../../src/index.js";
 import { jsBackend } from "../../src/backend/index.js";
 import fc from "fast-check";
-import {
-  ROW_CHUNK_SOURCE,
-  rowChunkCount,
-  rowChunkStart,
-  threadPool,
-  threadsAvailable,
-} from "../../src/backend/wasm/threads.js";
+import { requireKernels } from "../../src/backend/wasm/runtime.js";
+import { threadPool, threadsAvailable } from "../../src/backend/wasm/threads.js";
 import type { MatmulDesc } from "../../src/backend/backend.js";
 import { ValueError } from "../../src/errors.js";
 import { wasmAdaGrad, wasmAdam, wasmSgd, type OptimizerSpans } from "../../src/backend/wasm/optim.js";
@@ -35,6 +30,11 @@ function random(length: number, seed: number, Type: Float32ArrayConstructor | Fl
     out[i] = state / 2 ** 31 - 1;
   }
   return out;
+}
+
+/** The kernels' cut of m rows into chunks (assembly/matmul.ts), which the main thread and the workers call. */
+function rowChunkStart(chunk: number, m: number, most: number, threads: number, tile: number): number {
+  return requireKernels().exports.matmulRowChunkStart(chunk, m, most, threads, tile);
 }
 
 /** One m×k · k×n product, neither operand transposed. */
@@ -181,8 +181,9 @@ describe.skipIf(!threadsAvailable())("matrix products on several threads", () =>
     wasmBackend.matmul(a, b, out, desc);
     const most = rows.mock.calls[0]![8];
     expect(most).toBe(120); // at most one of the kernel's blocks of rows
-    const starts = Array.from({ length: rowChunkCount(m, most, 2, 5) + 1 }, (_, c) =>
-      rowChunkStart(c, m, most, 2, 5),
+    const starts = Array.from(
+      { length: requireKernels().exports.matmulRowChunkCount(m, most, 2, 5) + 1 },
+      (_, c) => rowChunkStart(c, m, most, 2, 5),
     );
     expect(starts).toEqual([0, 120, 190, 225, 245, 256]);
     rows.mockRestore();
@@ -607,7 +608,7 @@ describe.skipIf(!threadsAvailable())("regions of the pool's shared memory", () =
   });
 });
 
-describe("the chunks of rows of a split product (rowChunkStart)", () => {
+describe("the chunks of rows of a split product (matmulRowChunkStart)", () => {
   const shapes = fc.record({
     m: fc.integer({ min: 0, max: 5000 }),
     threads: fc.integer({ min: 1, max: 8 }),
@@ -619,7 +620,7 @@ describe("the chunks of rows of a split product (rowChunkStart)", () => {
     fc.assert(
       fc.property(shapes, ({ m, threads, tile, tiles }) => {
         const most = tiles * tile;
-        const count = rowChunkCount(m, most, threads, tile);
+        const count = requireKernels().exports.matmulRowChunkCount(m, most, threads, tile);
         expect(rowChunkStart(0, m, most, threads, tile)).toBe(0);
         expect(rowChunkStart(count, m, most, threads, tile)).toBe(m);
         expect(rowChunkStart(count + 3, m, most, threads, tile)).toBe(m);
@@ -644,17 +645,6 @@ describe("the chunks of rows of a split product (rowChunkStart)", () => {
           start += size;
         }
         expect(start).toBe(m);
-      }),
-      { numRuns: 300 },
-    );
-  });
-
-  it("the workers' copy of the function (source text) agrees with the main thread's", () => {
-    const workers = new Function(`${ROW_CHUNK_SOURCE}; return rowChunkStart;`)() as typeof rowChunkStart;
-    fc.assert(
-      fc.property(shapes, fc.integer({ min: 0, max: 60 }), ({ m, threads, tile, tiles }, chunk) => {
-        const most = tiles * tile;
-        expect(workers(chunk, m, most, threads, tile)).toBe(rowChunkStart(chunk, m, most, threads, tile));
       }),
       { numRuns: 300 },
     );

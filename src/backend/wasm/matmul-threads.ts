@@ -26,7 +26,7 @@ export function splitsAcrossThreads(m: number, n: number, k: number, inPlace = f
 
 /**
  * The chunks a product is split into among `threads` threads: chunks of output rows, at most one of the kernel's
- * blocks of rows (MC) and at most a thread's share, shrinking toward the last (`rowChunkStart` in threads.ts) so
+ * blocks of rows (MC) and at most a thread's share, shrinking toward the last (`matmulRowChunkStart` in assembly/matmul.ts) so
  * that the threads finish together; and B packed in chunks of whole panels (8 float32 or 4 float64 columns),
  * about two per thread. Each chunk of rows reads all of packed B again, so more chunks cost more: with equal
  * chunks, four a thread ran the compiled NER step at batch 256 on two threads at 156,500–158,200 examples/s,

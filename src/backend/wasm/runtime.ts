@@ -16,6 +16,10 @@ export interface KernelExports {
   matmulScratchBytes(elementBytes: number): number;
   /** Rows of the product kernel's tile for values of `elementBytes` bytes (float32: 5, or 6 with relaxed SIMD). */
   matmulTileRows(elementBytes: number): number;
+  /** Where chunk `chunk` of a split product's m rows starts (see assembly/matmul.ts). */
+  matmulRowChunkStart(chunk: number, m: number, most: number, threads: number, tile: number): number;
+  /** The number of chunks `matmulRowChunkStart` cuts m rows into. */
+  matmulRowChunkCount(m: number, most: number, threads: number, tile: number): number;
   matmulPackedBytes(n: number, k: number, elementBytes: number): number;
   matmulPackF32(b: number, n: number, k: number, transB: number, packedB: number): void;
   matmulPackF64(b: number, n: number, k: number, transB: number, packedB: number): void;
@@ -256,6 +260,8 @@ export const KERNEL_FUNCTIONS = Object.keys({
   heapBase: true,
   matmulScratchBytes: true,
   matmulTileRows: true,
+  matmulRowChunkStart: true,
+  matmulRowChunkCount: true,
   matmulPackedBytes: true,
   matmulPackF32: true,
   matmulPackF64: true,

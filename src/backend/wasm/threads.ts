@@ -83,70 +83,11 @@ type Numbers<N extends number, T extends number[] = []> = T["length"] extends N
 export type UpdateKernel = (typeof UPDATE_KERNELS)[number];
 
 /**
- * Where chunk `chunk` of a product's m output rows starts (m for a chunk past the last): the rows task's chunks
- * shrink as the rows run out, so that the threads finish together. Each chunk takes the rows left divided by the
- * number of threads, rounded up to whole tiles (`tile` rows), at most `most` rows (a multiple of `tile`, at least
- * four tiles: the kernel's block of rows, MC) and at least two tiles, and a chunk that would leave fewer than two
- * tiles takes them too (the last chunk may so exceed `most` by less than two tiles). With `most` ≥ m, the rows are
- * one chunk.
- *
- * Chunks of equal size left a thread waiting for the other's last one: in the compiled NER step at batch 256,
- * four chunks of 65 rows per product had the main thread wait 35–75 µs for the worker at each of the three
- * large products; chunks of 120, 70, 35, 20 and 11 rows (tiles of 5), 8–18 µs. The leading chunks of `most`
- * rows (those that leave more than `threads` such chunks and two tiles) are counted, not walked, so that a
- * product of many thousand rows costs no more to cut.
- *
- * Written twice: as source text for the workers (WORKER_SOURCE), and as `rowChunkStart` below for the main
- * thread; a test checks that the two agree.
- */
-export const ROW_CHUNK_SOURCE = `function rowChunkStart(chunk, m, most, threads, tile) {
-  if (most >= m) return chunk > 0 ? m : 0;
-  const full = Math.max(0, Math.min(chunk, Math.ceil((m - threads * (most - tile)) / most), Math.floor((m - 2 * tile) / most)));
-  let start = full * most;
-  for (let c = full; c < chunk && start < m; c++) {
-    const rest = m - start;
-    let size = Math.min(most, Math.max(2 * tile, Math.ceil(rest / threads / tile) * tile));
-    if (rest - size < 2 * tile) size = rest;
-    start += size;
-  }
-  return Math.min(start, m);
-}`;
-
-/** `ROW_CHUNK_SOURCE`'s function, for the main thread. */
-export function rowChunkStart(chunk: number, m: number, most: number, threads: number, tile: number): number {
-  if (most >= m) return chunk > 0 ? m : 0;
-  const full = Math.max(
-    0,
-    Math.min(chunk, Math.ceil((m - threads * (most - tile)) / most), Math.floor((m - 2 * tile) / most)),
-  );
-  let start = full * most;
-  for (let c = full; c < chunk && start < m; c++) {
-    const rest = m - start;
-    let size = Math.min(most, Math.max(2 * tile, Math.ceil(rest / threads / tile) * tile));
-    if (rest - size < 2 * tile) size = rest;
-    start += size;
-  }
-  return Math.min(start, m);
-}
-
-/** The number of chunks `rowChunkStart` cuts m rows into (none for m = 0). */
-export function rowChunkCount(m: number, most: number, threads: number, tile: number): number {
-  if (m <= 0) return 0;
-  if (most >= m) return 1;
-  let chunks = Math.max(
-    1,
-    Math.min(Math.ceil((m - threads * (most - tile)) / most), Math.floor((m - 2 * tile) / most)),
-  );
-  while (rowChunkStart(chunks, m, most, threads, tile) < m) chunks++;
-  return chunks;
-}
-
-/**
  * One chunk of a task in a worker (ThreadPool.runChunk is the main thread's copy):
  *   rows:  args = a, packedB, out, m, n, k, transA, rowsPerChunk, chunks, scratchBase, scratchStride,
  *          columnsPerChunk, b, transB, bias, activation, packChunks, packColumns, threads (chunk c is row chunk
- *          ⌊c / column chunks⌋, column chunk c mod column chunks; row chunk r holds rows [rowChunkStart(r),
- *          rowChunkStart(r + 1)) of ROW_CHUNK_SOURCE, at most rowsPerChunk of them; where b ≠ 0 and
+ *          ⌊c / column chunks⌋, column chunk c mod column chunks; row chunk r holds rows [start(r), start(r + 1))
+ *          of the kernels' matmulRowChunkStart, at most rowsPerChunk of them; where b ≠ 0 and
  *          packChunks = 0, each chunk first packs op(B) from b into its own columns of packedB; where packChunks > 0, the first packChunks
  *          chunks pack op(B) from b, packColumns columns each, counting in slot PACKED, and every later chunk
  *          c waits until they all have, then computes row chunk c − packChunks as above; where bias ≠ 0 or
@@ -197,8 +138,8 @@ const RUN_CHUNK_SOURCE = `function runChunk(kernels, ctl, chunk, index) {
     const columnChunks = Math.ceil(n / columns);
     const rowChunk = Math.floor(chunk / columnChunks);
     const tile = kernels.matmulTileRows(op === ${TASK_ROWS_F32} ? 4 : 8);
-    const start = rowChunkStart(rowChunk, m, per, threads, tile);
-    const count = rowChunkStart(rowChunk + 1, m, per, threads, tile) - start;
+    const start = kernels.matmulRowChunkStart(rowChunk, m, per, threads, tile);
+    const count = kernels.matmulRowChunkStart(rowChunk + 1, m, per, threads, tile) - start;
     const column = (chunk % columnChunks) * columns;
     const end = Math.min(n, column + columns);
     if (b !== 0 && packChunks === 0) pack(b, n, k, transB, packedB, column, end);
@@ -272,7 +213,6 @@ const CHUNKS_SOURCE = `ctl[${CHUNKS}]`;
  */
 const WORKER_SOURCE = `
 "use strict";
-${ROW_CHUNK_SOURCE}
 ${RUN_CHUNK_SOURCE}
 function serve(module, memory, control, index) {
   const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports;
@@ -716,7 +656,7 @@ export class ThreadPool {
   /**
    * Rows [0, m) of out = op(A) · op(B) from the packed B, split in chunks of at most `rowsPerChunk` rows (a
    * multiple of the tile's rows, at least four tiles, or ≥ m for a single chunk), shrinking toward the last
-   * (`rowChunkStart`), each cut in blocks of `columnsPerChunk` columns (a multiple of the panel width; default all
+   * (the kernels' `matmulRowChunkStart`), each cut in blocks of `columnsPerChunk` columns (a multiple of the panel width; default all
    * n), among the threads. Scratch space for thread i starts at scratchBase + i · scratchStride.
    *
    * With `packFrom` (B's address; 0: B is packed already), B is not packed beforehand: each chunk packs its
@@ -754,7 +694,8 @@ export class ThreadPool {
     if (packFrom !== 0 && !packFirst && n > 0 && rowsPerChunk < m)
       throw new RangeError("threads: packing B in the chunks needs a single chunk of rows");
     const threads = this.workers.length + 1;
-    const rowChunks = rowChunkCount(m, rowsPerChunk, threads, this.exports.matmulTileRows(f32 ? 4 : 8));
+    const tile = this.exports.matmulTileRows(f32 ? 4 : 8);
+    const rowChunks = this.exports.matmulRowChunkCount(m, rowsPerChunk, threads, tile);
     const chunks = packChunks + rowChunks * Math.ceil(n / columnsPerChunk);
     const args = [
       a,
@@ -938,8 +879,8 @@ export class ThreadPool {
       const columnChunks = Math.ceil(n / columns);
       const rowChunk = Math.floor(chunk / columnChunks);
       const tile = kernels.matmulTileRows(f32 ? 4 : 8);
-      const start = rowChunkStart(rowChunk, m, per, threads, tile);
-      const count = rowChunkStart(rowChunk + 1, m, per, threads, tile) - start;
+      const start = kernels.matmulRowChunkStart(rowChunk, m, per, threads, tile);
+      const count = kernels.matmulRowChunkStart(rowChunk + 1, m, per, threads, tile) - start;
       const column = (chunk % columnChunks) * columns;
       const end = Math.min(n, column + columns);
       if (b !== 0 && packChunks === 0) pack(b, n, k, transB, packedB, column, end);
