@@ -8,7 +8,7 @@
  * and prints one JSON line:
  *
  *   node --import tsx bench/ner-step.ts --batch 256 --seconds 1 [--warmup 1] [--threads 2] [--compile] [--phases]
- *     [--thread-flops N] [--in-place-flops N] [--update-values N] [--unary-values N] [--row-values N]
+ *     [--thread-flops N] [--in-place-flops N] [--update-values N] [--unary-values N] [--row-values N] [--memory]
  *
  * `--warmup S` runs the step for S seconds (and at least five steps) before the measured ones: the engine optimises
  * the step's JavaScript during the first thousand steps or so (see docs/compile.md), and the full bench
@@ -17,6 +17,11 @@
  * `--phases` adds the mean time of each phase of the step in µs (the embedding lookup, each layer, the loss,
  * backward, the optimiser's step), read off the clock between the step's lines: where the time goes. Compiled,
  * each line runs its planned kernels as it is reached (a layer's product, bias and tanh at its tanh).
+ *
+ * `--memory` adds a profile of where the process's memory goes (bench/memory.ts): the resident size once the
+ * library is loaded, once the model is built, after the first step and at the end; the largest and smallest
+ * ArrayBuffer totals between steps; the collections that ran; the resident memory by kind of mapping at the end
+ * (Linux); the process's threads; and the sizes of the WebAssembly memories. Sampling costs a few µs a step.
  *
  * With `--compile` the step is `compile(step)`: traced once, then replayed as a plan (see src/compile/).
  * `--thread-flops` and `--in-place-flops` set `wasmThresholds.threadFlops` / `threadFlopsInPlace` (the sizes from
@@ -38,6 +43,9 @@ import {
   wasmThresholds,
   type Tensor,
 } from "../src/index.js";
+import { requireKernels } from "../src/backend/wasm/runtime.js";
+import { runningPool } from "../src/backend/wasm/threads.js";
+import { MemoryProbe, ownResidentMap, threadCount } from "./memory.js";
 import { rate } from "./util.js";
 
 export const VOCABULARY = 20_000;
@@ -119,7 +127,8 @@ function option(name: string, fallback: number): number {
 
 /**
  * Examples per second of one configuration, measured for `seconds` after a warm-up of five steps and at least
- * `warmupSeconds`; with `phases`, the mean µs per step of each phase (over the measured steps) is put in it.
+ * `warmupSeconds`; with `phases`, the mean µs per step of each phase (over the measured steps) is put in it;
+ * with `probe`, memory is sampled (stages "model built", "first step" and "end", and after every step).
  */
 export function measureNerStep(
   batch: number,
@@ -127,13 +136,21 @@ export function measureNerStep(
   compiled = false,
   phases: Map<string, number> | null = null,
   warmupSeconds = 0,
+  probe: MemoryProbe | null = null,
 ): number {
   const totals = phases === null ? null : new Map<string, number>();
   const { step } = nerStep(batch, compiled, totals);
+  probe?.stage("model built");
   let steps = 0;
+  let all = 0;
   const counted = (): number => {
     steps++;
-    return step();
+    const loss = step();
+    if (probe !== null) {
+      if (all++ === 0) probe.stage("first step");
+      probe.step();
+    }
+    return loss;
   };
   // The warm-up's steps are not counted: the totals start with the measured ones.
   const perSecond = rate(
@@ -147,6 +164,7 @@ export function measureNerStep(
     warmupSeconds * 1000,
   );
   if (phases !== null) for (const [name, ms] of totals!) phases.set(name, (1000 * ms) / steps);
+  probe?.stage("end");
   return perSecond * batch;
 }
 
@@ -164,6 +182,27 @@ export function peakMemoryMB(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
 
+/** A probe's profile with the resident memory by kind, the threads and the WebAssembly memories' sizes, in MB. */
+async function memoryReport(probe: MemoryProbe): Promise<Record<string, unknown>> {
+  const round = (mb: number): number => Math.round(mb * 10) / 10;
+  const roundAll = (record: object): Record<string, number> =>
+    Object.fromEntries(Object.entries(record).map(([key, mb]) => [key, round(mb as number)]));
+  const resident = ownResidentMap();
+  const profile = await probe.finish();
+  const pool = runningPool();
+  return {
+    stagesMB: roundAll(profile.stages),
+    arrayBuffersMB: { peak: round(profile.arrayBuffersPeak), low: round(profile.arrayBuffersLow) },
+    collections: profile.collections,
+    residentAtEndMB: resident === null ? null : roundAll(resident),
+    threads: threadCount(),
+    webAssemblyMemoriesMB: {
+      kernels: round(requireKernels().memoryBytes / 2 ** 20),
+      threadPool: pool === null ? 0 : round(pool.memory.buffer.byteLength / 2 ** 20),
+    },
+  };
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const batch = option("batch", BATCH);
   const seconds = option("seconds", 1);
@@ -177,8 +216,11 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   wasmThresholds.threadRowValues = option("row-values", wasmThresholds.threadRowValues);
   const compiled = process.argv.includes("--compile");
   const phases = process.argv.includes("--phases") ? new Map<string, number>() : null;
-  const perSecond = measureNerStep(batch, seconds, compiled, phases, warmup);
+  const probe = process.argv.includes("--memory") ? new MemoryProbe() : null;
+  probe?.stage("library loaded");
+  const perSecond = measureNerStep(batch, seconds, compiled, phases, warmup, probe);
   const maxRssMB = peakMemoryMB();
+  const memory = probe === null ? null : await memoryReport(probe);
   console.log(
     JSON.stringify({
       batch,
@@ -189,6 +231,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       examplesPerSecond: perSecond,
       maxRssMB,
       ...(phases === null ? {} : { microsecondsPerStep: Object.fromEntries(phases) }),
+      ...(memory === null ? {} : { memory }),
     }),
   );
 }
