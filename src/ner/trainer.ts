@@ -122,7 +122,16 @@ export async function trainNer(
       ...(hooks.signal !== undefined ? { signal: hooks.signal } : {}),
     });
     const evaluation = evaluateDev(run, evaluationTagger, now);
-    const improved = chooseBest(progress, epoch, evaluation.dev, model, options);
+    // The best copy is reused unless checkpoints, which hold views of it, may be kept.
+    const views = hooks.checkpointViews === true;
+    const improved = chooseBest(
+      progress,
+      epoch,
+      evaluation.dev,
+      model,
+      options,
+      hooks.onCheckpoint === undefined || views,
+    );
     const record: EpochRecord = {
       epoch,
       loss: trained.loss,
@@ -138,7 +147,8 @@ export async function trainNer(
     if (improved && hooks.onImprovement !== undefined) {
       await hooks.onImprovement(taggerOf(run, progress, record, false), record);
     }
-    if (hooks.onCheckpoint !== undefined) await hooks.onCheckpoint(makeCheckpoint(run, progress, epoch));
+    if (hooks.onCheckpoint !== undefined)
+      await hooks.onCheckpoint(makeCheckpoint(run, progress, epoch, views));
     await hooks.onEpoch?.(record);
   }
 

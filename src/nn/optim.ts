@@ -21,6 +21,7 @@
  */
 import { DTypeError, ShapeError, ValueError, quoteInput } from "../errors.js";
 import { Tensor, type RowSparse } from "../tensor/tensor.js";
+import type { StateDictOptions } from "./module.js";
 import { isFloatDType } from "../tensor/dtype.js";
 import { shapeToString, shapesEqual } from "../tensor/shape.js";
 import { noGrad } from "../autograd/mode.js";
@@ -358,16 +359,18 @@ export abstract class Optimizer {
   }
 
   /**
-   * The optimiser's state as named tensors (copies), ready for `safetensors.save` to resume training later:
-   * `lr`, and per parameter index i, `i.step` and `i.<buffer>`.
+   * The optimiser's state as named tensors, ready for `safetensors.save` to resume training later: `lr`, and per
+   * parameter index i, `i.step` and `i.<buffer>`. The buffers are copies; with `{ copy: false }` they are the
+   * optimiser's own, which change at every step (to write them out without copying them first).
    */
-  stateDict(): Record<string, Tensor> {
+  stateDict(options: StateDictOptions = {}): Record<string, Tensor> {
+    const copy = options.copy ?? true;
     const out: Record<string, Tensor> = { lr: scalar(this.learningRate) };
     this.states.forEach((state, i) => {
       if (state === null) return;
       out[`${i}.step`] = scalar(state.step);
       for (const [name, buffer] of state.buffers) {
-        out[`${i}.${name}`] = new Tensor(buffer.data.slice(), buffer.shape, buffer.dtype);
+        out[`${i}.${name}`] = copy ? new Tensor(buffer.data.slice(), buffer.shape, buffer.dtype) : buffer;
       }
     });
     return out;

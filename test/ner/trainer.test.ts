@@ -146,6 +146,57 @@ describe("trainNer", () => {
     );
   });
 
+  it("writes the same checkpoints from the run's own arrays (checkpointViews) as from copies", async () => {
+    // Adam, so that the optimiser's buffers are in the checkpoints too; patience 0 and 4 epochs, so that the
+    // best weights are copied more than once (into the same arrays with views).
+    const options: NerTrainingOptions = { ...SMALL, epochs: 5, patience: 0, optimizer: "adam", lr: 0.02 };
+    const tiny = train.slice(0, 40);
+    const data = { train: tiny, dev: tiny };
+    const copied: Uint8Array[] = [];
+    const kept: TrainingCheckpoint[] = [];
+    // A clock of its own for each run, so that the history's timings (in the checkpoints) agree too.
+    const clock = () => {
+      let ms = 0;
+      return () => (ms += 10);
+    };
+    const a = await trainNer(data, options, {
+      now: clock(),
+      onCheckpoint: (c) => {
+        copied.push(checkpointToBytes(c));
+        kept.push(c);
+      },
+    });
+    const viewed: Uint8Array[] = [];
+    const views: TrainingCheckpoint[] = [];
+    const b = await trainNer(data, options, {
+      now: clock(),
+      checkpointViews: true,
+      onCheckpoint: (c) => {
+        viewed.push(Buffer.concat(checkpointToParts(c)));
+        views.push(c);
+      },
+    });
+    expect(a.history.filter((r) => r.best).length).toBeGreaterThan(1);
+    expect(viewed.map((bytes) => Buffer.from(bytes).toString("base64"))).toEqual(
+      copied.map((bytes) => Buffer.from(bytes).toString("base64")),
+    );
+    const weightsA = a.tagger.stateDict();
+    const weightsB = b.tagger.stateDict();
+    for (const name of Object.keys(weightsA)) expect(weightsB[name]!.data).toEqual(weightsA[name]!.data);
+    // Checkpoints kept past their hook: copies stay as they were made, best weights included; views follow the
+    // run (the first epoch's model is the run's last).
+    kept.forEach((c, i) =>
+      expect(Buffer.from(checkpointToBytes(c)).equals(Buffer.from(copied[i]!))).toBe(true),
+    );
+    expect(Buffer.from(checkpointToBytes(views[0]!)).equals(Buffer.from(viewed[0]!))).toBe(false);
+    const liveA = a.tagger.model.stateDict({ copy: false });
+    const liveB = b.tagger.model.stateDict({ copy: false });
+    for (const name of Object.keys(liveB)) {
+      expect(views[0]!.tensors[`model.${name}`]).toBe(liveB[name]);
+      expect(kept[0]!.tensors[`model.${name}`]).not.toBe(liveA[name]);
+    }
+  });
+
   it("stops early when the dev F1 stops improving, keeping the best epoch", async () => {
     // With lr = 0 nothing changes after the first epoch, so the F1 never improves again.
     const result = await trainNer({ train, dev }, { ...SMALL, lr: 0, epochs: 10, patience: 2 });

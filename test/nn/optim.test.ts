@@ -198,6 +198,33 @@ describe("every optimiser", () => {
       const bufferName = Object.keys(saved).find((k) => !k.endsWith("step") && k !== "lr");
       if (bufferName) expect(() => second.loadStateDict({ [bufferName]: zeros([3]) })).toThrow(ShapeError);
     });
+
+    it(`${name}'s state dict holds copies of its buffers, or the buffers themselves with { copy: false }`, () => {
+      const a = parameter();
+      const optimizer = make([a]);
+      setGrad(a, g);
+      optimizer.step();
+      const copies = optimizer.stateDict();
+      const own = optimizer.stateDict({ copy: false });
+      expect(Object.keys(own)).toEqual(Object.keys(copies));
+      const buffers = [...(optimizer.stateOf(0)?.buffers ?? new Map<string, unknown>())];
+      for (const [buffer, tensor] of buffers) {
+        expect(own[`0.${buffer}`]).toBe(tensor);
+        expect(copies[`0.${buffer}`]).not.toBe(tensor);
+        expect(Array.from(copies[`0.${buffer}`]!.data)).toEqual(Array.from(own[`0.${buffer}`]!.data));
+      }
+      // The next step changes the buffers, not the copies.
+      const before = Object.fromEntries(Object.entries(copies).map(([k, t]) => [k, Array.from(t.data)]));
+      setGrad(a, [0.5, -0.25]);
+      optimizer.step();
+      for (const [k, t] of Object.entries(copies)) expect(Array.from(t.data)).toEqual(before[k]);
+      if (buffers.length > 0) {
+        const moved = buffers.some(([buffer]) =>
+          Array.from(own[`0.${buffer}`]!.data).some((v, i) => v !== before[`0.${buffer}`]![i]),
+        );
+        expect(moved).toBe(true);
+      }
+    });
   }
 });
 

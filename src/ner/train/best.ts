@@ -19,6 +19,11 @@ export interface TrainingProgress {
   finished: boolean;
   /** The best model's weights (null before the first epoch). */
   bestState: Record<string, Tensor> | null;
+  /**
+   * Whether `bestState` is a copy this run made (see {@link chooseBest}), which nothing outside the run holds,
+   * so that a later best can be copied into it; false for the weights a resumed run took from its checkpoint.
+   */
+  ownsBestState: boolean;
 }
 
 /** The progress of a run that has not started. */
@@ -30,6 +35,7 @@ export function startProgress(): TrainingProgress {
     epochsWithoutImprovement: 0,
     finished: false,
     bestState: null,
+    ownsBestState: false,
   };
 }
 
@@ -37,6 +43,12 @@ export function startProgress(): TrainingProgress {
  * Updates the progress with an epoch's dev scores: keeps a copy of the model's weights if they are the best
  * so far, or counts an epoch without improvement (and finishes the run when patience runs out). Returns
  * true if the epoch's model is the new best.
+ *
+ * With `reuse`, a new best is copied into the arrays of the previous best copy, when the run made that copy
+ * (`ownsBestState`), instead of into new ones: the previous copy is not garbage left beside the new one until
+ * the collector runs (4.6 MB at `ner train`'s defaults). Only where nothing else holds the previous copy's
+ * tensors: the trainer reuses it unless a checkpoint hook may keep checkpoints, whose best weights are views
+ * of it.
  */
 export function chooseBest(
   progress: TrainingProgress,
@@ -44,13 +56,19 @@ export function chooseBest(
   devScores: DevScores | null,
   model: WindowModel,
   options: ResolvedTrainingOptions,
+  reuse = false,
 ): boolean {
   const score = devScores === null ? epoch : devScores.f1;
   const improved = devScores === null || score > progress.bestF1;
   if (improved) {
     progress.bestF1 = score;
     progress.bestEpoch = epoch;
-    progress.bestState = model.stateDict();
+    if (reuse && progress.ownsBestState && progress.bestState !== null) {
+      copyInto(progress.bestState, model.stateDict({ copy: false }));
+    } else {
+      progress.bestState = model.stateDict();
+      progress.ownsBestState = true;
+    }
     progress.epochsWithoutImprovement = 0;
   } else {
     progress.epochsWithoutImprovement++;
@@ -59,6 +77,11 @@ export function chooseBest(
     }
   }
   return improved;
+}
+
+/** Copies each tensor of `source` into the tensor of the same name in `target` (the same model's weights). */
+function copyInto(target: Record<string, Tensor>, source: Record<string, Tensor>): void {
+  for (const [name, tensor] of Object.entries(source)) target[name]!._data.set(tensor._data);
 }
 
 /** True if the run ended because the dev F1 stopped improving before the last epoch. */

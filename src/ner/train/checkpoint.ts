@@ -72,11 +72,16 @@ function prefixed(tensors: Record<string, Tensor>, prefix: string): Record<strin
   return out;
 }
 
-/** The checkpoint after `epoch` completed epochs. */
+/**
+ * The checkpoint after `epoch` completed epochs. Its model and optimiser tensors are copies, or with `views`
+ * the live parameters and optimiser buffers themselves (see `TrainingHooks.checkpointViews`); its best weights
+ * are the run's best copy (`progress.bestState`) either way.
+ */
 export function makeCheckpoint(
   run: TrainingRun,
   progress: TrainingProgress,
   epoch: number,
+  views = false,
 ): TrainingCheckpoint {
   return {
     state: {
@@ -99,9 +104,9 @@ export function makeCheckpoint(
       pretrained: run.pretrained,
     },
     tensors: {
-      ...prefixed(run.model.stateDict(), "model."),
+      ...prefixed(run.model.stateDict({ copy: !views }), "model."),
       ...prefixed(progress.bestState!, "best."),
-      ...prefixed(run.optimizer.stateDict(), "optimizer."),
+      ...prefixed(run.optimizer.stateDict({ copy: !views }), "optimizer."),
     },
   };
 }

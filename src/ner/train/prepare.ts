@@ -359,6 +359,7 @@ export function prepareRun(
       epochsWithoutImprovement: state.epochsWithoutImprovement,
       finished: state.finished,
       bestState: Object.keys(best).length > 0 ? best : null,
+      ownsBestState: false,
     };
     startEpoch = state.epochsCompleted + 1;
   }

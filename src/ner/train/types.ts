@@ -83,6 +83,14 @@ export interface TrainingHooks {
   onImprovement?: (tagger: NerTagger, record: EpochRecord) => void | Promise<void>;
   /** Called after each epoch with a checkpoint to store (awaited before the next epoch starts). */
   onCheckpoint?: (checkpoint: TrainingCheckpoint) => void | Promise<void>;
+  /**
+   * With true, a checkpoint's tensors are not copies but the run's own arrays (the model's weights, the
+   * optimiser's buffers, the best weights so far), valid until `onCheckpoint`'s promise settles: write them out
+   * within the hook (`checkpointToParts`), and keep the bytes, not the checkpoint. No copy of the model (and of
+   * the optimiser's state) is made at every epoch, and the best weights are copied into the same arrays at each
+   * improvement. Default false: a checkpoint stays as it was made, for as long as it is kept.
+   */
+  checkpointViews?: boolean;
   /** Continue from this checkpoint (its options and vocabulary are used; the data must be the same). */
   resume?: TrainingCheckpoint | null;
   /** A clock in milliseconds (default `performance.now`). */

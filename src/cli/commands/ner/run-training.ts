@@ -184,6 +184,8 @@ export async function runTraining(args: RunTrainingArguments): Promise<NerTraini
         {
           resume: args.resume,
           signal: interrupt.signal,
+          // The checkpoint is written within the awaited hook: its tensors can be the run's own arrays.
+          checkpointViews: true,
           onBatch: (p) => {
             keepSmall();
             epochs = p.epochs;
