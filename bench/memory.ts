@@ -221,8 +221,14 @@ export function deadArrayBuffersPeak(bytes: number, ms = 1000): number {
   return Math.round((peak / MB) * 10) / 10;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  // node --import tsx bench/memory.ts: the engine's threshold, for arrays of the sizes a NER step makes.
+// Run as a script (node --import tsx bench/memory.ts): the engine's threshold, for arrays of the sizes a NER step
+// makes. Only from this file: in a bundle of bench/ner-step.ts (as `npm run bench` runs it) every module's
+// import.meta.url is the bundle's, which is the script run.
+if (
+  process.argv[1] &&
+  import.meta.url === pathToFileURL(process.argv[1]).href &&
+  import.meta.url.endsWith("/memory.ts")
+) {
   for (const kb of [16, 64, 256, 1024]) {
     console.log(JSON.stringify({ arrayKB: kb, deadArrayBuffersPeakMB: deadArrayBuffersPeak(kb * 1024) }));
   }
