@@ -200,7 +200,7 @@ function tensorflowNerSteps(tf: Tf, batch: number, steps: number): number {
  * bench/ner-step.ts bundled into one plain JavaScript file (with esbuild, which tsx brings), so that the child
  * process's peak memory is the step's and not the TypeScript loader's; falls back to running it through tsx.
  */
-async function nerStepCommand(
+export async function nerStepCommand(
   source = fileURLToPath(new URL("./ner-step.ts", import.meta.url)),
 ): Promise<{ command: string[]; note: string }> {
   try {

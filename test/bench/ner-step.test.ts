@@ -27,43 +27,27 @@ describe("the NER step benchmark's phases (bench/ner-step.ts --phases)", () => {
 
 describe("the NER step benchmark bundled, as `npm run bench` runs it", () => {
   it("prints one JSON line, with the memory profile under --memory, and runs nothing else", async () => {
-    const { build } = await import("esbuild");
-    const { mkdtempSync, rmSync } = await import("node:fs");
-    const { tmpdir } = await import("node:os");
-    const { join } = await import("node:path");
+    const { nerStepCommand } = await import("../../bench/side-by-side.js");
     const { spawnSync } = await import("node:child_process");
-    const directory = mkdtempSync(join(tmpdir(), "chainrule-step-"));
-    try {
-      const outfile = join(directory, "ner-step.mjs");
-      await build({
-        entryPoints: ["bench/ner-step.ts"],
-        bundle: true,
-        format: "esm",
-        platform: "node",
-        target: "node20",
-        outfile,
-        logLevel: "silent",
-      });
-      const run = spawnSync(
-        process.execPath,
-        [outfile, "--batch", "32", "--seconds", "0.05", "--threads", "1", "--memory"],
-        { encoding: "utf8" },
-      );
-      expect(run.status, run.stderr).toBe(0);
-      // Every module of a bundle shares its import.meta.url: a module's "run as a script" block must not run
-      // here (bench/memory.ts's engine probe did, and allocated gigabytes before every step benchmark).
-      const lines = run.stdout.trim().split("\n");
-      expect(lines).toHaveLength(1);
-      const result = JSON.parse(lines[0]!) as { batch: number; memory: { stagesMB: Record<string, number> } };
-      expect(result.batch).toBe(32);
-      expect(Object.keys(result.memory.stagesMB)).toEqual([
-        "library loaded",
-        "model built",
-        "first step",
-        "end",
-      ]);
-    } finally {
-      rmSync(directory, { recursive: true, force: true });
-    }
+    const { command, note } = await nerStepCommand();
+    expect(note).toBe("");
+    const run = spawnSync(
+      process.execPath,
+      [...command, "--batch", "32", "--seconds", "0.05", "--threads", "1", "--memory"],
+      { encoding: "utf8" },
+    );
+    expect(run.status, run.stderr).toBe(0);
+    // Every module of a bundle shares its import.meta.url: a module's "run as a script" block must not run
+    // here (bench/memory.ts's engine probe did, and allocated gigabytes before every step benchmark).
+    const lines = run.stdout.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    const result = JSON.parse(lines[0]!) as { batch: number; memory: { stagesMB: Record<string, number> } };
+    expect(result.batch).toBe(32);
+    expect(Object.keys(result.memory.stagesMB)).toEqual([
+      "library loaded",
+      "model built",
+      "first step",
+      "end",
+    ]);
   });
 });
