@@ -1,5 +1,6 @@
 import { expect } from "vitest";
 import { Tensor, type NestedArray } from "../src/index.js";
+import type { MatmulDesc } from "../src/backend/backend.js";
 
 /** Expects `actual` to hold `expected` (nested arrays or a number) up to `tolerance` per element. */
 export function expectClose(actual: Tensor | number, expected: NestedArray | Tensor, tolerance = 1e-6): void {
@@ -15,4 +16,24 @@ export function expectClose(actual: Tensor | number, expected: NestedArray | Ten
         tolerance * Math.max(1, Math.abs(e[i]!)),
       );
   }
+}
+
+/** `length` values in [−1, 1) from a seeded linear congruential generator: the same values on every run. */
+export function randomArray<T extends Float32ArrayConstructor | Float64ArrayConstructor>(
+  length: number,
+  seed: number,
+  Type: T,
+): InstanceType<T> {
+  const out = new Type(length) as InstanceType<T>;
+  let state = seed;
+  for (let i = 0; i < length; i++) {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    out[i] = state / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+/** One m×k · k×n product, neither operand transposed (a backend's `matmul` description). */
+export function singleProduct(m: number, n: number, k: number): MatmulDesc {
+  return { m, n, k, transA: false, transB: false, batch: 1, aOffsets: [0], bOffsets: [0], outOffsets: [0] };
 }

@@ -6,8 +6,9 @@ import { jsBackend } from "../../src/backend/index.js";
 import fc from "fast-check";
 import { requireKernels } from "../../src/backend/wasm/runtime.js";
 import { threadPool, threadsAvailable } from "../../src/backend/wasm/threads.js";
-import type { MatmulDesc } from "../../src/backend/backend.js";
 import { ValueError } from "../../src/errors.js";
+import { randomArray as random, singleProduct as single } from "../helpers.js";
+import type { MatmulDesc } from "../../src/backend/backend.js";
 import { wasmAdaGrad, wasmAdam, wasmSgd, type OptimizerSpans } from "../../src/backend/wasm/optim.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -22,24 +23,9 @@ function runNode(code: string, env: Record<string, string> = {}, flags: string[]
   });
 }
 
-function random(length: number, seed: number, Type: Float32ArrayConstructor | Float64ArrayConstructor) {
-  const out = new Type(length);
-  let state = seed;
-  for (let i = 0; i < length; i++) {
-    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-    out[i] = state / 2 ** 31 - 1;
-  }
-  return out;
-}
-
 /** The kernels' cut of m rows into chunks (assembly/matmul.ts), which the main thread and the workers call. */
 function rowChunkStart(chunk: number, m: number, most: number, threads: number, tile: number): number {
   return requireKernels().exports.matmulRowChunkStart(chunk, m, most, threads, tile);
-}
-
-/** One m×k · k×n product, neither operand transposed. */
-function single(m: number, n: number, k: number): MatmulDesc {
-  return { m, n, k, transA: false, transB: false, batch: 1, aOffsets: [0], bOffsets: [0], outOffsets: [0] };
 }
 
 const saved = { ...wasmThresholds };

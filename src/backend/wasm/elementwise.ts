@@ -6,7 +6,7 @@ import {
   unary as jsUnary,
 } from "../js/elementwise.js";
 import { align16, requireKernels, type Kernels } from "./runtime.js";
-import { splittingPool, type ThreadPool } from "./threads.js";
+import { runningPool, splittingPool, type ThreadPool } from "./threads.js";
 import { wasmThresholds } from "./thresholds.js";
 import { collapseBroadcast } from "../broadcast.js";
 
@@ -81,7 +81,9 @@ export function unary(op: UnaryKernel, x: TypedArray, out: TypedArray): void {
 
 /**
  * Where a call lays out its copies: the per-call area of `pool` (then the call splits across its threads), or,
- * when `pool` is null or its memory cannot grow, the private instance's. Null when neither can hold `bytes`.
+ * when `pool` is null or its memory cannot grow, a memory the main thread runs the kernel on: the running pool's
+ * per-call area where it already spans `bytes` (the products' copies grew it; see {@link mainThreadArea}), else
+ * the private instance's. Null when none can hold `bytes`.
  */
 function callArea(
   pool: ThreadPool | null,
@@ -90,6 +92,25 @@ function callArea(
   if (pool !== null) {
     const at = pool.base;
     if (pool.reserve(at + bytes, wasmThresholds.maxBytes)) return { kernels: pool.kernels, at, pool };
+  }
+  return mainThreadArea(bytes);
+}
+
+/**
+ * Where an op that runs on the main thread lays out `bytes` of copies: the running pool's per-call area, through
+ * the main thread's instance of the kernels over the pool's memory, when that area already spans them, else the
+ * private instance's memory (grown if needed). WebAssembly memories never shrink: at batch 2048 on two threads, a
+ * bias addition's copies (2.4 MB in, 2.4 MB out) grew the private memory to 4.8 MB beside the pool's, whose
+ * per-call area the products had already grown past that and leave unused between calls. The same build of the
+ * same kernels runs on either memory, so the values are the same. Null when neither can hold `bytes`.
+ */
+function mainThreadArea(bytes: number): { kernels: Kernels; at: number; pool: null } | null {
+  const running = runningPool();
+  if (running !== null && !running.failed) {
+    const at = running.base;
+    if (at + bytes <= running.kernels.memoryBytes && running.reserve(at + bytes, wasmThresholds.maxBytes)) {
+      return { kernels: running.kernels, at, pool: null };
+    }
   }
   const kernels = requireKernels();
   const at = kernels.base;
@@ -150,14 +171,16 @@ export function binary(
     jsBinary(op, a, aShape, b, bShape, out, outShape);
     return;
   }
-  const kernels = requireKernels();
-  const aAt = kernels.base;
-  const bAt = aAt + align16(a.length * size);
-  const outAt = bAt + align16(b.length * size);
-  if (!kernels.reserve(outAt + align16(n * size))) {
+  const aBytes = align16(a.length * size);
+  const bBytes = align16(b.length * size);
+  const area = mainThreadArea(aBytes + bBytes + align16(n * size));
+  if (area === null) {
     jsBinary(op, a, aShape, b, bShape, out, outShape);
     return;
   }
+  const { kernels, at: aAt } = area;
+  const bAt = aAt + aBytes;
+  const outAt = bAt + bBytes;
   const view = size === 4 ? kernels.f32 : kernels.f64;
   view.set(a, aAt / size);
   view.set(b, bAt / size);
