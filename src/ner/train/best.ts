@@ -46,7 +46,7 @@ export function startProgress(): TrainingProgress {
  *
  * With `reuse`, a new best is copied into the arrays of the previous best copy, when the run made that copy
  * (`ownsBestState`), instead of into new ones: the previous copy is not garbage left beside the new one until
- * the collector runs (4.6 MB at `ner train`'s defaults). Only where nothing else holds the previous copy's
+ * the collector runs (about 4 MB at `ner train`'s defaults). Only where nothing else holds the previous copy's
  * tensors: the trainer reuses it unless a checkpoint hook may keep checkpoints, whose best weights are views
  * of it.
  */
