@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
+import { NODE_BUNDLE } from "./util.js";
 
 interface StepModule {
   nerStep(batch: number, compiled: boolean): { step: () => number };
@@ -55,10 +56,7 @@ async function load(
       resolveDir: root,
       loader: "ts",
     },
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    target: "node20",
+    ...NODE_BUNDLE,
     outfile,
     logLevel: "error",
   });

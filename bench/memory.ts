@@ -122,25 +122,28 @@ export function ownResidentMap(): ResidentMap | null {
   }
 }
 
+/**
+ * The number in the field `name` of this process's /proc/self/status (`VmRSS` and `VmHWM` in kB, `Threads` a
+ * count), or null off Linux or where the field is missing.
+ */
+export function statusField(name: string): number | null {
+  try {
+    const match = new RegExp(`^${name}:\\s*(\\d+)`, "m").exec(readFileSync("/proc/self/status", "utf8"));
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null; // not Linux
+  }
+}
+
 /** This process's resident size in MB now (VmRSS), or its `process.memoryUsage().rss` off Linux. */
 export function residentMB(): number {
-  try {
-    const match = /VmRSS:\s*(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
-    if (match) return Number(match[1]) / 1024;
-  } catch {
-    // not Linux
-  }
-  return process.memoryUsage().rss / MB;
+  const kB = statusField("VmRSS");
+  return kB !== null ? kB / 1024 : process.memoryUsage().rss / MB;
 }
 
 /** The number of threads of this process (Linux), or null. */
 export function threadCount(): number | null {
-  try {
-    const match = /Threads:\s*(\d+)/.exec(readFileSync("/proc/self/status", "utf8"));
-    return match ? Number(match[1]) : null;
-  } catch {
-    return null;
-  }
+  return statusField("Threads");
 }
 
 /** What a {@link MemoryProbe} saw, in MB (and counts). */

@@ -30,7 +30,6 @@
  * `--unary-values` `wasmThresholds.threadUnaryValues` (the same for its tanh) and `--row-values`
  * `wasmThresholds.threadRowValues` (for its embedding's row-sparse update), to measure where splitting pays.
  */
-import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import {
   compile,
@@ -45,7 +44,7 @@ import {
 } from "../src/index.js";
 import { requireKernels } from "../src/backend/wasm/runtime.js";
 import { runningPool } from "../src/backend/wasm/threads.js";
-import { MemoryProbe, ownResidentMap, threadCount } from "./memory.js";
+import { MemoryProbe, ownResidentMap, statusField, threadCount } from "./memory.js";
 import { rate } from "./util.js";
 
 export const VOCABULARY = 20_000;
@@ -173,13 +172,8 @@ export function measureNerStep(
  * parent's peak across fork, so a child started by a big benchmark process would report its parent's).
  */
 export function peakMemoryMB(): number {
-  try {
-    const match = /VmHWM:\s*(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
-    if (match) return Number(match[1]) / 1024;
-  } catch {
-    // not Linux
-  }
-  return process.resourceUsage().maxRSS / 1024;
+  const kB = statusField("VmHWM");
+  return kB !== null ? kB / 1024 : process.resourceUsage().maxRSS / 1024;
 }
 
 /** A probe's profile with the resident memory by kind, the threads and the WebAssembly memories' sizes, in MB. */

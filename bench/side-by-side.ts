@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { matmul, randn, seed } from "../src/index.js";
-import { format, rate } from "./util.js";
+import { NODE_BUNDLE, format, rate } from "./util.js";
 import { BATCHES, CLASSES, DIM, HIDDEN, LR, VOCABULARY, nerBatch } from "./ner-step.js";
 import { loadPytorch, type PytorchPeer } from "./peers/pytorch.js";
 import {
@@ -213,10 +213,7 @@ export async function nerStepCommand(
     const outfile = join(directory, "ner-step.mjs");
     await esbuild.build({
       entryPoints: [source],
-      bundle: true,
-      format: "esm",
-      platform: "node",
-      target: "node20",
+      ...NODE_BUNDLE,
       outfile,
       logLevel: "silent",
     });

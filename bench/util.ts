@@ -1,4 +1,10 @@
-/** Small helpers shared by the benchmarks: timing loops and table printing. */
+/** Small helpers shared by the benchmarks: timing loops, table printing and bundling. */
+
+/**
+ * esbuild's options for one plain JavaScript file that Node 20 runs or imports (bench/side-by-side.ts runs the
+ * step in a child process, bench/ab.ts imports two builds of it): no TypeScript loader in the process measured.
+ */
+export const NODE_BUNDLE = { bundle: true, format: "esm", platform: "node", target: "node20" } as const;
 
 /**
  * Runs `fn` repeatedly for about `ms` milliseconds (after a warm-up of `warmup` calls and at least `warmupMs`

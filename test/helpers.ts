@@ -1,5 +1,5 @@
-import { expect } from "vitest";
-import { Tensor, type NestedArray } from "../src/index.js";
+import { afterEach, expect } from "vitest";
+import { Tensor, getThreads, setThreads, wasmThresholds, type NestedArray } from "../src/index.js";
 import type { MatmulDesc } from "../src/backend/backend.js";
 
 /** Expects `actual` to hold `expected` (nested arrays or a number) up to `tolerance` per element. */
@@ -36,4 +36,17 @@ export function randomArray<T extends Float32ArrayConstructor | Float64ArrayCons
 /** One m×k · k×n product, neither operand transposed (a backend's `matmul` description). */
 export function singleProduct(m: number, n: number, k: number): MatmulDesc {
   return { m, n, k, transA: false, transB: false, batch: 1, aOffsets: [0], bOffsets: [0], outOffsets: [0] };
+}
+
+/**
+ * After each test of the file (or of the `describe` it is called in), puts `wasmThresholds` and the number of
+ * threads back as they were when this was called.
+ */
+export function restoreThreadSettingsAfterEach(): void {
+  const saved = { ...wasmThresholds };
+  const savedThreads = getThreads();
+  afterEach(() => {
+    Object.assign(wasmThresholds, saved);
+    setThreads(savedThreads);
+  });
 }

@@ -1,17 +1,12 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { getThreads, setThreads, wasmBackend, wasmThresholds } from "../../src/index.js";
+import { describe, expect, it } from "vitest";
+import { setThreads, wasmBackend, wasmThresholds } from "../../src/index.js";
 import { jsBackend } from "../../src/backend/index.js";
 import { activationBackward, binary, unary } from "../../src/backend/wasm/elementwise.js";
 import { requireKernels } from "../../src/backend/wasm/runtime.js";
 import { runningPool, threadPool, threadsAvailable } from "../../src/backend/wasm/threads.js";
-import { randomArray, singleProduct } from "../helpers.js";
+import { randomArray, singleProduct, restoreThreadSettingsAfterEach } from "../helpers.js";
 
-const saved = { ...wasmThresholds };
-const savedThreads = getThreads();
-afterEach(() => {
-  Object.assign(wasmThresholds, saved);
-  setThreads(savedThreads);
-});
+restoreThreadSettingsAfterEach();
 
 const random = (length: number, seed: number): Float32Array => randomArray(length, seed, Float32Array);
 

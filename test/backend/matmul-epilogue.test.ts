@@ -1,17 +1,11 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { UNARY_CODES } from "../../src/backend/wasm/elementwise.js";
 import { splitProductInPlace } from "../../src/backend/wasm/matmul-threads.js";
 import { MATMUL_NO_ACTIVATION, loadKernelsSync, type KernelExports } from "../../src/backend/wasm/runtime.js";
-import {
-  getThreads,
-  setThreads,
-  threadPool,
-  threadsAvailable,
-  type ThreadPool,
-} from "../../src/backend/wasm/threads.js";
-import { wasmThresholds } from "../../src/backend/wasm/thresholds.js";
+import { setThreads, threadPool, threadsAvailable, type ThreadPool } from "../../src/backend/wasm/threads.js";
 import { Random } from "../../src/tensor/random.js";
+import { restoreThreadSettingsAfterEach } from "../helpers.js";
 
 // matmulBlockEpilogueF32 finishes an affine layer inside the product: each value of its block becomes
 // act(v + bias[column]). It must give exactly the bits of the product followed by the bias kernel (addRowF32) and
@@ -263,12 +257,7 @@ function splitInto(
 }
 
 describe.skipIf(!threadsAvailable())("a product split across threads, finished as an affine layer", () => {
-  const saved = { ...wasmThresholds };
-  const threads = getThreads();
-  afterEach(() => {
-    Object.assign(wasmThresholds, saved);
-    setThreads(threads);
-  });
+  restoreThreadSettingsAfterEach();
 
   it("equals the single kernel's product, bias and activation, to the bit", () => {
     setThreads(2);

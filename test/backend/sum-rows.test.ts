@@ -5,17 +5,15 @@ import { wasmBackend } from "../../src/backend/wasm/index.js";
 import { createKernelInstance } from "../../src/backend/wasm/runtime.js";
 import { wasmThresholds } from "../../src/backend/wasm/thresholds.js";
 import { threadPool, threadsAvailable } from "../../src/backend/wasm/threads.js";
-import { getThreads, setThreads } from "../../src/index.js";
+import { setThreads } from "../../src/index.js";
+import { restoreThreadSettingsAfterEach } from "../helpers.js";
 
 // Backend.sumRows: out zeroed, then out[indices[k]] += values[k] in order (a coalesced gradient's sums). The
 // wasm backend runs it in place where the arrays live in one kernel instance's memory, split by ranges of rows
 // across the pool's threads in its shared memory; every way must give the JavaScript loop's bits.
 
-const saved = { ...wasmThresholds };
-const savedThreads = getThreads();
+restoreThreadSettingsAfterEach();
 afterEach(() => {
-  Object.assign(wasmThresholds, saved);
-  setThreads(savedThreads);
   vi.restoreAllMocks();
 });
 

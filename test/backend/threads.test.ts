@@ -1,13 +1,17 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { getThreads, setThreads, wasmBackend, wasmThresholds } from "../../src/index.js";
 import { jsBackend } from "../../src/backend/index.js";
 import fc from "fast-check";
 import { requireKernels } from "../../src/backend/wasm/runtime.js";
 import { threadPool, threadsAvailable } from "../../src/backend/wasm/threads.js";
 import { ValueError } from "../../src/errors.js";
-import { randomArray as random, singleProduct as single } from "../helpers.js";
+import {
+  randomArray as random,
+  singleProduct as single,
+  restoreThreadSettingsAfterEach,
+} from "../helpers.js";
 import type { MatmulDesc } from "../../src/backend/backend.js";
 import { wasmAdaGrad, wasmAdam, wasmSgd, type OptimizerSpans } from "../../src/backend/wasm/optim.js";
 
@@ -28,12 +32,7 @@ function rowChunkStart(chunk: number, m: number, most: number, threads: number, 
   return requireKernels().exports.matmulRowChunkStart(chunk, m, most, threads, tile);
 }
 
-const saved = { ...wasmThresholds };
-const savedThreads = getThreads();
-afterEach(() => {
-  Object.assign(wasmThresholds, saved);
-  setThreads(savedThreads);
-});
+restoreThreadSettingsAfterEach();
 
 describe.skipIf(!threadsAvailable())("matrix products on several threads", () => {
   // Every chunk of output rows is computed by one thread with the single-thread kernel, so the results must be

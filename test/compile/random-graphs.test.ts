@@ -113,15 +113,16 @@ function train(graph: Graph, dtype: DType, compiled: boolean): { losses: number[
 }
 
 /**
- * The largest |a − b| / (1 + |b|) over two lists of numbers; equal values count 0 (two infinities of a step that
- * diverged both ways alike), and a NaN on one side only gives NaN, which no tolerance accepts.
+ * The largest |a − b| / (1 + |b|) (or / `scale(b)`) over two lists of numbers; equal values count 0 (two
+ * infinities of a step that diverged both ways alike), and a NaN on one side only gives NaN, which no tolerance
+ * accepts.
  */
-function worst(a: readonly number[], b: readonly number[]): number {
+function worst(a: readonly number[], b: readonly number[], scale = (y: number) => 1 + Math.abs(y)): number {
   expect(a.length).toBe(b.length);
   return a.reduce((m, x, i) => {
     const y = b[i]!;
     if (Object.is(x, y)) return m;
-    const difference = Math.abs(x - y) / (1 + Math.abs(y));
+    const difference = Math.abs(x - y) / scale(y);
     return Number.isNaN(difference) ? NaN : Math.max(m, difference);
   }, 0);
 }
@@ -134,13 +135,7 @@ function worst(a: readonly number[], b: readonly number[]): number {
  */
 function worstScaled(a: readonly number[], b: readonly number[]): number {
   const scale = 1 + b.reduce((m, y) => (Number.isFinite(y) ? Math.max(m, Math.abs(y)) : m), 0);
-  expect(a.length).toBe(b.length);
-  return a.reduce((m, x, i) => {
-    const y = b[i]!;
-    if (Object.is(x, y)) return m;
-    const difference = Math.abs(x - y) / scale;
-    return Number.isNaN(difference) ? NaN : Math.max(m, difference);
-  }, 0);
+  return worst(a, b, () => scale);
 }
 
 describe("compile: random training steps against eager (fast-check)", () => {

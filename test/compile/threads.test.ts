@@ -4,7 +4,6 @@ import { afterEach, describe, expect, it, vi, type MockInstance } from "vitest";
 import {
   compile,
   crossEntropy,
-  getThreads,
   mseLoss,
   nn,
   noGrad,
@@ -19,6 +18,7 @@ import {
 import { threadPool, threadsAvailable } from "../../src/backend/wasm/threads.js";
 import { MATMUL_NO_ACTIVATION, kernelsOf } from "../../src/backend/wasm/runtime.js";
 import { UNARY_CODES } from "../../src/backend/wasm/elementwise.js";
+import { restoreThreadSettingsAfterEach } from "../helpers.js";
 
 // A compiled step whose products are large enough to split across threads keeps its buffers in a region of the
 // thread pool's shared memory and runs those products split across the threads, in place. Each chunk of output
@@ -27,11 +27,8 @@ import { UNARY_CODES } from "../../src/backend/wasm/elementwise.js";
 // enough columns, split (the tests' sizes are small).
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const saved = { ...wasmThresholds };
-const savedThreads = getThreads();
+restoreThreadSettingsAfterEach();
 afterEach(() => {
-  Object.assign(wasmThresholds, saved);
-  setThreads(savedThreads);
   vi.restoreAllMocks();
 });
 
