@@ -26,8 +26,8 @@ export function splitsAcrossThreads(m: number, n: number, k: number, inPlace = f
 
 /**
  * The chunks a product is split into among `threads` threads: chunks of output rows, at most one of the kernel's
- * blocks of rows (MC) and at most a thread's share, shrinking toward the last (`matmulRowChunkStart` in assembly/matmul.ts) so
- * that the threads finish together; and B packed in chunks of whole panels (8 float32 or 4 float64 columns),
+ * blocks of rows (MC) and at most a thread's share, shrinking toward the last (`matmulRowChunkStart` in
+ * assembly/matmul.ts) so that the threads finish together; and B packed in chunks of whole panels (8 float32 or 4 float64 columns),
  * about two per thread. Each chunk of rows reads all of packed B again, so more chunks cost more: with equal
  * chunks, four a thread ran the compiled NER step at batch 256 on two threads at 156,500–158,200 examples/s,
  * three at 163,600–164,200, two at 165,900–166,500 (`bench/ner-step.ts --seconds 2 --warmup 1`, alternating,
@@ -37,8 +37,8 @@ export function splitsAcrossThreads(m: number, n: number, k: number, inPlace = f
  * steps, the two ways alternating in one process, on a busy machine).
  *
  * A product with too few rows for that (fewer than four tiles per thread: the NER network's batch of 32 has
- * 6.4 tiles of 5 rows, 5.3 of 6) would split unevenly — 4 chunks against 3, with the thread that took 3 waiting — so its
- * row chunks are also cut by columns (`blockColumns`, whole panels, about two blocks per thread), each block a
+ * 6.4 tiles of 5 rows, 5.3 of 6) would split unevenly — 4 chunks against 3, with the thread that took 3
+ * waiting — so its row chunks are also cut by columns (`blockColumns`, whole panels, about two blocks per thread), each block a
  * chunk.
  */
 function chunking(m: number, n: number, threads: number, size: number, tile: number) {

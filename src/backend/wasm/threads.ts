@@ -85,10 +85,11 @@ export type UpdateKernel = (typeof UPDATE_KERNELS)[number];
 /**
  * One chunk of a task in a worker (ThreadPool.runChunk is the main thread's copy):
  *   rows:  args = a, packedB, out, m, n, k, transA, rowsPerChunk, chunks, scratchBase, scratchStride,
- *          columnsPerChunk, b, transB, bias, activation, packChunks, packColumns, threads (chunk c is row chunk
- *          ⌊c / column chunks⌋, column chunk c mod column chunks; row chunk r holds rows [start(r), start(r + 1))
- *          of the kernels' matmulRowChunkStart, at most rowsPerChunk of them; where b ≠ 0 and
- *          packChunks = 0, each chunk first packs op(B) from b into its own columns of packedB; where packChunks > 0, the first packChunks
+ *          columnsPerChunk, b, transB, bias, activation, packChunks, packColumns, threads, tile (chunk c is row
+ *          chunk ⌊c / column chunks⌋, column chunk c mod column chunks; row chunk r holds rows
+ *          [start(r), start(r + 1)) of the kernels' matmulRowChunkStart for that many threads and tiles of that
+ *          many rows, at most rowsPerChunk of them; where b ≠ 0 and packChunks = 0, each chunk first packs op(B)
+ *          from b into its own columns of packedB; where packChunks > 0, the first packChunks
  *          chunks pack op(B) from b, packColumns columns each, counting in slot PACKED, and every later chunk
  *          c waits until they all have, then computes row chunk c − packChunks as above; where bias ≠ 0 or
  *          activation ≠ −1, a float32 chunk finishes its block as an affine layer: matmulBlockEpilogueF32)
@@ -126,6 +127,7 @@ const RUN_CHUNK_SOURCE = `function runChunk(kernels, ctl, chunk, index) {
     const packChunks = ctl[${ARGS} + 16];
     const packColumns = ctl[${ARGS} + 17];
     const threads = ctl[${ARGS} + 18];
+    const tile = ctl[${ARGS} + 19];
     if (chunk < packChunks) {
       const from = chunk * packColumns;
       pack(b, n, k, transB, packedB, from, Math.min(n, from + packColumns));
@@ -137,7 +139,6 @@ const RUN_CHUNK_SOURCE = `function runChunk(kernels, ctl, chunk, index) {
     chunk -= packChunks;
     const columnChunks = Math.ceil(n / columns);
     const rowChunk = Math.floor(chunk / columnChunks);
-    const tile = kernels.matmulTileRows(op === ${TASK_ROWS_F32} ? 4 : 8);
     const start = kernels.matmulRowChunkStart(rowChunk, m, per, threads, tile);
     const count = kernels.matmulRowChunkStart(rowChunk + 1, m, per, threads, tile) - start;
     const column = (chunk % columnChunks) * columns;
@@ -656,8 +657,9 @@ export class ThreadPool {
   /**
    * Rows [0, m) of out = op(A) · op(B) from the packed B, split in chunks of at most `rowsPerChunk` rows (a
    * multiple of the tile's rows, at least four tiles, or ≥ m for a single chunk), shrinking toward the last
-   * (the kernels' `matmulRowChunkStart`), each cut in blocks of `columnsPerChunk` columns (a multiple of the panel width; default all
-   * n), among the threads. Scratch space for thread i starts at scratchBase + i · scratchStride.
+   * (the kernels' `matmulRowChunkStart`), each cut in blocks of `columnsPerChunk` columns (a multiple of the
+   * panel width; default all n), among the threads. Scratch space for thread i starts at
+   * scratchBase + i · scratchStride.
    *
    * With `packFrom` (B's address; 0: B is packed already), B is not packed beforehand: each chunk packs its
    * own columns of op(B) into `packedB`, then computes them, so that the threads share the packing without
@@ -717,6 +719,7 @@ export class ThreadPool {
       packChunks,
       packColumns,
       threads,
+      tile,
     ];
     this.run(f32 ? TASK_ROWS_F32 : TASK_ROWS_F64, args, chunks, defer);
   }
@@ -860,6 +863,7 @@ export class ThreadPool {
       const packChunks = args[16]!;
       const packColumns = args[17]!;
       const threads = args[18]!;
+      const tile = args[19]!;
       const f32 = op === TASK_ROWS_F32;
       const pack = f32 ? kernels.matmulPackColumnsF32 : kernels.matmulPackColumnsF64;
       if (chunk < packChunks) {
@@ -878,7 +882,6 @@ export class ThreadPool {
       chunk -= packChunks;
       const columnChunks = Math.ceil(n / columns);
       const rowChunk = Math.floor(chunk / columnChunks);
-      const tile = kernels.matmulTileRows(f32 ? 4 : 8);
       const start = kernels.matmulRowChunkStart(rowChunk, m, per, threads, tile);
       const count = kernels.matmulRowChunkStart(rowChunk + 1, m, per, threads, tile) - start;
       const column = (chunk % columnChunks) * columns;
