@@ -39,14 +39,14 @@ const MR_F32: i32 = ASC_FEATURE_RELAXED_SIMD ? 6 : 5;
 /** Rows of a float64 tile (4 float64 columns). */
 const MR_F64: i32 = 4;
 
-/** Rows of a tile for element type T. */
-function tileRows<T>(): i32 {
-  return sizeof<T>() == 4 ? MR_F32 : MR_F64;
-}
-
 /** Rows of the tile of a product of `elementBytes`-byte values: the host cuts products in chunks of whole tiles. */
 export function matmulTileRows(elementBytes: i32): i32 {
   return elementBytes == 4 ? MR_F32 : MR_F64;
+}
+
+/** Rows of a tile for element type T. */
+function tileRows<T>(): i32 {
+  return matmulTileRows(<i32>sizeof<T>());
 }
 
 /**
